@@ -1,0 +1,67 @@
+"""Errors: every failed simulated syscall raises one of these.
+
+The kernel reports failure as ``-errno``; pinfs raises :class:`KernelError`, an
+:class:`OSError` whose ``errno`` is exactly the kernel's.  Each errno gets a class
+that also derives from the builtin ``OSError`` subclass Python would pick for it
+(``ENOENT`` -> :class:`FileNotFoundError`, ``EPERM``/``EACCES`` ->
+:class:`PermissionError`, ...), so ``except FileNotFoundError`` works as it does
+with :mod:`os`, while ``except pinfs.KernelError`` catches only simulated errors.
+
+Values that the C prototype cannot carry at all (a ``str`` where an ``int`` fd is
+expected, a path with a NUL byte, an fd beyond 32 bits) are a mistake of the
+caller, not a syscall outcome: they raise ``TypeError``/``ValueError`` before any
+kernel state is touched.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+__all__ = ["KernelError", "kernel_error", "errno_name"]
+
+
+class KernelError(OSError):
+    """A simulated syscall failed; ``.errno`` is the kernel's errno."""
+
+    @property
+    def errno_name(self) -> str:
+        return errno_name(self.errno or 0)
+
+
+_BUILTIN_FOR_ERRNO: dict[int, type[OSError]] = {
+    _errno.EPERM: PermissionError,
+    _errno.EACCES: PermissionError,
+    _errno.ENOENT: FileNotFoundError,
+    _errno.EEXIST: FileExistsError,
+    _errno.ENOTDIR: NotADirectoryError,
+    _errno.EISDIR: IsADirectoryError,
+    _errno.EINTR: InterruptedError,
+    _errno.ECHILD: ChildProcessError,
+    _errno.ESRCH: ProcessLookupError,
+}
+
+_CLASS_CACHE: dict[int, type[KernelError]] = {}
+
+
+def _class_for(err: int) -> type[KernelError]:
+    cls = _CLASS_CACHE.get(err)
+    if cls is None:
+        builtin = _BUILTIN_FOR_ERRNO.get(err)
+        name = "Kernel" + (builtin.__name__ if builtin else errno_name(err))
+        bases: tuple[type, ...] = (KernelError, builtin) if builtin else (KernelError,)
+        cls = type(name, bases, {"__module__": __name__})
+        _CLASS_CACHE[err] = cls
+    return cls
+
+
+def kernel_error(err: int, path: str | None = None) -> KernelError:
+    """Build the exception for ``-err``, naming ``path`` where Linux would."""
+    if path is None:
+        return _class_for(err)(err, os.strerror(err))
+    return _class_for(err)(err, os.strerror(err), path)
+
+
+def errno_name(err: int) -> str:
+    """``2`` -> ``"ENOENT"``."""
+    return _errno.errorcode.get(err, f"E{err}")

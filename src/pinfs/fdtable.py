@@ -1,0 +1,103 @@
+"""File descriptor tables and file release (fs/file.c, fs/file_table.c).
+
+An fd is a number in one task's table pointing at a :class:`~pinfs.vfs.File`; ``dup``
+and ``fork`` make more fds for the same file.  A file is released (its ``->release``
+runs, its path is put) when its last fd is closed.
+"""
+
+from __future__ import annotations
+
+import errno
+
+import attrs
+
+from .errors import kernel_error
+from .namei import fput_path
+from .vfs import File
+
+INT_MAX = 0x7FFFFFFF
+
+
+def check_fd(fd: object) -> int:
+    """An fd argument must be an int the C ``int``/``unsigned int`` can hold."""
+    if not isinstance(fd, int) or isinstance(fd, bool):
+        raise TypeError(f"fd must be int, not {type(fd).__name__}")
+    if not -(1 << 31) <= fd < 1 << 32:
+        raise ValueError(f"fd out of range for a C int: {fd}")
+    return fd
+
+
+def fget(file: File) -> File:
+    file.f_count += 1
+    return file
+
+
+def fput(file: File) -> None:
+    """``fput``: the last reference releases the file."""
+    file.f_count -= 1
+    if file.f_count:
+        return
+    if file.f_op is not None and file.f_op.release is not None:
+        file.f_op.release(file)
+    fput_path(file)
+
+
+@attrs.define(eq=False)
+class FdTable:
+    """``struct files_struct``: fd -> file, plus the close-on-exec set."""
+
+    fds: list[File | None] = attrs.field(factory=list)
+    cloexec: set[int] = attrs.field(factory=set)
+    next_fd: int = 0
+
+    def __repr__(self) -> str:
+        return f"<FdTable {sorted(self.open_fds())}>"
+
+    def open_fds(self) -> list[int]:
+        return [fd for fd, f in enumerate(self.fds) if f is not None]
+
+    def lookup(self, fd: int) -> File | None:
+        """``fcheck``: the file at ``fd`` or None."""
+        if 0 <= fd < len(self.fds):
+            return self.fds[fd]
+        return None
+
+    def alloc_fd(self, file: File, cloexec: bool, nofile: int) -> int:
+        """``__alloc_fd`` + ``fd_install``: the lowest free fd below RLIMIT_NOFILE."""
+        fd = self.next_fd
+        fds = self.fds
+        while fd < len(fds) and fds[fd] is not None:
+            fd += 1
+        if fd >= nofile:
+            raise kernel_error(errno.EMFILE)
+        if fd == len(fds):
+            fds.append(file)
+        else:
+            fds[fd] = file
+        self.next_fd = fd + 1
+        if cloexec:
+            self.cloexec.add(fd)
+        else:
+            self.cloexec.discard(fd)
+        return fd
+
+    def remove(self, fd: int) -> File:
+        """``__close_fd`` minus the ``fput``: EBADF if nothing is open there."""
+        file = self.lookup(fd)
+        if file is None:
+            raise kernel_error(errno.EBADF)
+        self.fds[fd] = None
+        self.cloexec.discard(fd)
+        if fd < self.next_fd:
+            self.next_fd = fd
+        while self.fds and self.fds[-1] is None:
+            self.fds.pop()
+        return file
+
+    def copy(self) -> FdTable:
+        """``dup_fd`` (fork): the same files, one more reference each."""
+        clone = FdTable(fds=list(self.fds), cloexec=set(self.cloexec), next_fd=self.next_fd)
+        for file in clone.fds:
+            if file is not None:
+                fget(file)
+        return clone

@@ -1,0 +1,917 @@
+"""Path walk and the namespace operations of fs/namei.c (Linux 4.3/4.4).
+
+The walk mirrors ``link_path_walk`` / ``walk_component`` / ``lookup_last``: search
+permission on every directory, ``.`` and ``..`` (``follow_dotdot``, which climbs out of
+mounts and stops at the task's root), mounts followed downward, symlinks always
+followed in the middle of a path and at the end only with ``LOOKUP_FOLLOW`` (40 links per
+walk, then ELOOP), and a trailing slash that demands a directory.
+
+The ``vfs_*`` functions are the generic halves of each operation; a filesystem's
+``InodeOperations`` do the rest.  ``do_*`` functions are the syscalls' bodies, each
+running its checks in the kernel's order.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Any
+
+import attrs
+
+from .cred import CAP_MKNOD, Cred, capable
+from .errors import kernel_error
+from .fs_attr import inode_owner_or_capable
+from .mountns import Mount, Path, follow_mount, mnt_want_write, path_get
+from .permission import inode_permission, may_create, may_delete
+from .vfs import (
+    MAY_APPEND,
+    MAY_EXEC,
+    MAY_OPEN,
+    MAY_READ,
+    MAY_WRITE,
+    PATH_MAX,
+    S_APPEND,
+    S_DEAD,
+    S_IALLUGO,
+    S_IRWXUGO,
+    S_NOATIME,
+    Dentry,
+    File,
+    Inode,
+    d_alloc,
+    d_delete,
+    d_exchange,
+    d_move,
+    dput,
+    ihold,
+    iput,
+)
+
+MAXSYMLINKS = 40
+
+LAST_NORM = 0
+LAST_ROOT = 1
+LAST_DOT = 2
+LAST_DOTDOT = 3
+
+# renameat2 flags
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+RENAME_WHITEOUT = 4
+
+_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
+_DAY_NS = 24 * 3600 * 10**9
+
+
+@attrs.define(eq=False)
+class FsStruct:
+    """``struct fs_struct``: root, cwd and umask (copied, not shared, by fork)."""
+
+    root: Path
+    pwd: Path
+    umask: int = 0o022
+
+    def copy(self) -> FsStruct:
+        return FsStruct(root=path_get(self.root), pwd=path_get(self.pwd), umask=self.umask)
+
+
+@attrs.define(eq=False)
+class Nameidata:
+    """``struct nameidata``: where the walk is and what its last component is."""
+
+    path: Path
+    root: Path
+    cred: Cred
+    sysctl: Any
+    last: str = ""
+    last_type: int = LAST_ROOT
+    trailing: bool = False
+    need_dir: bool = False
+    total_link_count: int = 0
+
+
+def getname(value: object) -> str:
+    """``getname`` on a Python value: type check, NUL check, PATH_MAX, empty.
+
+    A ``str`` is the path itself (``os.fsdecode`` form); ``bytes`` are decoded with
+    ``surrogateescape`` so any byte string round-trips.  Limits count bytes."""
+    if isinstance(value, bytes):
+        name = value.decode("utf-8", "surrogateescape")
+    elif isinstance(value, str):
+        name = value
+    else:
+        raise TypeError(f"path must be str or bytes, not {type(value).__name__}")
+    if "\0" in name:
+        raise ValueError("embedded null byte in path")
+    if len(name) >= PATH_MAX // 4 and len(os.fsencode(name)) >= PATH_MAX:
+        raise kernel_error(errno.ENAMETOOLONG, name)
+    if not name:
+        raise kernel_error(errno.ENOENT, name)
+    return name
+
+
+def _last_type(component: str) -> int:
+    if component == ".":
+        return LAST_DOT
+    if component == "..":
+        return LAST_DOTDOT
+    return LAST_NORM
+
+
+# ---------------------------------------------------------------------------------------
+# The walk
+
+
+def path_init(nd: Nameidata, name: str, start: Path) -> str:
+    """``path_init``: absolute names start at the task's root, others at ``start``."""
+    if name.startswith("/"):
+        nd.path = nd.root
+        return name.lstrip("/")
+    nd.path = start
+    return name
+
+
+def may_lookup(nd: Nameidata) -> None:
+    """``may_lookup``: search (exec) permission on the directory being walked."""
+    inode = nd.path.dentry.d_inode
+    assert inode is not None
+    err = inode_permission(nd.cred, inode, MAY_EXEC)
+    if err:
+        raise kernel_error(err)
+
+
+def link_path_walk(nd: Nameidata, name: str) -> None:
+    """``link_path_walk``: walk every component but the last, which is recorded."""
+    components = [c for c in name.split("/") if c]
+    if not components:
+        nd.last_type = LAST_ROOT
+        return
+    for component in components[:-1]:
+        may_lookup(nd)
+        walk_component(nd, component, follow=True)
+        inode = nd.path.dentry.d_inode
+        assert inode is not None
+        if not inode.is_dir:
+            raise kernel_error(errno.ENOTDIR)
+    may_lookup(nd)
+    nd.last = components[-1]
+    nd.last_type = _last_type(nd.last)
+    nd.trailing = name.endswith("/")
+
+
+def walk_component(nd: Nameidata, component: str, follow: bool) -> None:
+    """``walk_component``: one step; dots, dcache/->lookup, mounts, symlinks."""
+    if component == ".":
+        return
+    if component == "..":
+        follow_dotdot(nd)
+        return
+    dentry = lookup_walk(nd.path.dentry, component)
+    path = follow_mount(Path(nd.path.mnt, dentry))
+    inode = path.dentry.d_inode
+    assert inode is not None
+    if follow and stat.S_ISLNK(inode.i_mode):
+        follow_link(nd, path)
+    else:
+        nd.path = path
+
+
+def get_link(nd: Nameidata, link: Path) -> str:
+    """``get_link``: count the link (ELOOP past 40) and jump to the root for "/..."."""
+    nd.total_link_count += 1
+    if nd.total_link_count > MAXSYMLINKS:
+        raise kernel_error(errno.ELOOP)
+    inode = link.dentry.d_inode
+    assert inode is not None and inode.i_link is not None
+    return path_init(nd, inode.i_link, nd.path)
+
+
+def follow_link(nd: Nameidata, link: Path) -> None:
+    """Walk a symlink's body to its end, relative to the link's directory or the root."""
+    body = get_link(nd, link)
+    saved_last, saved_type, saved_trailing = nd.last, nd.last_type, nd.trailing
+    link_path_walk(nd, body)
+    lookup_last(nd, follow=True)
+    nd.last, nd.last_type, nd.trailing = saved_last, saved_type, saved_trailing
+
+
+def lookup_last(nd: Nameidata, follow: bool) -> None:
+    """``lookup_last``: the final component; a trailing slash means follow + directory."""
+    if nd.last_type == LAST_ROOT:
+        return
+    if nd.last_type == LAST_NORM and nd.trailing:
+        follow = True
+        nd.need_dir = True
+    walk_component(nd, nd.last, follow)
+
+
+def follow_dotdot(nd: Nameidata) -> None:
+    """``follow_dotdot``: up one level, out of mounts, never above the task's root."""
+    mnt, dentry = nd.path
+    while True:
+        if mnt is nd.root.mnt and dentry is nd.root.dentry:
+            break
+        if dentry is not mnt.mnt_root:
+            assert dentry.d_parent is not None
+            dentry = dentry.d_parent
+            break
+        if mnt.mnt_parent is None or mnt.mnt_mountpoint is None:
+            break
+        dentry = mnt.mnt_mountpoint
+        mnt = mnt.mnt_parent
+    nd.path = follow_mount(Path(mnt, dentry))
+
+
+def lookup_walk(parent: Dentry, name: str) -> Dentry:
+    """A positive child for the walk (no reference kept), else ENOENT."""
+    dentry = parent.d_subdirs.get(name)
+    if dentry is None:
+        dentry = lookup_real(parent, name)
+        if dentry.d_inode is None:
+            dput(dentry)
+            raise kernel_error(errno.ENOENT)
+        dentry.d_count -= 1  # the walk keeps no reference; the filesystem's pin holds it
+        return dentry
+    if dentry.d_inode is None:
+        raise kernel_error(errno.ENOENT)
+    return dentry
+
+
+def lookup_real(parent: Dentry, name: str) -> Dentry:
+    """``lookup_real``: a new dentry asked of the filesystem; dead directories: ENOENT."""
+    dir = parent.d_inode
+    assert dir is not None
+    dentry = d_alloc(parent, name)
+    if dir.is_dead_dir:
+        dput(dentry)
+        raise kernel_error(errno.ENOENT)
+    iops = dir.i_op
+    try:
+        if iops is None or iops.lookup is None:
+            raise kernel_error(errno.ENOTDIR)
+        iops.lookup(dir, dentry)
+    except BaseException:
+        dput(dentry)
+        raise
+    return dentry
+
+
+def lookup_hash(parent: Dentry, name: str) -> Dentry:
+    """``__lookup_hash``: the child (positive or negative) with a reference."""
+    dentry = parent.d_subdirs.get(name)
+    if dentry is not None:
+        dentry.d_count += 1
+        return dentry
+    return lookup_real(parent, name)
+
+
+def new_nameidata(current: Any) -> Nameidata:
+    fs: FsStruct = current.fs
+    return Nameidata(path=fs.pwd, root=fs.root, cred=current.cred, sysctl=current.kernel.sysctl)
+
+
+def path_lookupat(current: Any, name: str, follow: bool, start: Path | None = None) -> Path:
+    """``kern_path`` / ``user_path_at``: resolve ``name`` entirely (no reference taken)."""
+    nd = new_nameidata(current)
+    rest = path_init(nd, name, start or nd.path)
+    link_path_walk(nd, rest)
+    if follow and nd.last_type == LAST_NORM:
+        trailing_symlink_check(nd)
+    lookup_last(nd, follow)
+    if nd.need_dir:
+        inode = nd.path.dentry.d_inode
+        assert inode is not None
+        if not inode.is_dir:
+            raise kernel_error(errno.ENOTDIR)
+    return nd.path
+
+
+def trailing_symlink_check(nd: Nameidata) -> None:
+    """``may_follow_link`` (fs.protected_symlinks): no following others' links in
+    sticky world-writable directories.  Off (0) in a vanilla 4.4 kernel."""
+    if not nd.sysctl.get("fs.protected_symlinks", 0):
+        return
+    child = nd.path.dentry.d_subdirs.get(nd.last)
+    if child is None or child.d_inode is None or not stat.S_ISLNK(child.d_inode.i_mode):
+        return
+    parent = nd.path.dentry.d_inode
+    assert parent is not None
+    if (parent.i_mode & (stat.S_ISVTX | stat.S_IWOTH)) != (stat.S_ISVTX | stat.S_IWOTH):
+        return
+    link = child.d_inode
+    if nd.cred.fsuid == link.i_uid or parent.i_uid == link.i_uid:
+        return
+    raise kernel_error(errno.EACCES)
+
+
+def filename_parentat(current: Any, name: str, start: Path | None = None) -> Nameidata:
+    """``filename_parentat``: walk to the parent; the last component is not looked up."""
+    nd = new_nameidata(current)
+    rest = path_init(nd, name, start or nd.path)
+    link_path_walk(nd, rest)
+    return nd
+
+
+# ---------------------------------------------------------------------------------------
+# Creation
+
+
+def filename_create(
+    current: Any, name: str, is_dir: bool, start: Path | None = None
+) -> tuple[Path, Dentry]:
+    """``filename_create``: EEXIST for dots/root, remember EROFS, look up, EEXIST if
+    present, ENOENT for a trailing slash on a non-directory, then the EROFS."""
+    nd = filename_parentat(current, name, start)
+    if nd.last_type != LAST_NORM:
+        raise kernel_error(errno.EEXIST, name)
+    err2 = mnt_want_write(nd.path.mnt)
+    dentry = lookup_hash(nd.path.dentry, nd.last)
+    err = 0
+    if dentry.d_inode is not None:
+        err = errno.EEXIST
+    elif nd.trailing and not is_dir:
+        err = errno.ENOENT
+    elif err2:
+        err = err2
+    if err:
+        dput(dentry)
+        raise kernel_error(err, name)
+    return nd.path, dentry
+
+
+def done_path_create(path: Path, dentry: Dentry) -> None:
+    dput(dentry)
+
+
+def vfs_create(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
+    """``vfs_create``: may_create, then no ``->create`` is EACCES."""
+    err = may_create(cred, dir, dentry)
+    if err:
+        raise kernel_error(err)
+    if dir.i_op is None or dir.i_op.create is None:
+        raise kernel_error(errno.EACCES)
+    dir.i_op.create(cred, dir, dentry, (mode & S_IALLUGO) | stat.S_IFREG)
+
+
+def vfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
+    """``vfs_mkdir``: may_create, no ``->mkdir`` EPERM, mode masked to 01777."""
+    err = may_create(cred, dir, dentry)
+    if err:
+        raise kernel_error(err)
+    if dir.i_op is None or dir.i_op.mkdir is None:
+        raise kernel_error(errno.EPERM)
+    dir.i_op.mkdir(cred, dir, dentry, mode & (S_IRWXUGO | stat.S_ISVTX))
+
+
+def vfs_mknod(cred: Cred, init_ns: Any, dir: Inode, dentry: Dentry, mode: int, dev: int) -> None:
+    """``vfs_mknod``: may_create, CAP_MKNOD for devices, no ``->mknod`` EPERM."""
+    err = may_create(cred, dir, dentry)
+    if err:
+        raise kernel_error(err)
+    if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and not capable(cred, init_ns, CAP_MKNOD):
+        raise kernel_error(errno.EPERM)
+    if dir.i_op is None or dir.i_op.mknod is None:
+        raise kernel_error(errno.EPERM)
+    dir.i_op.mknod(cred, dir, dentry, mode, dev)
+
+
+def vfs_symlink(cred: Cred, dir: Inode, dentry: Dentry, target: str) -> None:
+    """``vfs_symlink``: may_create, no ``->symlink`` EPERM."""
+    err = may_create(cred, dir, dentry)
+    if err:
+        raise kernel_error(err)
+    if dir.i_op is None or dir.i_op.symlink is None:
+        raise kernel_error(errno.EPERM)
+    dir.i_op.symlink(cred, dir, dentry, target)
+
+
+def vfs_link(cred: Cred, old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> None:
+    """``vfs_link``: may_create, EXDEV across superblocks, EPERM for append-only,
+    immutable, no ``->link`` or a directory, ENOENT for an unlinked source."""
+    inode = old_dentry.d_inode
+    if inode is None:
+        raise kernel_error(errno.ENOENT)
+    err = may_create(cred, dir, new_dentry)
+    if err:
+        raise kernel_error(err)
+    if dir.i_sb is not inode.i_sb:
+        raise kernel_error(errno.EXDEV)
+    if inode.i_flags & (S_APPEND | 8):
+        raise kernel_error(errno.EPERM)
+    if dir.i_op is None or dir.i_op.link is None:
+        raise kernel_error(errno.EPERM)
+    if inode.is_dir:
+        raise kernel_error(errno.EPERM)
+    if inode.i_nlink == 0:
+        raise kernel_error(errno.ENOENT)
+    dir.i_op.link(old_dentry, dir, new_dentry)
+
+
+def may_mknod(mode: int) -> int:
+    """``may_mknod``: which file types mknod(2) accepts (checked before the path)."""
+    fmt = stat.S_IFMT(mode)
+    if fmt in (stat.S_IFREG, 0, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK):
+        return 0
+    if fmt == stat.S_IFDIR:
+        return errno.EPERM
+    return errno.EINVAL
+
+
+# ---------------------------------------------------------------------------------------
+# Deletion
+
+
+def is_local_mountpoint(dentry: Dentry) -> bool:
+    return dentry.d_mounted > 0
+
+
+def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry) -> None:
+    """``vfs_unlink``: may_delete, no ``->unlink`` EPERM, mountpoint EBUSY, then d_delete."""
+    err = may_delete(cred, dir, dentry, isdir=False)
+    if err:
+        raise kernel_error(err)
+    if dir.i_op is None or dir.i_op.unlink is None:
+        raise kernel_error(errno.EPERM)
+    if is_local_mountpoint(dentry):
+        raise kernel_error(errno.EBUSY)
+    dir.i_op.unlink(dir, dentry)
+    d_delete(dentry)
+
+
+def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry) -> None:
+    """``vfs_rmdir``: may_delete(isdir), no ``->rmdir`` EPERM, mountpoint EBUSY, then
+    the filesystem; the victim is marked dead so nothing more is created in it."""
+    err = may_delete(cred, dir, dentry, isdir=True)
+    if err:
+        raise kernel_error(err)
+    if dir.i_op is None or dir.i_op.rmdir is None:
+        raise kernel_error(errno.EPERM)
+    if is_local_mountpoint(dentry):
+        raise kernel_error(errno.EBUSY)
+    inode = dentry.d_inode
+    assert inode is not None
+    dir.i_op.rmdir(dir, dentry)
+    inode.i_flags |= S_DEAD
+    d_delete(dentry)
+
+
+def do_unlinkat(current: Any, name: str) -> None:
+    """``do_unlinkat``: EISDIR for dots/root, EROFS, lookup, trailing-slash rules, then
+    ``vfs_unlink``.  The inode is put last, so eviction happens as unlink returns."""
+    nd = filename_parentat(current, name)
+    if nd.last_type != LAST_NORM:
+        raise kernel_error(errno.EISDIR, name)
+    err = mnt_want_write(nd.path.mnt)
+    if err:
+        raise kernel_error(err, name)
+    dentry = lookup_hash(nd.path.dentry, nd.last)
+    inode = dentry.d_inode
+    try:
+        if nd.trailing or inode is None:
+            if inode is None:
+                raise kernel_error(errno.ENOENT, name)
+            raise kernel_error(errno.EISDIR if inode.is_dir else errno.ENOTDIR, name)
+        ihold(inode)
+        try:
+            parent = nd.path.dentry.d_inode
+            assert parent is not None
+            _with_path(vfs_unlink, name, current.cred, parent, dentry)
+        finally:
+            dput(dentry)
+            dentry = None  # type: ignore[assignment]
+            iput(inode)
+    finally:
+        if dentry is not None:
+            dput(dentry)
+
+
+def do_rmdir(current: Any, name: str) -> None:
+    """``do_rmdir``: ENOTEMPTY for "..", EINVAL for ".", EBUSY for "/", EROFS, lookup,
+    then ``vfs_rmdir`` (a trailing slash is allowed)."""
+    nd = filename_parentat(current, name)
+    if nd.last_type == LAST_DOTDOT:
+        raise kernel_error(errno.ENOTEMPTY, name)
+    if nd.last_type == LAST_DOT:
+        raise kernel_error(errno.EINVAL, name)
+    if nd.last_type == LAST_ROOT:
+        raise kernel_error(errno.EBUSY, name)
+    err = mnt_want_write(nd.path.mnt)
+    if err:
+        raise kernel_error(err, name)
+    dentry = lookup_hash(nd.path.dentry, nd.last)
+    try:
+        if dentry.d_inode is None:
+            raise kernel_error(errno.ENOENT, name)
+        parent = nd.path.dentry.d_inode
+        assert parent is not None
+        _with_path(vfs_rmdir, name, current.cred, parent, dentry)
+    finally:
+        dput(dentry)
+
+
+def _with_path(fn: Any, name: str, *args: Any) -> None:
+    """Run a ``vfs_*`` step, naming ``name`` in any error it raises (as strerror does)."""
+    try:
+        fn(*args)
+    except OSError as exc:
+        if exc.filename is None:
+            raise kernel_error(exc.errno or 0, name) from None
+        raise
+
+
+# ---------------------------------------------------------------------------------------
+# Creation syscalls
+
+
+def do_mkdirat(current: Any, name: str, mode: int) -> None:
+    """``sys_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
+    parent, dentry = filename_create(current, name, is_dir=True)
+    try:
+        dir = parent.dentry.d_inode
+        assert dir is not None
+        _with_path(vfs_mkdir, name, current.cred, dir, dentry, mode & ~current.fs.umask)
+    finally:
+        done_path_create(parent, dentry)
+
+
+def do_mknodat(current: Any, name: str, mode: int, dev: int) -> None:
+    """``sys_mknodat``: ``may_mknod`` first, then create, umask, and by type
+    ``vfs_create`` (regular, 0) or ``vfs_mknod`` (devices, fifos, sockets)."""
+    err = may_mknod(mode)
+    if err:
+        raise kernel_error(err, name)
+    parent, dentry = filename_create(current, name, is_dir=False)
+    try:
+        dir = parent.dentry.d_inode
+        assert dir is not None
+        mode &= ~current.fs.umask
+        fmt = stat.S_IFMT(mode)
+        if fmt in (0, stat.S_IFREG):
+            _with_path(vfs_create, name, current.cred, dir, dentry, mode)
+        else:
+            rdev = dev if fmt in (stat.S_IFCHR, stat.S_IFBLK) else 0
+            _with_path(
+                vfs_mknod, name, current.cred, current.kernel.init_user_ns, dir, dentry, mode, rdev
+            )
+    finally:
+        done_path_create(parent, dentry)
+
+
+def do_symlinkat(current: Any, target: str, name: str) -> None:
+    """``sys_symlinkat``: the target string is copied first (ENOENT if empty)."""
+    parent, dentry = filename_create(current, name, is_dir=False)
+    try:
+        dir = parent.dentry.d_inode
+        assert dir is not None
+        _with_path(vfs_symlink, name, current.cred, dir, dentry, target)
+    finally:
+        done_path_create(parent, dentry)
+
+
+def do_linkat(current: Any, old: str, new: str) -> None:
+    """``sys_linkat`` without AT_SYMLINK_FOLLOW: the old name is not followed."""
+    old_path = path_lookupat(current, old, follow=False)
+    parent, dentry = filename_create(current, new, is_dir=False)
+    try:
+        if parent.mnt is not old_path.mnt:
+            raise kernel_error(errno.EXDEV, new)
+        may_linkat(current, old_path)
+        dir = parent.dentry.d_inode
+        assert dir is not None
+        _with_path(vfs_link, new, current.cred, old_path.dentry, dir, dentry)
+    finally:
+        done_path_create(parent, dentry)
+
+
+def may_linkat(current: Any, link: Path) -> None:
+    """``may_linkat`` (fs.protected_hardlinks): off (0) in a vanilla 4.4 kernel."""
+    if not current.kernel.sysctl.get("fs.protected_hardlinks", 0):
+        return
+    inode = link.dentry.d_inode
+    assert inode is not None
+    cred = current.cred
+    if inode_owner_or_capable(cred, inode):
+        return
+    safe = (
+        stat.S_ISREG(inode.i_mode)
+        and not inode.i_mode & stat.S_ISUID
+        and (inode.i_mode & (stat.S_ISGID | stat.S_IXGRP)) != (stat.S_ISGID | stat.S_IXGRP)
+        and inode_permission(cred, inode, MAY_READ | MAY_WRITE) == 0
+    )
+    if not safe:
+        raise kernel_error(errno.EPERM)
+
+
+# ---------------------------------------------------------------------------------------
+# Rename
+
+
+def vfs_rename(
+    cred: Cred,
+    old_dir: Inode,
+    old_dentry: Dentry,
+    new_dir: Inode,
+    new_dentry: Dentry,
+    flags: int,
+) -> None:
+    """``vfs_rename``: same inode is a no-op; may_delete/may_create; no rename op is
+    EPERM, flags without ``rename2`` EINVAL; moving a dir needs write on it; EBUSY for
+    mountpoints; then the filesystem and ``d_move``/``d_exchange``."""
+    source = old_dentry.d_inode
+    target = new_dentry.d_inode
+    assert source is not None
+    if source is target:
+        return
+    is_dir = source.is_dir
+    new_is_dir = target is not None and target.is_dir
+    err = may_delete(cred, old_dir, old_dentry, is_dir)
+    if not err and target is None:
+        err = may_create(cred, new_dir, new_dentry)
+    elif not err:
+        err = may_delete(
+            cred, new_dir, new_dentry, new_is_dir if flags & RENAME_EXCHANGE else is_dir
+        )
+    if err:
+        raise kernel_error(err)
+    iops = old_dir.i_op
+    if iops is None or (iops.rename is None and iops.rename2 is None):
+        raise kernel_error(errno.EPERM)
+    if flags and iops.rename2 is None:
+        raise kernel_error(errno.EINVAL)
+    if new_dir is not old_dir:
+        if is_dir:
+            err = inode_permission(cred, source, MAY_WRITE)
+            if err:
+                raise kernel_error(err)
+        if flags & RENAME_EXCHANGE and new_is_dir and target is not None:
+            err = inode_permission(cred, target, MAY_WRITE)
+            if err:
+                raise kernel_error(err)
+    if is_local_mountpoint(old_dentry) or is_local_mountpoint(new_dentry):
+        raise kernel_error(errno.EBUSY)
+    if iops.rename2 is not None:
+        iops.rename2(old_dir, old_dentry, new_dir, new_dentry, flags)
+    else:
+        assert iops.rename is not None
+        iops.rename(old_dir, old_dentry, new_dir, new_dentry)
+    if flags & RENAME_EXCHANGE:
+        d_exchange(old_dentry, new_dentry)
+        return
+    if target is not None and is_dir:
+        target.i_flags |= S_DEAD
+    d_move(old_dentry, new_dentry)
+
+
+def do_renameat2(current: Any, old: str, new: str, flags: int) -> None:
+    """``sys_renameat2``: flag sanity, both parents, EXDEV, EBUSY for dots, EROFS,
+    lookups and trailing-slash rules, loops (EINVAL/ENOTEMPTY), then ``vfs_rename``."""
+    if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
+        raise kernel_error(errno.EINVAL)
+    if flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) and flags & RENAME_EXCHANGE:
+        raise kernel_error(errno.EINVAL)
+    if flags & RENAME_WHITEOUT and not capable(
+        current.cred, current.kernel.init_user_ns, CAP_MKNOD
+    ):
+        raise kernel_error(errno.EPERM)
+    old_nd = filename_parentat(current, old)
+    new_nd = filename_parentat(current, new)
+    if old_nd.path.mnt is not new_nd.path.mnt:
+        raise kernel_error(errno.EXDEV, old)
+    if old_nd.last_type != LAST_NORM:
+        raise kernel_error(errno.EBUSY, old)
+    if new_nd.last_type != LAST_NORM:
+        raise kernel_error(errno.EEXIST if flags & RENAME_NOREPLACE else errno.EBUSY, new)
+    err = mnt_want_write(old_nd.path.mnt)
+    if err:
+        raise kernel_error(err, old)
+    old_dentry = lookup_hash(old_nd.path.dentry, old_nd.last)
+    new_dentry: Dentry | None = None
+    try:
+        if old_dentry.d_inode is None:
+            raise kernel_error(errno.ENOENT, old)
+        new_dentry = lookup_hash(new_nd.path.dentry, new_nd.last)
+        if flags & RENAME_NOREPLACE and new_dentry.d_inode is not None:
+            raise kernel_error(errno.EEXIST, new)
+        if flags & RENAME_EXCHANGE:
+            if new_dentry.d_inode is None:
+                raise kernel_error(errno.ENOENT, new)
+            if not new_dentry.d_inode.is_dir and new_nd.trailing:
+                raise kernel_error(errno.ENOTDIR, new)
+        if not old_dentry.d_inode.is_dir:
+            if old_nd.trailing:
+                raise kernel_error(errno.ENOTDIR, old)
+            if new_nd.trailing and not flags & RENAME_EXCHANGE:
+                raise kernel_error(errno.ENOTDIR, new)
+        if _is_ancestor(old_dentry, new_nd.path.dentry):  # source is an ancestor of target
+            raise kernel_error(errno.EINVAL, old)
+        if _is_ancestor(new_dentry, old_nd.path.dentry):
+            raise kernel_error(errno.ENOTEMPTY if not flags & RENAME_EXCHANGE else errno.EINVAL)
+        if flags & RENAME_WHITEOUT:
+            raise kernel_error(errno.EINVAL, old)  # whiteouts are not modelled
+        old_dir, new_dir = old_nd.path.dentry.d_inode, new_nd.path.dentry.d_inode
+        assert old_dir is not None and new_dir is not None
+        _with_path(vfs_rename, old, current.cred, old_dir, old_dentry, new_dir, new_dentry, flags)
+    finally:
+        if new_dentry is not None:
+            dput(new_dentry)
+        dput(old_dentry)
+
+
+def _is_ancestor(dentry: Dentry, of: Dentry) -> bool:
+    """``lock_rename``'s trap: ``dentry`` is ``of`` or one of its ancestors."""
+    node: Dentry | None = of
+    while node is not None:
+        if node is dentry:
+            return True
+        if node.d_parent is node:
+            return False
+        node = node.d_parent
+    return False
+
+
+# ---------------------------------------------------------------------------------------
+# Open
+
+
+O_ACCMODE = os.O_ACCMODE
+O_PATH = 0o10000000
+
+
+def build_acc_mode(flags: int) -> int:
+    """``build_open_flags``: the MAY_* mask that opening with ``flags`` needs."""
+    if flags & O_PATH:
+        return 0
+    acc = MAY_OPEN | _ACC_MODE[flags & O_ACCMODE]
+    if flags & os.O_TRUNC:
+        acc |= MAY_WRITE
+    if flags & os.O_APPEND:
+        acc |= MAY_APPEND
+    return acc
+
+
+def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
+    """``may_open``: ELOOP for links, EISDIR for writing dirs, then permission."""
+    inode = path.dentry.d_inode
+    if inode is None:
+        raise kernel_error(errno.ENOENT)
+    fmt = stat.S_IFMT(inode.i_mode)
+    if fmt == stat.S_IFLNK:
+        raise kernel_error(errno.ELOOP)
+    if fmt == stat.S_IFDIR and acc_mode & MAY_WRITE:
+        raise kernel_error(errno.EISDIR)
+    if fmt in (stat.S_IFBLK, stat.S_IFCHR) and path.mnt.mnt_flags & 0x02:
+        raise kernel_error(errno.EACCES)
+    err = inode_permission(cred, inode, MAY_OPEN | acc_mode)
+    if err:
+        raise kernel_error(err)
+    if inode.i_flags & S_APPEND and acc_mode & MAY_WRITE and not flags & os.O_APPEND:
+        raise kernel_error(errno.EPERM)
+    if flags & os.O_NOATIME and not inode_owner_or_capable(cred, inode):
+        raise kernel_error(errno.EPERM)
+
+
+def do_filp_open(current: Any, name: str, flags: int, mode: int) -> File:
+    """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1)."""
+    acc_mode = build_acc_mode(flags)
+    create_mode = (mode & S_IALLUGO) | stat.S_IFREG
+    follow = not flags & os.O_NOFOLLOW
+    nd = filename_parentat(current, name)
+    cred = current.cred
+    while True:  # each turn handles one final component (a trailing symlink loops)
+        if nd.last_type != LAST_NORM:
+            lookup_last(nd, follow=False)
+            path = nd.path
+            break
+        if flags & os.O_CREAT and nd.trailing:
+            raise kernel_error(errno.EISDIR, name)
+        if not flags & os.O_CREAT and nd.trailing:
+            nd.need_dir = True
+        wants_write = bool(flags & (os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_RDWR))
+        write_err = mnt_want_write(nd.path.mnt) if wants_write else 0
+        dentry = lookup_hash(nd.path.dentry, nd.last)
+        try:
+            if dentry.d_inode is None:
+                if not flags & os.O_CREAT:
+                    raise kernel_error(errno.ENOENT, name)
+                if write_err:
+                    raise kernel_error(write_err, name)
+                dir = nd.path.dentry.d_inode
+                assert dir is not None
+                _with_path(vfs_create, name, cred, dir, dentry, create_mode & ~current.fs.umask)
+                return _finish_open(current, Path(nd.path.mnt, dentry), flags, MAY_OPEN, name)
+            if flags & os.O_CREAT and flags & os.O_EXCL:
+                raise kernel_error(errno.EEXIST, name)
+            path = follow_mount(Path(nd.path.mnt, dentry))
+        finally:
+            dput(dentry)
+        inode = path.dentry.d_inode
+        assert inode is not None
+        if stat.S_ISLNK(inode.i_mode) and (follow or nd.need_dir):
+            trailing_symlink_check(nd)
+            link_path_walk(nd, get_link(nd, path))  # the body's last is handled next turn
+            continue
+        if stat.S_ISLNK(inode.i_mode) and not flags & O_PATH:
+            raise kernel_error(errno.ELOOP, name)
+        break
+    inode = path.dentry.d_inode
+    assert inode is not None
+    if flags & os.O_CREAT and inode.is_dir:
+        raise kernel_error(errno.EISDIR, name)
+    if (nd.need_dir or flags & os.O_DIRECTORY) and not inode.is_dir:
+        raise kernel_error(errno.ENOTDIR, name)
+    return _finish_open(current, path, flags, acc_mode, name)
+
+
+def _finish_open(current: Any, path: Path, flags: int, acc_mode: int, name: str) -> File:
+    """``finish_open``: may_open (not for O_PATH), then ``vfs_open`` and O_TRUNC."""
+    inode = path.dentry.d_inode
+    assert inode is not None
+    will_truncate = bool(flags & os.O_TRUNC) and stat.S_ISREG(inode.i_mode)
+    if will_truncate:
+        err = mnt_want_write(path.mnt)
+        if err:
+            raise kernel_error(err, name)
+    if not flags & O_PATH:
+        _with_path(may_open, name, current.cred, path, acc_mode, flags)
+    file = vfs_open(path, inode, flags, name)
+    if will_truncate and inode.i_size:
+        inode.i_size = 0
+        inode.i_mtime = inode.i_ctime = inode.i_sb.kernel.current_time()
+    return file
+
+
+FMODE_READ = 1
+FMODE_WRITE = 2
+FMODE_PATH = 0x4000
+
+
+def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
+    """``do_dentry_open``: O_PATH files stop early; writers need a writable mount;
+    then the inode's ``->open`` (``no_open`` gives ENXIO)."""
+    if flags & O_PATH:
+        file = File(f_op=None, f_flags=flags, f_mode=FMODE_PATH, f_inode=inode)
+        file.f_path = path_get(path)
+        return file
+    f_mode = (flags + 1) & O_ACCMODE  # OPEN_FMODE
+    if f_mode & FMODE_WRITE and stat.S_IFMT(inode.i_mode) in (stat.S_IFREG, stat.S_IFDIR):
+        err = mnt_want_write(path.mnt)
+        if err:
+            raise kernel_error(err, name)
+    fop = inode.i_fop
+    if fop is not None and fop.open is not None:
+        file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
+        try:
+            fop.open(inode, file)
+        except OSError as exc:
+            raise kernel_error(exc.errno or 0, name) from None
+    elif fop is None:
+        raise kernel_error(errno.ENXIO, name)  # inode_init_always's no_open_fops
+    else:
+        file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
+    file.f_path = path_get(path)
+    if f_mode & FMODE_WRITE:
+        path.mnt.mnt_writers += 1
+    return file
+
+
+def fput_path(file: File) -> None:
+    """The VFS half of ``__fput``: drop write access and the path."""
+    if file.f_path is None:
+        return
+    path: Path = file.f_path
+    if file.f_mode & FMODE_WRITE:
+        path.mnt.mnt_writers -= 1
+    file.f_path = None
+    mnt: Mount = path.mnt
+    dput(path.dentry)
+    from .mountns import mntput  # local: keeps the import graph one-way
+
+    mntput(mnt)
+
+
+# ---------------------------------------------------------------------------------------
+# atime
+
+
+def touch_atime(path: Path) -> None:
+    """``touch_atime`` with relatime: update if atime <= mtime or ctime, or a day old;
+    never on noatime inodes or mounts, or a read-only mount or superblock."""
+    inode = path.dentry.d_inode
+    assert inode is not None
+    if inode.i_flags & S_NOATIME or inode.i_sb.read_only:
+        return
+    mnt = path.mnt
+    if mnt.mnt_flags & 0x08 or (mnt.mnt_flags & 0x10 and inode.is_dir):
+        return
+    now = inode.i_sb.kernel.current_time()
+    if mnt.mnt_flags & 0x20 and not (
+        inode.i_mtime >= inode.i_atime
+        or inode.i_ctime >= inode.i_atime
+        or now - inode.i_atime >= _DAY_NS
+    ):
+        return
+    if inode.i_atime == now or mnt.read_only:
+        return
+    inode.i_atime = now

@@ -1,0 +1,122 @@
+"""Permission checks (fs/namei.c): who may search, create, delete and open.
+
+Each returns an errno (0 = allowed), like the kernel's ``int`` helpers, so a caller can
+remember an error and report it later in the kernel's order.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+
+from .cred import (
+    CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH,
+    CAP_FOWNER,
+    Cred,
+    capable_wrt_inode_uidgid,
+)
+from .vfs import (
+    MAY_EXEC,
+    MAY_READ,
+    MAY_WRITE,
+    S_APPEND,
+    S_IMMUTABLE,
+    Dentry,
+    Inode,
+)
+
+
+def acl_permission_check(cred: Cred, inode: Inode, mask: int) -> int:
+    """``acl_permission_check``: owner, else group (fsgid or supplementary), else other."""
+    mode = inode.i_mode
+    if cred.fsuid == inode.i_uid:
+        mode >>= 6
+    elif cred.in_group_p(inode.i_gid):
+        mode >>= 3
+    if (mask & ~mode & (MAY_READ | MAY_WRITE | MAY_EXEC)) == 0:
+        return 0
+    return errno.EACCES
+
+
+def generic_permission(cred: Cred, inode: Inode, mask: int) -> int:
+    """``generic_permission``: DAC, then CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH."""
+    if acl_permission_check(cred, inode, mask) == 0:
+        return 0
+    uid, gid = inode.i_uid, inode.i_gid
+    if stat.S_ISDIR(inode.i_mode):
+        if capable_wrt_inode_uidgid(cred, uid, gid, CAP_DAC_OVERRIDE):
+            return 0
+        if not mask & MAY_WRITE and capable_wrt_inode_uidgid(cred, uid, gid, CAP_DAC_READ_SEARCH):
+            return 0
+        return errno.EACCES
+    # Files: override read/write always, exec only if some x bit is set.
+    if (not mask & MAY_EXEC or inode.i_mode & 0o111) and capable_wrt_inode_uidgid(
+        cred, uid, gid, CAP_DAC_OVERRIDE
+    ):
+        return 0
+    mask &= MAY_READ | MAY_WRITE | MAY_EXEC
+    if mask == MAY_READ and capable_wrt_inode_uidgid(cred, uid, gid, CAP_DAC_READ_SEARCH):
+        return 0
+    return errno.EACCES
+
+
+def sb_permission(inode: Inode, mask: int) -> int:
+    """``sb_permission``: no writing to files, dirs or links of a read-only superblock."""
+    if mask & MAY_WRITE and inode.i_sb.read_only:
+        fmt = stat.S_IFMT(inode.i_mode)
+        if fmt in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
+            return errno.EROFS
+    return 0
+
+
+def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
+    """``inode_permission``: superblock read-only, then ``__inode_permission``."""
+    err = sb_permission(inode, mask)
+    if err:
+        return err
+    if mask & MAY_WRITE and inode.i_flags & S_IMMUTABLE:
+        return errno.EACCES
+    return generic_permission(cred, inode, mask)
+
+
+def check_sticky(cred: Cred, dir: Inode, inode: Inode) -> bool:
+    """``check_sticky``: in a sticky dir only the file's or dir's owner (or CAP_FOWNER)."""
+    if not dir.i_mode & stat.S_ISVTX:
+        return False
+    if inode.i_uid == cred.fsuid or dir.i_uid == cred.fsuid:
+        return False
+    return not capable_wrt_inode_uidgid(cred, inode.i_uid, inode.i_gid, CAP_FOWNER)
+
+
+def may_create(cred: Cred, dir: Inode, child: Dentry) -> int:
+    """``may_create``: the name is free, the dir alive, and we may write and search it."""
+    if child.d_inode is not None:
+        return errno.EEXIST
+    if dir.is_dead_dir:
+        return errno.ENOENT
+    return inode_permission(cred, dir, MAY_WRITE | MAY_EXEC)
+
+
+def may_delete(cred: Cred, dir: Inode, victim: Dentry, isdir: bool) -> int:
+    """``may_delete``: the checks of unlink, rmdir and rename, in the kernel's order."""
+    inode = victim.d_inode
+    if inode is None:
+        return errno.ENOENT
+    err = inode_permission(cred, dir, MAY_WRITE | MAY_EXEC)
+    if err:
+        return err
+    if dir.i_flags & S_APPEND:
+        return errno.EPERM
+    if check_sticky(cred, dir, inode) or inode.i_flags & (S_APPEND | S_IMMUTABLE):
+        return errno.EPERM
+    if isdir:
+        if not inode.is_dir:
+            return errno.ENOTDIR
+        if victim.is_root:
+            return errno.EBUSY
+    elif inode.is_dir:
+        return errno.EISDIR
+    if dir.is_dead_dir:
+        return errno.ENOENT
+    return 0

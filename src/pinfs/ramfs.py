@@ -1,0 +1,210 @@
+"""fs/ramfs/inode.c: the in-memory filesystem the kernel boots with (and ``tmpfs``).
+
+Everything a small filesystem needs beyond libfs: inodes for files, directories,
+symlinks and special files, each pinned in the dcache by a creation reference.
+``tmpfs`` is the same filesystem with its own magic number and ``rename2`` (NOREPLACE
+and EXCHANGE), as shmem had in v4.4; sizes and block counts are not modelled.
+"""
+
+from __future__ import annotations
+
+import errno
+import stat
+from typing import Any
+
+from .cred import Cred
+from .errors import kernel_error
+from .libfs import (
+    kill_litter_super,
+    simple_dir_operations,
+    simple_empty,
+    simple_link,
+    simple_lookup,
+    simple_rename,
+    simple_rename_exchange,
+    simple_rmdir,
+    simple_statfs,
+    simple_unlink,
+)
+from .mountns import mount_nodev
+from .namei import RENAME_EXCHANGE, RENAME_NOREPLACE
+from .vfs import (
+    FS_USERNS_MOUNT,
+    Dentry,
+    File,
+    FileOperations,
+    FileSystemType,
+    Inode,
+    InodeOperations,
+    KernelServices,
+    SuperBlock,
+    SuperOperations,
+    d_instantiate,
+    d_make_root,
+    dget,
+    generic_delete_inode,
+    inc_nlink,
+    inode_init_owner,
+    new_inode,
+)
+
+RAMFS_MAGIC = 0x858458F6
+TMPFS_MAGIC = 0x01021994
+
+
+def _open_regular(inode: Inode, file: File) -> None:
+    """Regular ramfs files open normally (their contents are not modelled)."""
+
+
+def _open_special(inode: Inode, file: File) -> None:
+    """Device nodes have no driver and FIFOs cannot block here: ENXIO."""
+    raise kernel_error(errno.ENXIO)
+
+
+ramfs_file_operations = FileOperations(name="ramfs_file_operations", open=_open_regular)
+special_file_operations = FileOperations(name="def_special_fops", open=_open_special)
+
+
+def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred: Cred) -> Inode:
+    """``ramfs_get_inode``: a new inode of any type, owned per ``inode_init_owner``."""
+    inode = new_inode(sb)
+    inode.i_ino = sb.kernel.get_next_ino()
+    inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
+    now = sb.kernel.current_time()
+    inode.i_atime = inode.i_mtime = inode.i_ctime = now
+    fmt = stat.S_IFMT(mode)
+    if fmt == stat.S_IFREG:
+        inode.i_fop = ramfs_file_operations
+    elif fmt == stat.S_IFDIR:
+        inode.i_op = sb.s_fs_info["dir_iops"]
+        inode.i_fop = simple_dir_operations
+        inc_nlink(inode)  # "." in the new directory
+    elif fmt == stat.S_IFLNK:
+        pass
+    else:
+        inode.i_fop = special_file_operations  # init_special_inode
+        inode.i_rdev = dev
+    return inode
+
+
+def ramfs_mknod(cred: Cred, dir: Inode, dentry: Dentry, mode: int, dev: int) -> None:
+    """``ramfs_mknod``: instantiate, pin the dentry, and touch the parent's times."""
+    inode = ramfs_get_inode(dir.i_sb, dir, mode, dev, cred)
+    d_instantiate(dentry, inode)
+    dget(dentry)
+    dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
+
+
+def ramfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
+    ramfs_mknod(cred, dir, dentry, mode | stat.S_IFDIR, 0)
+    inc_nlink(dir)
+
+
+def ramfs_create(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
+    ramfs_mknod(cred, dir, dentry, mode | stat.S_IFREG, 0)
+
+
+def ramfs_symlink(cred: Cred, dir: Inode, dentry: Dentry, target: str) -> None:
+    """``ramfs_symlink``: an lrwxrwxrwx inode holding its target."""
+    inode = ramfs_get_inode(dir.i_sb, dir, stat.S_IFLNK | 0o777, 0, cred)
+    inode.i_link = target
+    inode.i_size = len(target.encode("utf-8", "surrogateescape"))
+    d_instantiate(dentry, inode)
+    dget(dentry)
+    dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
+
+
+def shmem_rename2(
+    old_dir: Inode, old_dentry: Dentry, new_dir: Inode, new_dentry: Dentry, flags: int
+) -> None:
+    """``shmem_rename2``: NOREPLACE and EXCHANGE on top of ``simple_rename``."""
+    if flags & RENAME_EXCHANGE:
+        simple_rename_exchange(old_dir, old_dentry, new_dir, new_dentry)
+        return
+    if flags & RENAME_NOREPLACE and new_dentry.d_inode is not None:
+        raise kernel_error(errno.EEXIST)
+    if not simple_empty(new_dentry):
+        raise kernel_error(errno.ENOTEMPTY)
+    simple_rename(old_dir, old_dentry, new_dir, new_dentry)
+
+
+ramfs_dir_inode_operations = InodeOperations(
+    name="ramfs_dir_inode_operations",
+    lookup=simple_lookup,
+    create=ramfs_create,
+    link=simple_link,
+    unlink=simple_unlink,
+    symlink=ramfs_symlink,
+    mkdir=ramfs_mkdir,
+    rmdir=simple_rmdir,
+    mknod=ramfs_mknod,
+    rename=simple_rename,
+)
+
+shmem_dir_inode_operations = InodeOperations(
+    name="shmem_dir_inode_operations",
+    lookup=simple_lookup,
+    create=ramfs_create,
+    link=simple_link,
+    unlink=simple_unlink,
+    symlink=ramfs_symlink,
+    mkdir=ramfs_mkdir,
+    rmdir=simple_rmdir,
+    mknod=ramfs_mknod,
+    rename2=shmem_rename2,
+)
+
+ramfs_super_ops = SuperOperations(
+    name="ramfs_ops", statfs=simple_statfs, drop_inode=generic_delete_inode
+)
+
+
+def parse_mode_option(data: str | None, default: int) -> int:
+    """``ramfs_parse_options``: ``mode=`` in octal; other options are ignored."""
+    mode = default
+    for option in (data or "").split(","):
+        key, _, value = option.partition("=")
+        if key == "mode":
+            try:
+                mode = int(value, 8) & 0o7777
+            except ValueError:
+                raise kernel_error(errno.EINVAL) from None
+    return mode
+
+
+def _fill_super(magic: int, dir_iops: InodeOperations) -> Any:
+    def fill_super(sb: SuperBlock, data: Any) -> None:
+        sb.s_magic = magic
+        sb.s_op = ramfs_super_ops
+        sb.s_fs_info = {"dir_iops": dir_iops}
+        mode = stat.S_IFDIR | parse_mode_option(data.options, 0o755)
+        root = ramfs_get_inode(sb, None, mode, 0, data.cred)
+        sb.s_root = d_make_root(root)
+
+    return fill_super
+
+
+def _mount_fn(magic: int, dir_iops: InodeOperations) -> Any:
+    fill = _fill_super(magic, dir_iops)
+
+    def mount(
+        fs_type: FileSystemType, kernel: KernelServices, flags: int, dev: str, data: Any
+    ) -> Dentry:
+        return mount_nodev(fs_type, kernel, flags, data, fill)
+
+    return mount
+
+
+ramfs_fs_type = FileSystemType(
+    name="ramfs",
+    mount=_mount_fn(RAMFS_MAGIC, ramfs_dir_inode_operations),
+    kill_sb=kill_litter_super,
+    fs_flags=FS_USERNS_MOUNT,
+)
+
+tmpfs_fs_type = FileSystemType(
+    name="tmpfs",
+    mount=_mount_fn(TMPFS_MAGIC, shmem_dir_inode_operations),
+    kill_sb=kill_litter_super,
+    fs_flags=FS_USERNS_MOUNT,
+)

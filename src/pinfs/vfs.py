@@ -1,0 +1,454 @@
+"""The generic VFS objects: file-system types, superblocks, inodes, dentries and files.
+
+This is the part of fs/ that every filesystem shares (fs/super.c, fs/inode.c, fs/dcache.c,
+fs/file_table.c).  A filesystem plugs in through three operation tables, exactly as in
+Linux: :class:`SuperOperations`, :class:`InodeOperations` and :class:`FileOperations`.
+The VFS knows nothing of bpf.
+
+Lifetime is reference counted as in the kernel, because bpffs releases pinned objects
+from ``evict_inode``:
+
+* a dentry holds one reference on its inode and one on its parent dentry;
+* ``dput`` of the last reference kills the dentry (libfs's ``always_delete_dentry``
+  policy, used by every filesystem here), which ``iput``\\ s its inode;
+* ``iput`` of the last inode reference asks ``drop_inode`` and then ``evict``\\ s;
+* filesystems without backing store (ramfs, bpffs) keep their tree alive by taking one
+  extra dentry reference at creation (``dget`` after ``d_instantiate``), dropped by
+  ``simple_unlink`` / ``kill_litter_super``.
+
+Predicates that the kernel writes as ``int f(...)`` returning ``-errno`` (permission
+checks) return an errno number here (0 = allowed); everything else raises
+:class:`~pinfs.errors.KernelError`.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+import attrs
+
+# i_flags (include/linux/fs.h)
+S_IMMUTABLE = 8
+S_APPEND = 4
+S_NOATIME = 2
+S_DEAD = 16
+
+# s_flags / mount flags (include/uapi/linux/fs.h)
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REMOUNT = 32
+MS_REC = 16384
+MS_SILENT = 32768
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MS_ACTIVE = 1 << 30
+
+# file_system_type.fs_flags
+FS_REQUIRES_DEV = 1
+FS_USERNS_MOUNT = 8
+
+S_IALLUGO = 0o7777
+S_IRWXUGO = 0o777
+
+NAME_MAX = 255
+PATH_MAX = 4096
+
+# May-masks (include/linux/fs.h)
+MAY_EXEC = 1
+MAY_WRITE = 2
+MAY_READ = 4
+MAY_APPEND = 8
+MAY_ACCESS = 16
+MAY_OPEN = 32
+
+
+class KernelServices(Protocol):
+    """What the VFS needs from the running kernel: a clock and inode numbers."""
+
+    def current_time(self) -> int: ...
+
+    def get_next_ino(self) -> int: ...
+
+    def alloc_anon_dev(self) -> int: ...
+
+
+# Operation tables.  Each slot is None (the VFS default) or a callable; comparing
+# tables by identity is how a filesystem recognises its own inodes (bpf_inode_type).
+@attrs.frozen(eq=False)
+class InodeOperations:
+    """``struct inode_operations``."""
+
+    name: str
+    lookup: Callable[..., Any] | None = None
+    create: Callable[..., Any] | None = None
+    link: Callable[..., Any] | None = None
+    unlink: Callable[..., Any] | None = None
+    symlink: Callable[..., Any] | None = None
+    mkdir: Callable[..., Any] | None = None
+    rmdir: Callable[..., Any] | None = None
+    mknod: Callable[..., Any] | None = None
+    rename: Callable[..., Any] | None = None
+    rename2: Callable[..., Any] | None = None
+    setattr: Callable[..., Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<iops {self.name}>"
+
+
+@attrs.frozen(eq=False)
+class SuperOperations:
+    """``struct super_operations``."""
+
+    name: str
+    statfs: Callable[..., Any] | None = None
+    drop_inode: Callable[[Inode], bool] | None = None
+    evict_inode: Callable[[Inode], None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<sops {self.name}>"
+
+
+@attrs.frozen(eq=False)
+class FileOperations:
+    """``struct file_operations`` (only what pinfs needs)."""
+
+    name: str
+    open: Callable[..., Any] | None = None
+    release: Callable[[File], None] | None = None
+    iterate: Callable[..., Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<fops {self.name}>"
+
+
+@attrs.define(eq=False)
+class FileSystemType:
+    """``struct file_system_type``: ``mount`` returns the root dentry of a superblock."""
+
+    name: str
+    mount: Callable[..., Dentry]
+    kill_sb: Callable[[SuperBlock], None]
+    fs_flags: int = 0
+    fs_supers: list[SuperBlock] = attrs.field(factory=list)  # live superblocks of this type
+
+    def __repr__(self) -> str:
+        return f"<file_system_type {self.name}>"
+
+
+@attrs.define(eq=False)
+class SuperBlock:
+    """``struct super_block``."""
+
+    s_type: FileSystemType
+    kernel: KernelServices
+    s_dev: int
+    s_flags: int = 0
+    s_magic: int = 0
+    s_op: SuperOperations | None = None
+    s_root: Dentry | None = None
+    s_fs_info: Any = None
+    s_blocksize: int = 4096
+    s_time_gran: int = 1
+    s_active: int = 0  # live mounts of this superblock
+    s_inodes: set[Inode] = attrs.field(factory=set)
+
+    def __repr__(self) -> str:
+        return f"<super_block {self.s_type.name} dev={self.s_dev:#x}>"
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.s_flags & MS_RDONLY)
+
+
+@attrs.define(eq=False)
+class Inode:
+    """``struct inode``.  Times are integer nanoseconds of the simulated clock."""
+
+    i_sb: SuperBlock
+    i_ino: int = 0
+    i_mode: int = 0
+    i_uid: int = 0
+    i_gid: int = 0
+    i_nlink: int = 1
+    i_size: int = 0
+    i_rdev: int = 0
+    i_atime: int = 0
+    i_mtime: int = 0
+    i_ctime: int = 0
+    i_flags: int = 0
+    i_count: int = 1
+    i_op: InodeOperations | None = None
+    i_fop: FileOperations | None = None
+    i_private: Any = None
+    i_link: str | None = None  # symlink body
+    freed: bool = False
+
+    def __repr__(self) -> str:
+        return f"<inode {self.i_ino} {stat.filemode(self.i_mode)} uid={self.i_uid}>"
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.i_mode)
+
+    @property
+    def is_dead_dir(self) -> bool:
+        """``IS_DEADDIR``: removed by rmdir while something still held it."""
+        return bool(self.i_flags & S_DEAD)
+
+
+@attrs.define(eq=False)
+class Dentry:
+    """``struct dentry``.  ``d_subdirs`` keeps creation order (readdir lists it reversed)."""
+
+    d_name: str
+    d_sb: SuperBlock
+    d_parent: Dentry | None = None  # None only while being set up; the root is its own parent
+    d_inode: Inode | None = None
+    d_count: int = 1
+    d_subdirs: dict[str, Dentry] = attrs.field(factory=dict)
+    d_mounted: int = 0  # mounts whose mountpoint is this dentry (DCACHE_MOUNTED)
+    d_fsdata: Any = None
+    hashed: bool = True
+
+    def __repr__(self) -> str:
+        kind = "negative" if self.d_inode is None else f"ino={self.d_inode.i_ino}"
+        return f"<dentry {self.d_name!r} {kind} count={self.d_count}>"
+
+    @property
+    def is_root(self) -> bool:
+        return self.d_parent is self
+
+    def children(self) -> Iterator[Dentry]:
+        """Positive children, newest first (``dcache_readdir`` order)."""
+        for child in reversed(self.d_subdirs.values()):
+            if child.d_inode is not None:
+                yield child
+
+
+@attrs.define(eq=False)
+class File:
+    """``struct file``: an open file description, shared by dup'ed fds and across fork."""
+
+    f_op: FileOperations | None
+    f_flags: int
+    f_mode: int
+    f_path: Any = None  # pinfs.mountns.Path, or None for anonymous-inode files
+    f_inode: Inode | None = None
+    private_data: Any = None
+    anon_name: str | None = None  # "bpf-map", ... for anon_inode files
+    f_count: int = 1
+    f_pos: int = 0
+
+    def __repr__(self) -> str:
+        if self.anon_name is not None:
+            return f"<file anon_inode:{self.anon_name}>"
+        return f"<file {self.f_inode!r}>"
+
+
+# ---------------------------------------------------------------------------------------
+# Inodes (fs/inode.c)
+
+
+def new_inode(sb: SuperBlock) -> Inode:
+    """``new_inode``: an inode with one reference, nlink 1, on ``sb``'s list."""
+    inode = Inode(i_sb=sb)
+    sb.s_inodes.add(inode)
+    return inode
+
+
+def ihold(inode: Inode) -> None:
+    inode.i_count += 1
+
+
+def generic_delete_inode(inode: Inode) -> bool:
+    """``generic_delete_inode``: always evict when the last reference goes."""
+    return True
+
+
+def generic_drop_inode(inode: Inode) -> bool:
+    """``generic_drop_inode``: evict once unlinked."""
+    return inode.i_nlink == 0
+
+
+def iput(inode: Inode) -> None:
+    """``iput``: drop a reference; the last one evicts if ``drop_inode`` says so."""
+    inode.i_count -= 1
+    if inode.i_count > 0:
+        return
+    sops = inode.i_sb.s_op
+    drop = sops.drop_inode if sops is not None and sops.drop_inode else generic_drop_inode
+    if drop(inode):
+        evict(inode)
+
+
+def evict(inode: Inode) -> None:
+    """``evict``: the filesystem's ``evict_inode`` (or ``clear_inode``), then free."""
+    sops = inode.i_sb.s_op
+    if sops is not None and sops.evict_inode is not None:
+        sops.evict_inode(inode)
+    inode.i_sb.s_inodes.discard(inode)
+    inode.freed = True
+
+
+def inc_nlink(inode: Inode) -> None:
+    inode.i_nlink += 1
+
+
+def drop_nlink(inode: Inode) -> None:
+    inode.i_nlink -= 1
+
+
+def clear_nlink(inode: Inode) -> None:
+    inode.i_nlink = 0
+
+
+def inode_init_owner(inode: Inode, dir: Inode | None, mode: int, fsuid: int, fsgid: int) -> None:
+    """``inode_init_owner``: owner is the fsuid; a setgid parent passes on its group,
+    and new directories inherit the setgid bit too (seed: no SGID stripping on files)."""
+    inode.i_uid = fsuid
+    if dir is not None and dir.i_mode & stat.S_ISGID:
+        inode.i_gid = dir.i_gid
+        if stat.S_ISDIR(mode):
+            mode |= stat.S_ISGID
+    else:
+        inode.i_gid = fsgid
+    inode.i_mode = mode
+
+
+# ---------------------------------------------------------------------------------------
+# Dentries (fs/dcache.c)
+
+
+def d_alloc(parent: Dentry, name: str) -> Dentry:
+    """``d_alloc``: a negative, hashed child holding a reference on its parent."""
+    dentry = Dentry(d_name=name, d_sb=parent.d_sb, d_parent=parent)
+    parent.d_count += 1
+    parent.d_subdirs[name] = dentry
+    return dentry
+
+
+def d_make_root(inode: Inode) -> Dentry:
+    """``d_make_root``: the root dentry of a new superblock, its own parent."""
+    root = Dentry(d_name="/", d_sb=inode.i_sb, d_inode=inode)
+    root.d_parent = root
+    return root
+
+
+def d_lookup(parent: Dentry, name: str) -> Dentry | None:
+    """``d_lookup``: the hashed child called ``name``, with a new reference."""
+    dentry = parent.d_subdirs.get(name)
+    if dentry is not None:
+        dentry.d_count += 1
+    return dentry
+
+
+def d_instantiate(dentry: Dentry, inode: Inode) -> None:
+    """``d_instantiate``: the dentry takes over the caller's inode reference."""
+    dentry.d_inode = inode
+
+
+def dget(dentry: Dentry) -> Dentry:
+    dentry.d_count += 1
+    return dentry
+
+
+def dput(dentry: Dentry | None) -> None:
+    """``dput``: the last reference kills the dentry, then walks up to its parent."""
+    while dentry is not None:
+        dentry.d_count -= 1
+        if dentry.d_count > 0:
+            return
+        dentry = _dentry_kill(dentry)
+
+
+def _dentry_kill(dentry: Dentry) -> Dentry | None:
+    """``dentry_kill``: unhash, release the inode, return the parent to put."""
+    parent = dentry.d_parent
+    if dentry.hashed and parent is not None and parent is not dentry:
+        if parent.d_subdirs.get(dentry.d_name) is dentry:
+            del parent.d_subdirs[dentry.d_name]
+    dentry.hashed = False
+    inode = dentry.d_inode
+    if inode is not None:
+        dentry.d_inode = None
+        iput(inode)
+    if parent is None or parent is dentry:
+        return None
+    return parent
+
+
+def d_drop(dentry: Dentry) -> None:
+    """``d_drop``: unhash, so later lookups no longer find it."""
+    parent = dentry.d_parent
+    if dentry.hashed and parent is not None and parent.d_subdirs.get(dentry.d_name) is dentry:
+        del parent.d_subdirs[dentry.d_name]
+    dentry.hashed = False
+
+
+def d_delete(dentry: Dentry) -> None:
+    """``d_delete``: turn negative if we are the only user, else just unhash."""
+    if dentry.d_count == 1 and dentry.d_inode is not None:
+        inode = dentry.d_inode
+        dentry.d_inode = None
+        iput(inode)
+    else:
+        d_drop(dentry)
+
+
+def d_move(dentry: Dentry, target: Dentry) -> None:
+    """``d_move``: ``dentry`` takes ``target``'s name and place; ``target`` is unhashed."""
+    d_drop(target)
+    old_parent = dentry.d_parent
+    new_parent = target.d_parent
+    assert old_parent is not None and new_parent is not None
+    if old_parent.d_subdirs.get(dentry.d_name) is dentry:
+        del old_parent.d_subdirs[dentry.d_name]
+    dentry.d_name = target.d_name
+    if new_parent is not old_parent:
+        new_parent.d_count += 1
+        dentry.d_parent = new_parent
+        dput(old_parent)
+    new_parent.d_subdirs[dentry.d_name] = dentry
+    dentry.hashed = True
+
+
+def d_exchange(a: Dentry, b: Dentry) -> None:
+    """``d_exchange``: swap two hashed dentries' names and places."""
+    pa, pb = a.d_parent, b.d_parent
+    assert pa is not None and pb is not None
+    name_a, name_b = a.d_name, b.d_name
+    a.d_name, b.d_name = name_b, name_a
+    a.d_parent, b.d_parent = pb, pa
+    pb.d_subdirs[name_b] = a
+    pa.d_subdirs[name_a] = b
+
+
+def simple_positive(dentry: Dentry) -> bool:
+    return dentry.hashed and dentry.d_inode is not None
+
+
+def walk_tree(root: Dentry) -> Iterator[Dentry]:
+    """Every hashed dentry below ``root`` (not ``root`` itself), parents first."""
+    stack = [root]
+    while stack:
+        dentry = stack.pop()
+        for child in dentry.d_subdirs.values():
+            yield child
+            stack.append(child)
+
+
+def d_path_name(dentry: Dentry) -> str:
+    """The path of ``dentry`` from its superblock's root (for messages and pictures)."""
+    parts = []
+    while dentry.d_parent is not None and dentry.d_parent is not dentry:
+        parts.append(dentry.d_name)
+        dentry = dentry.d_parent
+    return "/" + "/".join(reversed(parts))
