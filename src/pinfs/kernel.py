@@ -18,8 +18,11 @@ import attrs
 from . import cred as credmod
 from .errors import kernel_error
 from .fdtable import FdTable
+from .inode import bpf_fs_type
+from .invariants import ObjectInfo, check_invariants, kernel_objects
 from .mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
 from .namei import FsStruct
+from .profiles import SEED, Profile
 from .ramfs import ramfs_fs_type, tmpfs_fs_type
 from .task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
 from .vfs import FileSystemType, Inode, SuperBlock, new_inode
@@ -42,7 +45,14 @@ class UserStruct:
 class Kernel:
     """One simulated Linux machine."""
 
-    def __init__(self, *, unprivileged_bpf_disabled: int = 0) -> None:
+    def __init__(self, profile: Profile = SEED, *, unprivileged_bpf_disabled: int = 0) -> None:
+        if not isinstance(profile, Profile):
+            raise TypeError(f"profile must be a pinfs.profiles.Profile, not {profile!r}")
+        self.profile = profile
+        self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
+        self._next_obj_id = 0
+        self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
+        self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
         self.sysctl: dict[str, int] = {
             "kernel.unprivileged_bpf_disabled": unprivileged_bpf_disabled,
             "fs.protected_symlinks": 0,
@@ -60,7 +70,7 @@ class Kernel:
         self.users: dict[int, UserStruct] = {}
         self.init_user_ns = credmod.new_init_user_ns()
         self.filesystems: dict[str, FileSystemType] = {}
-        for fs_type in (ramfs_fs_type, tmpfs_fs_type):
+        for fs_type in (ramfs_fs_type, tmpfs_fs_type, bpf_fs_type):
             self.register_filesystem(fs_type)
         self.anon_inode = self._make_anon_inode()
         self.init_task = self._boot()
@@ -106,6 +116,21 @@ class Kernel:
             raise kernel_error(errno.EBUSY)
         # Each kernel gets its own copy: superblock lists are per machine.
         self.filesystems[fs_type.name] = attrs.evolve(fs_type, fs_supers=[])
+
+    def register_bpf_object(self, obj: Any) -> int:
+        """A new map or program gets the next id (for introspection; the seed has no
+        user-visible ids)."""
+        self._next_obj_id += 1
+        self.bpf_objects[self._next_obj_id] = obj
+        return self._next_obj_id
+
+    def objects(self) -> list[ObjectInfo]:
+        """Live maps and programs, each with its refcnt and every holder."""
+        return kernel_objects(self)
+
+    def check_invariants(self) -> None:
+        """Raise :class:`pinfs.invariants.InvariantError` if the bookkeeping is off."""
+        check_invariants(self)
 
     def user_struct(self, uid: int) -> UserStruct:
         """``find_user``/``alloc_uid``: the accounting record of a (real) kuid."""

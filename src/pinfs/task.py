@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import cred as credmod
+from .bpf import BpfSyscalls
 from .errors import kernel_error
 from .fdtable import FdTable, check_fd, fget, fput
 from .fs_attr import (
@@ -145,8 +146,8 @@ def _mode_arg(mode: object) -> int:
 
 
 @attrs.define(eq=False, repr=False)
-class Task:
-    """``struct task_struct``: one process."""
+class Task(BpfSyscalls):
+    """``struct task_struct``: one process (its syscalls are its methods)."""
 
     kernel: Kernel
     pid: int

@@ -1,0 +1,392 @@
+"""The bpf(2) syscall at the seed (kernel/bpf/syscall.c): entry checks, CHECK_ATTR,
+and one handler per command.  This is the only place maps and programs are made.
+
+:class:`BpfSyscalls` gives tasks the raw syscall, ``task.bpf(cmd, attr_addr, size)``,
+which reads ``union bpf_attr`` from the task's user memory, and typed helpers that
+build the attr and its buffers in user memory and go through the raw path.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from .arraymap import FdArray
+from .bpf_attr import (
+    ATTR_LAYOUT,
+    BPF_MAP_CREATE,
+    BPF_MAP_DELETE_ELEM,
+    BPF_MAP_GET_NEXT_KEY,
+    BPF_MAP_LOOKUP_ELEM,
+    BPF_MAP_UPDATE_ELEM,
+    BPF_OBJ_GET,
+    BPF_OBJ_PIN,
+    BPF_PROG_LOAD,
+    SEED_ATTR_SIZE,
+    BpfCmd,
+    pack_attr,
+    read_field,
+)
+from .bpf_objects import (
+    BpfMap,
+    bpf_charge_memlock,
+    bpf_map_fdget,
+    bpf_map_new_fd,
+    bpf_prog_put,
+    fd_array_get_ptr,
+    find_and_alloc_map,
+)
+from .bpf_prog import bpf_prog_load
+from .cred import CAP_SYS_ADMIN, capable
+from .errors import kernel_error
+from .inode import bpf_obj_get_user, bpf_obj_pin_user
+from .usermem import PAGE_SIZE, TASK_SIZE_MAX
+from .vfs import PATH_MAX
+
+if TYPE_CHECKING:
+    from .task import Task
+
+#: kmalloc's largest object (SLUB, x86_64): bigger key/value buffers fail with ENOMEM.
+KMALLOC_MAX_SIZE = 1 << 22
+
+
+def sys_bpf(task: Task, cmd: int, uattr: int, size: int) -> int:
+    """``SYSCALL_DEFINE3(bpf)``: gate, access_ok, size, zero tail, copy, dispatch."""
+    kernel = task.kernel
+    if kernel.sysctl["kernel.unprivileged_bpf_disabled"] and not capable(
+        task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
+    ):
+        raise kernel_error(errno.EPERM)
+    if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
+        raise kernel_error(errno.EFAULT)
+    if size > PAGE_SIZE:
+        raise kernel_error(errno.E2BIG)
+    if size > SEED_ATTR_SIZE:
+        for address in range(uattr + SEED_ATTR_SIZE, uattr + size):  # get_user, byte by byte
+            if task.mem.read(address, 1) != b"\0":
+                raise kernel_error(errno.E2BIG)
+        size = SEED_ATTR_SIZE
+    attr = task.mem.read(uattr, size).ljust(SEED_ATTR_SIZE, b"\0")
+    try:
+        command = BpfCmd(cmd)
+    except ValueError:
+        raise kernel_error(errno.EINVAL) from None
+    return _HANDLERS[command](task, _check_attr(command, attr))
+
+
+def _check_attr(cmd: BpfCmd, attr: bytes) -> dict[str, int]:
+    """``CHECK_ATTR``: every byte after the command's last field must be zero."""
+    layout = ATTR_LAYOUT[cmd]
+    if any(attr[layout.check_from :]):
+        raise kernel_error(errno.EINVAL)
+    return {f.name: read_field(attr, f) for f in layout.fields}
+
+
+def map_create(task: Task, attr: dict[str, int]) -> int:
+    """``map_create``: allocate by type, refcnt 1, charge memlock, new fd.  If no fd
+    can be had the map is freed without uncharging, a leak of the seed (S19)."""
+    kernel = task.kernel
+    storage = find_and_alloc_map(
+        attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"]
+    )
+    map = BpfMap(
+        kernel,
+        0,
+        attr["map_type"],
+        storage.key_size,
+        storage.value_size,
+        storage.max_entries,
+        storage,
+        storage.pages,
+    )
+    try:
+        bpf_charge_memlock(task, map)
+    except BaseException:
+        storage.free()
+        map.freed = True
+        raise
+    map.id = kernel.register_bpf_object(map)
+    try:
+        return bpf_map_new_fd(task, map)
+    except BaseException:
+        if map.user is not None:
+            kernel.memlock_leaked[map.user.uid] = (
+                kernel.memlock_leaked.get(map.user.uid, 0) + map.pages
+            )
+            map.user = None
+        storage.free()
+        map.freed = True
+        kernel.bpf_objects.pop(map.id, None)
+        raise
+
+
+def _alloc_check(size: int) -> None:
+    if size > KMALLOC_MAX_SIZE:
+        raise kernel_error(errno.ENOMEM)
+
+
+def _map_and_key(task: Task, attr: dict[str, int]) -> tuple[BpfMap, bytes]:
+    """``fdget`` + ``__bpf_map_get`` (EBADF/EINVAL), then copy the key (EFAULT)."""
+    map = bpf_map_fdget(task, attr["map_fd"])
+    _alloc_check(map.key_size)
+    return map, task.mem.read(attr["key"], map.key_size)
+
+
+def map_lookup_elem(task: Task, attr: dict[str, int]) -> int:
+    """``map_lookup_elem``: ENOENT if absent (always for fd arrays), copy out."""
+    map, key = _map_and_key(task, attr)
+    _alloc_check(map.value_size)
+    value = map.storage.lookup_elem(key)
+    if value is None:
+        raise kernel_error(errno.ENOENT)
+    task.mem.write(attr["value"], value)
+    return 0
+
+
+def map_update_elem(task: Task, attr: dict[str, int]) -> int:
+    """``map_update_elem``: the value is copied before the flags are looked at."""
+    map, key = _map_and_key(task, attr)
+    _alloc_check(map.value_size)
+    value = task.mem.read(attr["value"], map.value_size)
+    storage = map.storage
+    if isinstance(storage, FdArray):
+        old = storage.update_elem(
+            key, value, attr["flags"], lambda fd: fd_array_get_ptr(task, map, fd)
+        )
+        _put_slot(old)
+    else:
+        storage.update_elem(key, value, attr["flags"])
+    return 0
+
+
+def map_delete_elem(task: Task, attr: dict[str, int]) -> int:
+    """``map_delete_elem``."""
+    map, key = _map_and_key(task, attr)
+    removed = map.storage.delete_elem(key)
+    if isinstance(map.storage, FdArray):
+        _put_slot(removed)
+    return 0
+
+
+def _put_slot(old: object) -> None:
+    from .bpf_objects import BpfProg
+
+    if isinstance(old, BpfProg):
+        bpf_prog_put(old)
+
+
+def map_get_next_key(task: Task, attr: dict[str, int]) -> int:
+    """``map_get_next_key``: the key must be readable (NULL is EFAULT at the seed)."""
+    map, key = _map_and_key(task, attr)
+    next_key = map.storage.get_next_key(key)
+    task.mem.write(attr["next_key"], next_key)
+    return 0
+
+
+def obj_pin(task: Task, attr: dict[str, int]) -> int:
+    """``bpf_obj_pin``."""
+    return bpf_obj_pin_user(task, attr["bpf_fd"], attr["pathname"])
+
+
+def obj_get(task: Task, attr: dict[str, int]) -> int:
+    """``bpf_obj_get``: ``bpf_fd`` must be 0."""
+    if attr["bpf_fd"] != 0:
+        raise kernel_error(errno.EINVAL)
+    return bpf_obj_get_user(task, attr["pathname"])
+
+
+_HANDLERS = {
+    BPF_MAP_CREATE: map_create,
+    BPF_MAP_LOOKUP_ELEM: map_lookup_elem,
+    BPF_MAP_UPDATE_ELEM: map_update_elem,
+    BPF_MAP_DELETE_ELEM: map_delete_elem,
+    BPF_MAP_GET_NEXT_KEY: map_get_next_key,
+    BPF_PROG_LOAD: bpf_prog_load,
+    BPF_OBJ_PIN: obj_pin,
+    BPF_OBJ_GET: obj_get,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# The task side: the raw syscall and the typed helpers
+
+
+def _u32(value: object, what: str) -> int:
+    """A C ``u32``/``int`` argument: negative values wrap as a C cast would."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be int, not {type(value).__name__}")
+    if not -(1 << 31) <= value < 1 << 32:
+        raise ValueError(f"{what} out of range for 32 bits: {value}")
+    return value & 0xFFFFFFFF
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+def _c_string(value: object, what: str) -> bytes:
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogateescape")
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    else:
+        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"embedded null byte in {what}")
+    return data + b"\0"
+
+
+class BpfSyscalls:
+    """bpf(2) for :class:`~pinfs.task.Task`."""
+
+    def bpf(self: Task, cmd: int, attr_addr: int, size: int) -> int:  # type: ignore[misc]
+        """bpf(2): ``attr_addr`` points into this task's memory (``task.mem``)."""
+        if not isinstance(cmd, int) or isinstance(cmd, bool) or not -(1 << 31) <= cmd < 1 << 31:
+            raise TypeError(f"cmd must be a C int, not {cmd!r}")
+        if not isinstance(attr_addr, int) or isinstance(attr_addr, bool):
+            raise TypeError(f"attr_addr must be an int address, not {type(attr_addr).__name__}")
+        if not 0 <= attr_addr < 1 << 64:
+            raise ValueError(f"attr_addr out of range: {attr_addr}")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 1 << 32:
+            raise ValueError(f"size must be an unsigned int, not {size!r}")
+        self._enter()
+        return sys_bpf(self, cmd, attr_addr, size)
+
+    def getname_user(self: Task, address: int) -> str:  # type: ignore[misc]
+        """``getname``: a path from user memory; EFAULT, ENAMETOOLONG, ENOENT ("")."""
+        raw = self.mem.strncpy_from_user(address, PATH_MAX)
+        if len(raw) >= PATH_MAX:
+            raise kernel_error(errno.ENAMETOOLONG)
+        if not raw:
+            raise kernel_error(errno.ENOENT)
+        return raw.decode("utf-8", "surrogateescape")
+
+    def _bpf_call(  # type: ignore[misc]
+        self: Task,
+        cmd: int,
+        buffers: dict[str, bytes | int],
+        read: str | None = None,
+        **fields: int,
+    ) -> tuple[int, bytes]:
+        """Map ``buffers`` (bytes, or a size to reserve) into user memory, build the
+        attr around their addresses, call bpf(2), read back ``read``, and unmap all."""
+        addresses: dict[str, int] = {}
+        try:
+            for name, data in buffers.items():
+                addresses[name] = self.mem.alloc(data)
+            attr = pack_attr(cmd, **fields, **addresses)
+            attr_addr = addresses["<attr>"] = self.mem.alloc(attr)
+            result = self.bpf(cmd, attr_addr, len(attr))
+            out = b""
+            if read is not None:
+                size = buffers[read]
+                out = self.mem.read(addresses[read], size if isinstance(size, int) else len(size))
+            return result, out
+        finally:
+            for address in addresses.values():
+                self.mem.free(address)
+
+    def _map_sizes(self: Task, fd: int) -> tuple[int, int]:  # type: ignore[misc]
+        """Key and value sizes of the map at ``fd`` (8 if it is not one: the kernel
+        will refuse the fd before it touches the buffer)."""
+        file = self.files.lookup(fd)
+        map = getattr(file, "private_data", None)
+        if isinstance(map, BpfMap):
+            return map.key_size, map.value_size
+        return 8, 8
+
+    def map_create(  # type: ignore[misc]
+        self: Task, map_type: int, key_size: int, value_size: int, max_entries: int
+    ) -> int:
+        """BPF_MAP_CREATE: returns the new map's fd."""
+        return self._bpf_call(
+            BPF_MAP_CREATE,
+            {},
+            None,
+            map_type=_u32(map_type, "map_type"),
+            key_size=_u32(key_size, "key_size"),
+            value_size=_u32(value_size, "value_size"),
+            max_entries=_u32(max_entries, "max_entries"),
+        )[0]
+
+    def map_lookup_elem(self: Task, fd: int, key: bytes) -> bytes:  # type: ignore[misc]
+        """BPF_MAP_LOOKUP_ELEM: the value (ENOENT if absent)."""
+        ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
+        _, value_size = self._map_sizes(ufd)
+        _, value = self._bpf_call(
+            BPF_MAP_LOOKUP_ELEM, {"key": key, "value": value_size}, "value", map_fd=ufd
+        )
+        return value
+
+    def map_update_elem(self: Task, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:  # type: ignore[misc]
+        """BPF_MAP_UPDATE_ELEM."""
+        ufd, key, value = _u32(fd, "fd"), _as_bytes(key, "key"), _as_bytes(value, "value")
+        if not isinstance(flags, int) or isinstance(flags, bool):
+            raise TypeError("flags must be int")
+        if not 0 <= flags < 1 << 64:
+            raise ValueError(f"flags out of range for u64: {flags}")
+        self._bpf_call(BPF_MAP_UPDATE_ELEM, {"key": key, "value": value}, map_fd=ufd, flags=flags)
+
+    def map_delete_elem(self: Task, fd: int, key: bytes) -> None:  # type: ignore[misc]
+        """BPF_MAP_DELETE_ELEM."""
+        ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
+        self._bpf_call(BPF_MAP_DELETE_ELEM, {"key": key}, map_fd=ufd)
+
+    def map_get_next_key(self: Task, fd: int, key: bytes | None = None) -> bytes:  # type: ignore[misc]
+        """BPF_MAP_GET_NEXT_KEY.  ``key=None`` passes NULL, which the seed rejects
+        with EFAULT (a NULL start key came in v4.12); start from any absent key."""
+        ufd = _u32(fd, "fd")
+        key_size, _ = self._map_sizes(ufd)
+        buffers: dict[str, bytes | int] = {"next_key": key_size}
+        if key is not None:
+            buffers["key"] = _as_bytes(key, "key")
+        _, next_key = self._bpf_call(BPF_MAP_GET_NEXT_KEY, buffers, "next_key", map_fd=ufd)
+        return next_key
+
+    def prog_load(  # type: ignore[misc]
+        self: Task,
+        prog_type: int,
+        insns: bytes,
+        license: str = "GPL",
+        log_level: int = 0,
+        log_size: int = 0,
+        kern_version: int = 0,
+    ) -> int:
+        """BPF_PROG_LOAD: returns the program's fd.  ``insn_cnt`` is ``len(insns)//8``;
+        with ``log_size`` a log buffer of that size is provided."""
+        insns = _as_bytes(insns, "insns")
+        buffers: dict[str, bytes | int] = {"insns": insns, "license": _c_string(license, "license")}
+        if log_size:
+            buffers["log_buf"] = _u32(log_size, "log_size")
+        return self._bpf_call(
+            BPF_PROG_LOAD,
+            buffers,
+            None,
+            prog_type=_u32(prog_type, "prog_type"),
+            insn_cnt=len(insns) // 8,
+            log_level=_u32(log_level, "log_level"),
+            log_size=_u32(log_size, "log_size"),
+            kern_version=_u32(kern_version, "kern_version"),
+        )[0]
+
+    def obj_pin(self: Task, fd: int, path: str | bytes) -> None:  # type: ignore[misc]
+        """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs."""
+        buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
+        self._bpf_call(BPF_OBJ_PIN, buffers, bpf_fd=_u32(fd, "fd"))
+
+    def obj_get(self: Task, path: str | bytes) -> int:  # type: ignore[misc]
+        """BPF_OBJ_GET: a new fd for the object pinned at ``path``."""
+        buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
+        return self._bpf_call(BPF_OBJ_GET, buffers)[0]
+
+    def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
+        """The map or program behind ``fd`` (introspection, not a syscall)."""
+        file = self.fd_file(fd)
+        from .bpf_objects import bpf_file_object
+
+        obj = bpf_file_object(file)
+        if obj is None:
+            raise ValueError(f"fd {fd} is not a bpf map or program")
+        return obj

@@ -1,0 +1,182 @@
+"""include/uapi/linux/bpf.h at the seed: constants and ``union bpf_attr`` as data.
+
+The layout is one table (:data:`ATTR_LAYOUT`): for each command, its fields with offset
+and size, and the last field ``CHECK_ATTR`` keeps (every byte after it, up to
+``sizeof(union bpf_attr)``, must be zero).  :func:`pack_attr` builds the bytes a caller
+passes; :func:`read_field` is how the dispatcher reads them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class BpfCmd(enum.IntEnum):
+    BPF_MAP_CREATE = 0
+    BPF_MAP_LOOKUP_ELEM = 1
+    BPF_MAP_UPDATE_ELEM = 2
+    BPF_MAP_DELETE_ELEM = 3
+    BPF_MAP_GET_NEXT_KEY = 4
+    BPF_PROG_LOAD = 5
+    BPF_OBJ_PIN = 6
+    BPF_OBJ_GET = 7
+
+
+class BpfMapType(enum.IntEnum):
+    BPF_MAP_TYPE_UNSPEC = 0
+    BPF_MAP_TYPE_HASH = 1
+    BPF_MAP_TYPE_ARRAY = 2
+    BPF_MAP_TYPE_PROG_ARRAY = 3
+    BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4
+
+
+class BpfProgType(enum.IntEnum):
+    BPF_PROG_TYPE_UNSPEC = 0
+    BPF_PROG_TYPE_SOCKET_FILTER = 1
+    BPF_PROG_TYPE_KPROBE = 2
+    BPF_PROG_TYPE_SCHED_CLS = 3
+    BPF_PROG_TYPE_SCHED_ACT = 4
+
+
+BPF_MAP_CREATE = BpfCmd.BPF_MAP_CREATE
+BPF_MAP_LOOKUP_ELEM = BpfCmd.BPF_MAP_LOOKUP_ELEM
+BPF_MAP_UPDATE_ELEM = BpfCmd.BPF_MAP_UPDATE_ELEM
+BPF_MAP_DELETE_ELEM = BpfCmd.BPF_MAP_DELETE_ELEM
+BPF_MAP_GET_NEXT_KEY = BpfCmd.BPF_MAP_GET_NEXT_KEY
+BPF_PROG_LOAD = BpfCmd.BPF_PROG_LOAD
+BPF_OBJ_PIN = BpfCmd.BPF_OBJ_PIN
+BPF_OBJ_GET = BpfCmd.BPF_OBJ_GET
+
+BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
+BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
+BPF_MAP_TYPE_ARRAY = BpfMapType.BPF_MAP_TYPE_ARRAY
+BPF_MAP_TYPE_PROG_ARRAY = BpfMapType.BPF_MAP_TYPE_PROG_ARRAY
+BPF_MAP_TYPE_PERF_EVENT_ARRAY = BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY
+
+BPF_PROG_TYPE_UNSPEC = BpfProgType.BPF_PROG_TYPE_UNSPEC
+BPF_PROG_TYPE_SOCKET_FILTER = BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER
+BPF_PROG_TYPE_KPROBE = BpfProgType.BPF_PROG_TYPE_KPROBE
+BPF_PROG_TYPE_SCHED_CLS = BpfProgType.BPF_PROG_TYPE_SCHED_CLS
+BPF_PROG_TYPE_SCHED_ACT = BpfProgType.BPF_PROG_TYPE_SCHED_ACT
+
+# map_update_elem flags
+BPF_ANY = 0
+BPF_NOEXIST = 1
+BPF_EXIST = 2
+
+BPF_PSEUDO_MAP_FD = 1
+BPF_MAXINSNS = 4096
+BPF_FS_MAGIC = 0xCAFE4A11
+
+#: sizeof(union bpf_attr) at the seed.
+SEED_ATTR_SIZE = 48
+
+
+@attrs.frozen
+class Field:
+    """One field of ``union bpf_attr`` for one command."""
+
+    name: str
+    offset: int
+    size: int
+    pointer: bool = False  # a user-space address (u64)
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
+
+
+@attrs.frozen
+class CommandLayout:
+    """The anonymous struct a command reads, and where CHECK_ATTR's zero tail starts."""
+
+    cmd: BpfCmd
+    fields: tuple[Field, ...]
+    last_field: str
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def check_from(self) -> int:
+        """The first byte CHECK_ATTR requires to be zero."""
+        return self.field(self.last_field).end
+
+
+_MAP_CREATE = (
+    Field("map_type", 0, 4),
+    Field("key_size", 4, 4),
+    Field("value_size", 8, 4),
+    Field("max_entries", 12, 4),
+)
+_ELEM = (
+    Field("map_fd", 0, 4),
+    Field("key", 8, 8, pointer=True),
+    Field("value", 16, 8, pointer=True),
+    Field("flags", 24, 8),
+)
+_NEXT_KEY = (
+    Field("map_fd", 0, 4),
+    Field("key", 8, 8, pointer=True),
+    Field("next_key", 16, 8, pointer=True),
+)
+_PROG_LOAD = (
+    Field("prog_type", 0, 4),
+    Field("insn_cnt", 4, 4),
+    Field("insns", 8, 8, pointer=True),
+    Field("license", 16, 8, pointer=True),
+    Field("log_level", 24, 4),
+    Field("log_size", 28, 4),
+    Field("log_buf", 32, 8, pointer=True),
+    Field("kern_version", 40, 4),
+)
+_OBJ = (Field("pathname", 0, 8, pointer=True), Field("bpf_fd", 8, 4))
+
+#: The seed's layout: command -> fields and LAST_FIELD (syscall.c's ``*_LAST_FIELD``).
+ATTR_LAYOUT: dict[BpfCmd, CommandLayout] = {
+    BPF_MAP_CREATE: CommandLayout(BPF_MAP_CREATE, _MAP_CREATE, "max_entries"),
+    BPF_MAP_LOOKUP_ELEM: CommandLayout(BPF_MAP_LOOKUP_ELEM, _ELEM, "value"),
+    BPF_MAP_UPDATE_ELEM: CommandLayout(BPF_MAP_UPDATE_ELEM, _ELEM, "flags"),
+    BPF_MAP_DELETE_ELEM: CommandLayout(BPF_MAP_DELETE_ELEM, _ELEM, "key"),
+    BPF_MAP_GET_NEXT_KEY: CommandLayout(BPF_MAP_GET_NEXT_KEY, _NEXT_KEY, "next_key"),
+    BPF_PROG_LOAD: CommandLayout(BPF_PROG_LOAD, _PROG_LOAD, "kern_version"),
+    BPF_OBJ_PIN: CommandLayout(BPF_OBJ_PIN, _OBJ, "bpf_fd"),
+    BPF_OBJ_GET: CommandLayout(BPF_OBJ_GET, _OBJ, "bpf_fd"),
+}
+
+
+def read_field(attr: bytes, field: Field) -> int:
+    """A field's value from the (little-endian, x86_64) attr bytes."""
+    return int.from_bytes(attr[field.offset : field.end], "little")
+
+
+def pack_attr(cmd: int, size: int = SEED_ATTR_SIZE, **values: int) -> bytes:
+    """The bytes of ``union bpf_attr`` for ``cmd`` with the named fields set.
+
+    >>> pack_attr(BPF_OBJ_GET, pathname=0x10000).hex()[:16]
+    '0000010000000000'
+    """
+    layout = ATTR_LAYOUT[BpfCmd(cmd)]
+    buf = bytearray(max(size, layout.check_from))
+    for name, value in values.items():
+        f = layout.field(name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be int, not {type(value).__name__}")
+        if not 0 <= value < 1 << (8 * f.size):
+            raise ValueError(f"{name}={value} does not fit in {f.size} bytes")
+        buf[f.offset : f.end] = value.to_bytes(f.size, "little")
+    return bytes(buf)
+
+
+def describe_layout() -> str:
+    """The layout table as text (for docs and notebooks)."""
+    lines = []
+    for cmd, layout in ATTR_LAYOUT.items():
+        fields = ", ".join(f"{f.name}@{f.offset}:{f.size}" for f in layout.fields)
+        lines.append(f"{cmd.name:22} {fields}  | zero from byte {layout.check_from}")
+    return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""BPF_PROG_LOAD at the seed: ``bpf_prog_load`` (syscall.c), the parts of ``bpf_check``
+(verifier.c) that decide errnos before any program analysis, and the instruction
+encoding helpers a caller needs.
+
+**The verifier's analysis is out of scope**: a program that passes the structural
+checks below is accepted whatever its instructions do (the live kernel would also run
+``check_cfg``/``do_check`` and may reject it with EINVAL or EACCES).  The verifier log,
+when asked for, is returned empty.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import TYPE_CHECKING
+
+from .bpf_attr import (
+    BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAXINSNS,
+    BPF_PROG_TYPE_KPROBE,
+    BPF_PROG_TYPE_SOCKET_FILTER,
+    BPF_PSEUDO_MAP_FD,
+    BpfProgType,
+)
+from .bpf_objects import (
+    BpfMap,
+    BpfProg,
+    bpf_charge_memlock,
+    bpf_map_fdget,
+    bpf_map_inc,
+    bpf_map_put,
+    bpf_prog_array_compatible,
+    bpf_prog_new_fd,
+    bpf_uncharge_memlock,
+)
+from .cred import CAP_SYS_ADMIN, capable
+from .errors import kernel_error
+from .usermem import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from .task import Task
+
+MAX_USED_MAPS = 64
+#: offsetof(struct bpf_prog, insns) on x86_64 at the seed.
+BPF_PROG_HEADER = 40
+_INSN = struct.Struct("<BBhi")
+
+GPL_COMPATIBLE_LICENSES = frozenset(
+    {
+        "GPL",
+        "GPL v2",
+        "GPL and additional rights",
+        "Dual BSD/GPL",
+        "Dual MIT/GPL",
+        "Dual MPL/GPL",
+    }
+)
+
+# Instruction classes and fields (include/uapi/linux/bpf_common.h, bpf.h)
+BPF_LD = 0x00
+BPF_LDX = 0x01
+BPF_STX = 0x03
+BPF_ALU64 = 0x07
+BPF_JMP = 0x05
+BPF_IMM = 0x00
+BPF_DW = 0x18
+BPF_MEM = 0x60
+BPF_XADD = 0xC0
+BPF_MOV = 0xB0
+BPF_K = 0x00
+BPF_EXIT = 0x90
+
+
+def bpf_insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    """One ``struct bpf_insn`` (8 bytes)."""
+    return _INSN.pack(code, (src & 0xF) << 4 | (dst & 0xF), off, imm)
+
+
+def BPF_MOV64_IMM(dst: int, imm: int) -> bytes:
+    return bpf_insn(BPF_ALU64 | BPF_MOV | BPF_K, dst=dst, imm=imm)
+
+
+def BPF_EXIT_INSN() -> bytes:
+    return bpf_insn(BPF_JMP | BPF_EXIT)
+
+
+def BPF_LD_MAP_FD(dst: int, fd: int) -> bytes:
+    """The two-slot ``BPF_LD_IMM64`` whose immediate names a map fd."""
+    return bpf_insn(BPF_LD | BPF_DW | BPF_IMM, dst=dst, src=BPF_PSEUDO_MAP_FD, imm=fd) + bpf_insn(0)
+
+
+#: ``r0 = 0; exit``: the smallest program every verifier accepts.
+RETURN_ZERO = BPF_MOV64_IMM(0, 0) + BPF_EXIT_INSN()
+
+_REGISTERED_PROG_TYPES = frozenset(int(t) for t in BpfProgType if t)
+
+
+def license_is_gpl_compatible(license: str) -> bool:
+    """``license_is_gpl_compatible`` (include/linux/license.h)."""
+    return license in GPL_COMPATIBLE_LICENSES
+
+
+def bpf_prog_size(insn_cnt: int) -> int:
+    return BPF_PROG_HEADER + 8 * insn_cnt
+
+
+def replace_map_fd_with_map_ptr(task: Task, insns: bytes) -> list[BpfMap]:
+    """The verifier pass that resolves ``BPF_LD_IMM64`` map fds: reserved fields
+    EINVAL, bad fds EBADF/EINVAL, more than 64 maps E2BIG; each distinct map +1.
+    On failure the references already taken are dropped (``release_maps``)."""
+    used: list[BpfMap] = []
+    try:
+        count = len(insns) // 8
+        i = 0
+        while i < count:
+            code, regs, _off, imm = _INSN.unpack_from(insns, i * 8)
+            cls, mode = code & 0x07, code & 0xE0
+            if cls == BPF_LDX and (mode != BPF_MEM or imm != 0):
+                raise kernel_error(errno.EINVAL)
+            if cls == BPF_STX and (mode not in (BPF_MEM, BPF_XADD) or imm != 0):
+                raise kernel_error(errno.EINVAL)
+            if code == BPF_LD | BPF_IMM | BPF_DW:
+                if i == count - 1:
+                    raise kernel_error(errno.EINVAL)
+                code2, regs2, off2, _ = _INSN.unpack_from(insns, (i + 1) * 8)
+                if code2 != 0 or regs2 != 0 or off2 != 0:
+                    raise kernel_error(errno.EINVAL)
+                src = regs >> 4
+                if src == BPF_PSEUDO_MAP_FD:
+                    _hold_map(task, used, imm)
+                elif src != 0:
+                    raise kernel_error(errno.EINVAL)
+                i += 1
+            i += 1
+    except BaseException:
+        for map in used:
+            bpf_map_put(map)
+        raise
+    return used
+
+
+def _hold_map(task: Task, used: list[BpfMap], fd: int) -> None:
+    map = bpf_map_fdget(task, fd & 0xFFFFFFFF)
+    if any(m is map for m in used):
+        return
+    if len(used) >= MAX_USED_MAPS:
+        raise kernel_error(errno.E2BIG)
+    bpf_map_inc(map, uref=False)
+    used.append(map)
+
+
+def bpf_check(
+    task: Task, insns: bytes, log_level: int, log_size: int, log_buf: int
+) -> list[BpfMap]:
+    """``bpf_check`` up to the analysis: length (E2BIG), log sanity (EINVAL), map fds;
+    the (empty) log is copied out (EFAULT)."""
+    count = len(insns) // 8
+    if count <= 0 or count > BPF_MAXINSNS:
+        raise kernel_error(errno.E2BIG)
+    if log_level or log_buf or log_size:
+        if log_size < 128 or log_size > 0xFFFFFFFF >> 8 or log_level == 0 or log_buf == 0:
+            raise kernel_error(errno.EINVAL)
+    used = replace_map_fd_with_map_ptr(task, insns)
+    if log_level:
+        try:
+            task.mem.write(log_buf, b"\0")
+        except BaseException:
+            for map in used:
+                bpf_map_put(map)
+            raise
+    return used
+
+
+def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
+    """``bpf_prog_load``: license, insn count, kprobe version, CAP_SYS_ADMIN for all
+    but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
+    prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
+    raw_license = task.mem.strncpy_from_user(attr["license"], 127)
+    is_gpl = license_is_gpl_compatible(raw_license.decode("latin-1"))
+    if insn_cnt >= BPF_MAXINSNS:
+        raise kernel_error(errno.EINVAL)
+    kernel = task.kernel
+    if (
+        prog_type == BPF_PROG_TYPE_KPROBE
+        and attr["kern_version"] != kernel.profile.linux_version_code
+    ):
+        raise kernel_error(errno.EINVAL)
+    if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
+        task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
+    ):
+        raise kernel_error(errno.EPERM)
+    pages = -(-bpf_prog_size(insn_cnt) // PAGE_SIZE)
+    prog = BpfProg(kernel, 0, prog_type, insn_cnt, b"", is_gpl, pages)
+    bpf_charge_memlock(task, prog)
+    try:
+        prog.insns = task.mem.read(attr["insns"], insn_cnt * 8)
+        if prog_type not in _REGISTERED_PROG_TYPES:  # find_prog_type
+            raise kernel_error(errno.EINVAL)
+        prog.used_maps = bpf_check(
+            task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"]
+        )
+        try:
+            bpf_check_tail_call(prog)
+            prog.id = kernel.register_bpf_object(prog)
+            fd = bpf_prog_new_fd(task, prog)
+        except BaseException:
+            kernel.bpf_objects.pop(prog.id, None)
+            for map in prog.used_maps:
+                bpf_map_put(map)
+            prog.used_maps = []
+            raise
+    except BaseException:
+        bpf_uncharge_memlock(prog)
+        prog.freed = True
+        raise
+    return fd
+
+
+def bpf_check_tail_call(prog: BpfProg) -> None:
+    """``bpf_check_tail_call``: every PROG_ARRAY the program uses must accept its
+    type and JIT state (the first user claims an unowned array)."""
+    for map in prog.used_maps:
+        if map.map_type == BPF_MAP_TYPE_PROG_ARRAY and not bpf_prog_array_compatible(
+            map.storage, prog
+        ):
+            raise kernel_error(errno.EINVAL)

@@ -1,0 +1,170 @@
+"""Introspection and invariants: who holds each map and program, and whether the
+kernel's own bookkeeping adds up.
+
+``kernel.objects()`` lists live objects with every holder that takes a reference: an
+open file (shared by all the fds that point at it), a pinned inode, a program's
+``used_maps`` entry, a PROG_ARRAY slot.  ``kernel.check_invariants()`` raises
+:class:`InvariantError` if any count disagrees, a freed object is still reachable,
+an fd points at a dead file, memlock accounting drifts, or a use-after-free was seen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from .arraymap import FdArray
+from .bpf_objects import BpfMap, BpfObject, BpfProg, bpf_file_object
+from .inode import bpf_map_iops, bpf_prog_iops
+from .vfs import Dentry, File, Inode, d_path_name, walk_tree
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+
+class InvariantError(AssertionError):
+    """The simulated kernel's state is inconsistent (or a bug was reproduced)."""
+
+
+@attrs.frozen
+class Holder:
+    """One reference on an object: ``kind`` is file, pin, used_map or slot."""
+
+    kind: str
+    detail: str
+
+
+@attrs.frozen
+class ObjectInfo:
+    """A live map or program, its reference count and everything holding it."""
+
+    id: int
+    kind: str
+    type: str
+    refcnt: int
+    holders: tuple[Holder, ...]
+    obj: BpfObject = attrs.field(repr=False)
+
+
+def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
+    by_file: dict[int, tuple[File, list[str]]] = {}
+    for pid, task in sorted(kernel.tasks.items()):
+        for fd, file in enumerate(task.files.fds):
+            if file is not None and bpf_file_object(file) is not None:
+                by_file.setdefault(id(file), (file, []))[1].append(f"pid {pid} fd {fd}")
+    out: dict[int, list[tuple[File, list[str]]]] = {}
+    for file, fds in by_file.values():
+        obj = bpf_file_object(file)
+        assert obj is not None
+        out.setdefault(id(obj), []).append((file, fds))
+    return out
+
+
+def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
+    pins: list[tuple[Inode, str]] = []
+    for sb in kernel.filesystems["bpf"].fs_supers:
+        names: dict[int, str] = {}
+        if sb.s_root is not None:
+            for dentry in walk_tree(sb.s_root):
+                if dentry.d_inode is not None:
+                    names.setdefault(id(dentry.d_inode), _pin_name(dentry, sb.s_dev))
+        for inode in sb.s_inodes:
+            if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
+                name = names.get(
+                    id(inode), f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)"
+                )
+                pins.append((inode, name))
+    return pins
+
+
+def _pin_name(dentry: Dentry, dev: int) -> str:
+    return f"bpffs dev {dev:#x}:{d_path_name(dentry)}"
+
+
+def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject, list[Holder]]]:
+    """Every object reachable from a holder, keyed by ``id()``, with its holders."""
+    found: dict[int, tuple[BpfObject, list[Holder]]] = {}
+
+    def add(obj: BpfObject, holder: Holder) -> None:
+        found.setdefault(id(obj), (obj, []))[1].append(holder)
+
+    for files in _file_holders(kernel).values():
+        for file, fds in files:
+            obj = bpf_file_object(file)
+            assert obj is not None
+            add(obj, Holder("file", ", ".join(fds)))
+    for inode, name in _pinned_inodes(kernel):
+        add(inode.i_private, Holder("pin", name))
+    live = list(kernel.bpf_objects.values())
+    for obj in live:
+        if isinstance(obj, BpfProg):
+            for map in obj.used_maps:
+                add(map, Holder("used_map", f"prog {obj.id}"))
+        elif isinstance(obj.storage, FdArray):
+            for index, slot in sorted(obj.storage.slots.items()):
+                if isinstance(slot, BpfProg):
+                    add(slot, Holder("slot", f"map {obj.id}[{index}]"))
+    return found
+
+
+def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
+    """Live maps and programs with their holders, by id."""
+    holders = collect_holders(kernel)
+    out = []
+    for obj in sorted(kernel.bpf_objects.values(), key=lambda o: o.id):
+        held = tuple(holders.get(id(obj), (obj, []))[1])
+        type_name = repr(obj).split()[2]
+        out.append(ObjectInfo(obj.id, obj.kind, type_name, obj.refcnt, held, obj))
+    return out
+
+
+def check_invariants(kernel: Kernel) -> None:
+    """Raise :class:`InvariantError` listing every broken invariant."""
+    problems: list[str] = list(kernel.bugs)
+    holders = collect_holders(kernel)
+    for obj, held in holders.values():
+        if obj.freed:
+            kinds = ", ".join(f"{h.kind} ({h.detail})" for h in held)
+            problems.append(f"freed {obj!r} is still reachable from {kinds}")
+    flush_on_uref = kernel.profile.prog_array_flush_on_last_uref
+    for obj in kernel.bpf_objects.values():
+        held = holders.get(id(obj), (obj, []))[1]
+        if obj.refcnt != len(held):
+            problems.append(f"{obj!r}: refcnt {obj.refcnt} but {len(held)} holders")
+        if flush_on_uref and isinstance(obj, BpfMap):
+            users = sum(1 for h in held if h.kind in ("file", "pin"))
+            if obj.usercnt != users:
+                problems.append(f"{obj!r}: usercnt {obj.usercnt} but {users} user holders")
+    problems.extend(_check_files(kernel))
+    problems.extend(_check_memlock(kernel))
+    if problems:
+        raise InvariantError("\n".join(problems))
+
+
+def _check_files(kernel: Kernel) -> list[str]:
+    counts: dict[int, tuple[File, int]] = {}
+    for task in kernel.tasks.values():
+        for file in task.files.fds:
+            if file is not None:
+                counts[id(file)] = (file, counts.get(id(file), (file, 0))[1] + 1)
+    problems = []
+    for file, n in counts.values():
+        if file.f_count != n:
+            problems.append(f"{file!r}: f_count {file.f_count} but {n} fds")
+    return problems
+
+
+def _check_memlock(kernel: Kernel) -> list[str]:
+    expected: dict[int, int] = dict(kernel.memlock_leaked)
+    for obj in kernel.bpf_objects.values():
+        if obj.user is not None:
+            expected[obj.user.uid] = expected.get(obj.user.uid, 0) + obj.pages
+    problems = []
+    for uid, user in kernel.users.items():
+        if user.locked_vm != expected.get(uid, 0):
+            problems.append(
+                f"uid {uid}: locked_vm {user.locked_vm} pages but live objects and "
+                f"known leaks account for {expected.get(uid, 0)}"
+            )
+    return problems
