@@ -1,10 +1,79 @@
 """pinfs: a pure-Python, in-memory reference model of the Linux bpf filesystem (bpffs)
-and eBPF object pinning, as at Linux commit b2197755 (2015)."""
+and eBPF object pinning, as at Linux commit b2197755 (2015).
+
+>>> import pinfs
+>>> k = pinfs.Kernel()
+>>> t = k.init_task
+>>> t.mount("bpf", "/sys/fs/bpf", "bpf")
+>>> fd = t.map_create(pinfs.BPF_MAP_TYPE_ARRAY, 4, 8, 1)
+>>> t.obj_pin(fd, "/sys/fs/bpf/m")
+>>> [(o.kind, o.refcnt) for o in k.objects()]
+[('map', 2)]
+"""
 
 from __future__ import annotations
 
+from .bpf_attr import (
+    BPF_ANY,
+    BPF_EXIST,
+    BPF_FS_MAGIC,
+    BPF_MAP_CREATE,
+    BPF_MAP_DELETE_ELEM,
+    BPF_MAP_GET_NEXT_KEY,
+    BPF_MAP_LOOKUP_ELEM,
+    BPF_MAP_TYPE_ARRAY,
+    BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+    BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAP_TYPE_UNSPEC,
+    BPF_MAP_UPDATE_ELEM,
+    BPF_NOEXIST,
+    BPF_OBJ_GET,
+    BPF_OBJ_PIN,
+    BPF_PROG_LOAD,
+    BPF_PROG_TYPE_KPROBE,
+    BPF_PROG_TYPE_SCHED_ACT,
+    BPF_PROG_TYPE_SCHED_CLS,
+    BPF_PROG_TYPE_SOCKET_FILTER,
+    BPF_PROG_TYPE_UNSPEC,
+    BPF_PSEUDO_MAP_FD,
+)
 from .errors import KernelError, errno_name, kernel_error
+from .invariants import InvariantError
 from .kernel import Kernel
+from .profiles import SEED, Profile
 from .task import Task
 
-__all__ = ["Kernel", "KernelError", "Task", "errno_name", "kernel_error"]
+__all__ = [
+    "BPF_ANY",
+    "BPF_EXIST",
+    "BPF_FS_MAGIC",
+    "BPF_MAP_CREATE",
+    "BPF_MAP_DELETE_ELEM",
+    "BPF_MAP_GET_NEXT_KEY",
+    "BPF_MAP_LOOKUP_ELEM",
+    "BPF_MAP_TYPE_ARRAY",
+    "BPF_MAP_TYPE_HASH",
+    "BPF_MAP_TYPE_PERF_EVENT_ARRAY",
+    "BPF_MAP_TYPE_PROG_ARRAY",
+    "BPF_MAP_TYPE_UNSPEC",
+    "BPF_MAP_UPDATE_ELEM",
+    "BPF_NOEXIST",
+    "BPF_OBJ_GET",
+    "BPF_OBJ_PIN",
+    "BPF_PROG_LOAD",
+    "BPF_PROG_TYPE_KPROBE",
+    "BPF_PROG_TYPE_SCHED_ACT",
+    "BPF_PROG_TYPE_SCHED_CLS",
+    "BPF_PROG_TYPE_SOCKET_FILTER",
+    "BPF_PROG_TYPE_UNSPEC",
+    "BPF_PSEUDO_MAP_FD",
+    "SEED",
+    "InvariantError",
+    "Kernel",
+    "KernelError",
+    "Profile",
+    "Task",
+    "errno_name",
+    "kernel_error",
+]

@@ -128,6 +128,12 @@ class Kernel:
         """Live maps and programs, each with its refcnt and every holder."""
         return kernel_objects(self)
 
+    def tree(self) -> str:
+        """Mount namespaces, bpffs trees and bpf objects as text (what the tour prints)."""
+        from .render import kernel_tree
+
+        return kernel_tree(self)
+
     def check_invariants(self) -> None:
         """Raise :class:`pinfs.invariants.InvariantError` if the bookkeeping is off."""
         check_invariants(self)

@@ -1,0 +1,80 @@
+"""Text pictures of kernel state for terminals: mounts, bpffs trees and objects.
+
+``kernel.tree()`` is what the tour prints: every mount namespace with its mounts, the
+tree of every bpf superblock (inode numbers, modes, owners, what each pin holds), and
+every live map and program with its refcount and holders.
+"""
+
+from __future__ import annotations
+
+import stat
+from typing import TYPE_CHECKING
+
+from .inode import bpf_map_iops, bpf_prog_iops
+from .vfs import Dentry, SuperBlock, d_path_name
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+
+def _mount_point(kernel: Kernel, mnt: object) -> str:
+    from .mountns import Mount
+
+    assert isinstance(mnt, Mount)
+    parts: list[str] = []
+    m = mnt
+    while m.mnt_parent is not None and m.mnt_mountpoint is not None:
+        path = d_path_name(m.mnt_mountpoint)
+        parts.append(path if path != "/" else "")
+        m = m.mnt_parent
+    return "".join(reversed(parts)) or "/"
+
+
+def _inode_line(dentry: Dentry) -> str:
+    inode = dentry.d_inode
+    assert inode is not None
+    line = f"{stat.filemode(inode.i_mode)} {inode.i_uid}:{inode.i_gid} ino={inode.i_ino}"
+    if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
+        line += f"  -> {inode.i_private!r}"
+    return line
+
+
+def superblock_tree(sb: SuperBlock) -> list[str]:
+    """The dentry tree of one superblock, newest entries first (readdir order)."""
+    if sb.s_root is None:
+        return ["(dead)"]
+    lines = [f"/  {_inode_line(sb.s_root)}"]
+
+    def walk(dentry: Dentry, prefix: str) -> None:
+        children = list(dentry.children())
+        for i, child in enumerate(children):
+            last = i == len(children) - 1
+            lines.append(
+                f"{prefix}{'`-- ' if last else '|-- '}{child.d_name}  {_inode_line(child)}"
+            )
+            walk(child, prefix + ("    " if last else "|   "))
+
+    walk(sb.s_root, "")
+    return lines
+
+
+def kernel_tree(kernel: Kernel) -> str:
+    """Mount namespaces, bpffs trees and bpf objects, as text."""
+    out: list[str] = []
+    for ns in kernel.namespaces:
+        pids = sorted(pid for pid, t in kernel.tasks.items() if t.mnt_ns is ns)
+        out.append(f"mount namespace {ns.ns_id} (tasks {', '.join(map(str, pids)) or '-'}):")
+        for mnt in kernel.mounts(ns):
+            sb = mnt.mnt_sb
+            ro = " ro" if mnt.read_only else ""
+            where = _mount_point(kernel, mnt)
+            out.append(f"  {where:<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}{ro}")
+    for sb in kernel.filesystems["bpf"].fs_supers:
+        out.append(f"bpffs superblock dev={sb.s_dev:#x} ({sb.s_active} mounts):")
+        out.extend("  " + line for line in superblock_tree(sb))
+    objects = kernel.objects()
+    out.append("bpf objects:" if objects else "bpf objects: none")
+    for info in objects:
+        held = "; ".join(f"{h.kind} {h.detail}" for h in info.holders) or "nothing"
+        out.append(f"  {info.kind} {info.id} ({info.type}) refcnt={info.refcnt}: {held}")
+    return "\n".join(out)
