@@ -41,9 +41,8 @@ def run_tour(say: Callable[[str], None] = print) -> Kernel:
     fd = loader.map_create(BPF_MAP_TYPE_HASH, 4, 8, 64)
     loader.map_update_elem(fd, KEY, struct.pack("<Q", 42))
     loader.obj_pin(fd, "/sys/fs/bpf/counters")
-    say(
-        f"   map fd {fd}; pinned as /sys/fs/bpf/counters, mode {init.stat('/sys/fs/bpf/counters').st_mode:o}"
-    )
+    mode = init.stat("/sys/fs/bpf/counters").st_mode
+    say(f"   map fd {fd}; pinned as /sys/fs/bpf/counters, mode {mode:o}")
     show()
 
     step("4. The loader exits. Its fd is closed, but the pin still holds the map.")
