@@ -8,7 +8,10 @@ build the attr and its buffers in user memory and go through the raw path.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .arraymap import FdArray
@@ -38,7 +41,7 @@ from .bpf_objects import (
 )
 from .bpf_prog import bpf_prog_load
 from .cred import CAP_SYS_ADMIN, capable
-from .errors import kernel_error
+from .errors import KernelError, kernel_error
 from .inode import bpf_obj_get_user, bpf_obj_pin_user
 from .usermem import PAGE_SIZE, TASK_SIZE_MAX
 from .vfs import PATH_MAX
@@ -238,6 +241,17 @@ def _c_string(value: object, what: str) -> bytes:
     return data + b"\0"
 
 
+@contextlib.contextmanager
+def _naming(path: str | bytes) -> Iterator[None]:
+    """Name ``path`` in a failure, as :mod:`os` functions do (the errno is unchanged)."""
+    try:
+        yield
+    except KernelError as exc:
+        if exc.filename is None:
+            raise kernel_error(exc.errno or 0, os.fsdecode(path)) from None
+        raise
+
+
 class BpfSyscalls:
     """bpf(2) for :class:`~pinfs.task.Task`."""
 
@@ -374,12 +388,14 @@ class BpfSyscalls:
     def obj_pin(self: Task, fd: int, path: str | bytes) -> None:  # type: ignore[misc]
         """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
-        self._bpf_call(BPF_OBJ_PIN, buffers, bpf_fd=_u32(fd, "fd"))
+        with _naming(path):
+            self._bpf_call(BPF_OBJ_PIN, buffers, bpf_fd=_u32(fd, "fd"))
 
     def obj_get(self: Task, path: str | bytes) -> int:  # type: ignore[misc]
         """BPF_OBJ_GET: a new fd for the object pinned at ``path``."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
-        return self._bpf_call(BPF_OBJ_GET, buffers)[0]
+        with _naming(path):
+            return self._bpf_call(BPF_OBJ_GET, buffers)[0]
 
     def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
         """The map or program behind ``fd`` (introspection, not a syscall)."""
