@@ -140,11 +140,12 @@ def simple_setattr(cred: Cred, inode: Inode, attr: IAttr) -> None:
 
 
 def notify_change(cred: Cred, inode: Inode, attr: IAttr) -> None:
-    """``notify_change``: stamp ctime, check, then the filesystem's ``setattr``."""
+    """``notify_change``: stamp the new times (applied only where ``ia_valid`` asks),
+    check, then the filesystem's ``setattr``."""
     if inode.i_flags & 0xC and attr.ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID):
         raise kernel_error(errno.EPERM)  # immutable or append-only
     now = inode.i_sb.kernel.current_time()
-    valid = attr.ia_valid | ATTR_CTIME
+    valid = attr.ia_valid
     atime = attr.ia_atime if valid & ATTR_ATIME_SET else now
     mtime = attr.ia_mtime if valid & ATTR_MTIME_SET else now
     attr = attrs.evolve(attr, ia_valid=valid, ia_ctime=now, ia_atime=atime, ia_mtime=mtime)

@@ -71,9 +71,8 @@ class DirEntry:
 
 def simple_lookup(dir: Inode, dentry: Dentry) -> Dentry | None:
     """``simple_lookup``: names longer than NAME_MAX fail; otherwise stay negative."""
-    if len(dentry.d_name) > NAME_MAX and len(dentry.d_name.encode(errors="surrogateescape")) > (
-        NAME_MAX
-    ):
+    name = dentry.d_name
+    if len(name) > NAME_MAX // 4 and len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
         raise kernel_error(errno.ENAMETOOLONG)
     return None
 
@@ -152,6 +151,7 @@ def simple_rename_exchange(
             inc_nlink(old_dir)
     now = old_dir.i_sb.kernel.current_time()
     old_dir.i_ctime = old_dir.i_mtime = new_dir.i_ctime = new_dir.i_mtime = now
+    old_inode.i_ctime = new_inode_.i_ctime = now
 
 
 def simple_statfs(dentry: Dentry) -> KStatFs:

@@ -22,7 +22,14 @@ import attrs
 
 from .cred import CAP_MKNOD, Cred, capable
 from .errors import kernel_error
-from .fs_attr import inode_owner_or_capable
+from .fs_attr import (
+    ATTR_CTIME,
+    ATTR_MTIME,
+    ATTR_SIZE,
+    IAttr,
+    inode_owner_or_capable,
+    notify_change,
+)
 from .mountns import Mount, Path, follow_mount, mnt_want_write, path_get
 from .permission import inode_permission, may_create, may_delete
 from .vfs import (
@@ -92,11 +99,10 @@ class Nameidata:
     total_link_count: int = 0
 
 
-def getname(value: object) -> str:
-    """``getname`` on a Python value: type check, NUL check, PATH_MAX, empty.
-
-    A ``str`` is the path itself (``os.fsdecode`` form); ``bytes`` are decoded with
-    ``surrogateescape`` so any byte string round-trips.  Limits count bytes."""
+def path_arg(value: object) -> str:
+    """A path argument as a C string can carry it: ``str`` (``os.fsdecode`` form) or
+    ``bytes`` (decoded with ``surrogateescape``, so any byte string round-trips); no
+    NUL.  Checked before the syscall runs; the kernel's own checks are :func:`getname`."""
     if isinstance(value, bytes):
         name = value.decode("utf-8", "surrogateescape")
     elif isinstance(value, str):
@@ -105,6 +111,11 @@ def getname(value: object) -> str:
         raise TypeError(f"path must be str or bytes, not {type(value).__name__}")
     if "\0" in name:
         raise ValueError("embedded null byte in path")
+    return name
+
+
+def getname(name: str) -> str:
+    """``getname``: ENAMETOOLONG at PATH_MAX bytes (with the NUL), ENOENT for ""."""
     if len(name) >= PATH_MAX // 4 and len(os.fsencode(name)) >= PATH_MAX:
         raise kernel_error(errno.ENAMETOOLONG, name)
     if not name:
@@ -423,24 +434,27 @@ def may_mknod(mode: int) -> int:
 # Deletion
 
 
-def is_local_mountpoint(dentry: Dentry) -> bool:
-    return dentry.d_mounted > 0
+def is_local_mountpoint(ns: Any, dentry: Dentry) -> bool:
+    """``is_local_mountpoint``: something in the caller's namespace is mounted here."""
+    if not dentry.d_mounted:
+        return False
+    return ns is None or any(m.mnt_mountpoint is dentry for m in ns.mounts)
 
 
-def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry) -> None:
+def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
     """``vfs_unlink``: may_delete, no ``->unlink`` EPERM, mountpoint EBUSY, then d_delete."""
     err = may_delete(cred, dir, dentry, isdir=False)
     if err:
         raise kernel_error(err)
     if dir.i_op is None or dir.i_op.unlink is None:
         raise kernel_error(errno.EPERM)
-    if is_local_mountpoint(dentry):
+    if is_local_mountpoint(ns, dentry):
         raise kernel_error(errno.EBUSY)
     dir.i_op.unlink(dir, dentry)
     d_delete(dentry)
 
 
-def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry) -> None:
+def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
     """``vfs_rmdir``: may_delete(isdir), no ``->rmdir`` EPERM, mountpoint EBUSY, then
     the filesystem; the victim is marked dead so nothing more is created in it."""
     err = may_delete(cred, dir, dentry, isdir=True)
@@ -448,7 +462,7 @@ def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry) -> None:
         raise kernel_error(err)
     if dir.i_op is None or dir.i_op.rmdir is None:
         raise kernel_error(errno.EPERM)
-    if is_local_mountpoint(dentry):
+    if is_local_mountpoint(ns, dentry):
         raise kernel_error(errno.EBUSY)
     inode = dentry.d_inode
     assert inode is not None
@@ -477,7 +491,7 @@ def do_unlinkat(current: Any, name: str) -> None:
         try:
             parent = nd.path.dentry.d_inode
             assert parent is not None
-            _with_path(vfs_unlink, name, current.cred, parent, dentry)
+            _with_path(vfs_unlink, name, current.cred, parent, dentry, current.mnt_ns)
         finally:
             dput(dentry)
             dentry = None  # type: ignore[assignment]
@@ -506,7 +520,7 @@ def do_rmdir(current: Any, name: str) -> None:
             raise kernel_error(errno.ENOENT, name)
         parent = nd.path.dentry.d_inode
         assert parent is not None
-        _with_path(vfs_rmdir, name, current.cred, parent, dentry)
+        _with_path(vfs_rmdir, name, current.cred, parent, dentry, current.mnt_ns)
     finally:
         dput(dentry)
 
@@ -542,7 +556,7 @@ def do_mknodat(current: Any, name: str, mode: int, dev: int) -> None:
     err = may_mknod(mode)
     if err:
         raise kernel_error(err, name)
-    parent, dentry = filename_create(current, name, is_dir=False)
+    parent, dentry = filename_create(current, getname(name), is_dir=False)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -572,8 +586,8 @@ def do_symlinkat(current: Any, target: str, name: str) -> None:
 
 def do_linkat(current: Any, old: str, new: str) -> None:
     """``sys_linkat`` without AT_SYMLINK_FOLLOW: the old name is not followed."""
-    old_path = path_lookupat(current, old, follow=False)
-    parent, dentry = filename_create(current, new, is_dir=False)
+    old_path = path_lookupat(current, getname(old), follow=False)
+    parent, dentry = filename_create(current, getname(new), is_dir=False)
     try:
         if parent.mnt is not old_path.mnt:
             raise kernel_error(errno.EXDEV, new)
@@ -615,6 +629,7 @@ def vfs_rename(
     new_dir: Inode,
     new_dentry: Dentry,
     flags: int,
+    ns: Any = None,
 ) -> None:
     """``vfs_rename``: same inode is a no-op; may_delete/may_create; no rename op is
     EPERM, flags without ``rename2`` EINVAL; moving a dir needs write on it; EBUSY for
@@ -649,10 +664,10 @@ def vfs_rename(
             err = inode_permission(cred, target, MAY_WRITE)
             if err:
                 raise kernel_error(err)
-    if is_local_mountpoint(old_dentry) or is_local_mountpoint(new_dentry):
+    if is_local_mountpoint(ns, old_dentry) or is_local_mountpoint(ns, new_dentry):
         raise kernel_error(errno.EBUSY)
     if iops.rename2 is not None:
-        iops.rename2(old_dir, old_dentry, new_dir, new_dentry, flags)
+        iops.rename2(cred, old_dir, old_dentry, new_dir, new_dentry, flags)
     else:
         assert iops.rename is not None
         iops.rename(old_dir, old_dentry, new_dir, new_dentry)
@@ -675,8 +690,8 @@ def do_renameat2(current: Any, old: str, new: str, flags: int) -> None:
         current.cred, current.kernel.init_user_ns, CAP_MKNOD
     ):
         raise kernel_error(errno.EPERM)
-    old_nd = filename_parentat(current, old)
-    new_nd = filename_parentat(current, new)
+    old_nd = filename_parentat(current, getname(old))
+    new_nd = filename_parentat(current, getname(new))
     if old_nd.path.mnt is not new_nd.path.mnt:
         raise kernel_error(errno.EXDEV, old)
     if old_nd.last_type != LAST_NORM:
@@ -708,11 +723,19 @@ def do_renameat2(current: Any, old: str, new: str, flags: int) -> None:
             raise kernel_error(errno.EINVAL, old)
         if _is_ancestor(new_dentry, old_nd.path.dentry):
             raise kernel_error(errno.ENOTEMPTY if not flags & RENAME_EXCHANGE else errno.EINVAL)
-        if flags & RENAME_WHITEOUT:
-            raise kernel_error(errno.EINVAL, old)  # whiteouts are not modelled
         old_dir, new_dir = old_nd.path.dentry.d_inode, new_nd.path.dentry.d_inode
         assert old_dir is not None and new_dir is not None
-        _with_path(vfs_rename, old, current.cred, old_dir, old_dentry, new_dir, new_dentry, flags)
+        _with_path(
+            vfs_rename,
+            old,
+            current.cred,
+            old_dir,
+            old_dentry,
+            new_dir,
+            new_dentry,
+            flags,
+            current.mnt_ns,
+        )
     finally:
         if new_dentry is not None:
             dput(new_dentry)
@@ -836,9 +859,9 @@ def _finish_open(current: Any, path: Path, flags: int, acc_mode: int, name: str)
     if not flags & O_PATH:
         _with_path(may_open, name, current.cred, path, acc_mode, flags)
     file = vfs_open(path, inode, flags, name)
-    if will_truncate and inode.i_size:
-        inode.i_size = 0
-        inode.i_mtime = inode.i_ctime = inode.i_sb.kernel.current_time()
+    if will_truncate:  # handle_truncate
+        attr = IAttr(ATTR_SIZE | ATTR_MTIME | ATTR_CTIME, ia_size=0)
+        _with_path(notify_change, name, current.cred, inode, attr)
     return file
 
 

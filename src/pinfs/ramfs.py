@@ -14,6 +14,7 @@ from typing import Any
 
 from .cred import Cred
 from .errors import kernel_error
+from .fs_attr import ATTR_SIZE, IAttr, simple_setattr
 from .libfs import (
     kill_litter_super,
     simple_dir_operations,
@@ -27,7 +28,7 @@ from .libfs import (
     simple_unlink,
 )
 from .mountns import mount_nodev
-from .namei import RENAME_EXCHANGE, RENAME_NOREPLACE
+from .namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from .vfs import (
     FS_USERNS_MOUNT,
     Dentry,
@@ -39,9 +40,11 @@ from .vfs import (
     KernelServices,
     SuperBlock,
     SuperOperations,
+    d_alloc,
     d_instantiate,
     d_make_root,
     dget,
+    dput,
     generic_delete_inode,
     inc_nlink,
     inode_init_owner,
@@ -75,6 +78,7 @@ def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred
     fmt = stat.S_IFMT(mode)
     if fmt == stat.S_IFREG:
         inode.i_fop = ramfs_file_operations
+        inode.i_op = sb.s_fs_info.get("file_iops")
     elif fmt == stat.S_IFDIR:
         inode.i_op = sb.s_fs_info["dir_iops"]
         inode.i_fop = simple_dir_operations
@@ -115,9 +119,9 @@ def ramfs_symlink(cred: Cred, dir: Inode, dentry: Dentry, target: str) -> None:
 
 
 def shmem_rename2(
-    old_dir: Inode, old_dentry: Dentry, new_dir: Inode, new_dentry: Dentry, flags: int
+    cred: Cred, old_dir: Inode, old_dentry: Dentry, new_dir: Inode, new_dentry: Dentry, flags: int
 ) -> None:
-    """``shmem_rename2``: NOREPLACE and EXCHANGE on top of ``simple_rename``."""
+    """``shmem_rename2``: NOREPLACE, EXCHANGE and WHITEOUT around ``simple_rename``."""
     if flags & RENAME_EXCHANGE:
         simple_rename_exchange(old_dir, old_dentry, new_dir, new_dentry)
         return
@@ -125,8 +129,30 @@ def shmem_rename2(
         raise kernel_error(errno.EEXIST)
     if not simple_empty(new_dentry):
         raise kernel_error(errno.ENOTEMPTY)
+    if flags & RENAME_WHITEOUT:
+        shmem_whiteout(cred, old_dir, old_dentry)
     simple_rename(old_dir, old_dentry, new_dir, new_dentry)
 
+
+def shmem_whiteout(cred: Cred, old_dir: Inode, old_dentry: Dentry) -> None:
+    """``shmem_whiteout``: a 0:0 character device takes the old name (hashed while the
+    old dentry is still in place; ``d_move`` then takes only the old dentry away)."""
+    parent = old_dentry.d_parent
+    assert parent is not None
+    del parent.d_subdirs[old_dentry.d_name]
+    whiteout = d_alloc(parent, old_dentry.d_name)
+    ramfs_mknod(cred, old_dir, whiteout, stat.S_IFCHR, 0)
+    dput(whiteout)
+
+
+def shmem_setattr(cred: Cred, inode: Inode, attr: IAttr) -> None:
+    """``shmem_setattr``: a size change also moves mtime and ctime."""
+    if attr.ia_valid & ATTR_SIZE and attr.ia_size != inode.i_size:
+        inode.i_mtime = inode.i_ctime = inode.i_sb.kernel.current_time()
+    simple_setattr(cred, inode, attr)
+
+
+shmem_file_inode_operations = InodeOperations(name="shmem_inode_operations", setattr=shmem_setattr)
 
 ramfs_dir_inode_operations = InodeOperations(
     name="ramfs_dir_inode_operations",
@@ -152,6 +178,7 @@ shmem_dir_inode_operations = InodeOperations(
     rmdir=simple_rmdir,
     mknod=ramfs_mknod,
     rename2=shmem_rename2,
+    setattr=shmem_setattr,
 )
 
 ramfs_super_ops = SuperOperations(
@@ -172,20 +199,24 @@ def parse_mode_option(data: str | None, default: int) -> int:
     return mode
 
 
-def _fill_super(magic: int, dir_iops: InodeOperations) -> Any:
+def _fill_super(
+    magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
+) -> Any:
     def fill_super(sb: SuperBlock, data: Any) -> None:
         sb.s_magic = magic
         sb.s_op = ramfs_super_ops
-        sb.s_fs_info = {"dir_iops": dir_iops}
-        mode = stat.S_IFDIR | parse_mode_option(data.options, 0o755)
+        sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops}
+        mode = stat.S_IFDIR | parse_mode_option(data.options, default_mode)
         root = ramfs_get_inode(sb, None, mode, 0, data.cred)
         sb.s_root = d_make_root(root)
 
     return fill_super
 
 
-def _mount_fn(magic: int, dir_iops: InodeOperations) -> Any:
-    fill = _fill_super(magic, dir_iops)
+def _mount_fn(
+    magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
+) -> Any:
+    fill = _fill_super(magic, dir_iops, file_iops, default_mode)
 
     def mount(
         fs_type: FileSystemType, kernel: KernelServices, flags: int, dev: str, data: Any
@@ -197,14 +228,14 @@ def _mount_fn(magic: int, dir_iops: InodeOperations) -> Any:
 
 ramfs_fs_type = FileSystemType(
     name="ramfs",
-    mount=_mount_fn(RAMFS_MAGIC, ramfs_dir_inode_operations),
+    mount=_mount_fn(RAMFS_MAGIC, ramfs_dir_inode_operations, None, 0o755),
     kill_sb=kill_litter_super,
     fs_flags=FS_USERNS_MOUNT,
 )
 
 tmpfs_fs_type = FileSystemType(
     name="tmpfs",
-    mount=_mount_fn(TMPFS_MAGIC, shmem_dir_inode_operations),
+    mount=_mount_fn(TMPFS_MAGIC, shmem_dir_inode_operations, shmem_file_inode_operations, 0o1777),
     kill_sb=kill_litter_super,
     fs_flags=FS_USERNS_MOUNT,
 )

@@ -76,6 +76,7 @@ from .namei import (
     do_symlinkat,
     do_unlinkat,
     getname,
+    path_arg,
     path_lookupat,
     touch_atime,
 )
@@ -211,45 +212,51 @@ class Task(BpfSyscalls):
     def mkdir(self, path: str | bytes, mode: int = 0o777) -> None:
         """mkdir(2)."""
         mode = _mode_arg(mode)
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         do_mkdirat(self, name, mode)
 
     def rmdir(self, path: str | bytes) -> None:
         """rmdir(2)."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         do_rmdir(self, name)
 
     def unlink(self, path: str | bytes) -> None:
         """unlink(2)."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         do_unlinkat(self, name)
 
     def rename(self, old: str | bytes, new: str | bytes, flags: int = 0) -> None:
         """renameat2(2) with AT_FDCWD for both names."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
-        old_name, new_name = getname(old), getname(new)
+        old_name, new_name = path_arg(old), path_arg(new)
         self._enter()
         do_renameat2(self, old_name, new_name, flags)
 
     def link(self, old: str | bytes, new: str | bytes) -> None:
         """link(2): the old name's final symlink is not followed."""
-        old_name, new_name = getname(old), getname(new)
+        old_name, new_name = path_arg(old), path_arg(new)
         self._enter()
         do_linkat(self, old_name, new_name)
 
     def symlink(self, target: str | bytes, linkpath: str | bytes) -> None:
         """symlink(2)."""
-        body, name = getname(target), getname(linkpath)
+        body, name = path_arg(target), path_arg(linkpath)
         self._enter()
+        getname(body)
+        getname(name)
         do_symlinkat(self, body, name)
 
     def readlink(self, path: str | bytes) -> str:
         """readlink(2): EINVAL if not a symlink."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=False)
         inode = found.dentry.d_inode
         assert inode is not None
@@ -262,16 +269,17 @@ class Task(BpfSyscalls):
         """mknod(2)."""
         mode = _mode_arg(mode)
         dev = _int_arg(dev, "dev", 0, 1 << 32)
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
-        do_mknodat(self, name, mode, dev)
+        do_mknodat(self, name, mode, dev)  # may_mknod comes before getname
 
     def open(self, path: str | bytes, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
         """open(2): returns the lowest free fd.  O_CLOEXEC sets close-on-exec."""
         flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
         mode = _mode_arg(mode)
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         self._reserve_fd()
         file = do_filp_open(self, name, flags & ~os.O_CLOEXEC, mode)
         return self.install_fd(file, bool(flags & os.O_CLOEXEC))
@@ -291,16 +299,18 @@ class Task(BpfSyscalls):
 
     def stat(self, path: str | bytes) -> Kstat:
         """stat(2)."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=True)
         assert found.dentry.d_inode is not None
         return generic_fillattr(found.dentry.d_inode, self.cred)
 
     def lstat(self, path: str | bytes) -> Kstat:
         """lstat(2)."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=False)
         assert found.dentry.d_inode is not None
         return generic_fillattr(found.dentry.d_inode, self.cred)
@@ -315,8 +325,9 @@ class Task(BpfSyscalls):
 
     def statfs(self, path: str | bytes) -> KStatFs:
         """statfs(2)."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=True)
         sops = found.dentry.d_sb.s_op
         if sops is None or sops.statfs is None:
@@ -350,8 +361,9 @@ class Task(BpfSyscalls):
     def chmod(self, path: str | bytes, mode: int) -> None:
         """chmod(2)."""
         mode = _mode_arg(mode)
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=True)
         err = mnt_want_write(found.mnt)
         if err:
@@ -367,8 +379,9 @@ class Task(BpfSyscalls):
         """chown(2); -1 leaves an id unchanged."""
         uid = _int_arg(uid, "uid", -1, 1 << 32)
         gid = _int_arg(gid, "gid", -1, 1 << 32)
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=True)
         err = mnt_want_write(found.mnt)
         if err:
@@ -388,9 +401,9 @@ class Task(BpfSyscalls):
                 raise kernel_error(errno.EINVAL, name)
             valid, kgid = valid | ATTR_GID, mapped
         mode = inode.i_mode
-        if not inode.is_dir and valid & (ATTR_UID | ATTR_GID):  # ATTR_KILL_SUID/SGID
+        if not inode.is_dir:  # ATTR_KILL_SUID/SGID, even for chown(-1, -1)
             mode &= ~stat.S_ISUID
-            if mode & stat.S_IXGRP:
+            if mode & (stat.S_ISGID | stat.S_IXGRP) == stat.S_ISGID | stat.S_IXGRP:
                 mode &= ~stat.S_ISGID
             if mode != inode.i_mode:
                 valid |= ATTR_MODE
@@ -405,11 +418,11 @@ class Task(BpfSyscalls):
     def truncate(self, path: str | bytes, length: int) -> None:
         """truncate(2): only the size changes (contents are not modelled)."""
         length = _int_arg(length, "length")
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
         if length < 0:
             raise kernel_error(errno.EINVAL, name)
-        found = path_lookupat(self, name, follow=True)
+        found = path_lookupat(self, getname(name), follow=True)
         inode = found.dentry.d_inode
         assert inode is not None
         if inode.is_dir:
@@ -425,8 +438,9 @@ class Task(BpfSyscalls):
 
     def chdir(self, path: str | bytes) -> None:
         """chdir(2): a directory we may search."""
-        name = getname(path)
+        name = path_arg(path)
         self._enter()
+        getname(name)
         found = path_lookupat(self, name, follow=True)
         inode = found.dentry.d_inode
         assert inode is not None
@@ -477,11 +491,12 @@ class Task(BpfSyscalls):
     ) -> None:
         """mount(2): new mounts, bind mounts (MS_BIND) and remounts (MS_REMOUNT)."""
         flags = _int_arg(flags, "flags", 0, 1 << 64)
-        type_name = None if fstype is None else getname(fstype)
-        dir_name = getname(target)
-        dev_name = None if source is None else getname(source)
-        options = None if data is None else getname(data) if data else ""
+        type_name = None if fstype is None else path_arg(fstype)
+        dir_name = path_arg(target)
+        dev_name = None if source is None else path_arg(source)
+        options = None if data is None else path_arg(data)
         self._enter()
+        getname(dir_name)
         path = path_lookupat(self, dir_name, follow=True)
         if not credmod.ns_capable(self.cred, self.mnt_ns.user_ns, credmod.CAP_SYS_ADMIN):
             raise kernel_error(errno.EPERM, dir_name)  # may_mount
@@ -599,13 +614,13 @@ class Task(BpfSyscalls):
     def umount(self, target: str | bytes, flags: int = 0) -> None:
         """umount2(2)."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
-        name = getname(target)
+        name = path_arg(target)
         self._enter()
         if flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW):
             raise kernel_error(errno.EINVAL)
         if not credmod.ns_capable(self.cred, self.mnt_ns.user_ns, credmod.CAP_SYS_ADMIN):
             raise kernel_error(errno.EPERM)
-        path = path_lookupat(self, name, follow=not flags & UMOUNT_NOFOLLOW)
+        path = path_lookupat(self, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
         mnt = path.mnt
         if path.dentry is not mnt.mnt_root or not check_mnt(self.mnt_ns, mnt):
             raise kernel_error(errno.EINVAL, name)

@@ -425,10 +425,12 @@ def d_exchange(a: Dentry, b: Dentry) -> None:
     pa, pb = a.d_parent, b.d_parent
     assert pa is not None and pb is not None
     name_a, name_b = a.d_name, b.d_name
+    del pa.d_subdirs[name_a]
+    del pb.d_subdirs[name_b]
     a.d_name, b.d_name = name_b, name_a
     a.d_parent, b.d_parent = pb, pa
-    pb.d_subdirs[name_b] = a
-    pa.d_subdirs[name_a] = b
+    pa.d_subdirs[name_a] = b  # __d_move: the target is moved first,
+    pb.d_subdirs[name_b] = a  # then the source, which so lists first
 
 
 def simple_positive(dentry: Dentry) -> bool:
