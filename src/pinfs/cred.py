@@ -206,7 +206,8 @@ def _resolve_ids(
     return tuple(out)
 
 
-def _check_c_id(value: int) -> None:
+def check_c_id(value: object) -> None:
+    """An id argument must fit ``uid_t``/``gid_t`` (or be -1)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"ids are int, not {type(value).__name__}")
     if not -1 <= value <= 0xFFFFFFFF:
@@ -216,7 +217,7 @@ def _check_c_id(value: int) -> None:
 def sys_setresuid(old: Cred, ruid: int, euid: int, suid: int) -> Cred:
     """``sys_setresuid`` with ``cap_emulate_setxuid`` (security/commoncap.c)."""
     for value in (ruid, euid, suid):
-        _check_c_id(value)
+        check_c_id(value)
     kr, ke, ks = _resolve_ids(old.user_ns, (ruid, euid, suid), is_gid=False)
     if not ns_capable(old, old.user_ns, CAP_SETUID):
         allowed = {old.uid, old.euid, old.suid}
@@ -250,7 +251,7 @@ def cap_emulate_setxuid(new: Cred, old: Cred) -> Cred:
 def sys_setresgid(old: Cred, rgid: int, egid: int, sgid: int) -> Cred:
     """``sys_setresgid``: like setresuid, with CAP_SETGID and no capability fix-up."""
     for value in (rgid, egid, sgid):
-        _check_c_id(value)
+        check_c_id(value)
     kr, ke, ks = _resolve_ids(old.user_ns, (rgid, egid, sgid), is_gid=True)
     if not ns_capable(old, old.user_ns, CAP_SETGID):
         allowed = {old.gid, old.egid, old.sgid}
@@ -269,7 +270,7 @@ def sys_setgroups(old: Cred, groups: Iterable[int]) -> Cred:
     """``sys_setgroups``: CAP_SETGID in our ns (may_setgroups), at most NGROUPS_MAX."""
     values = list(groups)
     for value in values:
-        _check_c_id(value)
+        check_c_id(value)
     if len(values) > NGROUPS_MAX:
         raise kernel_error(errno.EINVAL)
     if not ns_capable(old, old.user_ns, CAP_SETGID):
@@ -283,13 +284,18 @@ def sys_setgroups(old: Cred, groups: Iterable[int]) -> Cred:
     return attrs.evolve(old, groups=frozenset(kgids))
 
 
-def cap_capset(old: Cred, effective: int, permitted: int, inheritable: int) -> Cred:
-    """``cap_capset``: the new sets must be subsets of what the task may have."""
-    for value in (effective, permitted, inheritable):
+def check_cap_masks(*masks: object) -> None:
+    """Capability sets are int bit masks of 64 bits."""
+    for value in masks:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError("capability sets are int bit masks")
         if not 0 <= value < 1 << 64:
             raise ValueError(f"capability mask out of range: {value:#x}")
+
+
+def cap_capset(old: Cred, effective: int, permitted: int, inheritable: int) -> Cred:
+    """``cap_capset``: the new sets must be subsets of what the task may have."""
+    check_cap_masks(effective, permitted, inheritable)
     inh_capped = not ns_capable(old, old.user_ns, CAP_SETPCAP)
     if inh_capped and inheritable & ~(old.cap_inheritable | old.cap_permitted):
         raise kernel_error(errno.EPERM)

@@ -417,7 +417,7 @@ class Task(BpfSyscalls):
 
     def truncate(self, path: str | bytes, length: int) -> None:
         """truncate(2): only the size changes (contents are not modelled)."""
-        length = _int_arg(length, "length")
+        length = _int_arg(length, "length", -(1 << 63), 1 << 63)  # loff_t
         name = path_arg(path)
         self._enter()
         if length < 0:
@@ -751,22 +751,29 @@ class Task(BpfSyscalls):
 
     def setresuid(self, ruid: int, euid: int, suid: int) -> None:
         """setresuid(2); -1 leaves an id unchanged."""
+        for value in (ruid, euid, suid):
+            credmod.check_c_id(value)
         self._enter()
         self.cred = credmod.sys_setresuid(self.cred, ruid, euid, suid)
 
     def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
         """setresgid(2)."""
+        for value in (rgid, egid, sgid):
+            credmod.check_c_id(value)
         self._enter()
         self.cred = credmod.sys_setresgid(self.cred, rgid, egid, sgid)
 
     def setgroups(self, groups: Iterable[int]) -> None:
         """setgroups(2)."""
         values = list(groups)
+        for value in values:
+            credmod.check_c_id(value)
         self._enter()
         self.cred = credmod.sys_setgroups(self.cred, values)
 
     def capset(self, effective: int, permitted: int, inheritable: int = 0) -> None:
         """capset(2) on ourselves, with bit masks of capability numbers."""
+        credmod.check_cap_masks(effective, permitted, inheritable)
         self._enter()
         self.cred = credmod.cap_capset(self.cred, effective, permitted, inheritable)
 
