@@ -227,6 +227,16 @@ def test_s72_o_path_open_holds_the_inode_and_delays_eviction_do_dentry_open(
     assert all(any(h.kind == "pin" and "(unlinked)" in h.detail for h in o.holders) for o in objs)
     assert t.fstat(opath).st_nlink == 0
     k.check_invariants()
+    # the name is free again while the old inode lingers
+    fresh = t.map_create(ARRAY, 4, 4, 1)
+    t.obj_pin(fresh, BPFFS + "/m")
+    assert t.listdir(BPFFS) == ["m"]
+    assert t.fd_object(t.obj_get(BPFFS + "/m")) is t.fd_object(fresh)
+    for fd in t.files.open_fds():
+        if fd != opath:
+            t.close(fd)
+    t.unlink(BPFFS + "/m")
+    assert [o.refcnt for o in k.objects()] == [2, 1]
     t.close(opath)
     assert [o.refcnt for o in k.objects()] == [1, 1]  # the map is still used by the prog
     u.close(uopath)  # evicts the prog, which puts the map: all gone

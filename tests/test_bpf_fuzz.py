@@ -75,7 +75,7 @@ class Env:
         k = self.k
         return (
             {o.id: (o.refcnt, tuple(sorted(h.kind for h in o.holders))) for o in k.objects()},
-            {uid: user.locked_vm for uid, user in k.users.items()},
+            {uid: user.locked_vm for uid, user in k.users.items() if user.locked_vm},
             dict(k.memlock_leaked),
             {pid: tuple(task.files.open_fds()) for pid, task in k.tasks.items()},
             tuple(self.t.listdir(BPFFS)),
@@ -110,6 +110,22 @@ def _field_values(draw: st.DrawFn, size: int) -> int:
     return value & ((1 << (8 * size)) - 1)
 
 
+#: Plausible values per integer field (used two times in three).
+FIELD_POOLS = {
+    "map_type": [1, 2, 3, 4, 0, 5],
+    "key_size": [4, 8, 0, 513],
+    "value_size": [4, 8, 0],
+    "max_entries": [4, 1, 0],
+    "map_fd": [0, 1, 2, 3, 4, 5],
+    "flags": [0, 1, 2, 3],
+    "prog_type": [1, 3, 2, 0, 5],
+    "insn_cnt": [2, 0, 3, 4096],
+    "log_level": [0, 1],
+    "log_size": [0, 128],
+    "kern_version": [0, 0x040300],
+    "bpf_fd": [0, 1, 2, 3, 4, 5],
+}
+
 #: Pointers that make sense for each pointer field (used three times in four).
 FITTING_POINTERS = {
     "key": ["key1", "key1", "big", "fd3"],
@@ -136,7 +152,11 @@ def raw_calls(draw: st.DrawFn) -> dict[str, Any]:
                 choice = st.one_of(fitting, fitting, fitting, st.sampled_from(POINTER_NAMES))
                 ptr_patches.append((f.offset, draw(choice)))
             elif draw(st.integers(0, 3)) < 3:
-                body[f.offset : f.end] = _field_values(draw, f.size).to_bytes(f.size, "little")
+                if f.name in FIELD_POOLS and draw(st.integers(0, 2)) < 2:
+                    value = draw(st.sampled_from(FIELD_POOLS[f.name]))
+                else:
+                    value = _field_values(draw, f.size)
+                body[f.offset : f.end] = value.to_bytes(f.size, "little")
         for _ in range(draw(st.sampled_from([0] * 5 + [1, 2]))):
             body[draw(st.integers(0, 47))] = draw(st.integers(1, 255))
     else:
@@ -169,7 +189,7 @@ def raw_calls(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw_calls())
 def test_s3_to_s8_random_attrs_only_raise_errno_and_leave_state_alone_sys_bpf(
     call: dict[str, Any],

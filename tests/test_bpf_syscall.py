@@ -466,6 +466,20 @@ def test_s17_memlock_limit_applies_to_root_and_is_per_user_bpf_map_charge_memloc
     k.check_invariants()
 
 
+@pytest.mark.parametrize("map_type", [PROG_ARRAY, PERF_ARRAY])
+def test_s17_fd_array_over_memlock_is_eperm_bpf_map_charge_memlock(
+    k: pinfs.Kernel, t: pinfs.Task, map_type: int
+) -> None:
+    """map_create -> bpf_map_charge_memlock: the EPERM path frees the new map through
+    ops->map_free whatever its type; a PROG_ARRAY or PERF_EVENT_ARRAY over the limit is
+    EPERM like any map (nothing charged, no object)."""
+    t.setrlimit(RLIMIT_MEMLOCK, 0, 0)
+    assert err(t.map_create, map_type, 4, 4, 1) == errno.EPERM
+    assert k.objects() == []
+    assert k.users[0].locked_vm == 0
+    k.check_invariants()
+
+
 def test_s17_memlock_pages_follow_the_seed_formulas_bpf_map_charge_memlock(
     k: pinfs.Kernel, t: pinfs.Task
 ) -> None:
@@ -477,6 +491,22 @@ def test_s17_memlock_pages_follow_the_seed_formulas_bpf_map_charge_memlock(
     # hash: 1 bucket (8) + 1 element (40 + 8 + 4048) = 4104 -> 2 pages
     assert t.fd_object(t.map_create(HASH, 4, 4048, 1)).pages == 2
     assert t.fd_object(t.map_create(HASH, 4, 4040, 1)).pages == 1
+    k.check_invariants()
+
+
+def test_s17_memlock_is_charged_to_the_real_uid_not_the_fsuid_bpf_map_charge_memlock(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """bpf_map_charge_memlock / bpf_prog_charge_memlock use get_current_user(), the
+    real uid's user_struct, while a pin is owned by the fsuid (inode_init_owner)."""
+    s = k.spawn(uid=0)
+    s.setresuid(0, 1000, 0)  # euid (and so fsuid) 1000, ruid 0
+    fd = s.map_create(ARRAY, 4, 4, 1)
+    s.prog_load(SOCKET_FILTER, RETURN_ZERO)
+    assert k.users[0].locked_vm == 2
+    assert k.users.get(1000) is None or k.users[1000].locked_vm == 0
+    s.obj_pin(fd, BPFFS + "/m")
+    assert t.stat(BPFFS + "/m").st_uid == 1000
     k.check_invariants()
 
 
@@ -523,6 +553,21 @@ def test_s19_map_create_emfile_leaks_memlock_map_create(k: pinfs.Kernel, t: pinf
     t.close(fd0)
     assert k.objects() == []
     assert k.users[0].locked_vm == leaked
+    k.check_invariants()
+
+
+@pytest.mark.parametrize("map_type", [PROG_ARRAY, PERF_ARRAY])
+def test_s19_fd_array_emfile_leaks_memlock_map_create(
+    k: pinfs.Kernel, t: pinfs.Task, map_type: int
+) -> None:
+    """map_create: EMFILE from bpf_map_new_fd frees the map (ops->map_free) without
+    uncharging; for a PROG_ARRAY or PERF_EVENT_ARRAY too the result is EMFILE and a
+    one-page leak."""
+    t.setrlimit(RLIMIT_NOFILE, 0, 10)
+    assert err(t.map_create, map_type, 4, 4, 1) == errno.EMFILE
+    assert k.objects() == []
+    assert k.memlock_leaked == {0: 1}
+    assert k.users[0].locked_vm == 1
     k.check_invariants()
 
 
@@ -993,6 +1038,25 @@ def test_s39_inconsistent_log_fields_are_einval_bpf_check(t: pinfs.Task) -> None
         assert raw_err(t, BPF_PROG_LOAD, load_attr(t, **fields)) == errno.EINVAL, fields
     assert raw(t, BPF_PROG_LOAD, load_attr(t, log_level=1, log_buf=buf, log_size=128)) >= 0
     assert t.prog_load(SOCKET_FILTER, RETURN_ZERO, log_level=2, log_size=4096) >= 0
+
+
+def test_s39_log_copy_out_fault_is_efault_even_after_a_map_fd_error_bpf_check(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """bpf_check (verifier.c, v4.4): a replace_map_fd_with_map_ptr failure jumps to
+    skip_full_check, which still copies the log out; with log_level set and an
+    unwritable log_buf that copy fails and ret becomes EFAULT, overriding the
+    EBADF/EINVAL/E2BIG of the map-fd pass.  Map references are released either way."""
+    m = t.map_create(ARRAY, 4, 4, 1)
+    bad_log = 0x7000_0000_0000  # a user address with nothing mapped
+    ok = load_attr(t, log_level=1, log_size=256, log_buf=bad_log)
+    assert raw_err(t, BPF_PROG_LOAD, ok) == errno.EFAULT  # a valid program: EFAULT too
+    code = BPF_LD_MAP_FD(1, m) + BPF_LD_MAP_FD(2, 77) + RETURN_ZERO
+    attr = load_attr(t, code=code, log_level=1, log_size=256, log_buf=bad_log)
+    assert raw_err(t, BPF_PROG_LOAD, attr) == errno.EFAULT
+    assert t.fd_object(m).refcnt == 1
+    assert k.users[0].locked_vm == 1
+    k.check_invariants()
 
 
 def test_s40_ld_imm64_map_fd_errors_replace_map_fd_with_map_ptr(

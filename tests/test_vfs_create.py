@@ -407,6 +407,7 @@ def test_s81_symlink_rules_vfs_symlink(t: Task, u: Task) -> None:
 
 
 def test_new_inodes_belong_to_fsuid_and_fsgid_inode_init_owner(k: pinfs.Kernel) -> None:
+    """S55/S68 analogue: a new inode's uid and gid are the caller's fsuid and fsgid."""
     w = k.spawn(uid=1234, gid=5678, groups=(9,))
     w.mkdir("/tmp/d")
     w.mknod("/tmp/f", stat.S_IFREG)
@@ -418,7 +419,7 @@ def test_new_inodes_belong_to_fsuid_and_fsgid_inode_init_owner(k: pinfs.Kernel) 
 
 
 def test_setgid_directory_passes_on_its_group_inode_init_owner(t: Task, k: pinfs.Kernel) -> None:
-    """A setgid parent: children get its group; new directories also get S_ISGID;
+    """S55/S68 analogue. A setgid parent: children get its group; new directories also get S_ISGID;
     files keep their requested mode, S_ISGID included (no stripping in 4.4)."""
     t.mkdir("/tmp/sg")
     t.chown("/tmp/sg", 0, 50)
@@ -442,6 +443,7 @@ def test_setgid_directory_passes_on_its_group_inode_init_owner(t: Task, k: pinfs
 
 
 def test_umask_returns_the_old_mask_and_keeps_nine_bits_sys_umask(t: Task) -> None:
+    """S55/S68 analogue: umask(2) returns the old mask and keeps S_IRWXUGO."""
     assert t.umask(0o077) == 0o022
     assert t.umask(0o7777) == 0o077
     assert t.umask(0o022) == 0o777
@@ -455,8 +457,8 @@ def test_umask_returns_the_old_mask_and_keeps_nine_bits_sys_umask(t: Task) -> No
 
 
 def test_creation_updates_the_parents_mtime_and_ctime_ramfs_mknod(t: Task, k: pinfs.Kernel) -> None:
-    """ramfs/tmpfs stamp the parent on every creation (bpffs at the seed does not),
-    and a new inode's atime, mtime and ctime are all "now"."""
+    """S55/S68 contrast. ramfs/tmpfs stamp the parent on every creation (bpffs at the seed does
+    not), and a new inode's atime, mtime and ctime are all "now"."""
     t.mkdir("/tmp/p")
     for create in (
         lambda: t.mkdir("/tmp/p/d"),
@@ -481,6 +483,7 @@ def test_creation_updates_the_parents_mtime_and_ctime_ramfs_mknod(t: Task, k: pi
 def test_failed_creation_leaves_the_parents_times_alone_filename_create(
     t: Task, k: pinfs.Kernel
 ) -> None:
+    """S47-S49 analogue: a failed creation changes nothing, not even the parent's times."""
     t.mkdir("/tmp/p")
     before = t.stat("/tmp/p")
     k.advance_clock(1)
@@ -490,6 +493,7 @@ def test_failed_creation_leaves_the_parents_times_alone_filename_create(
 
 
 def test_inode_numbers_are_unique_and_never_zero_get_next_ino(t: Task) -> None:
+    """S55 analogue: st_ino comes from the machine-wide get_next_ino counter."""
     seen = set()
     for i in range(20):
         t.mknod(f"/tmp/f{i}", stat.S_IFREG)

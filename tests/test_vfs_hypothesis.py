@@ -2,8 +2,10 @@
 
 Several tasks (root with umask 022, uid 1000 with umask 077, uid 1001 in group 1000
 with umask 002, plus forked children) run mkdir, rmdir, unlink, mknod, symlink,
-rename (with and without flags), link, chmod, open/close, chdir, fork and exit on a
-small name space inside a sticky tmpfs at /tmp/w.  After every step:
+rename (with and without flags), link, chmod, open/close/dup, chdir, mount/umount
+(lazy too), unshare(CLONE_NEWNS), fork and exit/execve on a small name space inside
+a sticky tmpfs at /tmp/w; half of the path arguments are names that exist at that
+moment.  After every step:
 
 * every hashed child is found under its name in its parent's ``d_subdirs`` and no
   negative dentry is left behind;
@@ -29,7 +31,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import pinfs
-from pinfs.task import Task
+from pinfs.task import CLONE_NEWNS, Task
 
 O_PATH = 0o10000000
 NAMES = ["a", "b", "c"]
@@ -187,6 +189,18 @@ class VfsMachine(RuleBasedStateMachine):
         if fds:
             self.fds[t.pid].append(t.dup(fds[n % len(fds)]))
 
+    @rule(i=task_ids, p=paths, sel=sel, fstype=st.sampled_from(["tmpfs", "ramfs"]))
+    def mount(self, i: int, p: str, sel: int, fstype: str) -> None:
+        self.call(self.task(i).mount, "none", self.pick(p, sel), fstype)
+
+    @rule(i=task_ids, p=paths, sel=sel, flags=st.sampled_from([0, 0, 2]))
+    def umount(self, i: int, p: str, sel: int, flags: int) -> None:
+        self.call(self.task(i).umount, self.pick(p, sel), flags)
+
+    @rule(i=task_ids)
+    def unshare(self, i: int) -> None:
+        self.call(self.task(i).unshare, CLONE_NEWNS)
+
     @rule(i=task_ids)
     def fork(self, i: int) -> None:
         if len(self.tasks) < 6:
@@ -225,19 +239,16 @@ def live_dentries(k: pinfs.Kernel) -> tuple[list[Any], Counter[int], list[Any]]:
     found: dict[int, Any] = {}
     sbs: dict[int, Any] = {}
     held: list[Any] = []
+    mounts: dict[int, Any] = {}
     for ns in k.namespaces:
         for m in k.mounts(ns):
-            sbs[id(m.mnt_sb)] = m.mnt_sb
-            holders[id(m.mnt_root)] += 1
-            held.append(m.mnt_root)
-            if m.mnt_mountpoint is not None:
-                holders[id(m.mnt_mountpoint)] += 1
-                held.append(m.mnt_mountpoint)
+            mounts[id(m)] = m
     files: dict[int, Any] = {}
     for t in k.tasks.values():
-        for d in (t.fs.pwd.dentry, t.fs.root.dentry):
-            holders[id(d)] += 1
-            held.append(d)
+        for path in (t.fs.pwd, t.fs.root):
+            holders[id(path.dentry)] += 1
+            held.append(path.dentry)
+            mounts[id(path.mnt)] = path.mnt  # maybe detached (MNT_DETACH)
         for fd in t.files.open_fds():
             f = t.fd_file(fd)
             files[id(f)] = f
@@ -245,6 +256,15 @@ def live_dentries(k: pinfs.Kernel) -> tuple[list[Any], Counter[int], list[Any]]:
         if f.f_path is not None:
             holders[id(f.f_path.dentry)] += 1
             held.append(f.f_path.dentry)
+            mounts[id(f.f_path.mnt)] = f.f_path.mnt
+    for m in mounts.values():
+        assert m.mnt_count >= 0
+        sbs[id(m.mnt_sb)] = m.mnt_sb
+        holders[id(m.mnt_root)] += 1
+        held.append(m.mnt_root)
+        if m.mnt_mountpoint is not None:
+            holders[id(m.mnt_mountpoint)] += 1
+            held.append(m.mnt_mountpoint)
     for sb in sbs.values():
         stack = [sb.s_root]
         while stack:

@@ -42,6 +42,7 @@ pytestmark = pytest.mark.live
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY = 1
+MS_NODEV = 4
 MS_REMOUNT = 32
 MS_BIND = 4096
 MNT_DETACH = 2
@@ -126,7 +127,8 @@ class Rec:
         except OSError as e:
             self.out.append((label, errno.errorcode.get(e.errno or 0, e.errno)))
             return None
-        self.out.append((label, norm(value) if not isinstance(value, int) else "fd"))
+        is_fd = isinstance(value, int) and not isinstance(value, bool)
+        self.out.append((label, "fd" if is_fd else norm(value)))
         return value
 
     def raw(self, label: str, fn: Callable[..., Any], *args: Any) -> None:
@@ -666,6 +668,29 @@ def rename_whiteout_on_tmpfs(k: Any, base: str) -> list[Any]:
 
 
 @scenario
+def devices_and_fifos_on_open(k: Any, base: str) -> list[Any]:
+    """may_open: devices on a nodev mount are EACCES; without a driver ENXIO.  FIFOs
+    (fifo_open) opened without blocking: O_RDONLY and O_RDWR succeed, O_WRONLY with
+    no reader is ENXIO."""
+    t = prepare(k, base)
+    r = Rec()
+    m = f"{base}/m"
+    t.mkdir(m)
+    t.mount("none", m, "tmpfs", MS_NODEV)
+    t.mknod(f"{m}/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    r("chr on nodev", t.open, f"{m}/null", os.O_RDWR)
+    r("chr on nodev O_PATH", lambda: t.close(t.open(f"{m}/null", O_PATH)))
+    r("umount", t.umount, m)
+    t.mknod(f"{base}/fifo", stat.S_IFIFO | 0o666)
+    nb = os.O_NONBLOCK
+    r("fifo rdonly nonblock", lambda: t.close(t.open(f"{base}/fifo", os.O_RDONLY | nb)))
+    r("fifo wronly nonblock", t.open, f"{base}/fifo", os.O_WRONLY | nb)
+    r("fifo rdwr", lambda: t.close(t.open(f"{base}/fifo", os.O_RDWR | nb)))
+    r("fifo O_PATH", lambda: t.close(t.open(f"{base}/fifo", O_PATH)))
+    return r.out
+
+
+@scenario
 def s69_mknod_type_rules(k: Any, base: str) -> list[Any]:
     """may_mknod before the path (EPERM for S_IFDIR, EINVAL for bad types), then
     filename_create, then vfs_mknod's CAP_MKNOD check for devices."""
@@ -774,6 +799,13 @@ def s71_s73_open_corner_cases(k: Any, base: str) -> list[Any]:
         r("user read secret", u.open, f"{base}/secret")
         r("user write f", u.open, f"{base}/f", os.O_WRONLY)
         r("user trunc f", u.open, f"{base}/f", os.O_RDONLY | os.O_TRUNC)
+        r("O_PATH|O_CREAT creates nothing", t.open, f"{base}/pathcreat", O_PATH | creat)
+        r("after O_PATH|O_CREAT", lambda: "pathcreat" in t.listdir(base))
+        t.truncate(f"{base}/secret", 10)
+        r("O_PATH|O_TRUNC", lambda: t.close(t.open(f"{base}/secret", O_PATH | os.O_TRUNC)))
+        r.raw("size after O_PATH|O_TRUNC", lambda: t.stat(f"{base}/secret").st_size)
+        r("O_PATH|O_WRONLY dir", lambda: t.close(t.open(f"{base}/d", O_PATH | os.O_WRONLY)))
+        r("user O_NOATIME on root's", u.open, f"{base}/f", os.O_RDONLY | os.O_NOATIME)
         fd = r("user O_PATH secret", u.open, f"{base}/secret", O_PATH)
         if fd is not None:
             r("user fstat O_PATH", u.fstat, fd)
@@ -1016,6 +1048,49 @@ def which_times_change(k: Any, base: str) -> list[Any]:
             t.mknod(x, stat.S_IFREG)
             step("exchange", lambda x=x, f=f: t.rename(x, f, 2), [f, x, d], [x, f, d])
         r("umount", t.umount, m)
+    return r.out
+
+
+@scenario
+def relatime_atime_updates(k: Any, base: str) -> list[Any]:
+    """touch_atime under relatime (the default): the first access after a change of
+    mtime or ctime moves atime, later ones (within a day) do not.  readlink and
+    getdents access; open, stat and O_PATH do not."""
+    t = prepare(k, base)
+    r = Rec()
+    live = not isinstance(k, pinfs.Kernel)
+    m = f"{base}/m"
+    t.mkdir(m)
+    t.mount("none", m, "tmpfs")
+    t.mkdir(f"{m}/d")
+    t.symlink("target", f"{m}/l")
+    t.mknod(f"{m}/f", stat.S_IFREG | 0o644)
+
+    def access(label: str, fn: Callable[[], Any], path: str) -> None:
+        before = t.lstat(path).st_atime_ns
+        if live:
+            time.sleep(0.01)
+        r(label, fn)
+        r.val(label + " atime moved", t.lstat(path).st_atime_ns != before)
+
+    access("readlink 1", lambda: t.readlink(f"{m}/l"), f"{m}/l")
+    access("readlink 2", lambda: t.readlink(f"{m}/l"), f"{m}/l")
+    access("listdir 1", lambda: t.listdir(f"{m}/d"), f"{m}/d")
+    access("listdir 2", lambda: t.listdir(f"{m}/d"), f"{m}/d")
+    t.mknod(f"{m}/d/x", stat.S_IFREG)
+    access("listdir after a change", lambda: t.listdir(f"{m}/d"), f"{m}/d")
+    access("listdir again", lambda: t.listdir(f"{m}/d"), f"{m}/d")
+    t.chmod(f"{m}/d", 0o700)
+    access("listdir after chmod", lambda: t.listdir(f"{m}/d"), f"{m}/d")
+    access("open file", lambda: t.close(t.open(f"{m}/f")), f"{m}/f")
+    access("stat file", lambda: t.stat(f"{m}/f"), f"{m}/f")
+    access("open dir", lambda: t.close(t.open(f"{m}/d")), f"{m}/d")
+    access("stat through link", lambda: t.stat(f"{m}/d"), f"{m}/d")
+    r("umount", t.umount, m)
+    t.mount("none", m, "tmpfs", 1024)  # MS_NOATIME
+    t.symlink("x", f"{m}/l")
+    access("noatime readlink", lambda: t.readlink(f"{m}/l"), f"{m}/l")
+    r("umount", t.umount, m)
     return r.out
 
 
@@ -1307,6 +1382,53 @@ def fork_exit_exec_fd_semantics(k: Any, base: str) -> list[Any]:
         c.exit(0)
     finally:
         p.exit(0)
+    return r.out
+
+
+@scenario
+def truncate_strips_setuid_bits(k: Any, base: str) -> list[Any]:
+    """do_truncate + should_remove_suid: without CAP_FSETID, truncate(2) and O_TRUNC
+    clear S_ISUID and (with S_IXGRP) S_ISGID; root keeps them."""
+    t = prepare(k, base)
+    u = spawn(k, 1000)
+    r = Rec()
+    try:
+        for i, mode in enumerate((0o4755, 0o2755, 0o6711, 0o2745, 0o4700)):
+            for how in ("truncate", "O_TRUNC", "root truncate"):
+                p = f"{base}/f{i}{how[0]}{len(how)}"
+                u.mknod(p, stat.S_IFREG)
+                u.chmod(p, mode)
+                if how == "truncate":
+                    r(f"{mode:o} {how}", u.truncate, p, 3)
+                elif how == "O_TRUNC":
+                    r(f"{mode:o} {how}", lambda p=p: u.close(u.open(p, os.O_WRONLY | os.O_TRUNC)))
+                else:
+                    r(f"{mode:o} {how}", t.truncate, p, 3)
+                r(f"{mode:o} {how} stat", t.stat, p)
+    finally:
+        u.exit(0)
+    return r.out
+
+
+@scenario
+def zz_umount_of_the_root_remounts_it_read_only(k: Any, base: str) -> list[Any]:
+    """do_umount: "unmounting" the caller's root remounts its sb read-only (EBUSY with
+    a writer, EPERM without CAP_SYS_ADMIN).  Runs last: it remounts "/" rw at the end."""
+    t = prepare(k, base)
+    u = spawn(k, 0)
+    r = Rec()
+    try:
+        fd = t.open(f"{base}/f", os.O_CREAT | os.O_WRONLY)
+        r("with a writer", t.umount, "/")
+        t.close(fd)
+        r("without CAP_SYS_ADMIN", u.umount, "/")
+        r("umount /", t.umount, "/")
+        r("mkdir after", t.mkdir, f"{base}/x")
+        r.raw("statfs ro", lambda: t.statfs("/").f_flags & 1)
+    finally:
+        u.exit(0)
+        t.mount(None, "/", None, MS_REMOUNT)
+    r("mkdir after remount rw", t.mkdir, f"{base}/x")
     return r.out
 
 

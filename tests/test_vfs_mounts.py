@@ -106,12 +106,15 @@ def test_s85_mount_target_is_resolved_before_may_mount_do_mount(t: Task, k: pinf
 
 
 def test_mount_unknown_type_is_enodev_do_new_mount(t: Task) -> None:
+    """S87 analogue: an unregistered type is ENODEV, a NULL type EINVAL."""
     t.mkdir("/m")
     assert err(t.mount, "none", "/m", "nosuchfs") == errno.ENODEV
     assert err(t.mount, "none", "/m", None) == errno.EINVAL
 
 
 def test_mount_follows_symlinks_and_needs_a_directory_do_add_mount(t: Task) -> None:
+    """S87 analogue: the target is resolved with LOOKUP_FOLLOW; a directory tree cannot cover a
+    file (ENOTDIR)."""
     t.mkdir("/tmp/d")
     t.symlink("d", "/tmp/l")
     t.mknod("/tmp/f", stat.S_IFREG)
@@ -205,8 +208,21 @@ def test_s91_umount_is_ebusy_while_in_use_do_umount(t: Task, k: pinfs.Kernel, mn
     assert t.statfs(mnt).f_type != TMPFS_MAGIC
 
 
-def test_s91_umount_of_the_namespace_root_is_ebusy_do_umount(t: Task) -> None:
+def test_s91_umount_of_the_root_remounts_it_read_only_do_umount(t: Task, k: pinfs.Kernel) -> None:
+    """do_umount's special case for the caller's root: instead of unmounting, the sb
+    is remounted read-only (do_remount_sb), which is EBUSY while a file is open for
+    writing; it needs CAP_SYS_ADMIN.  Confirmed on the live kernel too."""
+    fd = t.open("/tmp/x", os.O_CREAT | os.O_WRONLY)
     assert err(t.umount, "/") == errno.EBUSY
+    t.close(fd)
+    u = k.spawn(uid=0, caps=())
+    assert err(u.umount, "/") == errno.EPERM
+    t.umount("/")
+    assert err(t.mkdir, "/tmp/y") == errno.EROFS
+    assert t.statfs("/").f_flags & 1
+    assert len(k.mounts()) == 1  # still mounted
+    t.mount(None, "/", None, MS_REMOUNT)
+    t.mkdir("/tmp/y")
 
 
 def test_s91_umount_through_a_symlink_and_nofollow_sys_umount(t: Task, mnt: str) -> None:

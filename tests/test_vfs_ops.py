@@ -137,6 +137,47 @@ def test_s72_o_path_needs_no_permission_on_the_file_do_dentry_open(
     assert err(u.open, "/tmp/d/x", O_PATH) == errno.EACCES  # the walk still needs search
 
 
+def test_s72_o_path_ignores_creat_trunc_and_the_access_mode_build_open_flags(
+    files: Task,
+) -> None:
+    """build_open_flags: with O_PATH only O_DIRECTORY|O_NOFOLLOW|O_PATH are kept, so
+    O_CREAT creates nothing (ENOENT), O_TRUNC truncates nothing and O_WRONLY on a
+    directory is fine."""
+    t = files
+    assert err(t.open, "/tmp/new", O_PATH | os.O_CREAT | os.O_WRONLY) == errno.ENOENT
+    assert "new" not in t.listdir("/tmp")
+    t.truncate("/tmp/f", 10)
+    t.close(t.open("/tmp/f", O_PATH | os.O_TRUNC | os.O_RDWR))
+    assert t.stat("/tmp/f").st_size == 10
+    t.close(t.open("/tmp/d", O_PATH | os.O_WRONLY))
+    assert err(t.open, "/tmp/f", O_PATH | os.O_DIRECTORY) == errno.ENOTDIR
+
+
+def test_s71_o_creat_o_directory_makes_a_regular_file_in_4_4_do_last(t: Task) -> None:
+    """v4.4 do_last jumps to finish_open_created after creating, skipping the
+    LOOKUP_DIRECTORY check: a regular file is created and opened (since 6.4 this is
+    EINVAL).  An existing file is still ENOTDIR."""
+    fd = t.open("/tmp/new", os.O_CREAT | os.O_DIRECTORY | os.O_RDONLY)
+    assert stat.S_ISREG(t.fstat(fd).st_mode)
+    assert err(t.open, "/tmp/new", os.O_CREAT | os.O_DIRECTORY | os.O_RDONLY) == errno.ENOTDIR
+
+
+def test_s71_o_noatime_needs_ownership_may_open(files: Task, k: pinfs.Kernel) -> None:
+    u = k.spawn(uid=1000)
+    assert err(u.open, "/tmp/f", os.O_RDONLY | os.O_NOATIME) == errno.EPERM
+    u.mknod("/tmp/mine", stat.S_IFREG | 0o644)
+    u.close(u.open("/tmp/mine", os.O_RDONLY | os.O_NOATIME))
+    files.close(files.open("/tmp/f", os.O_RDONLY | os.O_NOATIME))  # CAP_FOWNER
+
+
+def test_s71_devices_on_a_nodev_mount_are_eacces_may_open(t: Task) -> None:
+    t.mkdir("/m")
+    t.mount("none", "/m", "tmpfs", 4)  # MS_NODEV
+    t.mknod("/m/c", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    assert err(t.open, "/m/c", os.O_RDWR) == errno.EACCES
+    t.close(t.open("/m/c", O_PATH))
+
+
 def test_s71_open_without_permission_is_eacces_may_open(files: Task, k: pinfs.Kernel) -> None:
     u = k.spawn(uid=1000)
     assert err(u.open, "/tmp/secret") == errno.EACCES
@@ -162,6 +203,7 @@ def test_s71_newly_created_file_opens_without_a_permission_check_do_last(
 
 
 def test_open_missing_is_enoent_and_file_slash_is_enotdir_do_last(files: Task) -> None:
+    """S59/S60 analogue for open(2)."""
     t = files
     assert err(t.open, "/tmp/missing") == errno.ENOENT
     assert err(t.open, "/tmp/f/") == errno.ENOTDIR
@@ -169,6 +211,7 @@ def test_open_missing_is_enoent_and_file_slash_is_enotdir_do_last(files: Task) -
 
 
 def test_fds_are_allocated_lowest_first___alloc_fd(files: Task) -> None:
+    """S18/S65 analogue: new fds take the lowest free number."""
     t = files
     fds = [t.open("/tmp/f") for _ in range(5)]
     assert fds == [0, 1, 2, 3, 4]
@@ -184,8 +227,8 @@ def test_fds_are_allocated_lowest_first___alloc_fd(files: Task) -> None:
 def test_rlimit_nofile_gives_emfile_before_the_path_is_looked_up_do_sys_open(
     files: Task,
 ) -> None:
-    """get_unused_fd_flags runs before do_filp_open: EMFILE even for missing paths,
-    and dup is limited too."""
+    """S19/S66 analogue. get_unused_fd_flags runs before do_filp_open: EMFILE even for missing
+    paths, and dup is limited too."""
     t = files
     t.setrlimit(RLIMIT_NOFILE, 3, 4096)
     fds = [t.open("/tmp/f") for _ in range(3)]
@@ -200,6 +243,8 @@ def test_rlimit_nofile_gives_emfile_before_the_path_is_looked_up_do_sys_open(
 
 
 def test_setrlimit_rules_sys_setrlimit(t: Task, k: pinfs.Kernel) -> None:
+    """S19/S66 context: RLIMIT_NOFILE limits; raising the hard limit needs CAP_SYS_RESOURCE,
+    and nr_open caps it."""
     u = k.spawn(uid=1000)
     assert err(u.setrlimit, RLIMIT_NOFILE, 10, 5) == errno.EINVAL
     assert err(u.setrlimit, RLIMIT_NOFILE, 10, 8192) == errno.EPERM
@@ -209,12 +254,13 @@ def test_setrlimit_rules_sys_setrlimit(t: Task, k: pinfs.Kernel) -> None:
 
 
 def test_fds_share_the_file_across_dup_fd_install(files: Task) -> None:
+    """S100 analogue: dup shares the open file description (and its position)."""
     t = files
-    fd = t.open("/tmp/d")
+    fd = t.open("/tmp")
     fd2 = t.dup(fd)
     assert t.fd_file(fd) is t.fd_file(fd2)
     names = [e.d_name for e in t.getdents(fd)]
-    assert names == [".", "..", "d", "ld", "lf", "secret", "f"][:2] + names[2:]
+    assert names == [".", "..", "ld", "lf", "secret", "f", "d"]
     assert t.getdents(fd2) == []  # the position is shared
     t.close(fd)
     t.close(fd2)
@@ -490,6 +536,24 @@ def test_s74_exchange_puts_both_names_first_d_exchange(t: Task, tmpfs: str) -> N
     assert t.listdir(m) == ["c", "a", "d", "b"]
 
 
+def test_s74_getdents_continues_from_its_cursor_dcache_readdir(t: Task) -> None:
+    """dcache_readdir keeps a cursor dentry in d_subdirs: after the first full read
+    it sits at the tail, so names created later (at the head) are not returned and
+    nothing is returned twice; a fresh open sees them."""
+    t.mkdir("/tmp/p")
+    for n in "abc":
+        t.mknod(f"/tmp/p/{n}", stat.S_IFREG)
+    fd = t.open("/tmp/p")
+    assert [e.d_name for e in t.getdents(fd)] == [".", "..", "c", "b", "a"]
+    t.mknod("/tmp/p/new", stat.S_IFREG)
+    assert t.getdents(fd) == []
+    t.unlink("/tmp/p/c")
+    t.unlink("/tmp/p/new")
+    assert t.getdents(fd) == []
+    t.close(fd)
+    assert t.listdir("/tmp/p") == ["b", "a"]
+
+
 def test_s74_readdir_d_types_and_negative_dentries_dcache_readdir(t: Task) -> None:
     t.mkdir("/tmp/p")
     t.mkdir("/tmp/p/dir")
@@ -579,6 +643,7 @@ def test_s83_statfs_magic_numbers_simple_statfs(t: Task, tmpfs: str) -> None:
 
 
 def test_fstat_of_o_path_and_closed_fds_vfs_fstat(files: Task) -> None:
+    """S20/S72 analogue: fstat works on O_PATH fds, EBADF on closed or negative ones."""
     t = files
     fd = t.open("/tmp/d", O_PATH)
     assert stat.S_ISDIR(t.fstat(fd).st_mode)

@@ -119,8 +119,9 @@ def test_s69_mknod_checks_the_type_before_copying_the_path_mknodat(t: Task) -> N
 def test_flag_checks_come_before_copying_the_path_renameat2_truncate_umount(
     t: Task, k: pinfs.Kernel
 ) -> None:
-    """Checks made before getname: renameat2's flag checks (EINVAL), do_sys_truncate's
-    negative length (EINVAL), sys_umount's flag check and may_mount (EINVAL, EPERM)."""
+    """S43 analogue (what is checked before getname). Checks made before getname: renameat2's
+    flag checks (EINVAL), do_sys_truncate's negative length (EINVAL), sys_umount's flag
+    check and may_mount (EINVAL, EPERM)."""
     assert err(t.rename, "", "", 1 << 7) == errno.EINVAL
     assert err(t.rename, "", "/tmp/x", 3) == errno.EINVAL  # NOREPLACE|EXCHANGE
     assert err(t.truncate, "", -1) == errno.EINVAL
@@ -134,7 +135,7 @@ def test_flag_checks_come_before_copying_the_path_renameat2_truncate_umount(
 def test_the_old_name_is_resolved_before_the_new_one_is_copied_linkat_renameat2(
     t: Task,
 ) -> None:
-    """linkat resolves the old name (user_path_at) before copying the new one, and
+    """S43/S46 analogue. linkat resolves the old name (user_path_at) before copying the new one, and
     renameat2 walks the old parent before copying the new name: ENOENT, not
     ENAMETOOLONG, when the old name is missing."""
     long = "/tmp/" + "n" * 4100
@@ -428,7 +429,7 @@ def test_s59_dangling_symlink_lookup_last(t: Task) -> None:
 
 
 def test_readlink_of_a_non_symlink_is_einval_readlinkat(tree: Task) -> None:
-    """readlink(2): EINVAL for anything but a symlink; ENOENT when missing."""
+    """S59 analogue. readlink(2): EINVAL for anything but a symlink; ENOENT when missing."""
     t = tree
     assert err(t.readlink, "/tmp/g") == errno.EINVAL
     assert err(t.readlink, "/tmp/d") == errno.EINVAL
@@ -437,7 +438,7 @@ def test_readlink_of_a_non_symlink_is_einval_readlinkat(tree: Task) -> None:
 
 
 def test_symlink_mode_is_0777_regardless_of_umask_ramfs_symlink(t: Task) -> None:
-    """ramfs_symlink: S_IFLNK|0777; the body's byte length is the size."""
+    """S81 analogue. ramfs_symlink: S_IFLNK|0777; the body's byte length is the size."""
     t.umask(0o077)
     t.symlink("é", "/tmp/s")
     st = t.lstat("/tmp/s")
@@ -509,7 +510,7 @@ def test_s52_dead_dir_gives_enoent_before_eacces_may_create(t: Task, k: pinfs.Ke
 
 
 def test_getcwd_follows_renames_and_mounts_d_path(t: Task) -> None:
-    """getcwd reports the current name of the cwd, across mounts."""
+    """S52 context: getcwd reports the current name of the cwd, across mounts."""
     t.mkdir("/tmp/a")
     t.mkdir("/tmp/a/b")
     t.chdir("/tmp/a/b")

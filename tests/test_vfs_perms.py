@@ -73,8 +73,8 @@ def inode(t: Task, path: str) -> Any:
 def test_owner_bits_apply_to_the_owner_even_if_group_allows_acl_permission_check(
     t: Task, k: pinfs.Kernel
 ) -> None:
-    """The owner gets the owner bits only; group members the group bits; others the
-    other bits, in that order (no fallthrough)."""
+    """S53/S63 analogue. The owner gets the owner bits only; group members the group bits;
+    others the other bits, in that order (no fallthrough)."""
     t.mknod("/tmp/f", stat.S_IFREG)
     t.chown("/tmp/f", 1000, 3000)
     t.chmod("/tmp/f", 0o404)
@@ -97,7 +97,7 @@ def test_owner_bits_apply_to_the_owner_even_if_group_allows_acl_permission_check
 def test_root_without_capabilities_is_an_ordinary_owner_generic_permission(
     t: Task, k: pinfs.Kernel
 ) -> None:
-    """uid 0 with an empty capability set gets no DAC override."""
+    """S63 analogue. uid 0 with an empty capability set gets no DAC override."""
     t.mknod("/tmp/f", stat.S_IFREG | 0o000)
     t.chown("/tmp/f", 1000, 1000)
     t.mkdir("/tmp/d", 0o700)
@@ -109,7 +109,7 @@ def test_root_without_capabilities_is_an_ordinary_owner_generic_permission(
 
 
 def test_cap_dac_override_on_files_and_dirs_generic_permission(t: Task, k: pinfs.Kernel) -> None:
-    """CAP_DAC_OVERRIDE: read and write any file; everything on directories."""
+    """S53/S63 analogue. CAP_DAC_OVERRIDE: read and write any file; everything on directories."""
     t.mknod("/tmp/f", stat.S_IFREG | 0o000)
     t.mkdir("/tmp/d", 0o000)
     w = k.spawn(uid=1000, caps=[CAP_DAC_OVERRIDE])
@@ -122,7 +122,7 @@ def test_cap_dac_override_on_files_and_dirs_generic_permission(t: Task, k: pinfs
 def test_cap_dac_read_search_reads_but_never_writes_generic_permission(
     t: Task, k: pinfs.Kernel
 ) -> None:
-    """CAP_DAC_READ_SEARCH: read files, read and search directories; no writing."""
+    """S63 analogue. CAP_DAC_READ_SEARCH: read files, read and search directories; no writing."""
     t.mknod("/tmp/f", stat.S_IFREG | 0o000)
     t.mkdir("/tmp/d", 0o000)
     t.mknod("/tmp/d/inner", stat.S_IFREG | 0o000)
@@ -142,7 +142,7 @@ def test_cap_dac_read_search_reads_but_never_writes_generic_permission(
 def test_dac_override_grants_exec_only_if_some_x_bit_is_set_generic_permission(
     t: Task, k: pinfs.Kernel, mode: int, allowed: bool
 ) -> None:
-    """Files: CAP_DAC_OVERRIDE overrides MAY_EXEC only when some x bit is set;
+    """S46/S63 analogue. Files: CAP_DAC_OVERRIDE overrides MAY_EXEC only when some x bit is set;
     CAP_DAC_READ_SEARCH never grants exec."""
     t.mknod("/tmp/f", stat.S_IFREG | mode)
     t.chown("/tmp/f", 1000, 1000)
@@ -157,7 +157,8 @@ def test_dac_override_grants_exec_only_if_some_x_bit_is_set_generic_permission(
 
 
 def test_directory_search_override_generic_permission(t: Task, k: pinfs.Kernel) -> None:
-    """Directories: DAC_OVERRIDE allows everything, READ_SEARCH all but MAY_WRITE."""
+    """S46/S53 analogue. Directories: DAC_OVERRIDE allows everything, READ_SEARCH all but
+    MAY_WRITE."""
     t.mkdir("/tmp/d", 0o000)
     d = inode(t, "/tmp/d")
     w = k.spawn(uid=1000, caps=[CAP_DAC_OVERRIDE])
@@ -172,7 +173,7 @@ def test_directory_search_override_generic_permission(t: Task, k: pinfs.Kernel) 
 def test_capabilities_need_the_inode_ids_mapped_capable_wrt_inode_uidgid(
     t: Task, k: pinfs.Kernel
 ) -> None:
-    """After unshare(CLONE_NEWUSER) the task has every capability in its new
+    """S63/S86 analogue. After unshare(CLONE_NEWUSER) the task has every capability in its new
     namespace, but root's inodes are not mapped there: no DAC override on them."""
     t.mknod("/tmp/f", stat.S_IFREG | 0o600)
     u = k.spawn(uid=1000, gid=1000)
@@ -244,6 +245,7 @@ def test_s61_remount_read_only_with_a_writer_is_ebusy_do_remount_sb(t: Task) -> 
 
 
 def test_remount_of_a_non_mount_root_is_einval_do_remount(t: Task) -> None:
+    """S61 analogue: MS_REMOUNT needs the root of a mount (EINVAL)."""
     t.mkdir("/tmp/d")
     assert err(t.mount, None, "/tmp/d", None, MS_REMOUNT | MS_RDONLY) == errno.EINVAL
 
@@ -458,7 +460,8 @@ def test_s82_truncate_on_tmpfs_stamps_times_when_the_size_changes_shmem_setattr(
 def test_open_o_trunc_always_stamps_mtime_and_ctime_handle_truncate(
     t: Task, k: pinfs.Kernel
 ) -> None:
-    """handle_truncate uses ATTR_MTIME|ATTR_CTIME|ATTR_OPEN, even for an empty file."""
+    """S82 analogue. handle_truncate uses ATTR_MTIME|ATTR_CTIME|ATTR_OPEN, even for an empty
+    file."""
     t.mknod("/tmp/f", stat.S_IFREG | 0o644)
     before = t.stat("/tmp/f")
     k.advance_clock(1)
@@ -468,7 +471,32 @@ def test_open_o_trunc_always_stamps_mtime_and_ctime_handle_truncate(
     assert after.st_ctime_ns == after.st_mtime_ns
 
 
+@pytest.mark.parametrize(
+    ("mode", "after"), [(0o4755, 0o755), (0o2755, 0o755), (0o6711, 0o711), (0o2745, 0o2745)]
+)
+def test_s82_truncate_strips_setuid_and_setgid_without_cap_fsetid_should_remove_suid(
+    t: Task, k: pinfs.Kernel, mode: int, after: int
+) -> None:
+    """do_truncate adds should_remove_suid's ATTR_KILL_SUID/ATTR_KILL_SGID (with
+    ATTR_FORCE) when the caller lacks CAP_FSETID: S_ISUID always goes, S_ISGID only
+    with S_IXGRP.  Both truncate(2) and open(O_TRUNC) (handle_truncate) do it."""
+    w = k.spawn(uid=1000, gid=1000)
+    for path, do in (
+        ("/tmp/a", lambda p: w.truncate(p, 5)),
+        ("/tmp/b", lambda p: w.close(w.open(p, os.O_WRONLY | os.O_TRUNC))),
+    ):
+        w.mknod(path, stat.S_IFREG)
+        w.chmod(path, mode)
+        do(path)
+        assert stat.S_IMODE(t.stat(path).st_mode) == after, path
+    t.mknod("/tmp/c", stat.S_IFREG)
+    t.chmod("/tmp/c", mode)
+    t.truncate("/tmp/c", 5)  # root has CAP_FSETID: kept
+    assert stat.S_IMODE(t.stat("/tmp/c").st_mode) == mode
+
+
 def test_open_o_trunc_empties_the_file_do_last(t: Task) -> None:
+    """S82 analogue: O_TRUNC (even with O_RDONLY) empties a regular file."""
     t.mknod("/tmp/f", stat.S_IFREG | 0o644)
     t.truncate("/tmp/f", 50)
     t.close(t.open("/tmp/f", os.O_RDONLY | os.O_TRUNC))  # O_TRUNC implies MAY_WRITE

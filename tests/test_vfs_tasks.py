@@ -132,25 +132,29 @@ def test_s100_dup_gives_the_lowest_free_fd_sys_dup(t: Task) -> None:
 
 @pytest.mark.parametrize("fd", [3, 100, 1023, 2**31 - 1, 2**32 - 1, -1, -100, -(2**31)])
 def test_closed_and_negative_fds_are_ebadf_fdget(t: Task, fd: int) -> None:
-    """Any value a C int/unsigned int can hold: EBADF when nothing is open there."""
+    """S20/S44 analogue. Any value a C int/unsigned int can hold: EBADF when nothing is open
+    there."""
     for call in (t.close, t.dup, t.fstat, t.getdents):
         assert err(call, fd) == errno.EBADF, call
 
 
 @pytest.mark.parametrize("fd", [2**40, 2**32, -(2**31) - 1, -(2**63)])
 def test_fds_beyond_32_bits_are_valueerror_check_fd(t: Task, fd: int) -> None:
+    """S20 analogue: values no C int can hold are the caller's bug (ValueError)."""
     for call in (t.close, t.dup, t.fstat, t.getdents):
         with pytest.raises(ValueError):
             call(fd)
 
 
 def test_double_close_is_ebadf___close_fd(t: Task) -> None:
+    """S20/S100 analogue."""
     fd = t.open("/tmp/f")
     t.close(fd)
     assert err(t.close, fd) == errno.EBADF
 
 
 def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.Kernel) -> None:
+    """S100 context: fork copies the fs context, shares the credentials and the mount namespace."""
     p = k.spawn(uid=1000, gid=1000)
     p.chdir("/tmp")
     p.umask(0o077)
@@ -164,6 +168,7 @@ def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.
 
 
 def test_init_cannot_exit_do_exit(t: Task) -> None:
+    """S92 context: init's namespace never dies (the kernel panics on init's exit)."""
     with pytest.raises(RuntimeError):
         t.exit(0)
 
@@ -175,6 +180,7 @@ def test_init_cannot_exit_do_exit(t: Task) -> None:
 def test_setresuid_from_root_clears_capabilities_cap_emulate_setxuid(
     t: Task, k: pinfs.Kernel
 ) -> None:
+    """S85/S1 context (capabilities of the caller)."""
     r = k.spawn(uid=0)
     assert r.cred.cap_effective == r.cred.cap_permitted == CAP_FULL_SET
     r.setresuid(1000, 1000, 1000)
@@ -185,6 +191,7 @@ def test_setresuid_from_root_clears_capabilities_cap_emulate_setxuid(
 
 
 def test_keepcaps_keeps_the_permitted_set_prctl_pr_set_keepcaps(k: pinfs.Kernel) -> None:
+    """S85/S1 context."""
     r = k.spawn(uid=0)
     r.prctl(PR_SET_KEEPCAPS, 1)
     r.setresuid(1000, 1000, 1000)
@@ -201,6 +208,7 @@ def test_keepcaps_keeps_the_permitted_set_prctl_pr_set_keepcaps(k: pinfs.Kernel)
 
 
 def test_euid_change_drops_and_restores_effective_cap_emulate_setxuid(k: pinfs.Kernel) -> None:
+    """S85/S1 context."""
     r = k.spawn(uid=0)
     r.setresuid(-1, 1000, -1)  # euid 1000, ruid and suid stay 0
     assert r.cred.cap_effective == 0 and r.cred.cap_permitted == CAP_FULL_SET
@@ -210,6 +218,7 @@ def test_euid_change_drops_and_restores_effective_cap_emulate_setxuid(k: pinfs.K
 
 
 def test_unprivileged_setresuid_to_a_foreign_id_is_eperm_sys_setresuid(k: pinfs.Kernel) -> None:
+    """S85/S1 context."""
     u = k.spawn(uid=1000, gid=1000)
     assert err(u.setresuid, 1001, 1001, 1001) == errno.EPERM
     assert err(u.setresuid, -1, 0, -1) == errno.EPERM
@@ -221,6 +230,7 @@ def test_unprivileged_setresuid_to_a_foreign_id_is_eperm_sys_setresuid(k: pinfs.
 
 
 def test_cap_setuid_lets_a_non_root_switch_ids_sys_setresuid(k: pinfs.Kernel) -> None:
+    """S85/S1 context."""
     w = k.spawn(uid=1000, caps=[CAP_SETUID, CAP_SETGID])
     w.setresgid(5, 5, 5)
     w.setgroups([7, 8])
@@ -230,7 +240,8 @@ def test_cap_setuid_lets_a_non_root_switch_ids_sys_setresuid(k: pinfs.Kernel) ->
 
 
 def test_execve_recomputes_capabilities_cap_bprm_set_creds(k: pinfs.Kernel) -> None:
-    """No file capabilities: root gets the bounding set, others nothing."""
+    """S100 context: exec also recomputes capabilities. No file capabilities: root gets the
+    bounding set, others nothing."""
     w = k.spawn(uid=1000, caps=[CAP_DAC_OVERRIDE])
     w.execve()
     assert (w.cred.cap_effective, w.cred.cap_permitted) == (0, 0)
@@ -240,6 +251,7 @@ def test_execve_recomputes_capabilities_cap_bprm_set_creds(k: pinfs.Kernel) -> N
 
 
 def test_spawn_sets_ids_groups_and_caps(k: pinfs.Kernel) -> None:
+    """Harness check for Kernel.spawn (setgroups, setresgid, setresuid, capset)."""
     w = k.spawn(uid=1000, gid=2000, groups=(3, 4), caps=[CAP_CHOWN])
     c = w.cred
     assert (c.uid, c.euid, c.suid, c.fsuid) == (1000,) * 4

@@ -197,6 +197,11 @@ class FdArray:
         self.slots.clear()
         return removed
 
+    def free(self) -> None:
+        """``fd_array_map_free``: the owner has already emptied every slot."""
+        if self.slots:
+            raise AssertionError("fd_array_map_free: slots still hold references")
+
 
 def array_map_alloc(key_size: int, value_size: int, max_entries: int) -> ArrayMap:
     """``array_map_alloc`` at the seed (v4.3 checks plus aaac3ba95e4c ``pages``)."""

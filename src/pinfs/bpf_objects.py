@@ -162,8 +162,7 @@ def bpf_map_free(map: BpfMap) -> None:
     if isinstance(map.storage, FdArray):
         for old in map.storage.clear():  # perf_event_array_map_free / fd_array_map_free
             _fd_array_put_ptr(map, old)
-    else:
-        map.storage.free()
+    map.storage.free()
     map.freed = True
     map.kernel.bpf_objects.pop(map.id, None)
 

@@ -34,7 +34,7 @@ from .bpf_objects import (
     bpf_uncharge_memlock,
 )
 from .cred import CAP_SYS_ADMIN, capable
-from .errors import kernel_error
+from .errors import KernelError, kernel_error
 from .usermem import PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -160,14 +160,21 @@ def bpf_check(
     if log_level or log_buf or log_size:
         if log_size < 128 or log_size > 0xFFFFFFFF >> 8 or log_level == 0 or log_buf == 0:
             raise kernel_error(errno.EINVAL)
-    used = replace_map_fd_with_map_ptr(task, insns)
+    error: KernelError | None = None
+    used: list[BpfMap] = []
+    try:
+        used = replace_map_fd_with_map_ptr(task, insns)
+    except KernelError as exc:  # skip_full_check: the log is still copied out
+        error = exc
     if log_level:
         try:
             task.mem.write(log_buf, b"\0")
-        except BaseException:
-            for map in used:
-                bpf_map_put(map)
-            raise
+        except KernelError as exc:
+            error = exc  # a failed copy-out replaces any earlier error
+    if error is not None:
+        for map in used:
+            bpf_map_put(map)
+        raise error
     return used
 
 

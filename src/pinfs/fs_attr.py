@@ -7,7 +7,15 @@ import stat
 
 import attrs
 
-from .cred import CAP_CHOWN, CAP_FOWNER, CAP_FSETID, Cred, capable_wrt_inode_uidgid
+from .cred import (
+    CAP_CHOWN,
+    CAP_FOWNER,
+    CAP_FSETID,
+    Cred,
+    UserNamespace,
+    capable,
+    capable_wrt_inode_uidgid,
+)
 from .errors import kernel_error
 from .vfs import Inode
 
@@ -22,6 +30,8 @@ ATTR_CTIME = 64
 ATTR_ATIME_SET = 128
 ATTR_MTIME_SET = 256
 ATTR_FORCE = 512
+ATTR_KILL_SUID = 2048
+ATTR_KILL_SGID = 4096
 ATTR_TIMES_SET = 1 << 16
 
 
@@ -144,6 +154,13 @@ def notify_change(cred: Cred, inode: Inode, attr: IAttr) -> None:
     check, then the filesystem's ``setattr``."""
     if inode.i_flags & 0xC and attr.ia_valid & (ATTR_MODE | ATTR_UID | ATTR_GID):
         raise kernel_error(errno.EPERM)  # immutable or append-only
+    mode = inode.i_mode
+    if attr.ia_valid & ATTR_KILL_SUID and mode & stat.S_ISUID:
+        attr = attrs.evolve(attr, ia_valid=attr.ia_valid | ATTR_MODE, ia_mode=mode & ~stat.S_ISUID)
+    if attr.ia_valid & ATTR_KILL_SGID and mode & stat.S_ISGID and mode & stat.S_IXGRP:
+        if not attr.ia_valid & ATTR_MODE:
+            attr = attrs.evolve(attr, ia_valid=attr.ia_valid | ATTR_MODE, ia_mode=mode)
+        attr = attrs.evolve(attr, ia_mode=attr.ia_mode & ~stat.S_ISGID)
     now = inode.i_sb.kernel.current_time()
     valid = attr.ia_valid
     atime = attr.ia_atime if valid & ATTR_ATIME_SET else now
@@ -157,3 +174,27 @@ def notify_change(cred: Cred, inode: Inode, attr: IAttr) -> None:
         iops.setattr(cred, inode, attr)
     else:
         simple_setattr(cred, inode, attr)
+
+
+def should_remove_suid(cred: Cred, inode: Inode, init_ns: UserNamespace) -> int:
+    """``should_remove_suid``: what a write or truncate must clear from a regular file
+    (S_ISUID; S_ISGID with group exec) unless the caller has CAP_FSETID."""
+    mode = inode.i_mode
+    kill = ATTR_KILL_SUID if mode & stat.S_ISUID else 0
+    if mode & stat.S_ISGID and mode & stat.S_IXGRP:
+        kill |= ATTR_KILL_SGID
+    if kill and stat.S_ISREG(mode) and not capable(cred, init_ns, CAP_FSETID):
+        return kill
+    return 0
+
+
+def do_truncate(
+    cred: Cred, inode: Inode, length: int, time_attrs: int, init_ns: UserNamespace
+) -> None:
+    """``do_truncate``: ATTR_SIZE (+ the caller's time attrs), and setuid bits killed
+    without a permission check (ATTR_FORCE) where ``should_remove_suid`` says so."""
+    valid = ATTR_SIZE | time_attrs
+    kill = should_remove_suid(cred, inode, init_ns)
+    if kill:
+        valid |= kill | ATTR_FORCE
+    notify_change(cred, inode, IAttr(valid, ia_size=length))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import stat
-from collections.abc import Iterator
 
 import attrs
 
@@ -160,16 +159,30 @@ def simple_statfs(dentry: Dentry) -> KStatFs:
     return KStatFs(f_type=sb.s_magic, f_bsize=4096, f_frsize=4096, f_namelen=NAME_MAX)
 
 
-def dcache_readdir(dentry: Dentry) -> Iterator[DirEntry]:
-    """``dcache_readdir``: ".", "..", then positive children newest first."""
+def dcache_readdir(file: File) -> list[DirEntry]:
+    """``dcache_readdir``: ".", "..", then positive children newest first, continuing
+    from the file's cursor: entries linked at the head after it (new names, renames)
+    are not returned by this open file, removed ones are skipped."""
+    dentry = file.f_path.dentry
     inode = dentry.d_inode
     assert inode is not None and dentry.d_parent is not None
-    yield DirEntry(inode.i_ino, DT_DIR, ".")
-    parent_inode = dentry.d_parent.d_inode
-    yield DirEntry(parent_inode.i_ino if parent_inode else inode.i_ino, DT_DIR, "..")
+    out: list[DirEntry] = []
+    if file.f_pos == 0:
+        out.append(DirEntry(inode.i_ino, DT_DIR, "."))
+        file.f_pos = 1
+    if file.f_pos == 1:
+        parent_inode = dentry.d_parent.d_inode
+        out.append(DirEntry(parent_inode.i_ino if parent_inode else inode.i_ino, DT_DIR, ".."))
+        file.f_pos = 2
+    cursor = file.f_cursor
     for child in dentry.children():
+        if cursor is not None and child.d_seq >= cursor:
+            continue
         assert child.d_inode is not None
-        yield DirEntry(child.d_inode.i_ino, dt_type(child.d_inode.i_mode), child.d_name)
+        out.append(DirEntry(child.d_inode.i_ino, dt_type(child.d_inode.i_mode), child.d_name))
+        file.f_cursor = child.d_seq
+        file.f_pos += 1
+    return out
 
 
 def dt_type(mode: int) -> int:

@@ -25,10 +25,8 @@ from .errors import kernel_error
 from .fs_attr import (
     ATTR_CTIME,
     ATTR_MTIME,
-    ATTR_SIZE,
-    IAttr,
+    do_truncate,
     inode_owner_or_capable,
-    notify_change,
 )
 from .mountns import Mount, Path, follow_mount, mnt_want_write, path_get
 from .permission import inode_permission, may_create, may_delete
@@ -860,8 +858,8 @@ def _finish_open(current: Any, path: Path, flags: int, acc_mode: int, name: str)
         _with_path(may_open, name, current.cred, path, acc_mode, flags)
     file = vfs_open(path, inode, flags, name)
     if will_truncate:  # handle_truncate
-        attr = IAttr(ATTR_SIZE | ATTR_MTIME | ATTR_CTIME, ia_size=0)
-        _with_path(notify_change, name, current.cred, inode, attr)
+        init_ns = current.kernel.init_user_ns
+        _with_path(do_truncate, name, current.cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
     return file
 
 

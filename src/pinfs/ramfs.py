@@ -9,6 +9,7 @@ and EXCHANGE), as shmem had in v4.4; sizes and block counts are not modelled.
 from __future__ import annotations
 
 import errno
+import os
 import stat
 from typing import Any
 
@@ -59,13 +60,44 @@ def _open_regular(inode: Inode, file: File) -> None:
     """Regular ramfs files open normally (their contents are not modelled)."""
 
 
-def _open_special(inode: Inode, file: File) -> None:
-    """Device nodes have no driver and FIFOs cannot block here: ENXIO."""
+def _open_device(inode: Inode, file: File) -> None:
+    """Devices (``chrdev_open``: no driver registered) and sockets (``sock_no_open``): ENXIO."""
     raise kernel_error(errno.ENXIO)
 
 
+class WouldBlockForever(RuntimeError):
+    """A blocking open that only another thread could complete: the simulation has
+    no concurrency, so it refuses instead of hanging."""
+
+
+def fifo_open(inode: Inode, file: File) -> None:
+    """``fifo_open`` (fs/pipe.c): readers and writers meet.  O_NONBLOCK readers and
+    O_RDWR always open; an O_NONBLOCK writer with no reader is ENXIO."""
+    counts = inode.i_private if isinstance(inode.i_private, dict) else {"r": 0, "w": 0}
+    accmode, nonblock = file.f_flags & os.O_ACCMODE, file.f_flags & os.O_NONBLOCK
+    if accmode == os.O_RDONLY and not counts["w"] and not nonblock:
+        raise WouldBlockForever("open(O_RDONLY) of a FIFO with no writer blocks")
+    if accmode == os.O_WRONLY and not counts["r"]:
+        if nonblock:
+            raise kernel_error(errno.ENXIO)
+        raise WouldBlockForever("open(O_WRONLY) of a FIFO with no reader blocks")
+    counts["r"] += accmode != os.O_WRONLY
+    counts["w"] += accmode != os.O_RDONLY
+    inode.i_private = counts
+
+
+def fifo_release(file: File) -> None:
+    """``pipe_release``: one reader or writer fewer."""
+    inode = file.f_inode
+    assert inode is not None and isinstance(inode.i_private, dict)
+    accmode = file.f_flags & os.O_ACCMODE
+    inode.i_private["r"] -= accmode != os.O_WRONLY
+    inode.i_private["w"] -= accmode != os.O_RDONLY
+
+
 ramfs_file_operations = FileOperations(name="ramfs_file_operations", open=_open_regular)
-special_file_operations = FileOperations(name="def_special_fops", open=_open_special)
+device_file_operations = FileOperations(name="def_chr_fops", open=_open_device)
+pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)
 
 
 def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred: Cred) -> Inode:
@@ -85,8 +117,8 @@ def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred
         inc_nlink(inode)  # "." in the new directory
     elif fmt == stat.S_IFLNK:
         pass
-    else:
-        inode.i_fop = special_file_operations  # init_special_inode
+    else:  # init_special_inode: FIFOs open as pipes; devices and sockets give ENXIO
+        inode.i_fop = pipefifo_fops if fmt == stat.S_IFIFO else device_file_operations
         inode.i_rdev = dev
     return inode
 

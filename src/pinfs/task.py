@@ -24,11 +24,13 @@ from .fdtable import FdTable, check_fd, fget, fput
 from .fs_attr import (
     ATTR_CTIME,
     ATTR_GID,
+    ATTR_KILL_SGID,
+    ATTR_KILL_SUID,
     ATTR_MODE,
-    ATTR_SIZE,
     ATTR_UID,
     IAttr,
     Kstat,
+    do_truncate,
     generic_fillattr,
     notify_change,
 )
@@ -281,7 +283,10 @@ class Task(BpfSyscalls):
         self._enter()
         getname(name)
         self._reserve_fd()
-        file = do_filp_open(self, name, flags & ~os.O_CLOEXEC, mode)
+        open_flags = flags & ~os.O_CLOEXEC
+        if open_flags & O_PATH:  # build_open_flags
+            open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
+        file = do_filp_open(self, name, open_flags, mode)
         return self.install_fd(file, bool(flags & os.O_CLOEXEC))
 
     def close(self, fd: int) -> None:
@@ -344,8 +349,7 @@ class Task(BpfSyscalls):
             raise kernel_error(errno.ENOTDIR)
         if file.f_path is not None and file.f_path.dentry.d_inode.is_dead_dir:
             raise kernel_error(errno.ENOENT)
-        entries = list(file.f_op.iterate(file.f_path.dentry))[file.f_pos :]
-        file.f_pos += len(entries)
+        entries: list[DirEntry] = file.f_op.iterate(file)
         touch_atime(file.f_path)
         return entries
 
@@ -400,20 +404,9 @@ class Task(BpfSyscalls):
             if mapped is None:
                 raise kernel_error(errno.EINVAL, name)
             valid, kgid = valid | ATTR_GID, mapped
-        mode = inode.i_mode
-        if not inode.is_dir:  # ATTR_KILL_SUID/SGID, even for chown(-1, -1)
-            mode &= ~stat.S_ISUID
-            if mode & (stat.S_ISGID | stat.S_IXGRP) == stat.S_ISGID | stat.S_IXGRP:
-                mode &= ~stat.S_ISGID
-            if mode != inode.i_mode:
-                valid |= ATTR_MODE
-        _named(
-            name,
-            notify_change,
-            self.cred,
-            inode,
-            IAttr(valid, ia_uid=kuid, ia_gid=kgid, ia_mode=mode),
-        )
+        if not inode.is_dir:  # even chown(-1, -1) clears the setuid bits
+            valid |= ATTR_KILL_SUID | ATTR_KILL_SGID
+        _named(name, notify_change, self.cred, inode, IAttr(valid, ia_uid=kuid, ia_gid=kgid))
 
     def truncate(self, path: str | bytes, length: int) -> None:
         """truncate(2): only the size changes (contents are not modelled)."""
@@ -434,7 +427,8 @@ class Task(BpfSyscalls):
             raise kernel_error(err, name)
         if inode.i_flags & S_APPEND:
             raise kernel_error(errno.EPERM, name)
-        _named(name, notify_change, self.cred, inode, IAttr(ATTR_SIZE, ia_size=length))
+        init_ns = self.kernel.init_user_ns
+        _named(name, do_truncate, self.cred, inode, length, 0, init_ns)
 
     def chdir(self, path: str | bytes) -> None:
         """chdir(2): a directory we may search."""
@@ -643,7 +637,15 @@ class Task(BpfSyscalls):
                 mnt.expiry_mark = True
                 raise kernel_error(errno.EAGAIN, name)
         if mnt is self.fs.root.mnt and not flags & MNT_DETACH:
-            raise kernel_error(errno.EBUSY, name)  # the kernel remounts / read-only instead
+            # "Unmounting" our own root remounts it read-only.
+            if not credmod.capable(self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN):
+                raise kernel_error(errno.EPERM, name)
+            sb = mnt.mnt_sb
+            if not sb.read_only:
+                if any(m.mnt_writers for m in self.kernel.mounts_of(sb)):
+                    raise kernel_error(errno.EBUSY, name)
+                sb.s_flags |= MS_RDONLY
+            return
         if not flags & MNT_DETACH:
             busy = mnt.mnt_count > 0 or (
                 mnt.mnt_parent is not None and any(True for _ in mnt.children())

@@ -23,6 +23,7 @@ checks) return an errno number here (0 = allowed); everything else raises
 
 from __future__ import annotations
 
+import itertools
 import stat
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -215,6 +216,7 @@ class Dentry:
     d_count: int = 1
     d_subdirs: dict[str, Dentry] = attrs.field(factory=dict)
     d_mounted: int = 0  # mounts whose mountpoint is this dentry (DCACHE_MOUNTED)
+    d_seq: int = 0  # when it was (re)linked at the head of its parent's d_subdirs
     d_fsdata: Any = None
     hashed: bool = True
 
@@ -246,6 +248,7 @@ class File:
     anon_name: str | None = None  # "bpf-map", ... for anon_inode files
     f_count: int = 1
     f_pos: int = 0
+    f_cursor: int | None = None  # dcache_readdir's cursor: d_seq of the last entry read
 
     def __repr__(self) -> str:
         if self.anon_name is not None:
@@ -327,11 +330,20 @@ def inode_init_owner(inode: Inode, dir: Inode | None, mode: int, fsuid: int, fsg
 # Dentries (fs/dcache.c)
 
 
+_link_counter = itertools.count(1)
+
+
+def d_link(parent: Dentry, dentry: Dentry) -> None:
+    """``list_add(&d_child, &parent->d_subdirs)``: link at the head (newest)."""
+    dentry.d_seq = next(_link_counter)
+    parent.d_subdirs[dentry.d_name] = dentry
+
+
 def d_alloc(parent: Dentry, name: str) -> Dentry:
     """``d_alloc``: a negative, hashed child holding a reference on its parent."""
     dentry = Dentry(d_name=name, d_sb=parent.d_sb, d_parent=parent)
     parent.d_count += 1
-    parent.d_subdirs[name] = dentry
+    d_link(parent, dentry)
     return dentry
 
 
@@ -416,7 +428,7 @@ def d_move(dentry: Dentry, target: Dentry) -> None:
         new_parent.d_count += 1
         dentry.d_parent = new_parent
         dput(old_parent)
-    new_parent.d_subdirs[dentry.d_name] = dentry
+    d_link(new_parent, dentry)
     dentry.hashed = True
 
 
@@ -429,8 +441,8 @@ def d_exchange(a: Dentry, b: Dentry) -> None:
     del pb.d_subdirs[name_b]
     a.d_name, b.d_name = name_b, name_a
     a.d_parent, b.d_parent = pb, pa
-    pa.d_subdirs[name_a] = b  # __d_move: the target is moved first,
-    pb.d_subdirs[name_b] = a  # then the source, which so lists first
+    d_link(pa, b)  # __d_move: the target is moved first,
+    d_link(pb, a)  # then the source, which so lists first
 
 
 def simple_positive(dentry: Dentry) -> bool:
