@@ -38,6 +38,7 @@ from .bpf_attr import (
     BPF_PROG_TYPE_UNSPEC,
     BPF_PSEUDO_MAP_FD,
 )
+from . import cred
 from .errors import KernelError, errno_name, kernel_error
 from .invariants import InvariantError
 from .kernel import Kernel

@@ -42,6 +42,15 @@ class UserStruct:
     locked_vm: int = 0
 
 
+#: Writable sysctls: name -> (min, max) of ``proc_dointvec_minmax``.  At the seed
+#: ``kernel.unprivileged_bpf_disabled`` accepts only 1, so once set it stays set.
+SYSCTL_RANGES: dict[str, tuple[int, int]] = {
+    "kernel.unprivileged_bpf_disabled": (1, 1),
+    "fs.protected_symlinks": (0, 1),
+    "fs.protected_hardlinks": (0, 1),
+}
+
+
 class Kernel:
     """One simulated Linux machine."""
 

@@ -812,6 +812,24 @@ class Task(BpfSyscalls):
         self._enter()
         return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
 
+    def sysctl_write(self, name: str, value: int) -> None:
+        """Write ``value`` to /proc/sys/<name with / for .>: the file is 0644 root's
+        (``test_perm`` checks the euid, no capability overrides), then the handler's
+        ``proc_dointvec_minmax`` range gives EINVAL."""
+        from .kernel import SYSCTL_RANGES
+
+        if name not in SYSCTL_RANGES:
+            raise ValueError(f"unknown or read-only sysctl: {name!r}")
+        value = _int_arg(value, "value", -(1 << 31), 1 << 31)
+        self._enter()
+        path = "/proc/sys/" + name.replace(".", "/")
+        if self.cred.euid != 0:
+            raise kernel_error(errno.EACCES, path)
+        low, high = SYSCTL_RANGES[name]
+        if not low <= value <= high:
+            raise kernel_error(errno.EINVAL, path)
+        self.kernel.sysctl[name] = value
+
     def write_uid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:
         """Write /proc/self/uid_map of our own user namespace (once)."""
         self._enter()
