@@ -26,7 +26,7 @@ from pinfs.bpf_objects import bpf_file_object
 from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.mountns import MNT_DETACH
 from pinfs.profiles import SEED, Profile
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
+from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK
 
 BPFFS = "/sys/fs/bpf"
 MOUNTPOINTS = [BPFFS, "/tmp/b2"]
@@ -45,6 +45,7 @@ PATHS = [
 MAP_TYPES = [BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY]
 PROG_TYPES = [1, 3]  # SOCKET_FILTER, SCHED_CLS
 MAX_TASKS = 6
+MEMLOCK = 4 * 4096
 
 index = st.integers(0, 50)
 
@@ -69,6 +70,8 @@ class BpfMachine(RuleBasedStateMachine):
         init = k.init_task
         init.mkdir("/tmp/b2")
         init.mount("bpf", BPFFS, "bpf")
+        # a small RLIMIT_MEMLOCK (4 pages, per uid) makes the EPERM paths common
+        init.setrlimit(RLIMIT_MEMLOCK, MEMLOCK, MEMLOCK)
         self.tasks = [init, k.spawn(uid=1000, gid=1000), k.spawn(uid=1001, gid=1001)]
 
     # -- helpers ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ and eBPF object pinning, as at Linux commit b2197755 (2015).
 
 from __future__ import annotations
 
+from . import cred
 from .bpf_attr import (
     BPF_ANY,
     BPF_EXIST,
@@ -38,7 +39,6 @@ from .bpf_attr import (
     BPF_PROG_TYPE_UNSPEC,
     BPF_PSEUDO_MAP_FD,
 )
-from . import cred
 from .errors import KernelError, errno_name, kernel_error
 from .invariants import InvariantError
 from .kernel import Kernel
@@ -76,5 +76,6 @@ __all__ = [
     "Profile",
     "Task",
     "errno_name",
+    "cred",
     "kernel_error",
 ]
