@@ -8,10 +8,9 @@ build the attr and its buffers in user memory and go through the raw path.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .arraymap import FdArray
@@ -26,9 +25,8 @@ from .bpf_attr import (
     BPF_OBJ_PIN,
     BPF_PROG_LOAD,
     SEED_ATTR_SIZE,
-    BpfCmd,
+    CommandLayout,
     pack_attr,
-    read_field,
 )
 from .bpf_objects import (
     BpfMap,
@@ -70,19 +68,17 @@ def sys_bpf(task: Task, cmd: int, uattr: int, size: int) -> int:
                 raise kernel_error(errno.E2BIG)
         size = SEED_ATTR_SIZE
     attr = task.mem.read(uattr, size).ljust(SEED_ATTR_SIZE, b"\0")
-    try:
-        command = BpfCmd(cmd)
-    except ValueError:
-        raise kernel_error(errno.EINVAL) from None
-    return _HANDLERS[command](task, _check_attr(command, attr))
+    handler = _HANDLERS.get(cmd)
+    if handler is None:
+        raise kernel_error(errno.EINVAL)
+    return handler(task, _check_attr(ATTR_LAYOUT[cmd], attr))  # type: ignore[index]
 
 
-def _check_attr(cmd: BpfCmd, attr: bytes) -> dict[str, int]:
+def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
     """``CHECK_ATTR``: every byte after the command's last field must be zero."""
-    layout = ATTR_LAYOUT[cmd]
     if any(attr[layout.check_from :]):
         raise kernel_error(errno.EINVAL)
-    return {f.name: read_field(attr, f) for f in layout.fields}
+    return layout.decode(attr)
 
 
 def map_create(task: Task, attr: dict[str, int]) -> int:
@@ -198,7 +194,7 @@ def obj_get(task: Task, attr: dict[str, int]) -> int:
     return bpf_obj_get_user(task, attr["pathname"])
 
 
-_HANDLERS = {
+_HANDLERS: dict[int, Callable[[Task, dict[str, int]], int]] = {
     BPF_MAP_CREATE: map_create,
     BPF_MAP_LOOKUP_ELEM: map_lookup_elem,
     BPF_MAP_UPDATE_ELEM: map_update_elem,
@@ -241,15 +237,11 @@ def _c_string(value: object, what: str) -> bytes:
     return data + b"\0"
 
 
-@contextlib.contextmanager
-def _naming(path: str | bytes) -> Iterator[None]:
-    """Name ``path`` in a failure, as :mod:`os` functions do (the errno is unchanged)."""
-    try:
-        yield
-    except KernelError as exc:
-        if exc.filename is None:
-            raise kernel_error(exc.errno or 0, os.fsdecode(path)) from None
-        raise
+def _named(exc: KernelError, path: str | bytes) -> KernelError:
+    """``exc`` naming ``path``, as :mod:`os` functions do (the errno is unchanged)."""
+    if exc.filename is None:
+        return kernel_error(exc.errno or 0, os.fsdecode(path))
+    return exc
 
 
 class BpfSyscalls:
@@ -388,14 +380,19 @@ class BpfSyscalls:
     def obj_pin(self: Task, fd: int, path: str | bytes) -> None:  # type: ignore[misc]
         """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
-        with _naming(path):
-            self._bpf_call(BPF_OBJ_PIN, buffers, bpf_fd=_u32(fd, "fd"))
+        ufd = _u32(fd, "fd")
+        try:
+            self._bpf_call(BPF_OBJ_PIN, buffers, bpf_fd=ufd)
+        except KernelError as exc:
+            raise _named(exc, path) from None
 
     def obj_get(self: Task, path: str | bytes) -> int:  # type: ignore[misc]
         """BPF_OBJ_GET: a new fd for the object pinned at ``path``."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
-        with _naming(path):
+        try:
             return self._bpf_call(BPF_OBJ_GET, buffers)[0]
+        except KernelError as exc:
+            raise _named(exc, path) from None
 
     def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
         """The map or program behind ``fd`` (introspection, not a syscall)."""

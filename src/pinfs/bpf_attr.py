@@ -9,6 +9,7 @@ passes; :func:`read_field` is how the dispatcher reads them.
 from __future__ import annotations
 
 import enum
+import struct
 
 import attrs
 
@@ -95,17 +96,31 @@ class CommandLayout:
     cmd: BpfCmd
     fields: tuple[Field, ...]
     last_field: str
+    # Derived once: name -> field, the first byte that must be zero, and a decoder.
+    by_name: dict[str, Field] = attrs.field(init=False, repr=False, eq=False)
+    check_from: int = attrs.field(init=False)
+    decoder: struct.Struct = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_name = {f.name: f for f in self.fields}
+        object.__setattr__(self, "by_name", by_name)
+        object.__setattr__(self, "check_from", by_name[self.last_field].end)
+        object.__setattr__(self, "decoder", _decoder(self.fields))
 
     def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+        return self.by_name[name]
 
-    @property
-    def check_from(self) -> int:
-        """The first byte CHECK_ATTR requires to be zero."""
-        return self.field(self.last_field).end
+    def decode(self, attr: bytes) -> dict[str, int]:
+        """Every field's value, by name (little-endian, x86_64)."""
+        return dict(zip(self.by_name, self.decoder.unpack_from(attr), strict=True))
+
+
+def _decoder(fields: tuple[Field, ...]) -> struct.Struct:
+    fmt, pos = "<", 0
+    for f in sorted(fields, key=lambda f: f.offset):
+        fmt += "x" * (f.offset - pos) + {4: "I", 8: "Q"}[f.size]
+        pos = f.end
+    return struct.Struct(fmt)
 
 
 _MAP_CREATE = (
@@ -161,10 +176,10 @@ def pack_attr(cmd: int, size: int = SEED_ATTR_SIZE, **values: int) -> bytes:
     >>> pack_attr(BPF_OBJ_GET, pathname=0x10000).hex()[:16]
     '0000010000000000'
     """
-    layout = ATTR_LAYOUT[BpfCmd(cmd)]
+    layout = ATTR_LAYOUT[cmd]  # type: ignore[index]
     buf = bytearray(max(size, layout.check_from))
     for name, value in values.items():
-        f = layout.field(name)
+        f = layout.by_name[name]
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be int, not {type(value).__name__}")
         if not 0 <= value < 1 << (8 * f.size):

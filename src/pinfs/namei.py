@@ -55,6 +55,9 @@ from .vfs import (
 )
 
 MAXSYMLINKS = 40
+S_IFMT = 0o170000
+S_IFDIR = stat.S_IFDIR
+S_IFLNK = stat.S_IFLNK
 
 LAST_NORM = 0
 LAST_ROOT = 1
@@ -157,8 +160,21 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
     if not components:
         nd.last_type = LAST_ROOT
         return
+    cred = nd.cred
     for component in components[:-1]:
-        may_lookup(nd)
+        mnt, parent = nd.path
+        err = inode_permission(cred, parent.d_inode, MAY_EXEC)  # type: ignore[arg-type]
+        if err:
+            raise kernel_error(err)
+        # dcache fast path: a positive child that is neither a mountpoint nor a link.
+        child = parent.d_subdirs.get(component)
+        inode = child.d_inode if child is not None else None
+        if child is not None and inode is not None and not child.d_mounted:
+            if inode.i_mode & S_IFMT == S_IFDIR:
+                nd.path = Path(mnt, child)
+                continue
+            if inode.i_mode & S_IFMT != S_IFLNK:
+                raise kernel_error(errno.ENOTDIR)
         walk_component(nd, component, follow=True)
         inode = nd.path.dentry.d_inode
         assert inode is not None

@@ -72,11 +72,12 @@ def sb_permission(inode: Inode, mask: int) -> int:
 
 def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
     """``inode_permission``: superblock read-only, then ``__inode_permission``."""
-    err = sb_permission(inode, mask)
-    if err:
-        return err
-    if mask & MAY_WRITE and inode.i_flags & S_IMMUTABLE:
-        return errno.EACCES
+    if mask & MAY_WRITE:
+        err = sb_permission(inode, mask)
+        if err:
+            return err
+        if inode.i_flags & S_IMMUTABLE:
+            return errno.EACCES
     return generic_permission(cred, inode, mask)
 
 

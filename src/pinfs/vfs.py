@@ -197,7 +197,7 @@ class Inode:
 
     @property
     def is_dir(self) -> bool:
-        return stat.S_ISDIR(self.i_mode)
+        return self.i_mode & 0o170000 == stat.S_IFDIR
 
     @property
     def is_dead_dir(self) -> bool:
