@@ -188,6 +188,7 @@ def test_s71_open_of_a_pinned_object_is_enxio_no_open(
         assert err(t.open, path, flags) == errno.ENXIO
     assert err(t.open, path, os.O_RDONLY | os.O_DIRECTORY) == errno.ENOTDIR
     assert err(u.open, path, os.O_RDONLY) == errno.EACCES
+    assert err(u.open, path, os.O_RDONLY | os.O_DIRECTORY) == errno.ENOTDIR  # do_last first
     t.chmod(path, 0o604)
     assert err(u.open, path, os.O_RDONLY) == errno.ENXIO
     assert err(u.open, path, os.O_WRONLY) == errno.EACCES
@@ -570,4 +571,34 @@ def test_s84_root_inode_is_01777_ino_1_owned_by_global_root_bpf_fill_super(
     um = u.map_create(ARRAY, 4, 4, 1)
     u.obj_pin(um, "/tmp/mine/x")
     assert (u.stat("/tmp/mine/x").st_uid, u.stat("/tmp/mine/x").st_gid) == (0, 0)
+    k.check_invariants()
+
+
+def test_s78_mountpoints_of_other_namespaces_do_not_block_removal_is_local_mountpoint(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """vfs_rmdir / vfs_unlink -> is_local_mountpoint (fs/namespace.c, since 3.18): only a
+    mount in the caller's own namespace makes the victim EBUSY; a bpffs directory or pin
+    covered by a mount in another namespace (which shares the instance through
+    copy_mnt_ns) is removed and that mount is detached (detach_mounts)."""
+    t.mkdir(BPFFS + "/d")
+    fd = t.map_create(ARRAY, 4, 4, 1)
+    t.obj_pin(fd, BPFFS + "/m")
+    t.close(t.open("/tmp/f", os.O_CREAT | os.O_WRONLY, 0o600))
+    c = t.fork()
+    c.unshare(CLONE_NEWNS)
+    before = len(k.mounts(c.mnt_ns))
+    c.mount("/tmp", BPFFS + "/d", None, MS_BIND)
+    c.mount("/tmp/f", BPFFS + "/m", None, MS_BIND)
+    assert err(c.rmdir, BPFFS + "/d") == errno.EBUSY
+    assert err(c.unlink, BPFFS + "/m") == errno.EBUSY
+    assert t.fd_object(fd).refcnt == 2
+    t.rmdir(BPFFS + "/d")
+    t.unlink(BPFFS + "/m")
+    assert c.listdir(BPFFS) == []
+    assert err(c.stat, BPFFS + "/d") == errno.ENOENT
+    # detach_mounts: both of c's mounts are gone from its namespace, and nothing holds
+    # the unlinked pin's dentry any more, so its object reference was put in unlink(2)
+    assert len(k.mounts(c.mnt_ns)) == before
+    assert t.fd_object(fd).refcnt == 1
     k.check_invariants()

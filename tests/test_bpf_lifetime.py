@@ -87,6 +87,17 @@ def test_s95_prog_array_flushed_on_every_map_file_release_bpf_map_release() -> N
     assert PA.storage.slots == {}
     assert (PA.refcnt, P.refcnt) == (1, 1)
     k.check_invariants()
+    # exit of the process that holds the last fd of a file: release, flush
+    u = k.spawn(uid=1000)
+    upa = u.map_create(PROG_ARRAY, 4, 4, 1)
+    uprog = u.prog_load(SOCKET_FILTER, RETURN_ZERO)
+    u.map_update_elem(upa, k4(0), k4(uprog))
+    u.obj_pin(upa, BPFFS + "/upa")
+    UPA, UP = u.fd_object(upa), u.fd_object(uprog)
+    u.exit()
+    assert UPA.storage.slots == {} and UPA.refcnt == 1
+    assert UP.freed
+    k.check_invariants()
 
 
 def test_s95_pin_eviction_and_umount_do_not_flush_bpf_any_put() -> None:
@@ -321,7 +332,13 @@ def test_s99_bpf_max_refcnt_profile_refuses_the_32769th_reference_bpf_map_inc() 
         t.obj_get(BPFFS + "/m")
     M = t.fd_object(m)
     assert M.refcnt == 32768
+    k.advance_clock(24 * 3600)  # relatime would now update the atime...
+    atime = t.stat(BPFFS + "/m").st_atime_ns
     assert err(t.obj_get, BPFFS + "/m") == errno.EBUSY
+    assert t.stat(BPFFS + "/m").st_atime_ns == atime  # ...but touch_atime only on success
+    c = t.fork()  # fork shares the files: no reference, no limit
+    assert M.refcnt == 32768
+    c.exit()
     assert err(t.obj_pin, m, BPFFS + "/m2") == errno.EINVAL
     assert err(t.prog_load, SOCKET_FILTER, BPF_LD_MAP_FD(1, m) + RETURN_ZERO) == errno.EBUSY
     d = t.dup(m)

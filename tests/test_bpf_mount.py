@@ -207,6 +207,7 @@ def test_s91_pins_do_not_make_the_mount_busy_do_umount(k: pinfs.Kernel, t: pinfs
     assert err(t.umount, BPFFS) == errno.EBUSY
     t.umount(BPFFS + "/sub")
     opath = t.open(BPFFS + "/m", 0o10000000)
+    assert err(t.umount, BPFFS) == errno.EBUSY  # an O_PATH file holds the mount too
     t.umount(BPFFS, MNT_DETACH)
     t.close(opath)
     assert t.listdir("/tmp/second") == ["sub", "m"]

@@ -9,6 +9,7 @@ import errno
 import os
 import stat
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -679,6 +680,26 @@ def test_s65_obj_get_success_new_file_ref_and_relatime_bpf_obj_get_user(
     t.obj_get("/tmp/na/m")
     assert t.stat(BPFFS + "/m").st_atime_ns == before
     k.check_invariants()
+
+
+def test_s65_relatime_day_rule_compares_whole_seconds_relatime_need_update(
+    k: pinfs.Kernel, t: pinfs.Task, m: int
+) -> None:
+    """touch_atime -> relatime_need_update (fs/inode.c, v4.4): the 24 h rule is
+    ``(long)(now.tv_sec - inode->i_atime.tv_sec) >= 24*60*60``, on whole seconds, so a
+    GET whose clock second is 86400 past the atime's second updates the atime even if
+    slightly less than 24 h (in nanoseconds) have passed."""
+    path = BPFFS + "/m"
+    t.obj_pin(m, path)
+    t.obj_get(path)  # the first GET after the pin sets atime = A
+    a = t.stat(path).st_atime_ns
+    assert a % 10**9 != 0  # A has a sub-second part
+    target = (a // 10**9 + DAY) * 10**9  # the next GET's "now": same second + 1 day
+    # each syscall ticks the clock by 1 ms before it runs
+    k.advance_clock(Fraction(target - 10**6 - k.current_time(), 10**9))
+    t.obj_get(path)
+    assert target - a < DAY * 10**9  # less than a full day in nanoseconds...
+    assert t.stat(path).st_atime_ns == target  # ...but tv_sec moved by 86400: update
 
 
 def test_s66_obj_get_emfile_drops_the_reference_bpf_obj_get_user(

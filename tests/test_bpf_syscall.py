@@ -171,19 +171,36 @@ def test_s1_default_sysctl_lets_unprivileged_users_run_map_and_pin_commands_sys_
     k.check_invariants()
 
 
-def test_s2_sysctl_unprivileged_bpf_disabled_modelled_as_plain_dict_proc_dointvec_minmax() -> None:
-    """proc_dointvec_minmax (kernel/sysctl.c:1163-1173) would refuse writes of 0 or 2
-    (EINVAL) and make 1 one-way.  pinfs models the sysctl only as the ``k.sysctl`` dict
-    (and the ``Kernel(unprivileged_bpf_disabled=...)`` argument) with no write API, so
-    there is no write validation to test: this asserts what exists (the default 0, and
-    that the value read by the gate is the dict's, both ways)."""
+def test_s2_sysctl_write_accepts_only_one_and_is_one_way_proc_dointvec_minmax() -> None:
+    """proc_dointvec_minmax (kernel/sysctl.c:1163-1173, extra1 = extra2 = 1): writing
+    kernel.unprivileged_bpf_disabled with anything but 1 is EINVAL, so once it is 1 it
+    stays 1; the file is root's 0644 and proc_sys_permission/test_perm look only at the
+    euid (no capability needed, none overrides); the S1 gate then applies."""
     k = pinfs.Kernel()
-    assert k.sysctl["kernel.unprivileged_bpf_disabled"] == 0
+    name = "kernel.unprivileged_bpf_disabled"
+    root = k.init_task
     u = k.spawn(uid=1000)
+    capless_root = k.spawn(uid=0, caps=[])
+    dac = k.spawn(uid=1001, caps=[pinfs.cred.CAP_DAC_OVERRIDE, CAP_SYS_ADMIN])
+    nsroot = k.spawn(uid=1002)
+    nsroot.unshare(CLONE_NEWUSER)
+    nsroot.write_uid_map([(0, 1002, 1)])
+    assert k.sysctl[name] == 0
+    for value in (0, 2, -1, 1 << 20):
+        assert err(root.sysctl_write, name, value) == errno.EINVAL
+    for task in (u, dac, nsroot):
+        assert err(task.sysctl_write, name, 1) == errno.EACCES
+    assert k.sysctl[name] == 0
     u.close(u.map_create(ARRAY, 4, 4, 1))
-    k.sysctl["kernel.unprivileged_bpf_disabled"] = 1
+    capless_root.sysctl_write(name, 1)  # euid 0 is enough
+    assert k.sysctl[name] == 1
+    assert err(root.sysctl_write, name, 0) == errno.EINVAL  # one-way
+    capless_root.sysctl_write(name, 1)  # rewriting 1 is fine
+    assert k.sysctl[name] == 1
     assert err(u.map_create, ARRAY, 4, 4, 1) == errno.EPERM
-    assert pinfs.Kernel(unprivileged_bpf_disabled=1).sysctl["kernel.unprivileged_bpf_disabled"] == 1
+    assert err(capless_root.map_create, ARRAY, 4, 4, 1) == errno.EPERM
+    dac.close(dac.map_create(ARRAY, 4, 4, 1))  # CAP_SYS_ADMIN passes the gate
+    assert pinfs.Kernel(unprivileged_bpf_disabled=1).sysctl[name] == 1
     k.check_invariants()
 
 
@@ -398,7 +415,12 @@ def test_s13_hash_huge_value_size_is_accepted_and_pages_wrap_htab_map_alloc(
     assert m.value_size == 0xFFFFFFF0
     assert m.pages == 1
     assert k.users[0].locked_vm == 1
-    assert err(t.map_lookup_elem, fd, k4(0)) == errno.ENOMEM
+    # raw calls: the typed helper would map a 4 GiB user buffer for the value
+    key, value = t.mem.alloc(k4(0)), t.mem.alloc(8)
+    attr = pack_attr(BPF_MAP_LOOKUP_ELEM, map_fd=fd, key=key, value=value)
+    assert raw_err(t, BPF_MAP_LOOKUP_ELEM, attr) == errno.ENOMEM  # kmalloc(value_size)
+    attr = pack_attr(BPF_MAP_UPDATE_ELEM, map_fd=fd, key=key, value=value)
+    assert raw_err(t, BPF_MAP_UPDATE_ELEM, attr) == errno.ENOMEM
     k.check_invariants()
 
 
@@ -770,6 +792,32 @@ def test_s26_hash_flag_semantics_and_bucket_head_insertion_htab_map_update_elem(
     assert t.map_lookup_elem(h, a) == k4(9)
     t.map_update_elem(h, b, k4(8), BPF_ANY)
     assert order() == [b, a, c]
+
+
+def test_s30_hash_iteration_walks_buckets_in_order_newest_first_htab_map_get_next_key(
+    t: pinfs.Task,
+) -> None:
+    """htab_map_get_next_key (seed: jhash with initval 0): starting from an absent key
+    the walk visits buckets 0..n_buckets-1 in order and each chain newest first, and
+    ends with ENOENT; every key is visited exactly once."""
+    h = t.map_create(HASH, 4, 4, 8)  # 8 buckets
+    keys = [k4(i * 7919 + 3) for i in range(8)]
+    for key in keys:
+        t.map_update_elem(h, key, key)
+    by_bucket: dict[int, list[bytes]] = {}
+    for key in keys:  # insertion order; each chain is newest first
+        by_bucket.setdefault(jhash(key, 0) & 7, []).insert(0, key)
+    expected = [key for bucket in sorted(by_bucket) for key in by_bucket[bucket]]
+    walk, key = [], b"\xff\xff\xff\xff"
+    assert key not in keys
+    while True:
+        try:
+            key = t.map_get_next_key(h, key)
+        except OSError as e:
+            assert e.errno == errno.ENOENT
+            break
+        walk.append(key)
+    assert walk == expected
 
 
 def test_s27_array_update_rules_array_map_update_elem(t: pinfs.Task) -> None:

@@ -178,7 +178,7 @@ def attach_mnt(mnt: Mount, parent: Mount, mountpoint: Dentry) -> None:
     """``attach_mnt``: hang ``mnt`` on ``mountpoint`` of ``parent``."""
     mnt.mnt_parent = parent
     mnt.mnt_mountpoint = dget(mountpoint)
-    mountpoint.d_mounted += 1
+    mountpoint.d_mounted.append(mnt)
     parent.mounts_at.setdefault(mountpoint, []).append(mnt)
 
 
@@ -190,10 +190,17 @@ def detach_mnt(mnt: Mount) -> None:
         stack.remove(mnt)
         if not stack:
             del parent.mounts_at[mountpoint]
-        mountpoint.d_mounted -= 1
+        mountpoint.d_mounted.remove(mnt)
         dput(mountpoint)
     mnt.mnt_parent = None
     mnt.mnt_mountpoint = None
+
+
+def detach_mounts(dentry: Dentry) -> None:
+    """``detach_mounts``: a removed name takes every mount on it, in every namespace,
+    with it (lazily, as ``umount_tree``)."""
+    while dentry.d_mounted:
+        umount_tree(dentry.d_mounted[-1])
 
 
 def subtree(mnt: Mount) -> list[Mount]:

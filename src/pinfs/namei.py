@@ -28,7 +28,7 @@ from .fs_attr import (
     do_truncate,
     inode_owner_or_capable,
 )
-from .mountns import Mount, Path, follow_mount, mnt_want_write, path_get
+from .mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, path_get
 from .permission import inode_permission, may_create, may_delete
 from .vfs import (
     MAY_APPEND,
@@ -70,7 +70,6 @@ RENAME_EXCHANGE = 2
 RENAME_WHITEOUT = 4
 
 _ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
-_DAY_NS = 24 * 3600 * 10**9
 
 
 @attrs.define(eq=False)
@@ -465,6 +464,7 @@ def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
     if is_local_mountpoint(ns, dentry):
         raise kernel_error(errno.EBUSY)
     dir.i_op.unlink(dir, dentry)
+    detach_mounts(dentry)  # dont_mount + detach_mounts
     d_delete(dentry)
 
 
@@ -482,6 +482,7 @@ def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
     assert inode is not None
     dir.i_op.rmdir(dir, dentry)
     inode.i_flags |= S_DEAD
+    detach_mounts(dentry)
     d_delete(dentry)
 
 
@@ -688,8 +689,10 @@ def vfs_rename(
     if flags & RENAME_EXCHANGE:
         d_exchange(old_dentry, new_dentry)
         return
-    if target is not None and is_dir:
-        target.i_flags |= S_DEAD
+    if target is not None:
+        if is_dir:
+            target.i_flags |= S_DEAD
+        detach_mounts(new_dentry)
     d_move(old_dentry, new_dentry)
 
 
@@ -946,7 +949,7 @@ def touch_atime(path: Path) -> None:
     if mnt.mnt_flags & 0x20 and not (
         inode.i_mtime >= inode.i_atime
         or inode.i_ctime >= inode.i_atime
-        or now - inode.i_atime >= _DAY_NS
+        or now // 10**9 - inode.i_atime // 10**9 >= 24 * 3600  # whole seconds (tv_sec)
     ):
         return
     if inode.i_atime == now or mnt.read_only:

@@ -215,7 +215,7 @@ class Dentry:
     d_inode: Inode | None = None
     d_count: int = 1
     d_subdirs: dict[str, Dentry] = attrs.field(factory=dict)
-    d_mounted: int = 0  # mounts whose mountpoint is this dentry (DCACHE_MOUNTED)
+    d_mounted: list[Any] = attrs.field(factory=list)  # mounts on this dentry, any namespace
     d_seq: int = 0  # when it was (re)linked at the head of its parent's d_subdirs
     d_fsdata: Any = None
     hashed: bool = True
