@@ -9,8 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -21,6 +19,7 @@ from pinfs.cred import CAP_FOWNER
 from pinfs.libfs import DT_DIR, DT_REG
 from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.vfs import MS_BIND, MS_RDONLY, MS_REMOUNT
+from support import err
 
 BPFFS = "/sys/fs/bpf"
 O_PATH = 0o10000000
@@ -36,11 +35,6 @@ def k() -> pinfs.Kernel:
 
 
 @pytest.fixture
-def t(k: pinfs.Kernel) -> pinfs.Task:
-    return k.init_task
-
-
-@pytest.fixture
 def u(k: pinfs.Kernel) -> pinfs.Task:
     return k.spawn(uid=1000, gid=1000)
 
@@ -51,12 +45,6 @@ def m(t: pinfs.Task) -> int:
     fd = t.map_create(ARRAY, 4, 4, 1)
     t.obj_pin(fd, BPFFS + "/m")
     return fd
-
-
-def err(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int | None:
-    with pytest.raises(OSError) as ei:
-        fn(*args, **kwargs)
-    return ei.value.errno
 
 
 def ro_view(t: pinfs.Task, path: str = "/tmp/ro") -> str:

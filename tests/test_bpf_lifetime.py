@@ -6,7 +6,6 @@ BPF_MAX_REFCNT, and how dup/fork/exec share or drop files."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -18,6 +17,7 @@ from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.invariants import InvariantError
 from pinfs.profiles import SEED, Profile
 from pinfs.task import RLIMIT_NOFILE
+from support import err
 
 BPFFS = "/sys/fs/bpf"
 ARRAY, HASH, PROG_ARRAY = BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PROG_ARRAY
@@ -29,12 +29,6 @@ def boot(profile: Profile = SEED) -> tuple[pinfs.Kernel, pinfs.Task]:
     k = pinfs.Kernel(profile)
     k.init_task.mount("bpf", BPFFS, "bpf")
     return k, k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int | None:
-    with pytest.raises(OSError) as ei:
-        fn(*args, **kwargs)
-    return ei.value.errno
 
 
 def k4(i: int) -> bytes:

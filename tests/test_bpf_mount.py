@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
 from typing import Any
-
-import pytest
 
 import pinfs
 from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY
@@ -19,26 +16,11 @@ from pinfs.cred import CAP_SYS_ADMIN
 from pinfs.mountns import MNT_DETACH
 from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.vfs import MS_RDONLY
+from support import err
 
 BPFFS = "/sys/fs/bpf"
 ARRAY = BPF_MAP_TYPE_ARRAY
 ST_NODEV = 4
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> pinfs.Task:
-    return k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int | None:
-    with pytest.raises(OSError) as ei:
-        fn(*args, **kwargs)
-    return ei.value.errno
 
 
 def bpf_supers(k: pinfs.Kernel) -> list[Any]:

@@ -8,9 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 
 import pytest
 
@@ -20,6 +18,7 @@ from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.cred import CAP_DAC_OVERRIDE
 from pinfs.task import CLONE_NEWNS, RLIMIT_NOFILE
 from pinfs.vfs import MS_BIND, MS_NOATIME, MS_RDONLY, MS_REMOUNT
+from support import err
 
 BPFFS = "/sys/fs/bpf"
 O_PATH = 0o10000000
@@ -37,11 +36,6 @@ def k() -> pinfs.Kernel:
 
 
 @pytest.fixture
-def t(k: pinfs.Kernel) -> pinfs.Task:
-    return k.init_task
-
-
-@pytest.fixture
 def u(k: pinfs.Kernel) -> pinfs.Task:
     return k.spawn(uid=1000, gid=1000)
 
@@ -56,12 +50,6 @@ def m(t: pinfs.Task) -> int:
 def p(t: pinfs.Task, m: int) -> int:
     """A program fd (fd 1) using the map."""
     return t.prog_load(SOCKET_FILTER, BPF_LD_MAP_FD(1, m) + RETURN_ZERO)
-
-
-def err(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int | None:
-    with pytest.raises(OSError) as ei:
-        fn(*args, **kwargs)
-    return ei.value.errno
 
 
 def raw(t: pinfs.Task, cmd: int, attr: bytes) -> int:

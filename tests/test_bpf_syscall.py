@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -44,6 +42,7 @@ from pinfs.bpf_prog import BPF_EXIT_INSN, BPF_LD_MAP_FD, BPF_MOV64_IMM, RETURN_Z
 from pinfs.cred import CAP_SYS_ADMIN
 from pinfs.jhash import jhash
 from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK, RLIMIT_NOFILE
+from support import err
 
 BPFFS = "/sys/fs/bpf"
 KERNEL_ADDR = 0xFFFF880000000000
@@ -69,20 +68,8 @@ def k() -> pinfs.Kernel:
 
 
 @pytest.fixture
-def t(k: pinfs.Kernel) -> pinfs.Task:
-    return k.init_task
-
-
-@pytest.fixture
 def u(k: pinfs.Kernel) -> pinfs.Task:
     return k.spawn(uid=1000, gid=1000)
-
-
-def err(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int | None:
-    """Run a syscall that must fail; return its errno."""
-    with pytest.raises(OSError) as ei:
-        fn(*args, **kwargs)
-    return ei.value.errno
 
 
 def raw(t: pinfs.Task, cmd: int, attr: bytes, size: int | None = None) -> int:

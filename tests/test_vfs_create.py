@@ -21,6 +21,7 @@ import pytest
 import pinfs
 from pinfs.cred import CAP_DAC_OVERRIDE, CAP_MKNOD
 from pinfs.task import Task
+from support import err
 
 MS_RDONLY = 1
 MS_REMOUNT = 32
@@ -29,27 +30,8 @@ CREAT = os.O_CREAT | os.O_WRONLY
 
 
 @pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> Task:
-    return k.init_task
-
-
-@pytest.fixture
 def u(k: pinfs.Kernel) -> Task:
     return k.spawn(uid=1000, gid=1000)
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
 
 
 def creators(t: Task, path: str) -> dict[str, Callable[[], Any]]:

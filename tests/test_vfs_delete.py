@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,30 +18,12 @@ import pytest
 import pinfs
 from pinfs.cred import CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN
 from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, Task
+from support import err
 
 MS_RDONLY = 1
 MS_REMOUNT = 32
 MS_BIND = 4096
 O_PATH = 0o10000000
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> Task:
-    return k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
 
 
 def inode_of(t: Task, path: str) -> Any:

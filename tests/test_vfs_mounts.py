@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 import pinfs
 from pinfs.cred import CAP_SYS_ADMIN
 from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, Task
+from support import err
 
 MS_RDONLY = 1
 MS_NODEV = 4
@@ -31,25 +31,6 @@ MNT_FORCE, MNT_DETACH, MNT_EXPIRE, UMOUNT_NOFOLLOW = 1, 2, 4, 8
 ST_NODEV = 4
 O_PATH = 0o10000000
 TMPFS_MAGIC = 0x01021994
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> Task:
-    return k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
 
 
 def sb_of(t: Task, path: str) -> Any:

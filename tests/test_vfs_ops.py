@@ -14,13 +14,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 import pinfs
 from pinfs.task import RLIMIT_NOFILE, Task
+from support import err
 
 O_PATH = 0o10000000
 RENAME_NOREPLACE = 1
@@ -30,25 +29,6 @@ MS_BIND = 4096
 DT_DIR, DT_REG, DT_LNK, DT_FIFO, DT_CHR, DT_SOCK = 4, 8, 10, 1, 2, 12
 RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> Task:
-    return k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
 
 
 @pytest.fixture

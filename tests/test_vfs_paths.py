@@ -12,33 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 import pinfs
 from pinfs.task import Task
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> Task:
-    return k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    """The errno a call fails with (0 if it succeeds)."""
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
+from support import err
 
 
 def ino(t: Task, path: str) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,30 +24,12 @@ from pinfs.namei import path_lookupat
 from pinfs.permission import generic_permission
 from pinfs.task import CLONE_NEWUSER, Task
 from pinfs.vfs import MAY_EXEC, MAY_READ, MAY_WRITE
+from support import err
 
 MS_RDONLY = 1
 MS_REMOUNT = 32
 MS_BIND = 4096
 O_PATH = 0o10000000
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
-
-
-@pytest.fixture
-def t(k: pinfs.Kernel) -> Task:
-    return k.init_task
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
 
 
 def can_open(task: Task, path: str, flags: int) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,13 +20,9 @@ import pytest
 import pinfs
 from pinfs.cred import CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FULL_SET, CAP_SETGID, CAP_SETUID
 from pinfs.task import PR_SET_KEEPCAPS, Task
+from support import err
 
 O_PATH = 0o10000000
-
-
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    return pinfs.Kernel()
 
 
 @pytest.fixture
@@ -36,15 +31,6 @@ def t(k: pinfs.Kernel) -> Task:
     t.mknod("/tmp/f", stat.S_IFREG | 0o644)
     t.mkdir("/tmp/d")
     return t
-
-
-def err(fn: Callable[..., Any], *args: Any) -> int:
-    try:
-        fn(*args)
-    except OSError as e:
-        assert isinstance(e, pinfs.KernelError)
-        return e.errno or 0
-    return 0
 
 
 def dentry(t: Task, path: str) -> Any:

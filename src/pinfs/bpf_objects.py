@@ -259,29 +259,29 @@ def bpf_file_object(file: File) -> BpfObject | None:
     return None
 
 
-def bpf_map_fdget(task: Task, ufd: int) -> BpfMap:
-    """``fdget`` + ``__bpf_map_get``: EBADF if not open (O_PATH too), EINVAL if not a map."""
+def _bpf_fdget(task: Task, ufd: int, fops: FileOperations) -> Any:
+    """``fdget`` + the type check: EBADF if nothing is open there (an O_PATH file
+    counts as not open), EINVAL if the file is not of this kind."""
     file = task.files.lookup(check_fd(ufd) & 0xFFFFFFFF)
     if file is None or file.f_flags & 0o10000000:
         raise kernel_error(errno.EBADF)
-    if file.f_op is not bpf_map_fops:
+    if file.f_op is not fops:
         raise kernel_error(errno.EINVAL)
-    map: BpfMap = file.private_data
-    if map.freed:
-        _report_uaf(map, "map accessed through fd")
+    obj = file.private_data
+    if obj.freed:
+        _report_uaf(obj, "accessed through an fd")
+    return obj
+
+
+def bpf_map_fdget(task: Task, ufd: int) -> BpfMap:
+    """``fdget`` + ``__bpf_map_get``."""
+    map: BpfMap = _bpf_fdget(task, ufd, bpf_map_fops)
     return map
 
 
 def bpf_prog_fdget(task: Task, ufd: int) -> BpfProg:
-    """``fdget`` + ``__bpf_prog_get``: EBADF if not open, EINVAL if not a program."""
-    file = task.files.lookup(check_fd(ufd) & 0xFFFFFFFF)
-    if file is None or file.f_flags & 0o10000000:
-        raise kernel_error(errno.EBADF)
-    if file.f_op is not bpf_prog_fops:
-        raise kernel_error(errno.EINVAL)
-    prog: BpfProg = file.private_data
-    if prog.freed:
-        _report_uaf(prog, "prog accessed through fd")
+    """``fdget`` + ``__bpf_prog_get``."""
+    prog: BpfProg = _bpf_fdget(task, ufd, bpf_prog_fops)
     return prog
 
 

@@ -13,6 +13,8 @@ import os
 import stat
 from typing import Any
 
+import attrs
+
 from .cred import Cred
 from .errors import kernel_error
 from .fs_attr import ATTR_SIZE, IAttr, simple_setattr
@@ -199,16 +201,10 @@ ramfs_dir_inode_operations = InodeOperations(
     rename=simple_rename,
 )
 
-shmem_dir_inode_operations = InodeOperations(
+shmem_dir_inode_operations = attrs.evolve(
+    ramfs_dir_inode_operations,
     name="shmem_dir_inode_operations",
-    lookup=simple_lookup,
-    create=ramfs_create,
-    link=simple_link,
-    unlink=simple_unlink,
-    symlink=ramfs_symlink,
-    mkdir=ramfs_mkdir,
-    rmdir=simple_rmdir,
-    mknod=ramfs_mknod,
+    rename=None,
     rename2=shmem_rename2,
     setattr=shmem_setattr,
 )

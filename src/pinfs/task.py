@@ -304,19 +304,18 @@ class Task(BpfSyscalls):
 
     def stat(self, path: str | bytes) -> Kstat:
         """stat(2)."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
-        found = path_lookupat(self, name, follow=True)
-        assert found.dentry.d_inode is not None
-        return generic_fillattr(found.dentry.d_inode, self.cred)
+        return self._vfs_stat(path, follow=True)
 
     def lstat(self, path: str | bytes) -> Kstat:
         """lstat(2)."""
+        return self._vfs_stat(path, follow=False)
+
+    def _vfs_stat(self, path: str | bytes, follow: bool) -> Kstat:
+        """``vfs_fstatat``: resolve, then ``generic_fillattr``."""
         name = path_arg(path)
         self._enter()
         getname(name)
-        found = path_lookupat(self, name, follow=False)
+        found = path_lookupat(self, name, follow=follow)
         assert found.dentry.d_inode is not None
         return generic_fillattr(found.dentry.d_inode, self.cred)
 
