@@ -15,20 +15,25 @@ from typing import TYPE_CHECKING
 
 from .arraymap import FdArray
 from .bpf_attr import (
-    ATTR_LAYOUT,
+    BPF_F_PATH_FD,
+    BPF_F_RDONLY,
+    BPF_F_WRONLY,
     BPF_MAP_CREATE,
     BPF_MAP_DELETE_ELEM,
     BPF_MAP_GET_NEXT_KEY,
     BPF_MAP_LOOKUP_ELEM,
+    BPF_MAP_TYPE_HASH,
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET,
     BPF_OBJ_PIN,
     BPF_PROG_LOAD,
-    SEED_ATTR_SIZE,
     CommandLayout,
-    pack_attr,
+    layouts_for,
+    pack_attr_in,
 )
 from .bpf_objects import (
+    FMODE_READ,
+    FMODE_WRITE,
     BpfMap,
     bpf_charge_memlock,
     bpf_map_fdget,
@@ -38,7 +43,7 @@ from .bpf_objects import (
     find_and_alloc_map,
 )
 from .bpf_prog import bpf_prog_load
-from .cred import CAP_SYS_ADMIN, capable
+from .cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from .errors import KernelError, kernel_error
 from .inode import bpf_obj_get_user, bpf_obj_pin_user
 from .usermem import PAGE_SIZE, TASK_SIZE_MAX
@@ -54,24 +59,39 @@ KMALLOC_MAX_SIZE = 1 << 22
 def sys_bpf(task: Task, cmd: int, uattr: int, size: int) -> int:
     """``SYSCALL_DEFINE3(bpf)``: gate, access_ok, size, zero tail, copy, dispatch."""
     kernel = task.kernel
-    if kernel.sysctl["kernel.unprivileged_bpf_disabled"] and not capable(
-        task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
-    ):
-        raise kernel_error(errno.EPERM)
+    profile = kernel.profile
+    if profile.unpriv_gate_commands == "all":
+        unprivileged_gate(task)
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
     if size > PAGE_SIZE:
         raise kernel_error(errno.E2BIG)
-    if size > SEED_ATTR_SIZE:
-        for address in range(uattr + SEED_ATTR_SIZE, uattr + size):  # get_user, byte by byte
+    attr_size = profile.bpf_attr_size
+    if size > attr_size:
+        for address in range(uattr + attr_size, uattr + size):  # get_user, byte by byte
             if task.mem.read(address, 1) != b"\0":
                 raise kernel_error(errno.E2BIG)
-        size = SEED_ATTR_SIZE
-    attr = task.mem.read(uattr, size).ljust(SEED_ATTR_SIZE, b"\0")
+        size = attr_size
+    attr = task.mem.read(uattr, size).ljust(attr_size, b"\0")
     handler = _HANDLERS.get(cmd)
     if handler is None:
         raise kernel_error(errno.EINVAL)
-    return handler(task, _check_attr(ATTR_LAYOUT[cmd], attr))  # type: ignore[index]
+    return handler(task, _check_attr(kernel.attr_layouts[cmd], attr))
+
+
+def unprivileged_gate(task: Task) -> None:
+    """``kernel.unprivileged_bpf_disabled``: callers without CAP_SYS_ADMIN (or, since
+    v5.8, CAP_BPF) get EPERM -- at bpf(2) entry for every command until v6.5, then
+    only in MAP_CREATE and PROG_LOAD."""
+    kernel = task.kernel
+    if not kernel.sysctl["kernel.unprivileged_bpf_disabled"]:
+        return
+    ns = kernel.init_user_ns
+    if capable(task.cred, ns, CAP_SYS_ADMIN):
+        return
+    if kernel.profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF):
+        return
+    raise kernel_error(errno.EPERM)
 
 
 def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
@@ -85,8 +105,10 @@ def map_create(task: Task, attr: dict[str, int]) -> int:
     """``map_create``: allocate by type, refcnt 1, charge memlock, new fd.  If no fd
     can be had the map is freed without uncharging, a leak of the seed (S19)."""
     kernel = task.kernel
+    if kernel.profile.unpriv_gate_commands != "all":
+        unprivileged_gate(task)
     storage = find_and_alloc_map(
-        attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"]
+        kernel, attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"]
     )
     map = BpfMap(
         kernel,
@@ -124,16 +146,17 @@ def _alloc_check(size: int) -> None:
         raise kernel_error(errno.ENOMEM)
 
 
-def _map_and_key(task: Task, attr: dict[str, int]) -> tuple[BpfMap, bytes]:
-    """``fdget`` + ``__bpf_map_get`` (EBADF/EINVAL), then copy the key (EFAULT)."""
-    map = bpf_map_fdget(task, attr["map_fd"])
+def _map_and_key(task: Task, attr: dict[str, int], need_mode: int) -> tuple[BpfMap, bytes]:
+    """``fdget`` + ``__bpf_map_get`` (EBADF/EINVAL), the fd's mode (EPERM), then copy
+    the key (EFAULT)."""
+    map = bpf_map_fdget(task, attr["map_fd"], need_mode)
     _alloc_check(map.key_size)
     return map, task.mem.read(attr["key"], map.key_size)
 
 
 def map_lookup_elem(task: Task, attr: dict[str, int]) -> int:
     """``map_lookup_elem``: ENOENT if absent (always for fd arrays), copy out."""
-    map, key = _map_and_key(task, attr)
+    map, key = _map_and_key(task, attr, FMODE_READ)
     _alloc_check(map.value_size)
     value = map.storage.lookup_elem(key)
     if value is None:
@@ -144,7 +167,7 @@ def map_lookup_elem(task: Task, attr: dict[str, int]) -> int:
 
 def map_update_elem(task: Task, attr: dict[str, int]) -> int:
     """``map_update_elem``: the value is copied before the flags are looked at."""
-    map, key = _map_and_key(task, attr)
+    map, key = _map_and_key(task, attr, FMODE_WRITE)
     _alloc_check(map.value_size)
     value = task.mem.read(attr["value"], map.value_size)
     storage = map.storage
@@ -160,7 +183,7 @@ def map_update_elem(task: Task, attr: dict[str, int]) -> int:
 
 def map_delete_elem(task: Task, attr: dict[str, int]) -> int:
     """``map_delete_elem``."""
-    map, key = _map_and_key(task, attr)
+    map, key = _map_and_key(task, attr, FMODE_WRITE)
     removed = map.storage.delete_elem(key)
     if isinstance(map.storage, FdArray):
         _put_slot(removed)
@@ -176,22 +199,47 @@ def _put_slot(old: object) -> None:
 
 def map_get_next_key(task: Task, attr: dict[str, int]) -> int:
     """``map_get_next_key``: the key must be readable (NULL is EFAULT at the seed)."""
-    map, key = _map_and_key(task, attr)
-    next_key = map.storage.get_next_key(key)
+    if attr["key"] == 0 and task.kernel.profile.get_next_key_null_start:
+        map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
+        start: bytes | None = None if map.map_type == BPF_MAP_TYPE_HASH else b"\xff" * 4
+        next_key = map.storage.get_next_key(start)  # NULL: the first key (v4.12)
+    else:
+        map, key = _map_and_key(task, attr, FMODE_READ)
+        next_key = map.storage.get_next_key(key)
     task.mem.write(attr["next_key"], next_key)
     return 0
 
 
+def _path_fd(attr: dict[str, int]) -> int | None:
+    """BPF_F_PATH_FD (v6.5): ``path_fd`` only with the flag (EINVAL otherwise);
+    None means AT_FDCWD."""
+    path_fd = attr.get("path_fd", 0)
+    if not attr.get("file_flags", 0) & BPF_F_PATH_FD:
+        if path_fd:
+            raise kernel_error(errno.EINVAL)
+        return None
+    return path_fd - (1 << 32) if path_fd >= 1 << 31 else path_fd  # s32
+
+
 def obj_pin(task: Task, attr: dict[str, int]) -> int:
-    """``bpf_obj_pin``."""
-    return bpf_obj_pin_user(task, attr["bpf_fd"], attr["pathname"])
+    """``bpf_obj_pin``: no ``file_flags`` but BPF_F_PATH_FD (EINVAL)."""
+    allowed = BPF_F_PATH_FD if task.kernel.profile.path_fd else 0
+    if attr.get("file_flags", 0) & ~allowed:
+        raise kernel_error(errno.EINVAL)
+    return bpf_obj_pin_user(task, attr["bpf_fd"], attr["pathname"], _path_fd(attr))
 
 
 def obj_get(task: Task, attr: dict[str, int]) -> int:
-    """``bpf_obj_get``: ``bpf_fd`` must be 0."""
-    if attr["bpf_fd"] != 0:
+    """``bpf_obj_get``: ``bpf_fd`` must be 0; ``file_flags`` only RDONLY/WRONLY (and
+    PATH_FD), checked before the path is read."""
+    allowed = BPF_F_RDONLY | BPF_F_WRONLY
+    if task.kernel.profile.path_fd:
+        allowed |= BPF_F_PATH_FD
+    flags = attr.get("file_flags", 0)
+    if attr["bpf_fd"] != 0 or flags & ~allowed:
         raise kernel_error(errno.EINVAL)
-    return bpf_obj_get_user(task, attr["pathname"])
+    path_fd = _path_fd(attr)
+    return bpf_obj_get_user(task, attr["pathname"], flags & ~BPF_F_PATH_FD, path_fd)
 
 
 _HANDLERS: dict[int, Callable[[Task, dict[str, int]], int]] = {
@@ -244,6 +292,18 @@ def _named(exc: KernelError, path: str | bytes) -> KernelError:
     return exc
 
 
+#: The helpers write ``file_flags`` and ``path_fd`` wherever the caller asks; the
+#: kernel's own table decides whether those bytes are fields or must be zero.
+_HELPER_LAYOUTS = layouts_for(file_flags=True, path_fd=True)
+
+
+def _obj_fields(file_flags: int, path_fd: int | None) -> dict[str, int]:
+    flags = _u32(file_flags, "file_flags")
+    if path_fd is None:
+        return {"file_flags": flags}
+    return {"file_flags": flags | BPF_F_PATH_FD, "path_fd": _u32(path_fd, "path_fd")}
+
+
 class BpfSyscalls:
     """bpf(2) for :class:`~pinfs.task.Task`."""
 
@@ -282,13 +342,14 @@ class BpfSyscalls:
         try:
             for name, data in buffers.items():
                 addresses[name] = self.mem.alloc(data)
-            attr = pack_attr(cmd, **fields, **addresses)
+            size = self.kernel.profile.bpf_attr_size
+            attr = pack_attr_in(_HELPER_LAYOUTS, cmd, size, {**fields, **addresses})
             attr_addr = addresses["<attr>"] = self.mem.alloc(attr)
             result = self.bpf(cmd, attr_addr, len(attr))
             out = b""
             if read is not None:
-                size = buffers[read]
-                out = self.mem.read(addresses[read], size if isinstance(size, int) else len(size))
+                buf = buffers[read]
+                out = self.mem.read(addresses[read], buf if isinstance(buf, int) else len(buf))
             return result, out
         finally:
             for address in addresses.values():
@@ -322,7 +383,10 @@ class BpfSyscalls:
         ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
         _, value_size = self._map_sizes(ufd)
         _, value = self._bpf_call(
-            BPF_MAP_LOOKUP_ELEM, {"key": key, "value": value_size}, "value", map_fd=ufd
+            BPF_MAP_LOOKUP_ELEM,
+            {"key": key, "value": value_size},
+            "value",
+            map_fd=ufd,
         )
         return value
 
@@ -377,20 +441,29 @@ class BpfSyscalls:
             kern_version=_u32(kern_version, "kern_version"),
         )[0]
 
-    def obj_pin(self: Task, fd: int, path: str | bytes) -> None:  # type: ignore[misc]
-        """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs."""
+    def obj_pin(  # type: ignore[misc]
+        self: Task, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
+    ) -> None:
+        """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs.
+
+        ``file_flags`` (v4.15) and ``path_fd`` (v6.5, sets BPF_F_PATH_FD) are placed in
+        the attr whatever the profile; a kernel without them answers EINVAL."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
-        ufd = _u32(fd, "fd")
+        fields = _obj_fields(file_flags, path_fd)
         try:
-            self._bpf_call(BPF_OBJ_PIN, buffers, bpf_fd=ufd)
+            self._bpf_call(BPF_OBJ_PIN, buffers, None, bpf_fd=_u32(fd, "fd"), **fields)
         except KernelError as exc:
             raise _named(exc, path) from None
 
-    def obj_get(self: Task, path: str | bytes) -> int:  # type: ignore[misc]
-        """BPF_OBJ_GET: a new fd for the object pinned at ``path``."""
+    def obj_get(  # type: ignore[misc]
+        self: Task, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
+    ) -> int:
+        """BPF_OBJ_GET: a new fd for the object pinned at ``path`` (``file_flags``:
+        BPF_F_RDONLY / BPF_F_WRONLY since v4.15; ``path_fd`` since v6.5)."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
+        fields = _obj_fields(file_flags, path_fd)
         try:
-            return self._bpf_call(BPF_OBJ_GET, buffers)[0]
+            return self._bpf_call(BPF_OBJ_GET, buffers, None, **fields)[0]
         except KernelError as exc:
             raise _named(exc, path) from None
 

@@ -151,6 +151,12 @@ _PROG_LOAD = (
     Field("kern_version", 40, 4),
 )
 _OBJ = (Field("pathname", 0, 8, pointer=True), Field("bpf_fd", 8, 4))
+_OBJ_FLAGS = (*_OBJ, Field("file_flags", 12, 4))
+_OBJ_PATH_FD = (*_OBJ_FLAGS, Field("path_fd", 16, 4))
+
+BPF_F_RDONLY = 1 << 3
+BPF_F_WRONLY = 1 << 4
+BPF_F_PATH_FD = 1 << 14
 
 #: The seed's layout: command -> fields and LAST_FIELD (syscall.c's ``*_LAST_FIELD``).
 ATTR_LAYOUT: dict[BpfCmd, CommandLayout] = {
@@ -165,6 +171,25 @@ ATTR_LAYOUT: dict[BpfCmd, CommandLayout] = {
 }
 
 
+#: OBJ_PIN/OBJ_GET as later kernels lay them out: (file_flags?, path_fd?) -> layouts.
+_OBJ_LAYOUTS: dict[tuple[bool, bool], tuple[tuple[Field, ...], str]] = {
+    (False, False): (_OBJ, "bpf_fd"),
+    (True, False): (_OBJ_FLAGS, "file_flags"),
+    (True, True): (_OBJ_PATH_FD, "path_fd"),
+}
+
+
+def layouts_for(file_flags: bool, path_fd: bool) -> dict[int, CommandLayout]:
+    """The attr layout table of a kernel with (or without) OBJ_* ``file_flags`` and
+    ``path_fd``.  Other commands keep the seed's fields: later fields (map_flags,
+    BTF ids, prog names, ...) are not modelled, so non-zero bytes there stay EINVAL."""
+    fields, last = _OBJ_LAYOUTS[(file_flags, path_fd or False)]
+    table: dict[int, CommandLayout] = {int(cmd): layout for cmd, layout in ATTR_LAYOUT.items()}
+    for cmd in (BPF_OBJ_PIN, BPF_OBJ_GET):
+        table[cmd] = CommandLayout(cmd, fields, last)
+    return table
+
+
 def read_field(attr: bytes, field: Field) -> int:
     """A field's value from the (little-endian, x86_64) attr bytes."""
     return int.from_bytes(attr[field.offset : field.end], "little")
@@ -176,7 +201,14 @@ def pack_attr(cmd: int, size: int = SEED_ATTR_SIZE, **values: int) -> bytes:
     >>> pack_attr(BPF_OBJ_GET, pathname=0x10000).hex()[:16]
     '0000010000000000'
     """
-    layout = ATTR_LAYOUT[cmd]  # type: ignore[index]
+    return pack_attr_in(ATTR_LAYOUT, cmd, size, values)  # type: ignore[arg-type]
+
+
+def pack_attr_in(
+    layouts: dict[int, CommandLayout], cmd: int, size: int, values: dict[str, int]
+) -> bytes:
+    """:func:`pack_attr` against another layout table (e.g. a later kernel's)."""
+    layout = layouts[cmd]
     buf = bytearray(max(size, layout.check_from))
     for name, value in values.items():
         f = layout.by_name[name]

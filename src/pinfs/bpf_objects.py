@@ -234,17 +234,20 @@ bpf_map_fops = FileOperations(name="bpf_map_fops", release=bpf_map_release)
 bpf_prog_fops = FileOperations(name="bpf_prog_fops", release=bpf_prog_release)
 
 
-def anon_inode_getfd(task: Task, name: str, fops: FileOperations, priv: BpfObject) -> int:
-    """``anon_inode_getfd(name, fops, priv, O_RDWR | O_CLOEXEC)``: EMFILE before any
+def anon_inode_getfd(
+    task: Task, name: str, fops: FileOperations, priv: BpfObject, f_flags: int = os.O_RDWR
+) -> int:
+    """``anon_inode_getfd(name, fops, priv, f_flags | O_CLOEXEC)``: EMFILE before any
     file exists, so on failure the caller still owns its reference."""
     task._reserve_fd()
-    file = File(f_op=fops, f_flags=os.O_RDWR, f_mode=3, private_data=priv, anon_name=name)
+    f_mode = (f_flags + 1) & os.O_ACCMODE  # OPEN_FMODE: FMODE_READ 1, FMODE_WRITE 2
+    file = File(f_op=fops, f_flags=f_flags, f_mode=f_mode, private_data=priv, anon_name=name)
     file.f_inode = task.kernel.anon_inode
     return task.files.alloc_fd(file, cloexec=True, nofile=task.rlimit(7))
 
 
-def bpf_map_new_fd(task: Task, map: BpfMap) -> int:
-    return anon_inode_getfd(task, "bpf-map", bpf_map_fops, map)
+def bpf_map_new_fd(task: Task, map: BpfMap, f_flags: int = os.O_RDWR) -> int:
+    return anon_inode_getfd(task, "bpf-map", bpf_map_fops, map, f_flags)
 
 
 def bpf_prog_new_fd(task: Task, prog: BpfProg) -> int:
@@ -259,23 +262,30 @@ def bpf_file_object(file: File) -> BpfObject | None:
     return None
 
 
-def _bpf_fdget(task: Task, ufd: int, fops: FileOperations) -> Any:
+def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -> Any:
     """``fdget`` + the type check: EBADF if nothing is open there (an O_PATH file
-    counts as not open), EINVAL if the file is not of this kind."""
+    counts as not open), EINVAL if the file is not of this kind, EPERM if the file
+    lacks the FMODE_READ/FMODE_WRITE the operation needs (v4.15 map fd modes)."""
     file = task.files.lookup(check_fd(ufd) & 0xFFFFFFFF)
     if file is None or file.f_flags & 0o10000000:
         raise kernel_error(errno.EBADF)
     if file.f_op is not fops:
         raise kernel_error(errno.EINVAL)
+    if file.f_mode & need_mode != need_mode:
+        raise kernel_error(errno.EPERM)
     obj = file.private_data
     if obj.freed:
         _report_uaf(obj, "accessed through an fd")
     return obj
 
 
-def bpf_map_fdget(task: Task, ufd: int) -> BpfMap:
-    """``fdget`` + ``__bpf_map_get``."""
-    map: BpfMap = _bpf_fdget(task, ufd, bpf_map_fops)
+FMODE_READ = 1
+FMODE_WRITE = 2
+
+
+def bpf_map_fdget(task: Task, ufd: int, need_mode: int = 0) -> BpfMap:
+    """``fdget`` + ``__bpf_map_get`` (+ the fd's mode, for element commands)."""
+    map: BpfMap = _bpf_fdget(task, ufd, bpf_map_fops, need_mode)
     return map
 
 
@@ -303,10 +313,13 @@ def bpf_prog_get(task: Task, ufd: int) -> BpfProg:
 # Map types (find_and_alloc_map) and the fd-array glue
 
 
-def find_and_alloc_map(map_type: int, key_size: int, value_size: int, max_entries: int) -> Any:
+def find_and_alloc_map(
+    kernel: Kernel, map_type: int, key_size: int, value_size: int, max_entries: int
+) -> Any:
     """``find_and_alloc_map``: the registered type's ``map_alloc``, else EINVAL."""
     if map_type == BPF_MAP_TYPE_HASH:
-        return htab_map_alloc(key_size, value_size, max_entries)
+        overflow = getattr(errno, kernel.profile.htab_overflow_errno)
+        return htab_map_alloc(key_size, value_size, max_entries, overflow_errno=overflow)
     if map_type == BPF_MAP_TYPE_ARRAY:
         return array_map_alloc(key_size, value_size, max_entries)
     if map_type in (BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY):

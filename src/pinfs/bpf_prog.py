@@ -182,6 +182,10 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     """``bpf_prog_load``: license, insn count, kprobe version, CAP_SYS_ADMIN for all
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
+    if task.kernel.profile.unpriv_gate_commands != "all":
+        from .bpf import unprivileged_gate
+
+        unprivileged_gate(task)
     raw_license = task.mem.strncpy_from_user(attr["license"], 127)
     is_gpl = license_is_gpl_compatible(raw_license.decode("latin-1"))
     if insn_cnt >= BPF_MAXINSNS:
@@ -189,6 +193,7 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     kernel = task.kernel
     if (
         prog_type == BPF_PROG_TYPE_KPROBE
+        and kernel.profile.kprobe_version_checked
         and attr["kern_version"] != kernel.profile.linux_version_code
     ):
         raise kernel_error(errno.EINVAL)

@@ -160,21 +160,23 @@ class HashTab:
             del self._nonempty[bisect_left(self._nonempty, bucket)]
         self.elem_count -= 1
 
-    def get_next_key(self, key: bytes) -> bytes:
+    def get_next_key(self, key: bytes | None) -> bytes:
         """``htab_map_get_next_key``.
 
-        An unknown key restarts at the first element in bucket order; a known key gives
-        the next element of its chain, else the head of the next non-empty bucket.
-        ENOENT after the last element or on an empty map.
+        An unknown key (or None: a NULL key, from v4.12) restarts at the first element
+        in bucket order; a known key gives the next element of its chain, else the head
+        of the next non-empty bucket.  ENOENT after the last element or on an empty map.
         """
-        self._check_key(key)
-        bucket = self._select_bucket(key)
-        chain = self._buckets.get(bucket)
-        pos = self._lookup_elem_raw(chain, key)
+        pos, bucket = -1, 0
+        if key is not None:
+            self._check_key(key)
+            bucket = self._select_bucket(key)
+            chain = self._buckets.get(bucket)
+            pos = self._lookup_elem_raw(chain, key)
         if pos < 0:
             i = 0
         else:
-            assert chain is not None
+            chain = self._buckets[bucket]
             if pos + 1 < len(chain):
                 return chain[pos + 1][0]
             i = bisect_right(self._nonempty, bucket)

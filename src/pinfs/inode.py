@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import enum
 import errno
+import os
 import stat
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .bpf_attr import BPF_FS_MAGIC
+from .bpf_attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
 from .bpf_objects import (
     BpfMap,
     BpfObject,
@@ -32,30 +33,47 @@ from .bpf_objects import (
     bpf_prog_new_fd,
     bpf_prog_put,
 )
+from .cred import CAP_SYS_ADMIN, capable
 from .errors import KernelError, kernel_error
 from .libfs import (
     kill_litter_super,
     simple_dir_operations,
     simple_fill_super,
+    simple_link,
     simple_lookup,
+    simple_rename,
+    simple_rename_exchange,
     simple_rmdir,
     simple_statfs,
     simple_unlink,
 )
-from .mountns import MountContext, mount_ns
-from .namei import done_path_create, filename_create, path_lookupat, touch_atime, vfs_mknod
+from .mountns import MountContext, mount_nodev, mount_ns
+from .namei import (
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    dfd_start,
+    done_path_create,
+    filename_create,
+    path_lookupat,
+    touch_atime,
+    vfs_mknod,
+)
 from .permission import inode_permission
+from .profiles import SEED, Profile
 from .vfs import (
     FS_USERNS_MOUNT,
+    MAY_READ,
     MAY_WRITE,
     S_IALLUGO,
     Dentry,
+    FileOperations,
     FileSystemType,
     Inode,
     InodeOperations,
     KernelServices,
     SuperBlock,
     SuperOperations,
+    d_alloc,
     d_instantiate,
     dget,
     generic_delete_inode,
@@ -69,6 +87,7 @@ if TYPE_CHECKING:
     from .task import Task
 
 UNNAMED_MAJOR = 0
+_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 class BpfType(enum.IntEnum):
@@ -106,12 +125,19 @@ def bpf_any_put(raw: BpfObject, type: BpfType) -> None:
 
 
 def bpf_fd_probe_obj(task: Task, ufd: int) -> tuple[BpfObject, BpfType]:
-    """``bpf_fd_probe_obj``: try the fd as a map, then as a program; the error is
-    always the program getter's (EBADF: nothing open; EINVAL: not a program)."""
+    """``bpf_fd_probe_obj``: try the fd as a map, then as a program.  At the seed the
+    error is the program getter's (EBADF: nothing open; EINVAL: not a program); since
+    70ed506c3bbc every failure is EINVAL (``probe_bad_fd_errno``)."""
     try:
         return bpf_map_get(task, ufd, uref=True), BPF_TYPE_MAP
     except KernelError:
+        pass
+    try:
         return bpf_prog_get(task, ufd), BPF_TYPE_PROG
+    except KernelError:
+        if task.kernel.profile.probe_bad_fd_errno == "EINVAL":
+            raise kernel_error(errno.EINVAL) from None
+        raise
 
 
 def _no_ops(name: str) -> InodeOperations:
@@ -123,9 +149,10 @@ bpf_map_iops = _no_ops("bpf_map_iops")
 
 
 def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> Inode:
-    """``bpf_get_inode``: only directories and regular files; owner per
-    ``inode_init_owner``; times now; a number from ``get_next_ino``."""
-    if stat.S_IFMT(mode) not in (stat.S_IFDIR, stat.S_IFREG):
+    """``bpf_get_inode``: directories and regular files (and symlinks where the profile
+    has them); owner per ``inode_init_owner``; times now; a ``get_next_ino`` number."""
+    allowed = (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK)
+    if stat.S_IFMT(mode) not in allowed[: 3 if _profile(sb).symlinks else 2]:
         raise kernel_error(errno.EINVAL)
     inode = new_inode(sb)
     inode.i_ino = sb.kernel.get_next_ino()
@@ -133,6 +160,11 @@ def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> I
     inode.i_atime = inode.i_mtime = inode.i_ctime = now
     inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
     return inode
+
+
+def _profile(sb: SuperBlock) -> Profile:
+    profile: Profile = sb.kernel.profile  # type: ignore[attr-defined]
+    return profile
 
 
 def bpf_inode_type(inode: Inode) -> BpfType:
@@ -149,30 +181,52 @@ def bpf_dname_reserved(dentry: Dentry) -> bool:
     return "." in dentry.d_name
 
 
+def bpf_dentry_finalize(dentry: Dentry, inode: Inode, dir: Inode) -> None:
+    """``d_instantiate`` + ``dget`` (the tree's own reference); since 0f98621bef5d
+    the parent's mtime and ctime move too (``dir_times_on_create``)."""
+    d_instantiate(dentry, inode)
+    dget(dentry)
+    if _profile(dir.i_sb).dir_times_on_create:
+        dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
+
+
+def _reserved_at_create(dir: Inode, dentry: Dentry) -> bool:
+    """The seed's create-time dot check (later kernels check at lookup instead)."""
+    return not _profile(dir.i_sb).dot_check_at_lookup and bpf_dname_reserved(dentry)
+
+
 def bpf_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     """``bpf_mkdir``: EPERM for reserved names; nlink 2 and parent +1; the parent's
     times are *not* touched at the seed; ``dget`` keeps the dentry in the tree."""
-    if bpf_dname_reserved(dentry):
+    if _reserved_at_create(dir, dentry):
         raise kernel_error(errno.EPERM)
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFDIR, cred)
-    inode.i_op = bpf_dir_iops
+    inode.i_op = bpf_dir_iops_for(_profile(dir.i_sb))
     inode.i_fop = simple_dir_operations
     inc_nlink(inode)
     inc_nlink(dir)
-    d_instantiate(dentry, inode)
-    dget(dentry)
+    bpf_dentry_finalize(dentry, inode, dir)
 
 
 def bpf_mkobj_ops(cred: Cred, dir: Inode, dentry: Dentry, mode: int, iops: InodeOperations) -> None:
     """``bpf_mkobj_ops``: EPERM for reserved names; a regular inode tagged with
-    ``iops`` whose ``i_private`` takes the object reference from ``d_fsdata``."""
-    if bpf_dname_reserved(dentry):
+    ``iops`` whose ``i_private`` takes the object reference from ``d_fsdata``.  Its
+    open is ENXIO at the seed (``no_open``), EIO later (``bpffs_obj_fops``)."""
+    if _reserved_at_create(dir, dentry):
         raise kernel_error(errno.EPERM)
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFREG, cred)
     inode.i_op = iops
     inode.i_private = dentry.d_fsdata
-    d_instantiate(dentry, inode)
-    dget(dentry)
+    if _profile(dir.i_sb).open_pinned_errno == "EIO":
+        inode.i_fop = bpffs_obj_fops
+    bpf_dentry_finalize(dentry, inode, dir)
+
+
+def _open_eio(inode: Inode, file: object) -> None:
+    raise kernel_error(errno.EIO)
+
+
+bpffs_obj_fops = FileOperations(name="bpffs_obj_fops", open=_open_eio)
 
 
 def bpf_mkobj(cred: Cred, dir: Inode, dentry: Dentry, mode: int, devt: int) -> None:
@@ -189,31 +243,96 @@ def bpf_mkobj(cred: Cred, dir: Inode, dentry: Dentry, mode: int, devt: int) -> N
         raise kernel_error(errno.EPERM)
 
 
-bpf_dir_iops = InodeOperations(
-    name="bpf_dir_iops",
-    lookup=simple_lookup,
-    mknod=bpf_mkobj,
-    mkdir=bpf_mkdir,
-    rmdir=simple_rmdir,
-    unlink=simple_unlink,
-)
+def bpf_lookup(dir: Inode, dentry: Dentry) -> None:
+    """``bpf_lookup`` (<= v4.9): names with a dot are EPERM at lookup; since
+    d71fa5c9763c not in a directory of mode 000 (how the kernel makes maps.debug)."""
+    profile = _profile(dir.i_sb)
+    if bpf_dname_reserved(dentry) and (
+        not profile.dot_check_skips_mode0_dir or dir.i_mode & S_IALLUGO
+    ):
+        raise kernel_error(errno.EPERM)
+    simple_lookup(dir, dentry)
+
+
+def bpf_link(old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> None:
+    """``bpf_link`` (bb35a6ef7da4): a dot check where lookup does not do it."""
+    if _reserved_at_create(dir, new_dentry):
+        raise kernel_error(errno.EPERM)
+    simple_link(old_dentry, dir, new_dentry)
+
+
+def bpf_rename(
+    cred: Cred, old_dir: Inode, old_dentry: Dentry, new_dir: Inode, new_dentry: Dentry, flags: int
+) -> None:
+    """``bpf_rename`` / ``simple_rename``: the flags this profile's bpffs takes
+    (``rename_flags``), the dot check where lookup does not do it."""
+    allowed = {"none": 0, "noreplace": RENAME_NOREPLACE}.get(
+        _profile(old_dir.i_sb).rename_flags, RENAME_NOREPLACE | RENAME_EXCHANGE
+    )
+    if flags & ~allowed:
+        raise kernel_error(errno.EINVAL)
+    if _reserved_at_create(new_dir, new_dentry):
+        raise kernel_error(errno.EPERM)
+    if flags & RENAME_EXCHANGE:
+        simple_rename_exchange(old_dir, old_dentry, new_dir, new_dentry)
+    else:
+        simple_rename(old_dir, old_dentry, new_dir, new_dentry)
+
+
+def bpf_symlink(cred: Cred, dir: Inode, dentry: Dentry, target: str) -> None:
+    """``bpf_symlink`` (0f98621bef5d): an lrwxrwxrwx inode holding its target."""
+    inode = bpf_get_inode(
+        dir.i_sb, dir, stat.S_IRWXU | stat.S_IRWXG | stat.S_IRWXO | stat.S_IFLNK, cred
+    )
+    inode.i_link = target
+    bpf_dentry_finalize(dentry, inode, dir)
+
+
+_DIR_IOPS: dict[tuple[bool, bool, bool], InodeOperations] = {}
+
+
+def bpf_dir_iops_for(profile: Profile) -> InodeOperations:
+    """``bpf_dir_iops`` as this profile's kernel had it.  At the seed: lookup, mknod,
+    mkdir, rmdir, unlink (no rename, link or symlink: those are EPERM)."""
+    key = (profile.dot_check_at_lookup, profile.rename_link_ops, profile.symlinks)
+    iops = _DIR_IOPS.get(key)
+    if iops is None:
+        iops = _DIR_IOPS[key] = InodeOperations(
+            name="bpf_dir_iops",
+            lookup=bpf_lookup if profile.dot_check_at_lookup else simple_lookup,
+            mknod=bpf_mkobj,
+            mkdir=bpf_mkdir,
+            rmdir=simple_rmdir,
+            unlink=simple_unlink,
+            link=bpf_link if profile.rename_link_ops else None,
+            rename2=bpf_rename if profile.rename_link_ops else None,
+            symlink=bpf_symlink if profile.symlinks else None,
+        )
+    return iops
+
+
+#: The seed's table (what ``bpf_dir_iops`` is at b2197755).
+bpf_dir_iops = bpf_dir_iops_for(SEED)
 
 
 def MKDEV(major: int, minor: int) -> int:
     return major << 20 | minor
 
 
-def bpf_obj_do_pin(task: Task, pathname: str, raw: BpfObject, type: BpfType) -> None:
+def bpf_obj_do_pin(
+    task: Task, pathname: str, raw: BpfObject, type: BpfType, path_fd: int | None = None
+) -> None:
     """``bpf_obj_do_pin``: ``kern_path_create``, then "is the parent on bpffs?" (EPERM),
     then ``vfs_mknod`` with the object in ``d_fsdata``."""
-    parent, dentry = filename_create(task, pathname, is_dir=False)  # kern_path_create
+    start = dfd_start(task, path_fd, pathname)
+    parent, dentry = filename_create(task, pathname, is_dir=False, start=start)
     try:
         mode = stat.S_IFREG | (0o600 & ~task.fs.umask)
         devt = MKDEV(UNNAMED_MAJOR, type)
         # security_path_mknod: no LSM is modelled
         dir = parent.dentry.d_inode
         assert dir is not None
-        if dir.i_op is not bpf_dir_iops:
+        if dir.i_op is None or dir.i_op.name != "bpf_dir_iops":
             raise kernel_error(errno.EPERM, pathname)
         dentry.d_fsdata = raw
         try:
@@ -226,26 +345,55 @@ def bpf_obj_do_pin(task: Task, pathname: str, raw: BpfObject, type: BpfType) -> 
         done_path_create(parent, dentry)
 
 
-def bpf_obj_pin_user(task: Task, ufd: int, pathname_ptr: int) -> int:
-    """``bpf_obj_pin_user`` (BPF_OBJ_PIN): the path is read first, then the fd probed;
-    any failure after the probe drops the probe's reference (S43-S57)."""
-    pname = task.getname_user(pathname_ptr)
-    raw, type = bpf_fd_probe_obj(task, ufd)
+def bpf_obj_pin_user(task: Task, ufd: int, pathname_ptr: int, path_fd: int | None = None) -> int:
+    """``bpf_obj_pin_user`` (BPF_OBJ_PIN): at the seed the path is read first, then the
+    fd probed (since v5.6 the other way round); any failure after the probe drops the
+    probe's reference (S43-S57)."""
+    if task.kernel.profile.pin_reads_path_first:
+        pname = task.getname_user(pathname_ptr)
+        raw, type = bpf_fd_probe_obj(task, ufd)
+    else:
+        raw, type = bpf_fd_probe_obj(task, ufd)
+        try:
+            pname = task.getname_user(pathname_ptr)
+        except BaseException:
+            bpf_any_put(raw, type)
+            raise
     try:
-        bpf_obj_do_pin(task, pname, raw, type)
+        bpf_obj_do_pin(task, pname, raw, type, path_fd)
     except BaseException:
         bpf_any_put(raw, type)
         raise
     return 0
 
 
-def bpf_obj_do_get(task: Task, pathname: str) -> tuple[BpfObject, BpfType]:
-    """``bpf_obj_do_get``: follow the path, need MAY_WRITE (EROFS on a read-only
-    superblock, EACCES), then the type check (EACCES), +1, ``touch_atime``."""
-    path = path_lookupat(task, pathname, follow=True)  # kern_path(LOOKUP_FOLLOW)
+def bpf_get_file_flag(flags: int) -> int:
+    """``bpf_get_file_flag``: BPF_F_RDONLY/BPF_F_WRONLY -> O_RDONLY/O_WRONLY (both at
+    once: EINVAL), else O_RDWR."""
+    if flags & BPF_F_RDONLY and flags & BPF_F_WRONLY:
+        raise kernel_error(errno.EINVAL)
+    if flags & BPF_F_RDONLY:
+        return os.O_RDONLY
+    if flags & BPF_F_WRONLY:
+        return os.O_WRONLY
+    return os.O_RDWR
+
+
+def bpf_obj_do_get(
+    task: Task, pathname: str, f_flags: int = os.O_RDWR, path_fd: int | None = None
+) -> tuple[BpfObject, BpfType]:
+    """``bpf_obj_do_get``: follow the path; need MAY_WRITE at the seed, ACC_MODE of
+    the flags since v4.15 (EROFS on a read-only superblock, EACCES); then the type
+    check (EACCES), +1, ``touch_atime``."""
+    start = dfd_start(task, path_fd, pathname)
+    path = path_lookupat(task, pathname, follow=True, start=start)  # kern_path(FOLLOW)
     inode = path.dentry.d_inode
     assert inode is not None
-    err = inode_permission(task.cred, inode, MAY_WRITE)
+    if task.kernel.profile.obj_get_access_mask == "ACC_MODE":
+        mask = _ACC_MODE[f_flags & os.O_ACCMODE]
+    else:
+        mask = MAY_WRITE
+    err = inode_permission(task.cred, inode, mask)
     if err:
         raise kernel_error(err, pathname)
     try:
@@ -257,17 +405,23 @@ def bpf_obj_do_get(task: Task, pathname: str) -> tuple[BpfObject, BpfType]:
     return raw, type
 
 
-def bpf_obj_get_user(task: Task, pathname_ptr: int) -> int:
-    """``bpf_obj_get_user`` (BPF_OBJ_GET): a new O_RDWR, close-on-exec fd on a new
-    file; if no fd can be had (EMFILE) the reference is dropped again."""
+def bpf_obj_get_user(
+    task: Task, pathname_ptr: int, flags: int = 0, path_fd: int | None = None
+) -> int:
+    """``bpf_obj_get_user`` (BPF_OBJ_GET): a new close-on-exec fd on a new file, O_RDWR
+    (since v4.15 a map's file takes the flags' mode); if no fd can be had (EMFILE)
+    the reference is dropped again."""
+    f_flags = bpf_get_file_flag(flags)
     pname = task.getname_user(pathname_ptr)
-    raw, type = bpf_obj_do_get(task, pname)
+    raw, type = bpf_obj_do_get(task, pname, f_flags, path_fd)
     try:
         if type == BPF_TYPE_PROG:
             assert isinstance(raw, BpfProg)
             return bpf_prog_new_fd(task, raw)
         assert isinstance(raw, BpfMap)
-        return bpf_map_new_fd(task, raw)
+        if not task.kernel.profile.map_fd_mode_from_flags:
+            f_flags = os.O_RDWR
+        return bpf_map_new_fd(task, raw, f_flags)
     except BaseException:
         bpf_any_put(raw, type)
         raise
@@ -291,22 +445,85 @@ bpf_super_ops = SuperOperations(
 )
 
 
-def bpf_fill_super(sb: SuperBlock, data: Any) -> None:
+def bpf_fill_super(sb: SuperBlock, ctx: MountContext) -> None:
     """``bpf_fill_super``: libfs root (ino 1), then our ops and mode 01777 (sticky,
-    world-writable), owned by global root whoever mounts it."""
+    world-writable), owned by global root whoever mounts it.  Later kernels: refuse
+    unprivileged user-namespace instances (v6.9), take ``mode=`` (v4.10) and
+    ``uid=``/``gid=`` (v6.8, default: the mounter) and preload maps.debug/progs.debug."""
+    profile = _profile(sb)
+    init_ns = sb.kernel.init_user_ns  # type: ignore[attr-defined]
+    if (
+        profile.userns_mount == "privileged_create_only"
+        and ctx.cred.user_ns is not init_ns
+        and not capable(ctx.cred, init_ns, CAP_SYS_ADMIN)
+    ):
+        raise kernel_error(errno.EPERM)
+    mode, uid, gid = bpf_parse_options(profile, ctx)
     simple_fill_super(sb, BPF_FS_MAGIC)
     sb.s_op = bpf_super_ops
     assert sb.s_root is not None and sb.s_root.d_inode is not None
     inode = sb.s_root.d_inode
-    inode.i_op = bpf_dir_iops
+    inode.i_op = bpf_dir_iops_for(profile)
     inode.i_mode &= ~S_IALLUGO
-    inode.i_mode |= stat.S_ISVTX | 0o777
+    inode.i_mode |= stat.S_ISVTX | mode
+    inode.i_uid, inode.i_gid = uid, gid
+    if profile.preload_debug_files:
+        populate_bpffs(sb, ctx.cred)
+
+
+def bpf_parse_options(profile: Profile, ctx: MountContext) -> tuple[int, int, int]:
+    """``bpf_parse_param``: ``mode=`` (octal, else EINVAL), ``uid=``/``gid=`` (ids of
+    the mounter's namespace, EINVAL if unmapped); unknown options are ignored."""
+    mode, uid, gid = 0o777, 0, 0
+    if profile.mount_uid_gid_options:
+        uid, gid = ctx.cred.fsuid, ctx.cred.fsgid
+    for option in (ctx.options or "").split(","):
+        key, _, value = option.partition("=")
+        if key == "mode" and profile.mount_mode_option:
+            mode = _parse_uint(value, 8) & S_IALLUGO
+        elif key in ("uid", "gid") and profile.mount_uid_gid_options:
+            ns = ctx.cred.user_ns
+            kid = (ns.make_kuid if key == "uid" else ns.make_kgid)(_parse_uint(value, 10))
+            if kid is None:
+                raise kernel_error(errno.EINVAL)
+            uid, gid = (kid, gid) if key == "uid" else (uid, kid)
+    return mode, uid, gid
+
+
+def _parse_uint(text: str, base: int) -> int:
+    try:
+        value = int(text, base)
+    except ValueError:
+        raise kernel_error(errno.EINVAL) from None
+    if not 0 <= value < 1 << 32:
+        raise kernel_error(errno.EINVAL)
+    return value
+
+
+bpf_link_iops = _no_ops("bpf_link_iops")
+
+
+def populate_bpffs(sb: SuperBlock, cred: Cred) -> None:
+    """``populate_bpffs`` (d71fa5c9763c): maps.debug and progs.debug, 0400, the
+    mounter's.  They are iterator links, which pinfs does not model: no object is
+    held, OBJ_GET gives EACCES and open gives EIO."""
+    root = sb.s_root
+    assert root is not None and root.d_inode is not None
+    for name in ("maps.debug", "progs.debug"):
+        dentry = d_alloc(root, name)
+        inode = bpf_get_inode(sb, root.d_inode, stat.S_IFREG | stat.S_IRUSR, cred)
+        inode.i_op = bpf_link_iops
+        inode.i_fop = bpffs_obj_fops
+        d_instantiate(dentry, inode)  # the tree keeps d_alloc's reference
 
 
 def bpf_mount(
     fs_type: FileSystemType, kernel: KernelServices, flags: int, dev_name: str, ctx: MountContext
 ) -> Dentry:
-    """``bpf_mount``: one superblock per mount namespace; options are ignored."""
+    """``bpf_mount``: one superblock per mount namespace at the seed (``mount_ns``);
+    a new instance per mount since e27f4a942a0e (``mount_nodev``)."""
+    if kernel.profile.instance_per_mount:  # type: ignore[attr-defined]
+        return mount_nodev(fs_type, kernel, flags, ctx, bpf_fill_super)
     return mount_ns(fs_type, kernel, flags, ctx.mnt_ns, ctx, bpf_fill_super)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from . import cred as credmod
+from .bpf_attr import layouts_for
 from .errors import kernel_error
 from .fdtable import FdTable
 from .inode import bpf_fs_type
@@ -25,7 +26,7 @@ from .namei import FsStruct
 from .profiles import SEED, Profile
 from .ramfs import ramfs_fs_type, tmpfs_fs_type
 from .task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
-from .vfs import FileSystemType, Inode, SuperBlock, new_inode
+from .vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
 
 #: 2015-11-03 00:00:00 UTC, the day the seed commit was merged.
 BOOT_TIME_NS = 1_446_508_800 * 10**9
@@ -42,8 +43,8 @@ class UserStruct:
     locked_vm: int = 0
 
 
-#: Writable sysctls: name -> (min, max) of ``proc_dointvec_minmax``.  At the seed
-#: ``kernel.unprivileged_bpf_disabled`` accepts only 1, so once set it stays set.
+#: Writable sysctls: name -> (min, max) of ``proc_dointvec_minmax``.  The range of
+#: ``kernel.unprivileged_bpf_disabled`` comes from the profile (only 1 at the seed).
 SYSCTL_RANGES: dict[str, tuple[int, int]] = {
     "kernel.unprivileged_bpf_disabled": (1, 1),
     "fs.protected_symlinks": (0, 1),
@@ -54,16 +55,21 @@ SYSCTL_RANGES: dict[str, tuple[int, int]] = {
 class Kernel:
     """One simulated Linux machine."""
 
-    def __init__(self, profile: Profile = SEED, *, unprivileged_bpf_disabled: int = 0) -> None:
+    def __init__(
+        self, profile: Profile = SEED, *, unprivileged_bpf_disabled: int | None = None
+    ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.profiles.Profile, not {profile!r}")
         self.profile = profile
+        self.attr_layouts = layouts_for(profile.obj_get_file_flags, profile.path_fd)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
         self._next_obj_id = 0
         self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
         self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
         self.sysctl: dict[str, int] = {
-            "kernel.unprivileged_bpf_disabled": unprivileged_bpf_disabled,
+            "kernel.unprivileged_bpf_disabled": profile.unpriv_sysctl_default
+            if unprivileged_bpf_disabled is None
+            else unprivileged_bpf_disabled,
             "fs.protected_symlinks": 0,
             "fs.protected_hardlinks": 0,
         }
@@ -81,6 +87,9 @@ class Kernel:
         self.filesystems: dict[str, FileSystemType] = {}
         for fs_type in (ramfs_fs_type, tmpfs_fs_type, bpf_fs_type):
             self.register_filesystem(fs_type)
+        if profile.userns_mount == "refused":  # 612bacad78ba dropped FS_USERNS_MOUNT
+            bpf = self.filesystems["bpf"]
+            bpf.fs_flags &= ~FS_USERNS_MOUNT
         self.anon_inode = self._make_anon_inode()
         self.init_task = self._boot()
 
@@ -184,7 +193,7 @@ class Kernel:
         if parent.level >= 32:
             raise kernel_error(errno.EUSERS)
         ns = credmod.UserNamespace(parent=parent, level=parent.level + 1, owner=cred.euid)
-        full = credmod.CAP_FULL_SET
+        full = (1 << (self.profile.cap_last_cap + 1)) - 1
         return attrs.evolve(
             cred, user_ns=ns, cap_permitted=full, cap_effective=full, cap_inheritable=0,
             cap_bset=full, keep_caps=False,
@@ -236,7 +245,10 @@ class Kernel:
         return inode
 
     def _boot(self) -> Task:
-        init_cred = credmod.Cred(user_ns=self.init_user_ns)
+        full = (1 << (self.profile.cap_last_cap + 1)) - 1
+        init_cred = credmod.Cred(
+            user_ns=self.init_user_ns, cap_permitted=full, cap_effective=full, cap_bset=full
+        )
         ns = self.new_mnt_ns(self.init_user_ns)
         fs_type = self.filesystems["ramfs"]
         ctx = MountContext(options="mode=0755", cred=init_cred, mnt_ns=ns)
@@ -281,11 +293,8 @@ class Kernel:
         try:
             task.setgroups(list(groups))
             task.setresgid(gid, gid, gid)
-            mask = (
-                (credmod.CAP_FULL_SET if uid == 0 else 0)
-                if caps is None
-                else (credmod.cap_mask(caps))
-            )
+            full = (1 << (self.profile.cap_last_cap + 1)) - 1
+            mask = (full if uid == 0 else 0) if caps is None else credmod.cap_mask(caps)
             if mask and uid != 0:
                 task.prctl(PR_SET_KEEPCAPS, 1)
             task.setresuid(uid, uid, uid)

@@ -330,6 +330,24 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     raise kernel_error(errno.EACCES)
 
 
+AT_FDCWD = -100
+
+
+def dfd_start(current: Any, dfd: int | None, name: str) -> Path | None:
+    """``path_init`` with a directory fd: None for AT_FDCWD or an absolute name;
+    EBADF if nothing is open at ``dfd``, ENOTDIR if it is not a directory."""
+    if dfd is None or dfd == AT_FDCWD or name.startswith("/"):
+        return None
+    file = current.files.lookup(dfd) if dfd >= 0 else None
+    if file is None:
+        raise kernel_error(errno.EBADF)
+    path = file.f_path
+    if path is None or not path.dentry.d_inode.is_dir:
+        raise kernel_error(errno.ENOTDIR)
+    start: Path = path
+    return start
+
+
 def filename_parentat(current: Any, name: str, start: Path | None = None) -> Nameidata:
     """``filename_parentat``: walk to the parent; the last component is not looked up."""
     nd = new_nameidata(current)

@@ -1,37 +1,218 @@
 """Kernel profiles: which kernel pinfs imitates, as data read in one place.
 
-A :class:`Profile` holds one named switch per user-visible change; the code reads a
-switch where the behaviour lives.  :data:`SEED` is the kernel of commit b2197755
-(Oct 2015), the default.  Settings useful for teaching (a narrower reference counter)
-are made with ``attrs.evolve(SEED, refcnt_bits=8)``.
+A :class:`Profile` has one named switch per user-visible change to bpffs and pinning
+since the seed (``../shared/spec/bpffs-evolution.md`` §11).  Code reads a switch where
+the behaviour lives; nothing compares version numbers.  Each switch's docstring names
+the commit that flipped it, its first release and what a user sees.
+
+Presets are plain lists of values: :data:`SEED` (commit b2197755, the default),
+:data:`LINUX_4_4`, :data:`LINUX_4_7`, :data:`LINUX_5_10` and :data:`LINUX_6_18`
+(= :data:`LATEST`).  Variants for teaching: ``attrs.evolve(SEED, refcnt_bits=8)``.
+
+Not modelled in any profile (no observable difference in a synchronous, LSM-free
+model): ``put_after_rcu`` (v5.2 frees after an RCU grace period) and
+``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF links, BTF and BPF tokens
+are out of scope, so ``link_objects``, ``btf_map_dump``, ``iter_link_readable`` and
+``delegation_options`` have no switch.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import attrs
 
 
 @attrs.frozen
 class Profile:
-    """Behaviour switches; each names the commit that flipped it."""
+    """Behaviour switches.  Field docstrings: commit (release) -- what a user sees."""
 
     name: str = "seed"
-    #: Width of ``bpf_map.refcnt`` / ``bpf_prog_aux.refcnt``: 32 (``atomic_t``) at the
-    #: seed, where 2^32 increments wrap to a use-after-free (CVE-2016-4558); 64 since
-    #: 1e0bd5a091e5/85192dbf4de0 (v5.5).  Turn it down (e.g. 8) to watch the wrap.
-    refcnt_bits: int = 32
-    #: ``BPF_MAX_REFCNT``: None at the seed; 32768 from 92117d8443bc (v4.6, 4.4.11,
-    #: the CVE-2016-4558 fix) until v5.5.  Taking a reference beyond it fails (EBUSY).
-    refcnt_limit: int | None = None
-    #: c9da161c6517 (v4.4): a separate user count on maps; a PROG_ARRAY is flushed when
-    #: the last fd *and* pin are gone.  At the seed (False) it is flushed on every
-    #: release of any of its files (S95).
+
+    # -- mounting ------------------------------------------------------------------
+    instance_per_mount: bool = False
+    """e27f4a942a0e (v4.7) -- every ``mount -t bpf`` is a new, empty instance; at the
+    seed the superblock is shared per mount namespace and a second mount on the same
+    mountpoint is EBUSY."""
+    userns_mount: Literal["allowed", "refused", "privileged_create_only"] = "allowed"
+    """612bacad78ba (v4.7) dropped FS_USERNS_MOUNT (mount from a user namespace: EPERM);
+    6fe01d3cbb92 (v6.9) restored it, but ``bpf_fill_super`` refuses (EPERM) unless the
+    caller has CAP_SYS_ADMIN in the initial user namespace."""
+    mount_mode_option: bool = False
+    """a3af5f800106 (v4.10) -- ``-o mode=`` sets the root's permission bits (sticky
+    always added); a malformed value is EINVAL."""
+    mount_uid_gid_options: bool = False
+    """750e785796bb (v6.8) -- the root belongs to ``uid=``/``gid=``, by default the
+    mounter's fsuid/fsgid (0:0 at the seed)."""
+    preload_debug_files: bool = False
+    """d71fa5c9763c (v5.10, CONFIG_BPF_PRELOAD) -- a new instance holds ``maps.debug``
+    and ``progs.debug`` (0400, the mounter's).  They are iterator links, which pinfs
+    does not model: OBJ_GET of them is EACCES and open is EIO."""
+
+    # -- names and directory operations ---------------------------------------------
+    rename_link_ops: bool = False
+    """bb35a6ef7da4 (v4.5) -- rename(2) and link(2) work within an instance (EPERM at
+    the seed)."""
+    rename_flags: Literal["none", "noreplace", "noreplace_exchange"] = "none"
+    """v4.9 (``->rename2``) then 3871cb8cf741 (v5.16) -- which renameat2 flags bpffs
+    takes; others are EINVAL."""
+    symlinks: bool = False
+    """0f98621bef5d (v4.10) -- symlink(2) works in bpffs (EPERM at the seed)."""
+    dir_times_on_create: bool = False
+    """0f98621bef5d (v4.10) -- pin, mkdir and symlink move the parent's mtime/ctime."""
+    dot_check_at_lookup: bool = False
+    """Al Viro, <= v4.9 -- names with '.' are refused (EPERM) at lookup, so stat/unlink
+    of a missing ``a.b`` is EPERM rather than ENOENT."""
+    dot_check_skips_mode0_dir: bool = False
+    """d71fa5c9763c (v5.10) -- the lookup check is skipped in a directory of mode 000."""
+
+    # -- object lifetime -------------------------------------------------------------
     prog_array_flush_on_last_uref: bool = False
-    #: ``LINUX_VERSION_CODE`` that KPROBE programs must quote (net-next on v4.3).
+    """c9da161c6517 (v4.4) -- a PROG_ARRAY is flushed when its last fd *and* pin are
+    gone; at the seed on every release of any of its files (S95)."""
+    refcnt_bits: int = 32
+    """Width of the object refcount: 32 (``atomic_t``, wraps: CVE-2016-4558) until
+    1e0bd5a091e5/85192dbf4de0 (v5.5) made it 64.  Lower it to watch the wrap."""
+    refcnt_limit: int | None = None
+    """``BPF_MAX_REFCNT`` 32768 from 92117d8443bc (v4.6, 4.4.11) until v5.5: taking a
+    reference beyond it is EBUSY (a map pin at the limit: EINVAL)."""
+
+    # -- BPF_OBJ_PIN / BPF_OBJ_GET -----------------------------------------------------
+    obj_get_file_flags: bool = False
+    """6e71b04a8224 (v4.15) -- ``file_flags`` (BPF_F_RDONLY/BPF_F_WRONLY) in OBJ_GET;
+    other bits or both at once are EINVAL, before the path is read."""
+    obj_get_access_mask: Literal["MAY_WRITE", "ACC_MODE"] = "MAY_WRITE"
+    """6e71b04a8224 (v4.15) -- OBJ_GET checks ACC_MODE(file_flags) (read and write by
+    default) instead of MAY_WRITE only."""
+    map_fd_mode_from_flags: bool = False
+    """6e71b04a8224 (v4.15) -- a map fd from OBJ_GET gets the flags' mode: updates on
+    an RDONLY fd and lookups on a WRONLY fd are EPERM."""
+    pin_reads_path_first: bool = True
+    """Al Viro (v5.6) -- OBJ_PIN now probes the fd before reading the path."""
+    probe_bad_fd_errno: Literal["prog_get", "EINVAL"] = "prog_get"
+    """70ed506c3bbc (v5.7) -- OBJ_PIN of something that is not a bpf object: EINVAL
+    always (at the seed EBADF for a closed fd, EINVAL otherwise)."""
+    open_pinned_errno: Literal["ENXIO", "EIO"] = "ENXIO"
+    """e8d2bec04579 (v4.18/4.19) -- open(2) of a pinned object."""
+    path_fd: bool = False
+    """cb8edce28073 (v6.5) -- BPF_F_PATH_FD + ``path_fd`` for OBJ_PIN/OBJ_GET."""
+    bpf_attr_size: int = 48
+    """``sizeof(union bpf_attr)``: 48 at the seed, 168 on v6.18 (it grows with every
+    new command field; the OBJ_* growth came with 6e71b04a8224 and cb8edce28073).
+    Non-zero bytes up to it after a command's last field are EINVAL; past it, E2BIG."""
+
+    # -- who may call bpf(2) -----------------------------------------------------------
+    unpriv_gate_commands: Literal["all", "map_create_prog_load"] = "all"
+    """1d28635abcf1 (v6.5) -- ``kernel.unprivileged_bpf_disabled`` gates only
+    MAP_CREATE and PROG_LOAD; OBJ_PIN/OBJ_GET are open to everyone."""
+    unpriv_gate_caps: Literal["CAP_SYS_ADMIN", "CAP_BPF_or_CAP_SYS_ADMIN"] = "CAP_SYS_ADMIN"
+    """2c78ee898d8f (v5.8) -- CAP_BPF alone passes the gate."""
+    unpriv_sysctl_values: tuple[int, ...] = (1,)
+    """08389d888287 (v5.13) -- values writable to the sysctl: only 1 (one-way) at the
+    seed; 0, 1 and 2 later, where 2 may be changed back by an admin."""
+    unpriv_sysctl_default: int = 0
+    """CONFIG_BPF_UNPRIV_DEFAULT_OFF (v5.13): boots with 2 (the reference machine)."""
+
+    cap_last_cap: int = 37
+    """CAP_LAST_CAP: CAP_AUDIT_READ (37) at the seed; CAP_PERFMON and CAP_BPF came
+    with 2c78ee898d8f's series (v5.8), CAP_CHECKPOINT_RESTORE (40) in v5.9.  Root's
+    full set, and what capset(2) accepts, follow it."""
+
+    # -- maps and programs -------------------------------------------------------------
+    htab_overflow_errno: Literal["ENOMEM", "E2BIG"] = "ENOMEM"
+    """01b3f52157ff (v4.4) -- a hash map with more than 2^28 entries."""
+    get_next_key_null_start: bool = False
+    """8fe45924387b (v4.12) -- GET_NEXT_KEY with a NULL key returns the first key
+    (EFAULT at the seed)."""
     linux_version_code: int = 0x040300
+    """``LINUX_VERSION_CODE`` that KPROBE programs must quote (net-next on v4.3)."""
+    kprobe_version_checked: bool = True
+    """6c4fc209fcf9 (v5.0) -- kern_version is no longer checked for KPROBE programs."""
 
     def __repr__(self) -> str:
         return f"<Profile {self.name}>"
 
 
 SEED = Profile()
+
+LINUX_4_4 = attrs.evolve(
+    SEED,
+    name="linux-4.4",
+    prog_array_flush_on_last_uref=True,
+    htab_overflow_errno="E2BIG",
+    linux_version_code=0x040400,
+)
+
+LINUX_4_7 = attrs.evolve(
+    LINUX_4_4,
+    name="linux-4.7",
+    instance_per_mount=True,
+    userns_mount="refused",
+    rename_link_ops=True,
+    refcnt_limit=32768,
+    linux_version_code=0x040700,
+)
+
+LINUX_5_10 = attrs.evolve(
+    LINUX_4_7,
+    name="linux-5.10",
+    mount_mode_option=True,
+    preload_debug_files=True,
+    rename_flags="noreplace",
+    symlinks=True,
+    dir_times_on_create=True,
+    dot_check_at_lookup=True,
+    dot_check_skips_mode0_dir=True,
+    refcnt_bits=64,
+    refcnt_limit=None,
+    obj_get_file_flags=True,
+    obj_get_access_mask="ACC_MODE",
+    map_fd_mode_from_flags=True,
+    pin_reads_path_first=False,
+    probe_bad_fd_errno="EINVAL",
+    open_pinned_errno="EIO",
+    bpf_attr_size=120,
+    unpriv_gate_caps="CAP_BPF_or_CAP_SYS_ADMIN",
+    cap_last_cap=40,
+    get_next_key_null_start=True,
+    kprobe_version_checked=False,
+    linux_version_code=0x050A00,
+)
+
+LINUX_6_18 = attrs.evolve(
+    LINUX_5_10,
+    name="linux-6.18",
+    userns_mount="privileged_create_only",
+    mount_uid_gid_options=True,
+    rename_flags="noreplace_exchange",
+    path_fd=True,
+    bpf_attr_size=168,
+    unpriv_gate_commands="map_create_prog_load",
+    unpriv_sysctl_values=(0, 1, 2),
+    unpriv_sysctl_default=2,
+    linux_version_code=0x061200,
+)
+
+LATEST = LINUX_6_18
+
+PRESETS: dict[str, Profile] = {
+    p.name: p for p in (SEED, LINUX_4_4, LINUX_4_7, LINUX_5_10, LINUX_6_18)
+}
+
+
+def by_name(name: str) -> Profile:
+    """A preset by name ("seed", "linux-6.18", ...; "latest" is linux-6.18)."""
+    def norm(text: str) -> str:
+        return text.lower().replace("_", "-").replace(".", "-")
+
+    if norm(name) == "latest":
+        return LATEST
+    for preset_name, preset in PRESETS.items():
+        if norm(preset_name) == norm(name):
+            return preset
+    raise KeyError(f"unknown profile {name!r}; presets: {', '.join(PRESETS)}")
+
+
+def switches() -> list[str]:
+    """The switch names, in declaration order."""
+    return [f.name for f in attrs.fields(Profile) if f.name != "name"]

@@ -825,6 +825,14 @@ class Task(BpfSyscalls):
         if self.cred.euid != 0:
             raise kernel_error(errno.EACCES, path)
         low, high = SYSCTL_RANGES[name]
+        if name == "kernel.unprivileged_bpf_disabled":
+            values = self.kernel.profile.unpriv_sysctl_values
+            low, high = min(values), max(values)
+            if len(values) > 1:  # bpf_unpriv_handler (v5.13)
+                if not credmod.capable(self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN):
+                    raise kernel_error(errno.EPERM, path)
+                if low <= value <= high and self.kernel.sysctl[name] == 1 and value != 1:
+                    raise kernel_error(errno.EPERM, path)  # 1 is locked
         if not low <= value <= high:
             raise kernel_error(errno.EINVAL, path)
         self.kernel.sysctl[name] = value
