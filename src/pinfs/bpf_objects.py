@@ -194,6 +194,8 @@ def prog_put_common(prog: BpfProg) -> None:
 def bpf_charge_memlock(task: Task, obj: BpfObject) -> None:
     """``bpf_map_charge_memlock`` / ``bpf_prog_charge_memlock``: pages against the
     caller's RLIMIT_MEMLOCK, summed per real uid; no exemption for root (S17, S36)."""
+    if not task.kernel.profile.memlock_rlimit:
+        return  # memcg accounting (v5.11): nothing charged to the user
     user = task.kernel.user_struct(task.cred.uid)
     limit = task.rlimit(_RLIMIT_MEMLOCK) // PAGE_SIZE
     user.locked_vm += obj.pages

@@ -113,6 +113,10 @@ class Profile:
     unpriv_sysctl_default: int = 0
     """CONFIG_BPF_UNPRIV_DEFAULT_OFF (v5.13): boots with 2 (the reference machine)."""
 
+    memlock_rlimit: bool = True
+    """Roman Gushchin's memcg accounting series (v5.11; ids not recovered) -- maps and
+    programs are no longer charged against RLIMIT_MEMLOCK, so the "ulimit -l" EPERM
+    (S17, S36) is gone."""
     cap_last_cap: int = 37
     """CAP_LAST_CAP: CAP_AUDIT_READ (37) at the seed; CAP_PERFMON and CAP_BPF came
     with 2c78ee898d8f's series (v5.8), CAP_CHECKPOINT_RESTORE (40) in v5.9.  Root's
@@ -174,6 +178,7 @@ LINUX_5_10 = attrs.evolve(
     bpf_attr_size=120,
     unpriv_gate_caps="CAP_BPF_or_CAP_SYS_ADMIN",
     cap_last_cap=40,
+    memlock_rlimit=False,
     get_next_key_null_start=True,
     kprobe_version_checked=False,
     linux_version_code=0x050A00,
