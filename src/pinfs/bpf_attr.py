@@ -102,6 +102,9 @@ class CommandLayout:
     decoder: struct.Struct = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
+        offsets = [f.offset for f in self.fields]
+        if offsets != sorted(offsets):  # decode/encode zip fields with struct order
+            raise ValueError(f"{self.cmd!r}: fields must be declared in offset order")
         by_name = {f.name: f for f in self.fields}
         object.__setattr__(self, "by_name", by_name)
         object.__setattr__(self, "check_from", by_name[self.last_field].end)
@@ -117,7 +120,7 @@ class CommandLayout:
 
 def _decoder(fields: tuple[Field, ...]) -> struct.Struct:
     fmt, pos = "<", 0
-    for f in sorted(fields, key=lambda f: f.offset):
+    for f in fields:
         fmt += "x" * (f.offset - pos) + {4: "I", 8: "Q"}[f.size]
         pos = f.end
     return struct.Struct(fmt)
@@ -209,15 +212,14 @@ def pack_attr_in(
 ) -> bytes:
     """:func:`pack_attr` against another layout table (e.g. a later kernel's)."""
     layout = layouts[cmd]
-    buf = bytearray(max(size, layout.check_from))
     for name, value in values.items():
         f = layout.by_name[name]
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be int, not {type(value).__name__}")
         if not 0 <= value < 1 << (8 * f.size):
             raise ValueError(f"{name}={value} does not fit in {f.size} bytes")
-        buf[f.offset : f.end] = value.to_bytes(f.size, "little")
-    return bytes(buf)
+    packed = layout.decoder.pack(*(values.get(name, 0) for name in layout.by_name))
+    return packed.ljust(max(size, layout.check_from), b"\0")
 
 
 def describe_layout() -> str:
