@@ -152,6 +152,12 @@ class Kernel:
 
         return kernel_tree(self)
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """A picture (SVG) and the text tree, for notebooks."""
+        from .svg import mimebundle
+
+        return mimebundle(self)
+
     def check_invariants(self) -> None:
         """Raise :class:`pinfs.invariants.InvariantError` if the bookkeeping is off."""
         check_invariants(self)

@@ -109,6 +109,12 @@ class MountNamespace:
     def __repr__(self) -> str:
         return f"<mnt_namespace {self.ns_id}: {len(self.mounts)} mounts, {self.count} tasks>"
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """A picture (SVG) and the text tree, for notebooks."""
+        from .svg import mimebundle
+
+        return mimebundle(self)
+
 
 # ---------------------------------------------------------------------------------------
 # References

@@ -70,7 +70,8 @@ def kernel_tree(kernel: Kernel) -> str:
             where = _mount_point(kernel, mnt)
             out.append(f"  {where:<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}{ro}")
     for sb in kernel.filesystems["bpf"].fs_supers:
-        out.append(f"bpffs superblock dev={sb.s_dev:#x} ({sb.s_active} mounts):")
+        mounts = "1 mount" if sb.s_active == 1 else f"{sb.s_active} mounts"
+        out.append(f"bpffs superblock dev={sb.s_dev:#x} ({mounts}):")
         out.extend("  " + line for line in superblock_tree(sb))
     objects = kernel.objects()
     out.append("bpf objects:" if objects else "bpf objects: none")

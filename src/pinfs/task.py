@@ -169,6 +169,12 @@ class Task(BpfSyscalls):
 
     # -- plumbing ---------------------------------------------------------------------
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """A picture (SVG) and the text tree, for notebooks."""
+        from .svg import mimebundle
+
+        return mimebundle(self)
+
     def _enter(self) -> None:
         if not self.alive:
             raise RuntimeError(f"task {self.pid} has exited")

@@ -168,6 +168,12 @@ class SuperBlock:
     def read_only(self) -> bool:
         return bool(self.s_flags & MS_RDONLY)
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """A picture (SVG) and the text tree, for notebooks."""
+        from .svg import mimebundle
+
+        return mimebundle(self)
+
 
 @attrs.define(eq=False)
 class Inode:
