@@ -283,7 +283,9 @@ def test_every_switch_has_a_side_by_side_test() -> None:
 def test_every_switch_documents_its_commit_and_release(switch: str) -> None:
     source = Path(profiles.__file__).read_text()
     doc = source.split(f"    {switch}:", 1)[1].split('"""', 2)[1]
-    assert re.search(r"\b[0-9a-f]{12}\b|Al Viro|CONFIG_|LINUX_VERSION_CODE|[Ww]idth|not recovered", doc), doc
+    assert re.search(
+        r"\b[0-9a-f]{12}\b|Al Viro|CONFIG_|LINUX_VERSION_CODE|[Ww]idth|not recovered", doc
+    ), doc
     assert re.search(r"v\d+\.\d+|seed", doc), doc
 
 

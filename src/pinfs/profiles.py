@@ -207,6 +207,7 @@ PRESETS: dict[str, Profile] = {
 
 def by_name(name: str) -> Profile:
     """A preset by name ("seed", "linux-6.18", ...; "latest" is linux-6.18)."""
+
     def norm(text: str) -> str:
         return text.lower().replace("_", "-").replace(".", "-")
 

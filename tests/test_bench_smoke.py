@@ -1,0 +1,87 @@
+"""``python -m bench --quick`` runs and writes the JSON the docs describe.
+
+A smoke test only: it checks that every benchmark runs (or says why it was skipped) and
+that the JSON has its keys.  No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_IDS = ["a", "b", "c", "d.memory", "d.get", "e"]
+
+
+def test_python_m_bench_quick_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "targets" in result.stdout
+
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"meta", "results", "targets"}
+    meta = doc["meta"]
+    for key in ("date", "mode", "python", "kernel", "cpu_count", "versions", "elapsed_s"):
+        assert key in meta
+    assert meta["mode"] == "quick"
+
+    results = doc["results"]
+    for key in ("a", "b", "c", "d", "e", "live_sandbox"):
+        assert key in results
+    assert "pinfs" in results["a"]["contenders"]
+    for op in ("mkdir_rmdir", "create_unlink"):
+        assert "pinfs" in results["b"][op]["contenders"]
+    assert {"pinfs_depth1", "pinfs_depth16"} <= set(results["c"]["contenders"])
+    assert "pinfs" in results["c"]["derived"]
+    assert results["d"]["n"] == 1000
+    for layout in ("flat", "fanout"):
+        d = results["d"]["layouts"][layout]
+        for key in ("build_s", "rss_per_pin_bytes", "tracemalloc_per_pin_bytes", "get_ratio"):
+            assert key in d
+    assert results["e"]["status"] in {"ok", "skipped"}
+    # a contender that did not run says why
+    for section in (results["a"], results["b"]["mkdir_rmdir"], results["c"]):
+        for name in ("live", "pyfakefs", "live_depth1"):
+            if name in section["skipped"]:
+                assert section["skipped"][name]
+
+    assert [t["id"] for t in doc["targets"]] == TARGET_IDS
+    for t in doc["targets"]:
+        assert t["status"] in {"PASS", "FAIL", "SKIP"}
+        assert t["detail"]
+
+
+def test_python_m_bench_reports_skips(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--no-live",
+            "--only",
+            "a,c",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads(out.read_text())
+    assert doc["results"]["a"]["skipped"]["live"] == "--no-live"
+    assert "skipped_reason" in doc["results"]["d"]
+    status = {t["id"]: t["status"] for t in doc["targets"]}
+    assert status["a"] == status["c"] == status["d.memory"] == status["e"] == "SKIP"
