@@ -44,7 +44,7 @@ from .bpf_objects import (
 )
 from .bpf_prog import bpf_prog_load
 from .cred import CAP_BPF, CAP_SYS_ADMIN, capable
-from .errors import KernelError, kernel_error
+from .errors import KernelError, kernel_error, naming
 from .inode import bpf_obj_get_user, bpf_obj_pin_user
 from .usermem import PAGE_SIZE, TASK_SIZE_MAX
 from .vfs import PATH_MAX
@@ -285,13 +285,6 @@ def _c_string(value: object, what: str) -> bytes:
     return data + b"\0"
 
 
-def _named(exc: KernelError, path: str | bytes) -> KernelError:
-    """``exc`` naming ``path``, as :mod:`os` functions do (the errno is unchanged)."""
-    if exc.filename is None:
-        return kernel_error(exc.errno or 0, os.fsdecode(path))
-    return exc
-
-
 #: The helpers write ``file_flags`` and ``path_fd`` wherever the caller asks; the
 #: kernel's own table decides whether those bytes are fields or must be zero.
 _HELPER_LAYOUTS = layouts_for(file_flags=True, path_fd=True)
@@ -453,7 +446,7 @@ class BpfSyscalls:
         try:
             self._bpf_call(BPF_OBJ_PIN, buffers, None, bpf_fd=_u32(fd, "fd"), **fields)
         except KernelError as exc:
-            raise _named(exc, path) from None
+            raise naming(exc, os.fsdecode(path)) from None
 
     def obj_get(  # type: ignore[misc]
         self: Task, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
@@ -465,7 +458,7 @@ class BpfSyscalls:
         try:
             return self._bpf_call(BPF_OBJ_GET, buffers, None, **fields)[0]
         except KernelError as exc:
-            raise _named(exc, path) from None
+            raise naming(exc, os.fsdecode(path)) from None
 
     def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
         """The map or program behind ``fd`` (introspection, not a syscall)."""

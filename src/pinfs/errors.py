@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from collections.abc import Callable
 
-__all__ = ["KernelError", "kernel_error", "errno_name"]
+__all__ = ["KernelError", "call_naming", "errno_name", "kernel_error", "naming"]
 
 
 class KernelError(OSError):
@@ -60,6 +61,21 @@ def kernel_error(err: int, path: str | None = None) -> KernelError:
     if path is None:
         return _class_for(err)(err, os.strerror(err))
     return _class_for(err)(err, os.strerror(err), path)
+
+
+def naming(exc: OSError, path: str) -> OSError:
+    """``exc``, naming ``path`` if it names none yet (the errno is unchanged)."""
+    if exc.filename is None and isinstance(exc, KernelError):
+        return kernel_error(exc.errno or 0, path)
+    return exc
+
+
+def call_naming(path: str, fn: Callable[..., object], *args: object) -> None:
+    """Run a kernel step; a failure it raises names ``path``, as :mod:`os` does."""
+    try:
+        fn(*args)
+    except KernelError as exc:
+        raise naming(exc, path) from None
 
 
 def errno_name(err: int) -> str:

@@ -21,14 +21,14 @@ from typing import Any
 import attrs
 
 from .cred import CAP_MKNOD, Cred, capable
-from .errors import kernel_error
+from .errors import call_naming, kernel_error
 from .fs_attr import (
     ATTR_CTIME,
     ATTR_MTIME,
     do_truncate,
     inode_owner_or_capable,
 )
-from .mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, path_get
+from .mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, mntput, path_get
 from .permission import inode_permission, may_create, may_delete
 from .vfs import (
     MAY_APPEND,
@@ -524,7 +524,7 @@ def do_unlinkat(current: Any, name: str) -> None:
         try:
             parent = nd.path.dentry.d_inode
             assert parent is not None
-            _with_path(vfs_unlink, name, current.cred, parent, dentry, current.mnt_ns)
+            call_naming(name, vfs_unlink, current.cred, parent, dentry, current.mnt_ns)
         finally:
             dput(dentry)
             dentry = None  # type: ignore[assignment]
@@ -553,19 +553,9 @@ def do_rmdir(current: Any, name: str) -> None:
             raise kernel_error(errno.ENOENT, name)
         parent = nd.path.dentry.d_inode
         assert parent is not None
-        _with_path(vfs_rmdir, name, current.cred, parent, dentry, current.mnt_ns)
+        call_naming(name, vfs_rmdir, current.cred, parent, dentry, current.mnt_ns)
     finally:
         dput(dentry)
-
-
-def _with_path(fn: Any, name: str, *args: Any) -> None:
-    """Run a ``vfs_*`` step, naming ``name`` in any error it raises (as strerror does)."""
-    try:
-        fn(*args)
-    except OSError as exc:
-        if exc.filename is None:
-            raise kernel_error(exc.errno or 0, name) from None
-        raise
 
 
 # ---------------------------------------------------------------------------------------
@@ -578,7 +568,7 @@ def do_mkdirat(current: Any, name: str, mode: int) -> None:
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
-        _with_path(vfs_mkdir, name, current.cred, dir, dentry, mode & ~current.fs.umask)
+        call_naming(name, vfs_mkdir, current.cred, dir, dentry, mode & ~current.fs.umask)
     finally:
         done_path_create(parent, dentry)
 
@@ -596,11 +586,11 @@ def do_mknodat(current: Any, name: str, mode: int, dev: int) -> None:
         mode &= ~current.fs.umask
         fmt = stat.S_IFMT(mode)
         if fmt in (0, stat.S_IFREG):
-            _with_path(vfs_create, name, current.cred, dir, dentry, mode)
+            call_naming(name, vfs_create, current.cred, dir, dentry, mode)
         else:
             rdev = dev if fmt in (stat.S_IFCHR, stat.S_IFBLK) else 0
-            _with_path(
-                vfs_mknod, name, current.cred, current.kernel.init_user_ns, dir, dentry, mode, rdev
+            call_naming(
+                name, vfs_mknod, current.cred, current.kernel.init_user_ns, dir, dentry, mode, rdev
             )
     finally:
         done_path_create(parent, dentry)
@@ -612,7 +602,7 @@ def do_symlinkat(current: Any, target: str, name: str) -> None:
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
-        _with_path(vfs_symlink, name, current.cred, dir, dentry, target)
+        call_naming(name, vfs_symlink, current.cred, dir, dentry, target)
     finally:
         done_path_create(parent, dentry)
 
@@ -627,7 +617,7 @@ def do_linkat(current: Any, old: str, new: str) -> None:
         may_linkat(current, old_path)
         dir = parent.dentry.d_inode
         assert dir is not None
-        _with_path(vfs_link, new, current.cred, old_path.dentry, dir, dentry)
+        call_naming(new, vfs_link, current.cred, old_path.dentry, dir, dentry)
     finally:
         done_path_create(parent, dentry)
 
@@ -760,9 +750,9 @@ def do_renameat2(current: Any, old: str, new: str, flags: int) -> None:
             raise kernel_error(errno.ENOTEMPTY if not flags & RENAME_EXCHANGE else errno.EINVAL)
         old_dir, new_dir = old_nd.path.dentry.d_inode, new_nd.path.dentry.d_inode
         assert old_dir is not None and new_dir is not None
-        _with_path(
-            vfs_rename,
+        call_naming(
             old,
+            vfs_rename,
             current.cred,
             old_dir,
             old_dentry,
@@ -857,7 +847,7 @@ def do_filp_open(current: Any, name: str, flags: int, mode: int) -> File:
                     raise kernel_error(write_err, name)
                 dir = nd.path.dentry.d_inode
                 assert dir is not None
-                _with_path(vfs_create, name, cred, dir, dentry, create_mode & ~current.fs.umask)
+                call_naming(name, vfs_create, cred, dir, dentry, create_mode & ~current.fs.umask)
                 return _finish_open(current, Path(nd.path.mnt, dentry), flags, MAY_OPEN, name)
             if flags & os.O_CREAT and flags & os.O_EXCL:
                 raise kernel_error(errno.EEXIST, name)
@@ -892,11 +882,11 @@ def _finish_open(current: Any, path: Path, flags: int, acc_mode: int, name: str)
         if err:
             raise kernel_error(err, name)
     if not flags & O_PATH:
-        _with_path(may_open, name, current.cred, path, acc_mode, flags)
+        call_naming(name, may_open, current.cred, path, acc_mode, flags)
     file = vfs_open(path, inode, flags, name)
     if will_truncate:  # handle_truncate
         init_ns = current.kernel.init_user_ns
-        _with_path(do_truncate, name, current.cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
+        call_naming(name, do_truncate, current.cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
     return file
 
 
@@ -944,8 +934,6 @@ def fput_path(file: File) -> None:
     file.f_path = None
     mnt: Mount = path.mnt
     dput(path.dentry)
-    from .mountns import mntput  # local: keeps the import graph one-way
-
     mntput(mnt)
 
 

@@ -13,13 +13,13 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
 from . import cred as credmod
 from .bpf import BpfSyscalls
-from .errors import kernel_error
+from .errors import call_naming, kernel_error
 from .fdtable import FdTable, check_fd, fget, fput
 from .fs_attr import (
     ATTR_CTIME,
@@ -380,7 +380,7 @@ class Task(BpfSyscalls):
         inode = found.dentry.d_inode
         assert inode is not None
         new_mode = (mode & S_IALLUGO) | (inode.i_mode & ~S_IALLUGO)
-        _named(
+        call_naming(
             name, notify_change, self.cred, inode, IAttr(ATTR_MODE | ATTR_CTIME, ia_mode=new_mode)
         )
 
@@ -411,7 +411,7 @@ class Task(BpfSyscalls):
             valid, kgid = valid | ATTR_GID, mapped
         if not inode.is_dir:  # even chown(-1, -1) clears the setuid bits
             valid |= ATTR_KILL_SUID | ATTR_KILL_SGID
-        _named(name, notify_change, self.cred, inode, IAttr(valid, ia_uid=kuid, ia_gid=kgid))
+        call_naming(name, notify_change, self.cred, inode, IAttr(valid, ia_uid=kuid, ia_gid=kgid))
 
     def truncate(self, path: str | bytes, length: int) -> None:
         """truncate(2): only the size changes (contents are not modelled)."""
@@ -433,7 +433,7 @@ class Task(BpfSyscalls):
         if inode.i_flags & S_APPEND:
             raise kernel_error(errno.EPERM, name)
         init_ns = self.kernel.init_user_ns
-        _named(name, do_truncate, self.cred, inode, length, 0, init_ns)
+        call_naming(name, do_truncate, self.cred, inode, length, 0, init_ns)
 
     def chdir(self, path: str | bytes) -> None:
         """chdir(2): a directory we may search."""
@@ -852,15 +852,6 @@ class Task(BpfSyscalls):
         """Write /proc/self/gid_map of our own user namespace (once)."""
         self._enter()
         self.kernel.write_id_map(self, list(extents), is_gid=True)
-
-
-def _named(name: str, fn: Any, *args: Any) -> None:
-    try:
-        fn(*args)
-    except OSError as exc:
-        if exc.filename is None:
-            raise kernel_error(exc.errno or 0, name) from None
-        raise
 
 
 def _statfs_flags(mnt: Mount) -> int:
