@@ -222,6 +222,49 @@ def memlock(k: pinfs.Kernel) -> int:
     return err(k.init_task.map_create, ARRAY, 4, 4, 1)
 
 
+def umount_order(k: pinfs.Kernel) -> int:
+    return err(k.spawn(uid=1000).umount, "/missing")
+
+
+def creat_directory(k: pinfs.Kernel) -> int:
+    return err(k.init_task.open, "/tmp/new", os.O_CREAT | os.O_DIRECTORY)
+
+
+def whiteout_unprivileged(k: pinfs.Kernel) -> int:
+    k.init_task.mkdir("/tmp/t")
+    k.init_task.mount("none", "/tmp/t", "tmpfs")  # tmpfs has whiteouts (ramfs does not)
+    u = k.spawn(uid=1000)
+    u.mknod("/tmp/t/f", 0o100644)
+    return err(u.rename, "/tmp/t/f", "/tmp/t/g", 4)  # RENAME_WHITEOUT
+
+
+def source_option(k: pinfs.Kernel) -> int:
+    k.init_task.mkdir("/tmp/b")
+    return err(k.init_task.mount, "bpf", "/tmp/b", "bpf", 0, "source=x")
+
+
+def big_key(k: pinfs.Kernel) -> int:
+    return err(k.init_task.map_create, pinfs.BPF_MAP_TYPE_HASH, 600, 4, 1)
+
+
+def big_value(k: pinfs.Kernel) -> int:
+    k.init_task.setrlimit(
+        pinfs.task.RLIMIT_MEMLOCK, pinfs.task.RLIM_INFINITY, pinfs.task.RLIM_INFINITY
+    )
+    return err(k.init_task.map_create, pinfs.BPF_MAP_TYPE_HASH, 4, 1 << 28, 1)
+
+
+def prog_array_lookup(k: pinfs.Kernel) -> Any:
+    t = k.init_task
+    array = t.map_create(pinfs.BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 1)
+    prog = t.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
+    t.map_update_elem(array, b"\0" * 4, prog.to_bytes(4, "little"))
+    try:
+        return t.map_lookup_elem(array, b"\0" * 4) == t.fd_object(prog).id.to_bytes(4, "little")  # type: ignore[attr-defined]
+    except OSError as exc:
+        return errno.errorcode[exc.errno or 0]
+
+
 def kprobe_version(k: pinfs.Kernel) -> int:
     return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_KPROBE, RETURN_ZERO, kern_version=1)
 
@@ -260,6 +303,13 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "linux_version_code": (kprobe_version, errno.EINVAL, errno.EINVAL, LINUX_4_4),
     "kprobe_version_checked": (kprobe_version, errno.EINVAL, 0, LATEST),
     "memlock_rlimit": (memlock, errno.EPERM, 0, LATEST),
+    "umount_lookup_first": (umount_order, errno.EPERM, errno.ENOENT, LATEST),
+    "open_creat_directory_einval": (creat_directory, 0, errno.EINVAL, LATEST),
+    "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
+    "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),
+    "htab_key_size_limit": (big_key, errno.E2BIG, 0, LATEST),
+    "htab_value_size_limit": (big_value, 0, errno.E2BIG, LATEST),
+    "fd_array_sys_lookup": (prog_array_lookup, "ENOENT", True, LATEST),
 }
 
 

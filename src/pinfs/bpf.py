@@ -23,6 +23,7 @@ from .bpf_attr import (
     BPF_MAP_GET_NEXT_KEY,
     BPF_MAP_LOOKUP_ELEM,
     BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_PROG_ARRAY,
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET,
     BPF_OBJ_PIN,
@@ -158,11 +159,26 @@ def map_lookup_elem(task: Task, attr: dict[str, int]) -> int:
     """``map_lookup_elem``: ENOENT if absent (always for fd arrays), copy out."""
     map, key = _map_and_key(task, attr, FMODE_READ)
     _alloc_check(map.value_size)
-    value = map.storage.lookup_elem(key)
+    if isinstance(map.storage, FdArray) and task.kernel.profile.fd_array_sys_lookup:
+        value = bpf_fd_array_map_lookup_elem(map, key)
+    else:
+        value = map.storage.lookup_elem(key)
     if value is None:
         raise kernel_error(errno.ENOENT)
     task.mem.write(attr["value"], value)
     return 0
+
+
+ENOTSUPP = 524  # kernel-internal, but bpf(2) returns it to user space
+
+
+def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
+    """``bpf_fd_array_map_lookup_elem`` (v4.13): a PROG_ARRAY slot reads as the
+    program's id; types without ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
+    if map.map_type != BPF_MAP_TYPE_PROG_ARRAY:
+        raise kernel_error(ENOTSUPP)
+    prog = map.storage.slots.get(int.from_bytes(key, "little"))
+    return None if prog is None else int(prog.id).to_bytes(4, "little")
 
 
 def map_update_elem(task: Task, attr: dict[str, int]) -> int:

@@ -320,8 +320,18 @@ def find_and_alloc_map(
 ) -> Any:
     """``find_and_alloc_map``: the registered type's ``map_alloc``, else EINVAL."""
     if map_type == BPF_MAP_TYPE_HASH:
-        overflow = getattr(errno, kernel.profile.htab_overflow_errno)
-        return htab_map_alloc(key_size, value_size, max_entries, overflow_errno=overflow)
+        profile = kernel.profile
+        limit = profile.htab_value_size_limit
+        if limit is not None and value_size >= limit:
+            raise kernel_error(errno.E2BIG)
+        overflow = getattr(errno, profile.htab_overflow_errno)
+        return htab_map_alloc(
+            key_size,
+            value_size,
+            max_entries,
+            overflow_errno=overflow,
+            key_size_limit=profile.htab_key_size_limit,
+        )
     if map_type == BPF_MAP_TYPE_ARRAY:
         return array_map_alloc(key_size, value_size, max_entries)
     if map_type in (BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY):
@@ -340,16 +350,14 @@ def bpf_prog_array_compatible(array: FdArray, prog: BpfProg) -> bool:
 
 def fd_array_get_ptr(task: Task, map: BpfMap, ufd: int) -> BpfObject:
     """``map_fd_get_ptr``: a program (+1, owner-compatible) for a PROG_ARRAY; a perf
-    event for a PERF_EVENT_ARRAY, which pinfs does not model (EBADF/EINVAL)."""
+    event for a PERF_EVENT_ARRAY, which pinfs does not model (always EBADF)."""
     if map.map_type == BPF_MAP_TYPE_PROG_ARRAY:
         prog = bpf_prog_get(task, ufd)
         if not bpf_prog_array_compatible(map.storage, prog):
             bpf_prog_put(prog)
             raise kernel_error(errno.EINVAL)
         return prog
-    if task.files.lookup(ufd) is None:  # perf_event_get
-        raise kernel_error(errno.EBADF)
-    raise kernel_error(errno.EINVAL)
+    raise kernel_error(errno.EBADF)  # perf_fget_light: not a perf event file
 
 
 def _fd_array_put_ptr(map: BpfMap, old: object) -> None:

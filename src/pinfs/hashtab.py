@@ -197,6 +197,7 @@ def htab_map_alloc(
     max_entries: int,
     *,
     overflow_errno: int = errno.ENOMEM,
+    key_size_limit: int | None = MAX_BPF_STACK,
 ) -> HashTab:
     """``htab_map_alloc`` at the seed (v4.3 checks plus aaac3ba95e4c ``pages``).
 
@@ -210,8 +211,8 @@ def htab_map_alloc(
         raise kernel_error(errno.EINVAL)
     # n_buckets is a u32: above 2^31 the round-up wraps to 0.
     n_buckets = roundup_pow_of_two(max_entries) & U32_MAX
-    if key_size > MAX_BPF_STACK:
-        # Programs build keys on their stack.
+    if key_size_limit is not None and key_size > key_size_limit:
+        # Programs build keys on their stack (the seed's bound; later kernels drop it).
         raise kernel_error(errno.E2BIG)
     if n_buckets == 0 or n_buckets > U32_MAX // HLIST_HEAD_SIZE:
         raise kernel_error(overflow_errno)

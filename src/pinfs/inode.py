@@ -479,6 +479,8 @@ def bpf_parse_options(profile: Profile, ctx: MountContext) -> tuple[int, int, in
         uid, gid = ctx.cred.fsuid, ctx.cred.fsgid
     for option in (ctx.options or "").split(","):
         key, _, value = option.partition("=")
+        if key == "source" and profile.mount_options_fs_parse:
+            raise kernel_error(errno.EINVAL)  # "VFS: Multiple sources"
         if key == "mode" and profile.mount_mode_option:
             mode = _parse_uint(value, 8) & S_IALLUGO
         elif key in ("uid", "gid") and profile.mount_uid_gid_options:
@@ -491,10 +493,11 @@ def bpf_parse_options(profile: Profile, ctx: MountContext) -> tuple[int, int, in
 
 
 def _parse_uint(text: str, base: int) -> int:
-    try:
-        value = int(text, base)
-    except ValueError:
-        raise kernel_error(errno.EINVAL) from None
+    """``kstrtouint``: digits of ``base`` only (no sign, no ``0o``/``0x`` prefix)."""
+    digits = "01234567" if base == 8 else "0123456789"
+    if not text or any(c not in digits for c in text):
+        raise kernel_error(errno.EINVAL)
+    value = int(text, base)
     if not 0 <= value < 1 << 32:
         raise kernel_error(errno.EINVAL)
     return value

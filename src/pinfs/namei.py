@@ -711,8 +711,11 @@ def do_renameat2(current: Any, old: str, new: str, flags: int) -> None:
         raise kernel_error(errno.EINVAL)
     if flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) and flags & RENAME_EXCHANGE:
         raise kernel_error(errno.EINVAL)
-    if flags & RENAME_WHITEOUT and not capable(
-        current.cred, current.kernel.init_user_ns, CAP_MKNOD
+    needs_mknod = current.kernel.profile.rename_whiteout_needs_cap_mknod
+    if (
+        flags & RENAME_WHITEOUT
+        and needs_mknod
+        and not capable(current.cred, current.kernel.init_user_ns, CAP_MKNOD)
     ):
         raise kernel_error(errno.EPERM)
     old_nd = filename_parentat(current, getname(old))

@@ -122,7 +122,30 @@ class Profile:
     with 2c78ee898d8f's series (v5.8), CAP_CHECKPOINT_RESTORE (40) in v5.9.  Root's
     full set, and what capset(2) accepts, follow it."""
 
+    # -- generic VFS (what the oracle sees besides bpffs) --------------------------------
+    umount_lookup_first: bool = False
+    """41525f56e256 (v5.9; id from memory) -- umount(2) resolves the path before
+    may_mount(), so an unprivileged umount of a missing path is ENOENT, not EPERM."""
+    open_creat_directory_einval: bool = False
+    """43b450632676 (v6.4; id from memory) -- open(O_CREAT|O_DIRECTORY) is EINVAL."""
+    rename_whiteout_needs_cap_mknod: bool = True
+    """a3c751a50fe6 (v5.8; id from memory) -- RENAME_WHITEOUT no longer needs
+    CAP_MKNOD."""
+    mount_options_fs_parse: bool = False
+    """d2935de7e4fd (v5.4) -- bpffs options go through fs_parse: ``source=`` after
+    mount(2)'s own source is EINVAL ("Multiple sources")."""
+
     # -- maps and programs -------------------------------------------------------------
+    htab_key_size_limit: int | None = 512
+    """The seed's MAX_BPF_STACK bound on hash keys (E2BIG); modern kernels only bound
+    key_size + value_size (seen live on v6.18; commit id not recovered)."""
+    htab_value_size_limit: int | None = None
+    """01b3f52157ff (v4.4) -- hash values of KMALLOC_MAX_SIZE - 512 - sizeof(htab_elem)
+    or more are E2BIG (unbounded at the seed)."""
+    fd_array_sys_lookup: bool = False
+    """14dc6f04f49d (v4.13; id from memory) -- BPF_MAP_LOOKUP_ELEM on a PROG_ARRAY
+    returns the program's id; on a PERF_EVENT_ARRAY it is ENOTSUPP (524).  At the seed
+    both are always ENOENT."""
     htab_overflow_errno: Literal["ENOMEM", "E2BIG"] = "ENOMEM"
     """01b3f52157ff (v4.4) -- a hash map with more than 2^28 entries."""
     get_next_key_null_start: bool = False
@@ -144,6 +167,7 @@ LINUX_4_4 = attrs.evolve(
     name="linux-4.4",
     prog_array_flush_on_last_uref=True,
     htab_overflow_errno="E2BIG",
+    htab_value_size_limit=(1 << 21) - 512 - 48,
     linux_version_code=0x040400,
 )
 
@@ -179,6 +203,11 @@ LINUX_5_10 = attrs.evolve(
     unpriv_gate_caps="CAP_BPF_or_CAP_SYS_ADMIN",
     cap_last_cap=40,
     memlock_rlimit=False,
+    umount_lookup_first=True,
+    rename_whiteout_needs_cap_mknod=False,
+    mount_options_fs_parse=True,
+    htab_key_size_limit=None,
+    fd_array_sys_lookup=True,
     get_next_key_null_start=True,
     kprobe_version_checked=False,
     linux_version_code=0x050A00,
@@ -195,6 +224,8 @@ LINUX_6_18 = attrs.evolve(
     unpriv_gate_commands="map_create_prog_load",
     unpriv_sysctl_values=(0, 1, 2),
     unpriv_sysctl_default=2,
+    open_creat_directory_einval=True,
+    htab_value_size_limit=(1 << 22) - 512 - 48,
     linux_version_code=0x061200,
 )
 

@@ -287,6 +287,12 @@ class Task(BpfSyscalls):
         mode = _mode_arg(mode)
         name = path_arg(path)
         self._enter()
+        if (
+            flags & os.O_CREAT
+            and flags & os.O_DIRECTORY
+            and self.kernel.profile.open_creat_directory_einval
+        ):
+            raise kernel_error(errno.EINVAL, name)  # build_open_flags (v6.4)
         getname(name)
         self._reserve_fd()
         open_flags = flags & ~os.O_CLOEXEC
@@ -617,9 +623,13 @@ class Task(BpfSyscalls):
         self._enter()
         if flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW):
             raise kernel_error(errno.EINVAL)
+        lookup_first = self.kernel.profile.umount_lookup_first
+        if lookup_first:
+            path = path_lookupat(self, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
         if not credmod.ns_capable(self.cred, self.mnt_ns.user_ns, credmod.CAP_SYS_ADMIN):
-            raise kernel_error(errno.EPERM)
-        path = path_lookupat(self, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
+            raise kernel_error(errno.EPERM)  # may_mount
+        if not lookup_first:
+            path = path_lookupat(self, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
         mnt = path.mnt
         if path.dentry is not mnt.mnt_root or not check_mnt(self.mnt_ns, mnt):
             raise kernel_error(errno.EINVAL, name)
@@ -856,7 +866,7 @@ class Task(BpfSyscalls):
 
 def _statfs_flags(mnt: Mount) -> int:
     """``calculate_f_flags``: ST_* bits from the mount and superblock flags."""
-    flags = 0
+    flags = 0x20  # ST_VALID: f_flags is filled in (since 2.6.36)
     if mnt.read_only:
         flags |= 1  # ST_RDONLY
     for mnt_bit, st_bit in ((MNT_NOSUID, 2), (MNT_NODEV, 4), (MNT_NOEXEC, 8)):
