@@ -47,6 +47,7 @@ from .bpf_prog import bpf_prog_load
 from .cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from .errors import KernelError, kernel_error, naming
 from .inode import bpf_obj_get_user, bpf_obj_pin_user
+from .trace import syscall
 from .usermem import PAGE_SIZE, TASK_SIZE_MAX
 from .vfs import PATH_MAX
 
@@ -316,6 +317,7 @@ def _obj_fields(file_flags: int, path_fd: int | None) -> dict[str, int]:
 class BpfSyscalls:
     """bpf(2) for :class:`~pinfs.task.Task`."""
 
+    @syscall
     def bpf(self: Task, cmd: int, attr_addr: int, size: int) -> int:  # type: ignore[misc]
         """bpf(2): ``attr_addr`` points into this task's memory (``task.mem``)."""
         if not isinstance(cmd, int) or isinstance(cmd, bool) or not -(1 << 31) <= cmd < 1 << 31:
@@ -373,6 +375,7 @@ class BpfSyscalls:
             return map.key_size, map.value_size
         return 8, 8
 
+    @syscall
     def map_create(  # type: ignore[misc]
         self: Task, map_type: int, key_size: int, value_size: int, max_entries: int
     ) -> int:
@@ -387,6 +390,7 @@ class BpfSyscalls:
             max_entries=_u32(max_entries, "max_entries"),
         )[0]
 
+    @syscall
     def map_lookup_elem(self: Task, fd: int, key: bytes) -> bytes:  # type: ignore[misc]
         """BPF_MAP_LOOKUP_ELEM: the value (ENOENT if absent)."""
         ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
@@ -399,6 +403,7 @@ class BpfSyscalls:
         )
         return value
 
+    @syscall
     def map_update_elem(self: Task, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:  # type: ignore[misc]
         """BPF_MAP_UPDATE_ELEM."""
         ufd, key, value = _u32(fd, "fd"), _as_bytes(key, "key"), _as_bytes(value, "value")
@@ -408,11 +413,13 @@ class BpfSyscalls:
             raise ValueError(f"flags out of range for u64: {flags}")
         self._bpf_call(BPF_MAP_UPDATE_ELEM, {"key": key, "value": value}, map_fd=ufd, flags=flags)
 
+    @syscall
     def map_delete_elem(self: Task, fd: int, key: bytes) -> None:  # type: ignore[misc]
         """BPF_MAP_DELETE_ELEM."""
         ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
         self._bpf_call(BPF_MAP_DELETE_ELEM, {"key": key}, map_fd=ufd)
 
+    @syscall
     def map_get_next_key(self: Task, fd: int, key: bytes | None = None) -> bytes:  # type: ignore[misc]
         """BPF_MAP_GET_NEXT_KEY.  ``key=None`` passes NULL, which the seed rejects
         with EFAULT (a NULL start key came in v4.12); start from any absent key."""
@@ -424,6 +431,7 @@ class BpfSyscalls:
         _, next_key = self._bpf_call(BPF_MAP_GET_NEXT_KEY, buffers, "next_key", map_fd=ufd)
         return next_key
 
+    @syscall
     def prog_load(  # type: ignore[misc]
         self: Task,
         prog_type: int,
@@ -450,6 +458,7 @@ class BpfSyscalls:
             kern_version=_u32(kern_version, "kern_version"),
         )[0]
 
+    @syscall
     def obj_pin(  # type: ignore[misc]
         self: Task, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
     ) -> None:
@@ -464,6 +473,7 @@ class BpfSyscalls:
         except KernelError as exc:
             raise naming(exc, os.fsdecode(path)) from None
 
+    @syscall
     def obj_get(  # type: ignore[misc]
         self: Task, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
     ) -> int:

@@ -26,6 +26,7 @@ from .namei import FsStruct
 from .profiles import SEED, Profile
 from .ramfs import ramfs_fs_type, tmpfs_fs_type
 from .task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
+from .trace import Trace
 from .vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
 
 #: 2015-11-03 00:00:00 UTC, the day the seed commit was merged.
@@ -56,11 +57,17 @@ class Kernel:
     """One simulated Linux machine."""
 
     def __init__(
-        self, profile: Profile = SEED, *, unprivileged_bpf_disabled: int | None = None
+        self,
+        profile: Profile = SEED,
+        *,
+        unprivileged_bpf_disabled: int | None = None,
+        trace: bool = False,
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.profiles.Profile, not {profile!r}")
         self.profile = profile
+        #: The running :class:`~pinfs.trace.Trace`, or None (see :meth:`start_trace`).
+        self.trace: Trace | None = None
         self.attr_layouts = layouts_for(profile.obj_get_file_flags, profile.path_fd)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
         self._next_obj_id = 0
@@ -92,6 +99,18 @@ class Kernel:
             bpf.fs_flags &= ~FS_USERNS_MOUNT
         self.anon_inode = self._make_anon_inode()
         self.init_task = self._boot()
+        if trace:
+            self.start_trace()
+
+    def start_trace(self) -> Trace:
+        """Record every syscall of every task from now on in a new ``kernel.trace``."""
+        self.trace = Trace(self)
+        return self.trace
+
+    def stop_trace(self) -> Trace | None:
+        """Stop recording; returns the trace that was running."""
+        trace, self.trace = self.trace, None
+        return trace
 
     def __repr__(self) -> str:
         return f"<Kernel {len(self.tasks)} tasks, {len(self.namespaces)} mount namespaces>"
@@ -294,6 +313,18 @@ class Kernel:
         """A child of init with these credentials, set the way a launcher would:
         setgroups, setresgid, (keepcaps), setresuid, capset.  ``caps`` are capability
         numbers; by default uid 0 keeps every capability and others get none."""
+        trace, self.trace = self.trace, None
+        try:
+            task = self._spawn(uid, gid, groups, caps)
+        finally:
+            self.trace = trace
+        if trace is not None:
+            trace._spawned(task, self.init_task)
+        return task
+
+    def _spawn(
+        self, uid: int, gid: int | None, groups: Iterable[int], caps: Iterable[int] | None
+    ) -> Task:
         gid = uid if gid is None else gid
         task = self.init_task.fork()
         try:

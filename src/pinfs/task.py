@@ -83,6 +83,7 @@ from .namei import (
     touch_atime,
 )
 from .permission import inode_permission
+from .trace import syscall
 from .usermem import UserMemory
 from .vfs import (
     FS_USERNS_MOUNT,
@@ -217,6 +218,7 @@ class Task(BpfSyscalls):
 
     # -- files and directories --------------------------------------------------------
 
+    @syscall
     def mkdir(self, path: str | bytes, mode: int = 0o777) -> None:
         """mkdir(2)."""
         mode = _mode_arg(mode)
@@ -225,6 +227,7 @@ class Task(BpfSyscalls):
         getname(name)
         do_mkdirat(self, name, mode)
 
+    @syscall
     def rmdir(self, path: str | bytes) -> None:
         """rmdir(2)."""
         name = path_arg(path)
@@ -232,6 +235,7 @@ class Task(BpfSyscalls):
         getname(name)
         do_rmdir(self, name)
 
+    @syscall
     def unlink(self, path: str | bytes) -> None:
         """unlink(2)."""
         name = path_arg(path)
@@ -239,6 +243,7 @@ class Task(BpfSyscalls):
         getname(name)
         do_unlinkat(self, name)
 
+    @syscall
     def rename(self, old: str | bytes, new: str | bytes, flags: int = 0) -> None:
         """renameat2(2) with AT_FDCWD for both names."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
@@ -246,12 +251,14 @@ class Task(BpfSyscalls):
         self._enter()
         do_renameat2(self, old_name, new_name, flags)
 
+    @syscall
     def link(self, old: str | bytes, new: str | bytes) -> None:
         """link(2): the old name's final symlink is not followed."""
         old_name, new_name = path_arg(old), path_arg(new)
         self._enter()
         do_linkat(self, old_name, new_name)
 
+    @syscall
     def symlink(self, target: str | bytes, linkpath: str | bytes) -> None:
         """symlink(2)."""
         body, name = path_arg(target), path_arg(linkpath)
@@ -260,6 +267,7 @@ class Task(BpfSyscalls):
         getname(name)
         do_symlinkat(self, body, name)
 
+    @syscall
     def readlink(self, path: str | bytes) -> str:
         """readlink(2): EINVAL if not a symlink."""
         name = path_arg(path)
@@ -273,6 +281,7 @@ class Task(BpfSyscalls):
         touch_atime(found)
         return inode.i_link
 
+    @syscall
     def mknod(self, path: str | bytes, mode: int, dev: int = 0) -> None:
         """mknod(2)."""
         mode = _mode_arg(mode)
@@ -281,6 +290,7 @@ class Task(BpfSyscalls):
         self._enter()
         do_mknodat(self, name, mode, dev)  # may_mknod comes before getname
 
+    @syscall
     def open(self, path: str | bytes, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
         """open(2): returns the lowest free fd.  O_CLOEXEC sets close-on-exec."""
         flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
@@ -301,12 +311,14 @@ class Task(BpfSyscalls):
         file = do_filp_open(self, name, open_flags, mode)
         return self.install_fd(file, bool(flags & os.O_CLOEXEC))
 
+    @syscall
     def close(self, fd: int) -> None:
         """close(2)."""
         check_fd(fd)
         self._enter()
         fput(self.files.remove(fd))
 
+    @syscall
     def dup(self, fd: int) -> int:
         """dup(2): the same file at the lowest free fd, without close-on-exec."""
         check_fd(fd)
@@ -314,10 +326,12 @@ class Task(BpfSyscalls):
         file = self.fdget(fd, allow_path=True)
         return self.install_fd(fget(file), cloexec=False)
 
+    @syscall
     def stat(self, path: str | bytes) -> Kstat:
         """stat(2)."""
         return self._vfs_stat(path, follow=True)
 
+    @syscall
     def lstat(self, path: str | bytes) -> Kstat:
         """lstat(2)."""
         return self._vfs_stat(path, follow=False)
@@ -331,6 +345,7 @@ class Task(BpfSyscalls):
         assert found.dentry.d_inode is not None
         return generic_fillattr(found.dentry.d_inode, self.cred)
 
+    @syscall
     def fstat(self, fd: int) -> Kstat:
         """fstat(2) (O_PATH fds allowed)."""
         check_fd(fd)
@@ -339,6 +354,7 @@ class Task(BpfSyscalls):
         inode = file.f_inode if file.f_inode is not None else self.kernel.anon_inode
         return generic_fillattr(inode, self.cred)
 
+    @syscall
     def statfs(self, path: str | bytes) -> KStatFs:
         """statfs(2)."""
         name = path_arg(path)
@@ -351,6 +367,7 @@ class Task(BpfSyscalls):
         result: KStatFs = sops.statfs(found.dentry)
         return attrs.evolve(result, f_flags=_statfs_flags(found.mnt))
 
+    @syscall
     def getdents(self, fd: int) -> list[DirEntry]:
         """getdents64(2): every remaining entry of an open directory (then [])."""
         check_fd(fd)
@@ -364,6 +381,7 @@ class Task(BpfSyscalls):
         touch_atime(file.f_path)
         return entries
 
+    @syscall
     def listdir(self, path: str | bytes = ".") -> list[str]:
         """open(O_RDONLY|O_DIRECTORY) + getdents + close: names in getdents order,
         without "." and ".." (like :func:`os.listdir`)."""
@@ -373,6 +391,7 @@ class Task(BpfSyscalls):
         finally:
             self.close(fd)
 
+    @syscall
     def chmod(self, path: str | bytes, mode: int) -> None:
         """chmod(2)."""
         mode = _mode_arg(mode)
@@ -390,6 +409,7 @@ class Task(BpfSyscalls):
             name, notify_change, self.cred, inode, IAttr(ATTR_MODE | ATTR_CTIME, ia_mode=new_mode)
         )
 
+    @syscall
     def chown(self, path: str | bytes, uid: int, gid: int) -> None:
         """chown(2); -1 leaves an id unchanged."""
         uid = _int_arg(uid, "uid", -1, 1 << 32)
@@ -419,6 +439,7 @@ class Task(BpfSyscalls):
             valid |= ATTR_KILL_SUID | ATTR_KILL_SGID
         call_naming(name, notify_change, self.cred, inode, IAttr(valid, ia_uid=kuid, ia_gid=kgid))
 
+    @syscall
     def truncate(self, path: str | bytes, length: int) -> None:
         """truncate(2): only the size changes (contents are not modelled)."""
         length = _int_arg(length, "length", -(1 << 63), 1 << 63)  # loff_t
@@ -441,6 +462,7 @@ class Task(BpfSyscalls):
         init_ns = self.kernel.init_user_ns
         call_naming(name, do_truncate, self.cred, inode, length, 0, init_ns)
 
+    @syscall
     def chdir(self, path: str | bytes) -> None:
         """chdir(2): a directory we may search."""
         name = path_arg(path)
@@ -458,6 +480,7 @@ class Task(BpfSyscalls):
         self.fs.pwd = path_get(found)
         path_put(old)
 
+    @syscall
     def getcwd(self) -> str:
         """getcwd(2): ENOENT if the cwd was removed."""
         self._enter()
@@ -477,6 +500,7 @@ class Task(BpfSyscalls):
             dentry = dentry.d_parent
         return "/" + "/".join(reversed(parts))
 
+    @syscall
     def umask(self, mask: int) -> int:
         """umask(2): returns the old mask."""
         mask = _int_arg(mask, "mask", 0, 1 << 32)
@@ -486,6 +510,7 @@ class Task(BpfSyscalls):
 
     # -- mounts and namespaces --------------------------------------------------------
 
+    @syscall
     def mount(
         self,
         source: str | bytes | None,
@@ -616,6 +641,7 @@ class Task(BpfSyscalls):
             sb.s_flags = (sb.s_flags & ~MS_RDONLY) | (flags & MS_RDONLY)
         mnt.mnt_flags = mnt_flags | (mnt.mnt_flags & ~_MNT_USER_SETTABLE)
 
+    @syscall
     def umount(self, target: str | bytes, flags: int = 0) -> None:
         """umount2(2)."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
@@ -669,6 +695,7 @@ class Task(BpfSyscalls):
                 raise kernel_error(errno.EBUSY, name)
         umount_tree(mnt)
 
+    @syscall
     def unshare(self, flags: int) -> None:
         """unshare(2): CLONE_NEWNS copies the mount tree (same superblocks);
         CLONE_NEWUSER makes a user namespace owned by us, where we have every
@@ -713,6 +740,7 @@ class Task(BpfSyscalls):
 
     # -- processes ----------------------------------------------------------------------
 
+    @syscall
     def fork(self) -> Task:
         """fork(2): a child sharing our open files (not the fd table), with copies of
         our fs context and memory, in our mount namespace."""
@@ -731,6 +759,7 @@ class Task(BpfSyscalls):
         self.kernel.tasks[child.pid] = child
         return child
 
+    @syscall
     def exit(self, status: int = 0) -> None:
         """exit(2): close every fd, drop the fs context and the mount namespace."""
         status = _int_arg(status, "status")
@@ -746,6 +775,7 @@ class Task(BpfSyscalls):
         del self.kernel.tasks[self.pid]
         self.kernel.put_mnt_ns(self.mnt_ns)
 
+    @syscall
     def execve(self) -> None:
         """execve(2)'s effect on kernel state: close-on-exec fds are closed, and the
         capabilities are recomputed for a binary with no file capabilities."""
@@ -766,6 +796,7 @@ class Task(BpfSyscalls):
 
     # -- credentials --------------------------------------------------------------------
 
+    @syscall
     def setresuid(self, ruid: int, euid: int, suid: int) -> None:
         """setresuid(2); -1 leaves an id unchanged."""
         for value in (ruid, euid, suid):
@@ -773,6 +804,7 @@ class Task(BpfSyscalls):
         self._enter()
         self.cred = credmod.sys_setresuid(self.cred, ruid, euid, suid)
 
+    @syscall
     def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
         """setresgid(2)."""
         for value in (rgid, egid, sgid):
@@ -780,6 +812,7 @@ class Task(BpfSyscalls):
         self._enter()
         self.cred = credmod.sys_setresgid(self.cred, rgid, egid, sgid)
 
+    @syscall
     def setgroups(self, groups: Iterable[int]) -> None:
         """setgroups(2)."""
         values = list(groups)
@@ -788,12 +821,14 @@ class Task(BpfSyscalls):
         self._enter()
         self.cred = credmod.sys_setgroups(self.cred, values)
 
+    @syscall
     def capset(self, effective: int, permitted: int, inheritable: int = 0) -> None:
         """capset(2) on ourselves, with bit masks of capability numbers."""
         credmod.check_cap_masks(effective, permitted, inheritable)
         self._enter()
         self.cred = credmod.cap_capset(self.cred, effective, permitted, inheritable)
 
+    @syscall
     def prctl(self, option: int, arg2: int = 0) -> int:
         """prctl(2): PR_SET_KEEPCAPS only (keep capabilities across setuid from root)."""
         option = _int_arg(option, "option")
@@ -804,6 +839,7 @@ class Task(BpfSyscalls):
         self.cred = attrs.evolve(self.cred, keep_caps=bool(arg2))
         return 0
 
+    @syscall
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """setrlimit(2): raising the hard limit needs CAP_SYS_RESOURCE."""
         resource = _int_arg(resource, "resource", 0, 16)
@@ -821,12 +857,14 @@ class Task(BpfSyscalls):
             raise kernel_error(errno.EPERM)
         self.rlimits[resource] = (soft, hard)
 
+    @syscall
     def getrlimit(self, resource: int) -> tuple[int, int]:
         """getrlimit(2)."""
         resource = _int_arg(resource, "resource", 0, 16)
         self._enter()
         return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
 
+    @syscall
     def sysctl_write(self, name: str, value: int) -> None:
         """Write ``value`` to /proc/sys/<name with / for .>: the file is 0644 root's
         (``test_perm`` checks the euid, no capability overrides), then the handler's
@@ -853,11 +891,13 @@ class Task(BpfSyscalls):
             raise kernel_error(errno.EINVAL, path)
         self.kernel.sysctl[name] = value
 
+    @syscall
     def write_uid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:
         """Write /proc/self/uid_map of our own user namespace (once)."""
         self._enter()
         self.kernel.write_id_map(self, list(extents), is_gid=False)
 
+    @syscall
     def write_gid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:
         """Write /proc/self/gid_map of our own user namespace (once)."""
         self._enter()

@@ -1,0 +1,223 @@
+"""``kernel.trace``: strace-style printing, and export as a scenario that replays."""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pinfs
+from pinfs import scenario, tour
+from pinfs.kernel import Kernel
+from pinfs.task import Task
+from pinfs.trace import Trace
+
+
+def replay(trace: Trace) -> scenario.Scenario:
+    """Export, parse, run on a fresh kernel, and check every step gave the same."""
+    text = trace.to_scenario()
+    parsed = scenario.loads(text)
+    assert scenario.dumps(parsed) == text
+    run = scenario.run_scenario(parsed, scenario.PinfsBackend())
+    expected = [scenario.format_result(s.expect) for s in parsed.steps if s.expect]
+    assert [r.text for r in run] == expected, text
+    assert all(r.matches for r in run)
+    assert not run.warnings
+    return parsed
+
+
+def test_strace_lines_for_a_small_script() -> None:
+    k = Kernel()
+    root = k.init_task
+    reader = k.spawn(uid=1000)
+    trace = k.start_trace()
+    root.mount("bpf", "/sys/fs/bpf", "bpf")
+    fd = root.map_create(pinfs.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    root.obj_pin(fd, "/sys/fs/bpf/m")
+    with pytest.raises(PermissionError):
+        reader.obj_get("/sys/fs/bpf/m")
+    f = root.open("/tmp/x", os.O_CREAT | os.O_WRONLY, 0o600)
+    root.close(f)
+    assert root.listdir("/sys/fs/bpf") == ["m"]
+    root.stat("/tmp/x")
+    assert k.stop_trace() is trace
+    root.unlink("/tmp/x")  # not recorded: the trace stopped
+    assert str(trace).splitlines() == [
+        '[pid 1] mount("bpf", "/sys/fs/bpf", "bpf") = 0',
+        "[pid 1] map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 1) = 0",
+        '[pid 1] obj_pin(0, "/sys/fs/bpf/m") = 0',
+        '[pid 2] obj_get("/sys/fs/bpf/m") = -1 EACCES (Permission denied)',
+        '[pid 1] open("/tmp/x", O_WRONLY|O_CREAT, 0o600) = 1',
+        "[pid 1] close(1) = 0",
+        "[pid 1] listdir(\"/sys/fs/bpf\") = ['m']",
+        '[pid 1] stat("/tmp/x") = 0 {st_mode=S_IFREG|0600, st_ino=8, st_nlink=1, '
+        "st_uid=0, st_gid=0, st_size=0}",
+    ]
+    assert trace.strace() == str(trace)
+    # only the outermost call: listdir's open/getdents/close and obj_pin's bpf are not
+    assert [e.name for e in trace] == [
+        "mount", "map_create", "obj_pin", "obj_get", "open", "close", "listdir", "stat",
+    ]  # fmt: skip
+    replay(trace)
+
+
+def test_trace_flag_and_decorator_keep_the_methods() -> None:
+    k = Kernel(trace=True)
+    assert isinstance(k.trace, Trace)
+    assert Task.obj_pin.__doc__ and "BPF_OBJ_PIN" in Task.obj_pin.__doc__
+    assert Task.mkdir.__name__ == "mkdir"
+    k.init_task.mkdir("/d", 0o700)
+    k.init_task.umask(0o077)
+    with pytest.raises(OSError) as exc:
+        k.init_task.rmdir("/nope")
+    assert exc.value.errno == errno.ENOENT
+    lines = str(k.trace).splitlines()
+    assert lines == [
+        '[pid 1] mkdir("/d", 0o700) = 0',
+        "[pid 1] umask(0o077) = 0o022",
+        '[pid 1] rmdir("/nope") = -1 ENOENT (No such file or directory)',
+    ]
+    assert k.trace.events[-1].errno == errno.ENOENT
+    assert Kernel().trace is None
+
+
+def test_unexportable_calls_become_comments() -> None:
+    k = Kernel(trace=True)
+    init = k.init_task
+    fd = init.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    init.getdents(fd)
+    init.close(fd)
+    trace = k.trace
+    assert trace is not None
+    text = trace.to_scenario()
+    assert "# [pid 1] getdents(" in text
+    assert "init close $f1" in text
+    replay(trace)
+
+
+def test_a_task_spawned_after_init_opened_fds_replays_as_a_fork() -> None:
+    k = Kernel(trace=True)
+    init = k.init_task
+    init.mount("bpf", "/sys/fs/bpf", "bpf")
+    fd = init.map_create(pinfs.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    init.mkdir("/tmp/w")
+    init.chdir("/tmp/w")
+    user = k.spawn(uid=1000, groups=[5])
+    user.map_lookup_elem(fd, bytes(4))  # the inherited fd
+    with pytest.raises(PermissionError):
+        user.mkdir("x")  # relative to the inherited cwd
+    trace = k.trace
+    assert trace is not None
+    text = trace.to_scenario()
+    assert "init fork" in text and "t2 setresuid 1000 1000 1000" in text
+    assert "t2 map_lookup_elem $f1" in text
+    replay(trace)
+
+
+def test_the_tour_replays(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tour, "Kernel", lambda: Kernel(trace=True))
+    k = tour.run_tour(lambda _: None)
+    trace = k.trace
+    assert trace is not None
+    parsed = replay(trace)
+    assert len(parsed.steps) == len(trace.events)  # every call is a step
+    text = trace.to_scenario()
+    assert "t3 obj_get /sys/fs/bpf/counters" in text
+    assert "-> EACCES" in text
+    assert "init fork" not in text  # spawned tasks are declared
+    assert [d.uid for d in parsed.tasks] == [0, 0, 1000, 0]
+
+
+# --------------------------------------------------------------------------- random scripts
+
+PATHS = [
+    "/sys/fs/bpf/a",
+    "/sys/fs/bpf/b",
+    "/sys/fs/bpf/d",
+    "/sys/fs/bpf/d/x",
+    "/tmp/a",
+    "/tmp/d",
+]
+DIRS = ["/sys/fs/bpf", "/sys/fs/bpf/d", "/tmp", "/tmp/d"]
+OPS = [
+    "mkdir", "rmdir", "unlink", "chmod", "map_create", "obj_pin", "obj_get", "close",
+    "update", "lookup", "stat", "listdir", "fork", "exit", "mount", "spawn",
+]  # fmt: skip
+
+
+def _do(task: Task, op: str, data: st.DataObject) -> Task | None:
+    draw = data.draw
+    fds = task.files.open_fds()
+    fd = draw(st.sampled_from([*fds, 42])) if op in ("obj_pin", "close", "update", "lookup") else 0
+    key = struct.pack("<I", draw(st.integers(0, 2)))
+    if op == "mkdir":
+        task.mkdir(draw(st.sampled_from(PATHS)), draw(st.sampled_from([0o755, 0o700, 0o1777])))
+    elif op == "rmdir":
+        task.rmdir(draw(st.sampled_from(PATHS)))
+    elif op == "unlink":
+        task.unlink(draw(st.sampled_from(PATHS)))
+    elif op == "chmod":
+        task.chmod(draw(st.sampled_from(PATHS)), draw(st.sampled_from([0o600, 0o666, 0o644])))
+    elif op == "map_create":
+        map_type = draw(st.sampled_from([pinfs.BPF_MAP_TYPE_HASH, pinfs.BPF_MAP_TYPE_ARRAY]))
+        task.map_create(map_type, 4, 8, 4)
+    elif op == "obj_pin":
+        task.obj_pin(fd, draw(st.sampled_from(PATHS)))
+    elif op == "obj_get":
+        task.obj_get(draw(st.sampled_from(PATHS)))
+    elif op == "close":
+        task.close(fd)
+    elif op == "update":
+        task.map_update_elem(fd, key, struct.pack("<Q", draw(st.integers(0, 99))))
+    elif op == "lookup":
+        task.map_lookup_elem(fd, key)
+    elif op == "stat":
+        task.stat(draw(st.sampled_from(PATHS + DIRS)))
+    elif op == "listdir":
+        task.listdir(draw(st.sampled_from(DIRS)))
+    elif op == "mount":
+        task.mount("bpf", draw(st.sampled_from(["/sys/fs/bpf/d", "/tmp/d"])), "bpf")
+    elif op == "fork":
+        return task.fork()
+    return None
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data(), uids=st.lists(st.sampled_from([0, 1000, 1001]), min_size=1, max_size=3))
+def test_random_traces_replay(data: st.DataObject, uids: list[int]) -> None:
+    k = Kernel(trace=True)
+    init = k.init_task
+    init.mount("bpf", "/sys/fs/bpf", "bpf")
+    tasks = [init, *(k.spawn(uid=u, groups=[u]) for u in uids)]
+    for _ in range(data.draw(st.integers(1, 25))):
+        task = tasks[data.draw(st.integers(0, len(tasks) - 1))]
+        op = data.draw(st.sampled_from(OPS))
+        if op == "spawn":
+            uid = data.draw(st.sampled_from([0, 1000]))
+            tasks.append(k.spawn(uid=uid, groups=[uid]))
+            continue
+        if op == "exit":
+            if task is init:
+                continue
+            task.exit(0)
+            tasks.remove(task)
+            continue
+        try:
+            child = _do(task, op, data)
+        except OSError:
+            continue
+        if child is not None:
+            tasks.append(child)
+    trace = k.trace
+    assert trace is not None
+    parsed = replay(trace)
+    spawn_steps = sum(1 + len(steps) for *_, steps in trace.spawns)  # fork + credentials
+    assert len(parsed.steps) == len(trace.events) + spawn_steps
