@@ -1,0 +1,92 @@
+"""The pinfs pytest plugin (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+* ``kernel``: a fresh :class:`pinfs.Kernel` with bpffs mounted at ``/sys/fs/bpf`` by
+  init (``kernel.init_task``);
+* ``pinfs_profile``: the :class:`pinfs.Profile` that kernel runs.
+
+The profile is, in order of precedence: the test's ``@pytest.mark.pinfs_profile(p)``
+marker (``p`` a :class:`~pinfs.Profile` or a profile name), the ``--pinfs-profile NAME``
+command-line option, and ``"seed"``.  Names are looked up in :mod:`pinfs.profiles`: a
+module-level :class:`~pinfs.Profile` matches by its ``name`` field or, case-insensitively,
+by its variable name (``SEED`` is ``"seed"``).
+
+The plugin needs only pinfs and pytest (not Hypothesis).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .. import profiles
+from ..kernel import Kernel
+from ..profiles import Profile
+
+__all__ = ["kernel", "pinfs_profile", "resolve_profile"]
+
+BPFFS = "/sys/fs/bpf"
+
+
+def known_profiles() -> dict[str, Profile]:
+    """Every profile :mod:`pinfs.profiles` defines, by name."""
+    found: dict[str, Profile] = {}
+    for attr, value in vars(profiles).items():
+        if isinstance(value, Profile):
+            found.setdefault(value.name, value)
+            found.setdefault(attr.lower(), value)
+    return found
+
+
+def resolve_profile(spec: str | Profile) -> Profile:
+    """A :class:`~pinfs.Profile` for a name (see the module docstring) or a profile."""
+    if isinstance(spec, Profile):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"a pinfs profile is a name or a pinfs.Profile, not {spec!r}")
+    table = known_profiles()
+    profile = table.get(spec) or table.get(spec.lower())
+    if profile is None:
+        raise pytest.UsageError(
+            f"unknown pinfs profile {spec!r}; known: {', '.join(sorted(table))}"
+        )
+    return profile
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("pinfs")
+    group.addoption(
+        "--pinfs-profile",
+        default="seed",
+        metavar="NAME",
+        help="kernel profile of the pinfs 'kernel' fixture (a name in pinfs.profiles; "
+        "default: seed)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "pinfs_profile(profile): run this test's pinfs 'kernel' fixture with this profile "
+        "(a pinfs.Profile or a name in pinfs.profiles)",
+    )
+    resolve_profile(config.getoption("--pinfs-profile"))  # fail early on a bad name
+
+
+@pytest.fixture
+def pinfs_profile(request: pytest.FixtureRequest) -> Profile:
+    """The kernel profile for this test: marker, then ``--pinfs-profile``, then seed."""
+    marker = request.node.get_closest_marker("pinfs_profile")
+    if marker is not None:
+        if len(marker.args) != 1 or marker.kwargs:
+            raise pytest.UsageError("use @pytest.mark.pinfs_profile(profile) with one argument")
+        return resolve_profile(marker.args[0])
+    return resolve_profile(request.config.getoption("--pinfs-profile"))
+
+
+@pytest.fixture
+def kernel(pinfs_profile: Profile) -> Kernel:
+    """A fresh kernel with bpffs mounted at /sys/fs/bpf."""
+    k = Kernel(pinfs_profile)
+    k.init_task.mount("bpf", BPFFS, "bpf")
+    return k
