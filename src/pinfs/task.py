@@ -181,6 +181,13 @@ class Task(BpfSyscalls):
             raise RuntimeError(f"task {self.pid} has exited")
         self.kernel.tick()
 
+    def _enter_path(self, path: object) -> str:
+        """The common prologue of a path syscall: the Python value is checked
+        (``path_arg``), the syscall is entered, then the kernel's ``getname``."""
+        name = path_arg(path)
+        self._enter()
+        return getname(name)
+
     def rlimit(self, resource: int) -> int:
         return self.rlimits[resource][0]
 
@@ -222,25 +229,19 @@ class Task(BpfSyscalls):
     def mkdir(self, path: str | bytes, mode: int = 0o777) -> None:
         """mkdir(2)."""
         mode = _mode_arg(mode)
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         do_mkdirat(self, name, mode)
 
     @syscall
     def rmdir(self, path: str | bytes) -> None:
         """rmdir(2)."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         do_rmdir(self, name)
 
     @syscall
     def unlink(self, path: str | bytes) -> None:
         """unlink(2)."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         do_unlinkat(self, name)
 
     @syscall
@@ -270,9 +271,7 @@ class Task(BpfSyscalls):
     @syscall
     def readlink(self, path: str | bytes) -> str:
         """readlink(2): EINVAL if not a symlink."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         found = path_lookupat(self, name, follow=False)
         inode = found.dentry.d_inode
         assert inode is not None
@@ -338,9 +337,7 @@ class Task(BpfSyscalls):
 
     def _vfs_stat(self, path: str | bytes, follow: bool) -> Kstat:
         """``vfs_fstatat``: resolve, then ``generic_fillattr``."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         found = path_lookupat(self, name, follow=follow)
         assert found.dentry.d_inode is not None
         return generic_fillattr(found.dentry.d_inode, self.cred)
@@ -357,9 +354,7 @@ class Task(BpfSyscalls):
     @syscall
     def statfs(self, path: str | bytes) -> KStatFs:
         """statfs(2)."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         found = path_lookupat(self, name, follow=True)
         sops = found.dentry.d_sb.s_op
         if sops is None or sops.statfs is None:
@@ -395,9 +390,7 @@ class Task(BpfSyscalls):
     def chmod(self, path: str | bytes, mode: int) -> None:
         """chmod(2)."""
         mode = _mode_arg(mode)
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         found = path_lookupat(self, name, follow=True)
         err = mnt_want_write(found.mnt)
         if err:
@@ -414,9 +407,7 @@ class Task(BpfSyscalls):
         """chown(2); -1 leaves an id unchanged."""
         uid = _int_arg(uid, "uid", -1, 1 << 32)
         gid = _int_arg(gid, "gid", -1, 1 << 32)
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         found = path_lookupat(self, name, follow=True)
         err = mnt_want_write(found.mnt)
         if err:
@@ -465,9 +456,7 @@ class Task(BpfSyscalls):
     @syscall
     def chdir(self, path: str | bytes) -> None:
         """chdir(2): a directory we may search."""
-        name = path_arg(path)
-        self._enter()
-        getname(name)
+        name = self._enter_path(path)
         found = path_lookupat(self, name, follow=True)
         inode = found.dentry.d_inode
         assert inode is not None
