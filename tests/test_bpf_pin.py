@@ -28,16 +28,8 @@ SOCKET_FILTER = 1
 DAY = 24 * 3600
 
 
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    kernel = pinfs.Kernel()
-    kernel.init_task.mount("bpf", BPFFS, "bpf")
-    return kernel
-
-
-@pytest.fixture
-def u(k: pinfs.Kernel) -> pinfs.Task:
-    return k.spawn(uid=1000, gid=1000)
+#: conftest.k mounts bpffs at /sys/fs/bpf for this module.
+MOUNT_BPFFS = True
 
 
 @pytest.fixture

@@ -60,16 +60,8 @@ SOCKET_FILTER, KPROBE, SCHED_CLS = (
 SEED_VERSION = 0x040300
 
 
-@pytest.fixture
-def k() -> pinfs.Kernel:
-    kernel = pinfs.Kernel()
-    kernel.init_task.mount("bpf", BPFFS, "bpf")
-    return kernel
-
-
-@pytest.fixture
-def u(k: pinfs.Kernel) -> pinfs.Task:
-    return k.spawn(uid=1000, gid=1000)
+#: conftest.k mounts bpffs at /sys/fs/bpf for this module.
+MOUNT_BPFFS = True
 
 
 def raw(t: pinfs.Task, cmd: int, attr: bytes, size: int | None = None) -> int:

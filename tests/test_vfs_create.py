@@ -29,11 +29,6 @@ MS_BIND = 4096
 CREAT = os.O_CREAT | os.O_WRONLY
 
 
-@pytest.fixture
-def u(k: pinfs.Kernel) -> Task:
-    return k.spawn(uid=1000, gid=1000)
-
-
 def creators(t: Task, path: str) -> dict[str, Callable[[], Any]]:
     """Every way of creating ``path`` (link's source is /tmp/src, made here if needed)."""
     if "src" not in t.listdir("/tmp"):
