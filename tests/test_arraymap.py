@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinfs.arraymap import (
+from pinfs.base.errors import KernelError, kernel_error
+from pinfs.ebpf.arraymap import (
     BPF_ARRAY_SIZE,
     ArrayMap,
     FdArray,
     array_map_alloc,
     fd_array_map_alloc,
 )
-from pinfs.errors import KernelError, kernel_error
 
 ANY, NOEXIST, EXIST = 0, 1, 2
 U32_MAX = 0xFFFFFFFF

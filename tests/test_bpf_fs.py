@@ -13,11 +13,11 @@ import stat
 import pytest
 
 import pinfs
-from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.cred import CAP_FOWNER
-from pinfs.libfs import DT_DIR, DT_REG
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
+from pinfs.base.cred import CAP_FOWNER
+from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.fs.libfs import DT_DIR, DT_REG
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.vfs import MS_BIND, MS_RDONLY, MS_REMOUNT
 from support import err
 

@@ -22,14 +22,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import pinfs
-from pinfs.bpf_attr import (
+from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_MAP_TYPE_ARRAY,
     BPF_MAP_TYPE_HASH,
     BPF_MAP_TYPE_PROG_ARRAY,
     BpfCmd,
 )
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 
 BPFFS = "/sys/fs/bpf"
 KERNEL_ADDR = 0xFFFF880000000000

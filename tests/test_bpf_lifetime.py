@@ -12,11 +12,11 @@ import attrs
 import pytest
 
 import pinfs
-from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PROG_ARRAY
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.invariants import InvariantError
-from pinfs.profiles import SEED, Profile
-from pinfs.task import RLIMIT_NOFILE
+from pinfs.base.profiles import SEED, Profile
+from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PROG_ARRAY
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.invariants import InvariantError
+from pinfs.machine.task import RLIMIT_NOFILE
 from support import err
 
 BPFFS = "/sys/fs/bpf"
@@ -297,7 +297,7 @@ def test_s99_prog_refcount_wrap_frees_a_reachable_prog_bpf_prog_get() -> None:
     """bpf_prog_get / bpf_any_get, unchecked at the seed: the same wrap for a program
     (here through prog array slots and pins), freeing it while still reachable."""
     k, t = boot(attrs.evolve(SEED, refcnt_bits=8))
-    t.setrlimit(pinfs.task.RLIMIT_MEMLOCK, 1 << 30, 1 << 30)
+    t.setrlimit(pinfs.machine.task.RLIMIT_MEMLOCK, 1 << 30, 1 << 30)
     prog = t.prog_load(SOCKET_FILTER, RETURN_ZERO)
     P = t.fd_object(prog)
     pa = t.map_create(PROG_ARRAY, 4, 4, 256)

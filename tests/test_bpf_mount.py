@@ -10,11 +10,11 @@ import os
 from typing import Any
 
 import pinfs
-from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY
-from pinfs.bpf_prog import RETURN_ZERO
-from pinfs.cred import CAP_SYS_ADMIN
+from pinfs.base.cred import CAP_SYS_ADMIN
+from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY
+from pinfs.ebpf.prog import RETURN_ZERO
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.mountns import MNT_DETACH
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.vfs import MS_RDONLY
 from support import err
 

@@ -13,10 +13,10 @@ from fractions import Fraction
 import pytest
 
 import pinfs
-from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY, BPF_OBJ_GET, BPF_OBJ_PIN, pack_attr
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.cred import CAP_DAC_OVERRIDE
-from pinfs.task import CLONE_NEWNS, RLIMIT_NOFILE
+from pinfs.base.cred import CAP_DAC_OVERRIDE
+from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY, BPF_OBJ_GET, BPF_OBJ_PIN, pack_attr
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.task import CLONE_NEWNS, RLIMIT_NOFILE
 from pinfs.vfs import MS_BIND, MS_NOATIME, MS_RDONLY, MS_REMOUNT
 from support import err
 

@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import pinfs
-from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PROG_ARRAY
-from pinfs.bpf_objects import bpf_file_object
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.base.profiles import SEED, Profile
+from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PROG_ARRAY
+from pinfs.ebpf.objects import bpf_file_object
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK
 from pinfs.mountns import MNT_DETACH
-from pinfs.profiles import SEED, Profile
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK
 
 BPFFS = "/sys/fs/bpf"
 MOUNTPOINTS = [BPFFS, "/tmp/b2"]

@@ -14,7 +14,8 @@ import os
 import pytest
 
 import pinfs
-from pinfs.bpf_attr import (
+from pinfs.base.cred import CAP_SYS_ADMIN
+from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_ANY,
     BPF_EXIST,
@@ -38,10 +39,9 @@ from pinfs.bpf_attr import (
     BPF_PROG_TYPE_UNSPEC,
     pack_attr,
 )
-from pinfs.bpf_prog import BPF_EXIT_INSN, BPF_LD_MAP_FD, BPF_MOV64_IMM, RETURN_ZERO
-from pinfs.cred import CAP_SYS_ADMIN
-from pinfs.jhash import jhash
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK, RLIMIT_NOFILE
+from pinfs.ebpf.jhash import jhash
+from pinfs.ebpf.prog import BPF_EXIT_INSN, BPF_LD_MAP_FD, BPF_MOV64_IMM, RETURN_ZERO
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK, RLIMIT_NOFILE
 from support import err
 
 BPFFS = "/sys/fs/bpf"
@@ -160,7 +160,7 @@ def test_s2_sysctl_write_accepts_only_one_and_is_one_way_proc_dointvec_minmax() 
     root = k.init_task
     u = k.spawn(uid=1000)
     capless_root = k.spawn(uid=0, caps=[])
-    dac = k.spawn(uid=1001, caps=[pinfs.cred.CAP_DAC_OVERRIDE, CAP_SYS_ADMIN])
+    dac = k.spawn(uid=1001, caps=[pinfs.base.cred.CAP_DAC_OVERRIDE, CAP_SYS_ADMIN])
     nsroot = k.spawn(uid=1002)
     nsroot.unshare(CLONE_NEWUSER)
     nsroot.write_uid_map([(0, 1002, 1)])

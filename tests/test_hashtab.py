@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from pinfs.errors import KernelError
-from pinfs.hashtab import HashTab, htab_map_alloc, roundup_pow_of_two
-from pinfs.jhash import jhash
+from pinfs.base.errors import KernelError
+from pinfs.ebpf.hashtab import HashTab, htab_map_alloc, roundup_pow_of_two
+from pinfs.ebpf.jhash import jhash
 
 ANY, NOEXIST, EXIST = 0, 1, 2
 U32_MAX = 0xFFFFFFFF

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pinfs.jhash import JHASH_INITVAL, jhash
+from pinfs.ebpf.jhash import JHASH_INITVAL, jhash
 
 # Key of the table below: the first n bytes of (i * 37 + 11) & 0xFF for i = 0, 1, ...
 _BUF = bytes((i * 37 + 11) & 0xFF for i in range(64))

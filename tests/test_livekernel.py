@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pinfs.livekernel import LiveKernel, LiveTask, live_unavailable_reason
+from pinfs.live.kernel import LiveKernel, LiveTask, live_unavailable_reason
 
 pytestmark = pytest.mark.live
 

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pytest
 
-import pinfs.profiles
+import pinfs.base.profiles
 from pinfs import scenario as S
-from pinfs.livekernel import live_unavailable_reason
+from pinfs.live.kernel import live_unavailable_reason
 from pinfs.oracle import KNOWN_DIVERGENCES, compare, known_divergence, main, summary
 
 CATALOG = Path(__file__).parent / "scenarios"
 FILES = sorted(CATALOG.rglob("*.scn"))
 
 
-def _profile() -> pinfs.profiles.Profile:
-    profile = getattr(pinfs.profiles, "LINUX_6_18", None)
+def _profile() -> pinfs.base.profiles.Profile:
+    profile = getattr(pinfs.base.profiles, "LINUX_6_18", None)
     if profile is None:
         pytest.skip("LINUX_6_18 profile not available yet")
-    assert isinstance(profile, pinfs.profiles.Profile)
+    assert isinstance(profile, pinfs.base.profiles.Profile)
     return profile
 
 

@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import pinfs.profiles
+import pinfs.base.profiles
 from pinfs import scenario as S
-from pinfs.livekernel import LiveKernel, live_unavailable_reason
+from pinfs.live.kernel import LiveKernel, live_unavailable_reason
 from pinfs.oracle import compare
 
 pytestmark = pytest.mark.live
@@ -150,7 +150,7 @@ def scripts(draw: st.DrawFn) -> list[str]:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveKernel]:
-    profile = getattr(pinfs.profiles, "LINUX_6_18", None)
+    profile = getattr(pinfs.base.profiles, "LINUX_6_18", None)
     if profile is None:
         pytest.skip("LINUX_6_18 profile not available yet")
     reason = live_unavailable_reason()
@@ -170,6 +170,6 @@ def test_random_scripts_agree(live: LiveKernel, script: list[str]) -> None:
     base = f"/h{next(_BASE)}"
     text = TASKS + "\n".join(line.replace("{B}", base) for line in script) + "\n"
     scenario = S.loads(text, f"generated{base.replace('/', '-')}")
-    report = compare(scenario, pinfs.profiles.LINUX_6_18, live=live)
+    report = compare(scenario, pinfs.base.profiles.LINUX_6_18, live=live)
     if report.disagreements:
         pytest.fail(text + "\n" + report.format(only_problems=True), pytrace=False)

@@ -18,11 +18,11 @@ import attrs
 import pytest
 
 import pinfs
-from pinfs import profiles
-from pinfs.bpf_attr import BPF_F_PATH_FD, BPF_F_RDONLY, BPF_MAP_TYPE_ARRAY, pack_attr
-from pinfs.bpf_prog import RETURN_ZERO
-from pinfs.profiles import LATEST, LINUX_4_4, LINUX_4_7, SEED, Profile
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
+from pinfs.base import profiles
+from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, SEED, Profile
+from pinfs.ebpf.attr import BPF_F_PATH_FD, BPF_F_RDONLY, BPF_MAP_TYPE_ARRAY, pack_attr
+from pinfs.ebpf.prog import RETURN_ZERO
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from support import err
 
 BPF = "/sys/fs/bpf"
@@ -191,7 +191,7 @@ def gate_commands(k: pinfs.Kernel) -> int:
 def gate_caps(k: pinfs.Kernel) -> Any:
     k.sysctl["kernel.unprivileged_bpf_disabled"] = 1
     try:
-        task = k.spawn(uid=1000, caps=[pinfs.cred.CAP_BPF])
+        task = k.spawn(uid=1000, caps=[pinfs.base.cred.CAP_BPF])
     except OSError:
         return "no CAP_BPF in this kernel"  # capset: bit 39 is beyond CAP_LAST_CAP
     return err(task.map_create, ARRAY, 4, 4, 1)
@@ -218,7 +218,7 @@ def next_key_null(k: pinfs.Kernel) -> Any:
 
 
 def memlock(k: pinfs.Kernel) -> int:
-    k.init_task.setrlimit(pinfs.task.RLIMIT_MEMLOCK, 0, 0)
+    k.init_task.setrlimit(pinfs.machine.task.RLIMIT_MEMLOCK, 0, 0)
     return err(k.init_task.map_create, ARRAY, 4, 4, 1)
 
 
@@ -249,7 +249,9 @@ def big_key(k: pinfs.Kernel) -> int:
 
 def big_value(k: pinfs.Kernel) -> int:
     k.init_task.setrlimit(
-        pinfs.task.RLIMIT_MEMLOCK, pinfs.task.RLIM_INFINITY, pinfs.task.RLIM_INFINITY
+        pinfs.machine.task.RLIMIT_MEMLOCK,
+        pinfs.machine.task.RLIM_INFINITY,
+        pinfs.machine.task.RLIM_INFINITY,
     )
     return err(k.init_task.map_create, pinfs.BPF_MAP_TYPE_HASH, 4, 1 << 28, 1)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import pinfs.profiles
+import pinfs.base.profiles
 from pinfs.oracle import compare
 
 CATALOG = Path(__file__).parent / "scenarios"
@@ -23,7 +23,7 @@ def test_catalog_is_large_enough() -> None:
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(CATALOG)) for p in FILES])
 def test_pinfs_matches_recorded_results(path: Path) -> None:
-    profile = getattr(pinfs.profiles, "LINUX_6_18", None)
+    profile = getattr(pinfs.base.profiles, "LINUX_6_18", None)
     if profile is None:
         pytest.skip("LINUX_6_18 profile not available yet")
     report = compare(path, profile, use_live=False)

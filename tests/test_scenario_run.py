@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pinfs.profiles
+import pinfs.base.profiles
 from pinfs import scenario as S
 
 HEAD = "task root uid=0 gid=0 groups= caps=all umask=022\n"
@@ -72,7 +72,7 @@ def test_unknown_profile_runs_the_seed_with_a_warning() -> None:
     # the seed's capability set ends at CAP_AUDIT_READ
     assert "CAP_BPF" in result.warnings[1]
     profile, warning = S.resolve_profile("linux-6.18")
-    assert warning is None and profile is pinfs.profiles.LINUX_6_18
+    assert warning is None and profile is pinfs.base.profiles.LINUX_6_18
 
 
 def test_sysctls_default_to_the_reference_machine() -> None:

@@ -27,10 +27,10 @@ import pytest
 import pinfs
 import pinfs.tour
 from pinfs import svg
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
-from pinfs.invariants import collect_holders
-from pinfs.task import CLONE_NEWNS
+from pinfs.machine.invariants import collect_holders
+from pinfs.machine.task import CLONE_NEWNS
 from pinfs.vfs import d_path_name, walk_tree
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

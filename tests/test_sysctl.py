@@ -7,7 +7,7 @@ import errno
 import pytest
 
 import pinfs
-from pinfs.bpf_attr import BPF_MAP_TYPE_ARRAY
+from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY
 
 
 def _err(fn, *args) -> int:  # type: ignore[no-untyped-def]
@@ -30,7 +30,7 @@ def test_s2_only_one_can_be_written_and_it_sticks_proc_dointvec_minmax() -> None
 
 def test_s2_the_file_is_roots_0644_test_perm() -> None:
     k = pinfs.Kernel()
-    user = k.spawn(uid=1000, caps=[pinfs.cred.CAP_DAC_OVERRIDE])
+    user = k.spawn(uid=1000, caps=[pinfs.base.cred.CAP_DAC_OVERRIDE])
     assert _err(user.sysctl_write, "kernel.unprivileged_bpf_disabled", 1) == errno.EACCES
     assert k.sysctl["kernel.unprivileged_bpf_disabled"] == 0
 

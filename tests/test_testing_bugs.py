@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 import pinfs
 import pinfs.testing
-from pinfs.invariants import InvariantError
+from pinfs.machine.invariants import InvariantError
 from pinfs.testing import FdRef, ModelMismatch, PinningMachine, RefModel
 from pinfs.testing.model import kernel_slots
 from pinfs.testing.stateful import counterexample

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 import pinfs
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.task import Task
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.task import Task
 from pinfs.testing import ARENA, Driver, ModelScopeError
 from pinfs.testing import strategies as pst
 from pinfs.testing.runner import CHDIR_PATHS, DIRS, OPS, PIN_PATHS

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 import pinfs
-from pinfs import profiles
+from pinfs.base import profiles
 from pinfs.testing import Driver, PinningMachine, RefModel
 from pinfs.testing.bench import measure
 from pinfs.testing.stateful import counterexample

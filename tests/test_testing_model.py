@@ -17,11 +17,11 @@ from hypothesis.stateful import run_state_machine_as_test
 
 import pinfs
 import pinfs.mountns
-from pinfs import profiles
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.fdtable import FdTable
+from pinfs.base import profiles
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.fs.fdtable import FdTable
+from pinfs.machine.task import CLONE_NEWNS
 from pinfs.mountns import MNT_DETACH
-from pinfs.task import CLONE_NEWNS
 from pinfs.testing import Driver, ModelMismatch, ModelScopeError, PinningMachine, RefModel
 from pinfs.testing import strategies as pst
 from pinfs.testing.model import kernel_slots
@@ -171,7 +171,7 @@ def test_instance_per_mount_and_rename_under_linux_4_7() -> None:
 
 
 def test_raw_bpf_successes_are_followed() -> None:
-    from pinfs.bpf_attr import pack_attr
+    from pinfs.ebpf.attr import pack_attr
     from pinfs.testing import ARENA
 
     d = boot()
@@ -266,7 +266,7 @@ def test_planted_bug_fork_loses_close_on_exec_only_the_model_notices(
 
 
 def test_planted_bug_missing_flush_only_the_model_notices(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pinfs.bpf_objects, "bpf_fd_array_map_clear", lambda map: None)
+    monkeypatch.setattr(pinfs.ebpf.objects, "bpf_fd_array_map_clear", lambda map: None)
     d = Driver.boot()
     array, prog = tail_call_array(d)  # type: ignore[arg-type]
     d.close(1, prog)
@@ -277,8 +277,8 @@ def test_planted_bug_missing_flush_only_the_model_notices(monkeypatch: pytest.Mo
 
 
 def test_planted_bug_missing_put_both_notice() -> None:
-    release = pinfs.bpf_objects.bpf_prog_fops.release
-    object.__setattr__(pinfs.bpf_objects.bpf_prog_fops, "release", lambda file: None)
+    release = pinfs.ebpf.objects.bpf_prog_fops.release
+    object.__setattr__(pinfs.ebpf.objects.bpf_prog_fops, "release", lambda file: None)
     try:
         d = Driver.boot()
         d.close(1, d.prog_load(1, 1, RETURN_ZERO))
@@ -287,7 +287,7 @@ def test_planted_bug_missing_put_both_notice() -> None:
         with pytest.raises(ModelMismatch, match="nothing holds it"):
             d.model.check(d.kernel)
     finally:
-        object.__setattr__(pinfs.bpf_objects.bpf_prog_fops, "release", release)
+        object.__setattr__(pinfs.ebpf.objects.bpf_prog_fops, "release", release)
 
 
 class MachineUnderPlantedBug(PinningMachine):

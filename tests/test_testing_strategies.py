@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import pinfs
 import pinfs.testing
-from pinfs.bpf_attr import ATTR_LAYOUT, SEED_ATTR_SIZE
+from pinfs.ebpf.attr import ATTR_LAYOUT, SEED_ATTR_SIZE
 from pinfs.testing import BpfCall, Creds, Driver, FdRef, MapSpec, ProgSpec
 from pinfs.testing import strategies as pst
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import pinfs
 from pinfs import scenario, tour
-from pinfs.kernel import Kernel
-from pinfs.task import Task
-from pinfs.trace import Trace
+from pinfs.machine.kernel import Kernel
+from pinfs.machine.task import Task
+from pinfs.machine.trace import Trace
 
 
 def replay(trace: Trace) -> scenario.Scenario:

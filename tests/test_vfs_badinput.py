@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import pinfs
-from pinfs.task import Task
+from pinfs.machine.task import Task
 
 BAD_PATHS: list[Any] = [
     None,

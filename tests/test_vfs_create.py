@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 import pinfs
-from pinfs.cred import CAP_DAC_OVERRIDE, CAP_MKNOD
-from pinfs.task import Task
+from pinfs.base.cred import CAP_DAC_OVERRIDE, CAP_MKNOD
+from pinfs.machine.task import Task
 from support import err
 
 MS_RDONLY = 1

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import pinfs
-from pinfs.cred import CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER, Task
+from pinfs.base.cred import CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER, Task
 from support import err
 
 MS_RDONLY = 1

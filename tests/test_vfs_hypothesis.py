@@ -31,8 +31,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import pinfs
-from pinfs.ramfs import WouldBlockForever
-from pinfs.task import CLONE_NEWNS, Task
+from pinfs.fs.ramfs import WouldBlockForever
+from pinfs.machine.task import CLONE_NEWNS, Task
 
 O_PATH = 0o10000000
 NAMES = ["a", "b", "c"]

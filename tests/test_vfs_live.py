@@ -1,7 +1,7 @@
 """Differential tests: the same generic-VFS scenarios against pinfs and the live kernel.
 
 Every scenario is a function ``scenario(k, base) -> list`` that takes a kernel-like
-object (:class:`pinfs.Kernel` or :class:`pinfs.livekernel.LiveKernel`) and a fresh,
+object (:class:`pinfs.Kernel` or :class:`pinfs.live.kernel.LiveKernel`) and a fresh,
 empty directory ``base`` under ``/tmp``, runs a few syscalls and returns what each
 step gave: ``"ok"``, the errno name, or a normalised value (stat results keep only
 file type and mode, link count, owner and group; never inode numbers, devices or
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 import pinfs
-from pinfs.cred import (
+from pinfs.base.cred import (
     CAP_CHOWN,
     CAP_DAC_OVERRIDE,
     CAP_DAC_READ_SEARCH,
@@ -78,7 +78,7 @@ def _live_sysctls() -> dict[str, int]:
 @pytest.fixture(scope="module")
 def live() -> Iterator[Any]:
     try:
-        from pinfs.livekernel import LiveKernel, live_unavailable_reason
+        from pinfs.live.kernel import LiveKernel, live_unavailable_reason
     except ImportError as e:  # pragma: no cover - depends on the checkout
         pytest.skip(f"live twin not available: {e}")
     reason = live_unavailable_reason()

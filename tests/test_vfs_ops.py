@@ -18,7 +18,7 @@ import stat
 import pytest
 
 import pinfs
-from pinfs.task import RLIMIT_NOFILE, Task
+from pinfs.machine.task import RLIMIT_NOFILE, Task
 from support import err
 
 O_PATH = 0o10000000

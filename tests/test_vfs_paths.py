@@ -16,7 +16,7 @@ import stat
 import pytest
 
 import pinfs
-from pinfs.task import Task
+from pinfs.machine.task import Task
 from support import err
 
 
@@ -482,7 +482,7 @@ def test_s52_lookup_in_a_removed_cwd_is_enoent_lookup_real(t: Task, k: pinfs.Ker
 def test_s52_dead_dir_gives_enoent_before_eacces_may_create(t: Task, k: pinfs.Kernel) -> None:
     """lookup_real's IS_DEADDIR check runs before may_create's permission check."""
     t.mkdir("/tmp/d", 0o700)
-    u = k.spawn(uid=1000, caps=[pinfs.cred.CAP_DAC_READ_SEARCH])
+    u = k.spawn(uid=1000, caps=[pinfs.base.cred.CAP_DAC_READ_SEARCH])
     u.chdir("/tmp/d")
     t.rmdir("/tmp/d")
     assert err(u.mkdir, "x") == errno.ENOENT

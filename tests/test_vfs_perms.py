@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 import pinfs
-from pinfs.cred import CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID
-from pinfs.namei import path_lookupat
-from pinfs.permission import generic_permission
-from pinfs.task import CLONE_NEWUSER, Task
+from pinfs.base.cred import CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID
+from pinfs.fs.namei import path_lookupat
+from pinfs.fs.permission import generic_permission
+from pinfs.machine.task import CLONE_NEWUSER, Task
 from pinfs.vfs import MAY_EXEC, MAY_READ, MAY_WRITE
 from support import err
 

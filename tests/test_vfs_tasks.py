@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import pinfs
-from pinfs.cred import CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FULL_SET, CAP_SETGID, CAP_SETUID
-from pinfs.task import PR_SET_KEEPCAPS, Task
+from pinfs.base.cred import CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FULL_SET, CAP_SETGID, CAP_SETUID
+from pinfs.machine.task import PR_SET_KEEPCAPS, Task
 from support import err
 
 O_PATH = 0o10000000
@@ -34,7 +34,7 @@ def t(k: pinfs.Kernel) -> Task:
 
 
 def dentry(t: Task, path: str) -> Any:
-    from pinfs.namei import path_lookupat
+    from pinfs.fs.namei import path_lookupat
 
     return path_lookupat(t, path, follow=False).dentry
 

@@ -34,7 +34,7 @@
 
 # %%
 import pinfs
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.svg import show
 
 

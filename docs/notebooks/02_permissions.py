@@ -33,7 +33,7 @@
 from collections.abc import Callable
 
 import pinfs
-from pinfs.errors import errno_name
+from pinfs.base.errors import errno_name
 from pinfs.svg import show
 
 

@@ -35,10 +35,10 @@
 from collections.abc import Callable
 
 import pinfs
-from pinfs.errors import errno_name
-from pinfs.profiles import LINUX_4_7
+from pinfs.base.errors import errno_name
+from pinfs.base.profiles import LINUX_4_7
+from pinfs.machine.task import CLONE_NEWNS
 from pinfs.svg import show
-from pinfs.task import CLONE_NEWNS
 
 
 def attempt(call: Callable[..., object], *args: object) -> object:
@@ -130,7 +130,7 @@ show(k, "the container is gone, and so is its bpffs")
 # %% [markdown]
 # ## After Linux 4.7: every mount is a new instance
 #
-# pinfs can also play later kernels (`pinfs.profiles`). With `LINUX_4_7`, mounting bpffs
+# pinfs can also play later kernels (`pinfs.base.profiles`). With `LINUX_4_7`, mounting bpffs
 # a second time on the same mount point no longer fails: it stacks a new, empty instance
 # on top, hiding the pins below (they still hold their objects). Yafang Shao's 2022 patch
 # to refuse such stacking was not taken: several instances are intended.

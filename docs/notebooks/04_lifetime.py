@@ -35,8 +35,8 @@ import struct
 from collections.abc import Callable
 
 import pinfs
-from pinfs.bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.errors import errno_name
+from pinfs.base.errors import errno_name
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.svg import show
 
 O_PATH = 0o10000000

@@ -15,7 +15,7 @@
 # # 5. Three bugs of the seed era, and their fixes
 #
 # pinfs models the seed commit (b2197755, Oct 2015) *including its bugs*, and can switch
-# each later fix on through a profile (`pinfs.profiles`). Here are three, each first as
+# each later fix on through a profile (`pinfs.base.profiles`). Here are three, each first as
 # the seed had it, then with the fix:
 #
 # 1. pinned program arrays lose their programs (fixed by c9da161c6517, in v4.4);
@@ -30,10 +30,10 @@ from collections.abc import Callable
 import attrs
 
 import pinfs
-from pinfs.errors import errno_name
-from pinfs.profiles import LINUX_4_4, LINUX_4_7
+from pinfs.base.errors import errno_name
+from pinfs.base.profiles import LINUX_4_4, LINUX_4_7
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.svg import show
-from pinfs.task import CLONE_NEWNS, CLONE_NEWUSER
 
 
 def attempt(call: Callable[..., object], *args: object) -> object:
@@ -75,7 +75,7 @@ def tail_calls(profile: pinfs.Profile) -> pinfs.Kernel:
     loader = k.spawn(uid=0)
     jmp = loader.map_create(pinfs.BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4)
     for index in (0, 1):
-        prog = loader.prog_load(pinfs.BPF_PROG_TYPE_SCHED_CLS, pinfs.bpf_prog.RETURN_ZERO)
+        prog = loader.prog_load(pinfs.BPF_PROG_TYPE_SCHED_CLS, pinfs.ebpf.prog.RETURN_ZERO)
         loader.map_update_elem(jmp, u32(index), u32(prog))
     loader.obj_pin(jmp, "/sys/fs/bpf/jmp")
     loader.exit(0)

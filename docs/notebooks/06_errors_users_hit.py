@@ -23,8 +23,8 @@
 from collections.abc import Callable
 
 import pinfs
-from pinfs.errors import errno_name
-from pinfs.profiles import LINUX_4_7, LINUX_5_10
+from pinfs.base.errors import errno_name
+from pinfs.base.profiles import LINUX_4_7, LINUX_5_10
 from pinfs.svg import show
 
 

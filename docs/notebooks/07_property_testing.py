@@ -35,7 +35,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from hypothesis.strategies import SearchStrategy
 
 import pinfs
-from pinfs.profiles import LINUX_4_4
+from pinfs.base.profiles import LINUX_4_4
 from pinfs.svg import show
 from pinfs.testing import MapSpec, PinningMachine
 from pinfs.testing import strategies as pst

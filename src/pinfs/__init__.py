@@ -13,8 +13,10 @@ and eBPF object pinning, as at Linux commit b2197755 (2015).
 
 from __future__ import annotations
 
-from . import cred
-from .bpf_attr import (
+from pinfs.base import cred
+from pinfs.base.errors import KernelError, errno_name, kernel_error
+from pinfs.base.profiles import SEED, Profile
+from pinfs.ebpf.attr import (
     BPF_ANY,
     BPF_EXIST,
     BPF_FS_MAGIC,
@@ -39,11 +41,9 @@ from .bpf_attr import (
     BPF_PROG_TYPE_UNSPEC,
     BPF_PSEUDO_MAP_FD,
 )
-from .errors import KernelError, errno_name, kernel_error
-from .invariants import InvariantError
-from .kernel import Kernel
-from .profiles import SEED, Profile
-from .task import Task
+from pinfs.machine.invariants import InvariantError
+from pinfs.machine.kernel import Kernel
+from pinfs.machine.task import Task
 
 __all__ = [
     "BPF_ANY",

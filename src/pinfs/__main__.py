@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .tour import run_tour
+from pinfs.tour import run_tour
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,8 +13,11 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .arraymap import FdArray
-from .bpf_attr import (
+from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
+from pinfs.base.errors import KernelError, kernel_error, naming
+from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
+from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
     BPF_F_WRONLY,
@@ -32,7 +35,7 @@ from .bpf_attr import (
     layouts_for,
     pack_attr_in,
 )
-from .bpf_objects import (
+from pinfs.ebpf.objects import (
     FMODE_READ,
     FMODE_WRITE,
     BpfMap,
@@ -43,16 +46,13 @@ from .bpf_objects import (
     fd_array_get_ptr,
     find_and_alloc_map,
 )
-from .bpf_prog import bpf_prog_load
-from .cred import CAP_BPF, CAP_SYS_ADMIN, capable
-from .errors import KernelError, kernel_error, naming
-from .inode import bpf_obj_get_user, bpf_obj_pin_user
-from .trace import syscall
-from .usermem import PAGE_SIZE, TASK_SIZE_MAX
-from .vfs import PATH_MAX
+from pinfs.ebpf.prog import bpf_prog_load
+from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
+from pinfs.machine.trace import syscall
+from pinfs.vfs import PATH_MAX
 
 if TYPE_CHECKING:
-    from .task import Task
+    from pinfs.machine.task import Task
 
 #: kmalloc's largest object (SLUB, x86_64): bigger key/value buffers fail with ENOMEM.
 KMALLOC_MAX_SIZE = 1 << 22
@@ -208,7 +208,7 @@ def map_delete_elem(task: Task, attr: dict[str, int]) -> int:
 
 
 def _put_slot(old: object) -> None:
-    from .bpf_objects import BpfProg
+    from pinfs.ebpf.objects import BpfProg
 
     if isinstance(old, BpfProg):
         bpf_prog_put(old)
@@ -315,7 +315,7 @@ def _obj_fields(file_flags: int, path_fd: int | None) -> dict[str, int]:
 
 
 class BpfSyscalls:
-    """bpf(2) for :class:`~pinfs.task.Task`."""
+    """bpf(2) for :class:`~pinfs.machine.task.Task`."""
 
     @syscall
     def bpf(self: Task, cmd: int, attr_addr: int, size: int) -> int:  # type: ignore[misc]
@@ -489,7 +489,7 @@ class BpfSyscalls:
     def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
         """The map or program behind ``fd`` (introspection, not a syscall)."""
         file = self.fd_file(fd)
-        from .bpf_objects import bpf_file_object
+        from pinfs.ebpf.objects import bpf_file_object
 
         obj = bpf_file_object(file)
         if obj is None:

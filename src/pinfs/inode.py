@@ -19,8 +19,11 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-from .bpf_attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
-from .bpf_objects import (
+from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.errors import KernelError, kernel_error
+from pinfs.base.profiles import SEED, Profile
+from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
+from pinfs.ebpf.objects import (
     BpfMap,
     BpfObject,
     BpfProg,
@@ -33,9 +36,7 @@ from .bpf_objects import (
     bpf_prog_new_fd,
     bpf_prog_put,
 )
-from .cred import CAP_SYS_ADMIN, capable
-from .errors import KernelError, kernel_error
-from .libfs import (
+from pinfs.fs.libfs import (
     kill_litter_super,
     simple_dir_operations,
     simple_fill_super,
@@ -47,8 +48,7 @@ from .libfs import (
     simple_statfs,
     simple_unlink,
 )
-from .mountns import MountContext, mount_nodev, mount_ns
-from .namei import (
+from pinfs.fs.namei import (
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     dfd_start,
@@ -58,9 +58,9 @@ from .namei import (
     touch_atime,
     vfs_mknod,
 )
-from .permission import inode_permission
-from .profiles import SEED, Profile
-from .vfs import (
+from pinfs.fs.permission import inode_permission
+from pinfs.mountns import MountContext, mount_nodev, mount_ns
+from pinfs.vfs import (
     FS_USERNS_MOUNT,
     MAY_READ,
     MAY_WRITE,
@@ -83,8 +83,8 @@ from .vfs import (
 )
 
 if TYPE_CHECKING:
-    from .cred import Cred
-    from .task import Task
+    from pinfs.base.cred import Cred
+    from pinfs.machine.task import Task
 
 UNNAMED_MAJOR = 0
 _ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)

@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .cred import UserNamespace
-from .errors import kernel_error
-from .vfs import (
+from pinfs.base.cred import UserNamespace
+from pinfs.base.errors import kernel_error
+from pinfs.vfs import (
     MS_RDONLY,
     Dentry,
     FileSystemType,
@@ -111,7 +111,7 @@ class MountNamespace:
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         """A picture (SVG) and the text tree, for notebooks."""
-        from .svg import mimebundle
+        from pinfs.svg import mimebundle
 
         return mimebundle(self)
 

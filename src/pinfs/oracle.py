@@ -6,7 +6,7 @@
     python -m pinfs.oracle tests/scenarios --record     # freeze the live results into the files
 
 Each scenario (:mod:`pinfs.scenario`) runs in a fresh live sandbox
-(:class:`~pinfs.livekernel.LiveKernel`: private mount and pid namespaces, a chroot into a
+(:class:`~pinfs.live.kernel.LiveKernel`: private mount and pid namespaces, a chroot into a
 scratch tmpfs; the host's ``/sys/fs/bpf`` is never touched) and on a fresh
 :class:`pinfs.Kernel` under the scenario's profile (or ``--profile``).  The table shows,
 per step, the live result, pinfs's result and a mark: ``!`` they disagree, ``E`` the
@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .scenario import (
+from pinfs.scenario import (
     Attr,
     Flags,
     Int,
@@ -53,8 +53,8 @@ from .scenario import (
 )
 
 if TYPE_CHECKING:
-    from .livekernel import LiveKernel
-    from .profiles import Profile
+    from pinfs.base.profiles import Profile
+    from pinfs.live.kernel import LiveKernel
 
 __all__ = ["KNOWN_DIVERGENCES", "KnownDivergence", "Report", "Row", "compare", "main"]
 
@@ -343,7 +343,7 @@ def compare(
     prof = _profile_name(profile, sc)
     reason: str | None = "not requested" if not use_live else None
     if reason is None and live is None:
-        from .livekernel import live_unavailable_reason
+        from pinfs.live.kernel import live_unavailable_reason
 
         reason = live_unavailable_reason()
     warnings: list[str] = []
@@ -391,8 +391,8 @@ def compare(
 
 def backend_profile(profile: Profile | str | None) -> Profile:
     """The profile object a name stands for (SEED when unknown)."""
-    from .profiles import Profile as ProfileClass
-    from .scenario import resolve_profile
+    from pinfs.base.profiles import Profile as ProfileClass
+    from pinfs.scenario import resolve_profile
 
     if isinstance(profile, ProfileClass):
         return profile
@@ -455,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _record(paths: Sequence[Path]) -> int:
-    from .livekernel import live_unavailable_reason
+    from pinfs.live.kernel import live_unavailable_reason
 
     reason = live_unavailable_reason()
     if reason is not None:

@@ -20,7 +20,7 @@ A scenario is a plain text file, one line per item, meant to be read and diffed:
     child exit                                    -> ok
     root bpf BPF_OBJ_GET attr(pathname=str:/mnt/m) -> fd $x
 
-**Header** (before the first step): ``profile NAME`` (a preset of :mod:`pinfs.profiles`,
+**Header** (before the first step): ``profile NAME`` (a preset of :mod:`pinfs.base.profiles`,
 by attribute or preset name), ``sysctl NAME=VALUE ...`` and ``task NAME uid= gid=
 groups=A,B caps=all|CAP_X,CAP_Y umask=022 [cwd=/dir]``.  Every task is forked from
 init at the start with those credentials (``caps=all`` is the full set *available* on
@@ -73,11 +73,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .livekernel import CAP_NAMES
+from pinfs.live.kernel import CAP_NAMES
 
 if TYPE_CHECKING:
-    from .livekernel import LiveKernel
-    from .profiles import Profile
+    from pinfs.base.profiles import Profile
+    from pinfs.live.kernel import LiveKernel
 
 __all__ = [
     "OPS",
@@ -503,7 +503,7 @@ def constants() -> dict[str, int]:
                 table[name] = getattr(_stat, name)
         import importlib
 
-        for mod in ("vfs", "mountns", "namei", "task", "bpf_attr", "cred"):
+        for mod in ("vfs", "mountns", "fs.namei", "machine.task", "ebpf.attr", "base.cred"):
             try:
                 module = importlib.import_module(f"pinfs.{mod}")
             except ImportError:  # pragma: no cover - a module mid-edit
@@ -1106,7 +1106,7 @@ def dumps(scenario: Scenario) -> str:
 def resolve_profile(name: str | None) -> tuple[Profile, str | None]:
     """The profile called ``name`` (``LINUX_6_18`` or ``linux-6.18``) and a warning,
     or SEED and a warning when it is unknown."""
-    from . import profiles
+    from pinfs.base import profiles
 
     if name is None:
         return profiles.SEED, None
@@ -1250,7 +1250,7 @@ class PinfsBackend(Backend):
         self.check_invariants = check_invariants
 
     def start(self, scenario: Scenario) -> Session:
-        from . import profiles
+        from pinfs.base import profiles
 
         warnings: list[str] = []
         prof = self.profile
@@ -1277,7 +1277,7 @@ class _PinfsSession(Session):
 
     def __init__(self, profile: Profile, all_caps: tuple[int, ...], check: bool) -> None:
         super().__init__()
-        from .kernel import Kernel
+        from pinfs.machine.kernel import Kernel
 
         self.kernel = Kernel(profile=profile)
         self.all_caps = all_caps
@@ -1334,7 +1334,7 @@ class _PinfsSession(Session):
 
 class LiveBackend(Backend):
     """The live kernel: ``kernel`` is reused (each run spawns and ends its own tasks),
-    or a fresh :class:`~pinfs.livekernel.LiveKernel` is started per run."""
+    or a fresh :class:`~pinfs.live.kernel.LiveKernel` is started per run."""
 
     name = "live"
 
@@ -1342,7 +1342,7 @@ class LiveBackend(Backend):
         self.kernel = kernel
 
     def start(self, scenario: Scenario) -> Session:
-        from .livekernel import LiveKernel
+        from pinfs.live.kernel import LiveKernel
 
         own = self.kernel is None
         kernel = LiveKernel() if self.kernel is None else self.kernel

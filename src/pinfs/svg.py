@@ -46,17 +46,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .arraymap import FdArray
-from .bpf_objects import BpfMap, BpfProg, bpf_file_object
-from .inode import bpf_map_iops, bpf_prog_iops
-from .invariants import collect_holders
-from .mountns import Mount, MountNamespace, subtree
-from .vfs import Dentry, File, Inode, SuperBlock, d_path_name
+from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
+from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.machine.invariants import collect_holders
+from pinfs.mountns import Mount, MountNamespace, subtree
+from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name
 
 if TYPE_CHECKING:
-    from .bpf_objects import BpfObject
-    from .kernel import Kernel
-    from .task import Task
+    from pinfs.ebpf.objects import BpfObject
+    from pinfs.machine.kernel import Kernel
+    from pinfs.machine.task import Task
 
 __all__ = [
     "EDGE_COLOURS",
@@ -755,7 +755,7 @@ def kernel_svg(kernel: Kernel, title: str | None = None) -> str:
 
 
 def _kernel_of(sb: SuperBlock) -> Kernel:
-    from .kernel import Kernel
+    from pinfs.machine.kernel import Kernel
 
     kernel = sb.kernel
     if not isinstance(kernel, Kernel):
@@ -822,8 +822,8 @@ def task_svg(task: Task, title: str | None = None) -> str:
 
 def to_svg(obj: Any) -> str:
     """The picture of a Kernel, MountNamespace, SuperBlock or Task."""
-    from .kernel import Kernel
-    from .task import Task
+    from pinfs.machine.kernel import Kernel
+    from pinfs.machine.task import Task
 
     if isinstance(obj, Kernel):
         return kernel_svg(obj)
@@ -837,9 +837,9 @@ def to_svg(obj: Any) -> str:
 
 
 def _text(obj: Any) -> str:
-    from .kernel import Kernel
-    from .render import superblock_tree
-    from .task import Task
+    from pinfs.machine.kernel import Kernel
+    from pinfs.machine.render import superblock_tree
+    from pinfs.machine.task import Task
 
     if isinstance(obj, Kernel):
         return obj.tree()
@@ -873,8 +873,8 @@ def show(obj: Any, title: str | None = None) -> None:
     inside a running IPython kernel (a notebook), its text form otherwise (a plain
     ``python lesson.py`` run, where IPython need not be installed).  The picture is
     drawn either way, so a script run checks that it can be drawn."""
-    from .kernel import Kernel
-    from .task import Task
+    from pinfs.machine.kernel import Kernel
+    from pinfs.machine.task import Task
 
     if isinstance(obj, Kernel):
         picture = kernel_svg(obj, title)

@@ -9,9 +9,9 @@ import errno
 import struct
 from collections.abc import Callable
 
-from .bpf_attr import BPF_MAP_TYPE_HASH
-from .kernel import Kernel
-from .task import CLONE_NEWNS
+from pinfs.ebpf.attr import BPF_MAP_TYPE_HASH
+from pinfs.machine.kernel import Kernel
+from pinfs.machine.task import CLONE_NEWNS
 
 KEY = struct.pack("<I", 1)
 

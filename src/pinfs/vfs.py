@@ -18,7 +18,7 @@ from ``evict_inode``:
 
 Predicates that the kernel writes as ``int f(...)`` returning ``-errno`` (permission
 checks) return an errno number here (0 = allowed); everything else raises
-:class:`~pinfs.errors.KernelError`.
+:class:`~pinfs.base.errors.KernelError`.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class SuperBlock:
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         """A picture (SVG) and the text tree, for notebooks."""
-        from .svg import mimebundle
+        from pinfs.svg import mimebundle
 
         return mimebundle(self)
 

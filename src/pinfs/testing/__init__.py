@@ -26,12 +26,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..bpf_attr import pack_attr
-    from ..bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-    from .model import ModelMismatch, ModelScopeError, RefModel
-    from .runner import ARENA, Driver, Outcome, run_script
-    from .stateful import FdRef, PinningMachine
-    from .strategies import BpfCall, Creds, MapSpec, ProgSpec, bpffs_path, patched_attr
+    from pinfs.ebpf.attr import pack_attr
+    from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+    from pinfs.testing.model import ModelMismatch, ModelScopeError, RefModel
+    from pinfs.testing.runner import ARENA, Driver, Outcome, run_script
+    from pinfs.testing.stateful import FdRef, PinningMachine
+    from pinfs.testing.strategies import BpfCall, Creds, MapSpec, ProgSpec, bpffs_path, patched_attr
 
 __all__ = [
     "ARENA",
@@ -56,10 +56,10 @@ __all__ = [
 
 _HOME = {
     "ARENA": "runner",
-    "BPF_LD_MAP_FD": "..bpf_prog",
-    "RETURN_ZERO": "..bpf_prog",
+    "BPF_LD_MAP_FD": "..ebpf.prog",
+    "RETURN_ZERO": "..ebpf.prog",
     "bpffs_path": "strategies",
-    "pack_attr": "..bpf_attr",
+    "pack_attr": "..ebpf.attr",
     "patched_attr": "strategies",
     "BpfCall": "strategies",
     "Creds": "strategies",

@@ -16,7 +16,7 @@ from typing import ClassVar
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from .stateful import PinningMachine
+from pinfs.testing.stateful import PinningMachine
 
 __all__ = ["measure"]
 

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..bpf_attr import BPF_MAP_TYPE_PROG_ARRAY, BpfMapType, BpfProgType
+from pinfs.ebpf.attr import BPF_MAP_TYPE_PROG_ARRAY, BpfMapType, BpfProgType
 
 if TYPE_CHECKING:
-    from ..invariants import ObjectInfo
-    from ..kernel import Kernel
-    from ..profiles import Profile
+    from pinfs.base.profiles import Profile
+    from pinfs.machine.invariants import ObjectInfo
+    from pinfs.machine.kernel import Kernel
 
 __all__ = ["ModelMismatch", "ModelScopeError", "RefModel", "kernel_slots"]
 
@@ -811,7 +811,7 @@ def kernel_slots(kernel: Kernel) -> dict[int, dict[int, int]]:
 
 
 def _text(path: str | bytes) -> str:
-    """A path as the kernel decodes it (``pinfs.namei.path_arg``)."""
+    """A path as the kernel decodes it (``pinfs.fs.namei.path_arg``)."""
     return path.decode("utf-8", "surrogateescape") if isinstance(path, bytes) else path
 
 

@@ -8,7 +8,7 @@ Fixtures:
 
 The profile is, in order of precedence: the test's ``@pytest.mark.pinfs_profile(p)``
 marker (``p`` a :class:`~pinfs.Profile` or a profile name), the ``--pinfs-profile NAME``
-command-line option, and ``"seed"``.  Names are looked up in :mod:`pinfs.profiles`: a
+command-line option, and ``"seed"``.  Names are looked up in :mod:`pinfs.base.profiles`: a
 module-level :class:`~pinfs.Profile` matches by its ``name`` field or, case-insensitively,
 by its variable name (``SEED`` is ``"seed"``).
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import pytest
 
-from .. import profiles
-from ..kernel import Kernel
-from ..profiles import Profile
+from pinfs.base import profiles
+from pinfs.base.profiles import Profile
+from pinfs.machine.kernel import Kernel
 
 __all__ = ["kernel", "pinfs_profile", "resolve_profile"]
 
@@ -29,7 +29,7 @@ BPFFS = "/sys/fs/bpf"
 
 
 def known_profiles() -> dict[str, Profile]:
-    """Every profile :mod:`pinfs.profiles` defines, by name."""
+    """Every profile :mod:`pinfs.base.profiles` defines, by name."""
     found: dict[str, Profile] = {}
     for attr, value in vars(profiles).items():
         if isinstance(value, Profile):
@@ -59,7 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--pinfs-profile",
         default="seed",
         metavar="NAME",
-        help="kernel profile of the pinfs 'kernel' fixture (a name in pinfs.profiles; "
+        help="kernel profile of the pinfs 'kernel' fixture (a name in pinfs.base.profiles; "
         "default: seed)",
     )
 
@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "pinfs_profile(profile): run this test's pinfs 'kernel' fixture with this profile "
-        "(a pinfs.Profile or a name in pinfs.profiles)",
+        "(a pinfs.Profile or a name in pinfs.base.profiles)",
     )
     resolve_profile(config.getoption("--pinfs-profile"))  # fail early on a bad name
 

@@ -28,7 +28,10 @@ import errno
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from ..bpf_attr import (
+from pinfs.base.errors import kernel_error
+from pinfs.base.profiles import SEED, Profile
+from pinfs.base.usermem import UserMemory
+from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_F_PATH_FD,
     BPF_MAP_CREATE,
@@ -39,15 +42,12 @@ from ..bpf_attr import (
     BPF_PROG_LOAD,
     SEED_ATTR_SIZE,
 )
-from ..bpf_objects import bpf_file_object
-from ..bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from ..errors import kernel_error
-from ..kernel import Kernel
-from ..profiles import SEED, Profile
-from ..task import CLONE_NEWNS, Task
-from ..usermem import UserMemory
-from ..vfs import MS_BIND, MS_PRIVATE, MS_REMOUNT, PATH_MAX
-from .model import ModelMismatch, ModelScopeError, RefModel
+from pinfs.ebpf.objects import bpf_file_object
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.kernel import Kernel
+from pinfs.machine.task import CLONE_NEWNS, Task
+from pinfs.testing.model import ModelMismatch, ModelScopeError, RefModel
+from pinfs.vfs import MS_BIND, MS_PRIVATE, MS_REMOUNT, PATH_MAX
 
 __all__ = [
     "ARENA",

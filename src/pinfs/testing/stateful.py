@@ -9,7 +9,7 @@ operation) so the reference model follows them::
     from hypothesis import strategies as st
     from hypothesis.stateful import rule
 
-    from pinfs.profiles import LINUX_4_4
+    from pinfs.base.profiles import LINUX_4_4
     from pinfs.testing import PinningMachine
 
     class LoaderMachine(PinningMachine):
@@ -61,19 +61,19 @@ try:
         rule,
     )
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess
-    from ._deps import MISSING
+    from pinfs.testing._deps import MISSING
 
     raise ImportError(MISSING) from exc
 
-from ..bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from ..kernel import Kernel
-from ..mountns import MNT_DETACH
-from ..profiles import SEED, Profile
-from ..task import CLONE_NEWNS, CLONE_NEWUSER
-from ..vfs import MS_RDONLY
-from . import strategies as pst
-from .model import RefModel
-from .runner import CHDIR_PATHS, DIRS, MOUNTPOINTS, PIN_PATHS, Driver, Outcome
+from pinfs.base.profiles import SEED, Profile
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.kernel import Kernel
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
+from pinfs.mountns import MNT_DETACH
+from pinfs.testing import strategies as pst
+from pinfs.testing.model import RefModel
+from pinfs.testing.runner import CHDIR_PATHS, DIRS, MOUNTPOINTS, PIN_PATHS, Driver, Outcome
+from pinfs.vfs import MS_RDONLY
 
 __all__ = ["FdRef", "PinningMachine", "counterexample"]
 

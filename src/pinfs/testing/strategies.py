@@ -22,12 +22,13 @@ from typing import Any, NamedTuple
 try:
     from hypothesis import strategies as st
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess
-    from ._deps import MISSING
+    from pinfs.testing._deps import MISSING
 
     raise ImportError(MISSING) from exc
 
-from .. import cred as _cred
-from ..bpf_attr import (
+from pinfs.base import cred as _cred
+from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
+from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_ANY,
     BPF_EXIST,
@@ -42,12 +43,11 @@ from ..bpf_attr import (
     Field,
     pack_attr,
 )
-from ..bpf_prog import BPF_LD_MAP_FD, RETURN_ZERO
-from ..mountns import MNT_DETACH
-from ..task import CLONE_NEWNS, CLONE_NEWUSER
-from ..usermem import PAGE_SIZE, TASK_SIZE_MAX
-from ..vfs import MS_RDONLY
-from .runner import ARENA, BPFFS, CHDIR_PATHS, DIRS, MOUNTPOINTS, PIN_PATHS
+from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
+from pinfs.mountns import MNT_DETACH
+from pinfs.testing.runner import ARENA, BPFFS, CHDIR_PATHS, DIRS, MOUNTPOINTS, PIN_PATHS
+from pinfs.vfs import MS_RDONLY
 
 __all__ = [
     "BpfCall",
@@ -417,7 +417,7 @@ def bpf_attrs(
     size: int = SEED_ATTR_SIZE,
 ) -> st.SearchStrategy[bytes]:
     """Well-formed ``union bpf_attr`` bytes for ``cmd`` (``size`` bytes, every byte
-    after the command's last field zero), built with :func:`pinfs.bpf_attr.pack_attr`.
+    after the command's last field zero), built with :func:`pinfs.ebpf.attr.pack_attr`.
     ``fields`` overrides the strategy of any field by name (values must fit); pointer
     fields default to :func:`bad_pointers`, since only the caller knows what is mapped
     (see :func:`arena_bpf_calls` for pointers into the standard world)."""

@@ -4,7 +4,7 @@ fs/stat.c, fs/namespace.c entry points).
 
 Every syscall method validates its Python arguments first (wrong types and values no C
 prototype can carry raise ``TypeError``/``ValueError`` and change nothing), then runs the
-kernel's checks in order and raises :class:`~pinfs.errors.KernelError` on failure.
+kernel's checks in order and raises :class:`~pinfs.base.errors.KernelError` on failure.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from . import cred as credmod
-from .bpf import BpfSyscalls
-from .errors import call_naming, kernel_error
-from .fdtable import FdTable, check_fd, fget, fput
-from .fs_attr import (
+from pinfs.base import cred as credmod
+from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.usermem import UserMemory
+from pinfs.bpf import BpfSyscalls
+from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_GID,
     ATTR_KILL_SGID,
@@ -34,8 +34,27 @@ from .fs_attr import (
     generic_fillattr,
     notify_change,
 )
-from .libfs import DirEntry, KStatFs
-from .mountns import (
+from pinfs.fs.fdtable import FdTable, check_fd, fget, fput
+from pinfs.fs.libfs import DirEntry, KStatFs
+from pinfs.fs.namei import (
+    O_PATH,
+    FsStruct,
+    do_filp_open,
+    do_linkat,
+    do_mkdirat,
+    do_mknodat,
+    do_renameat2,
+    do_rmdir,
+    do_symlinkat,
+    do_unlinkat,
+    getname,
+    path_arg,
+    path_lookupat,
+    touch_atime,
+)
+from pinfs.fs.permission import inode_permission
+from pinfs.machine.trace import syscall
+from pinfs.mountns import (
     MNT_DETACH,
     MNT_EXPIRE,
     MNT_FORCE,
@@ -66,26 +85,7 @@ from .mountns import (
     subtree,
     umount_tree,
 )
-from .namei import (
-    O_PATH,
-    FsStruct,
-    do_filp_open,
-    do_linkat,
-    do_mkdirat,
-    do_mknodat,
-    do_renameat2,
-    do_rmdir,
-    do_symlinkat,
-    do_unlinkat,
-    getname,
-    path_arg,
-    path_lookupat,
-    touch_atime,
-)
-from .permission import inode_permission
-from .trace import syscall
-from .usermem import UserMemory
-from .vfs import (
+from pinfs.vfs import (
     FS_USERNS_MOUNT,
     MAY_EXEC,
     MAY_WRITE,
@@ -106,7 +106,7 @@ from .vfs import (
 )
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from pinfs.machine.kernel import Kernel
 
 # clone/unshare flags (include/uapi/linux/sched.h)
 CLONE_VM = 0x100
@@ -172,7 +172,7 @@ class Task(BpfSyscalls):
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         """A picture (SVG) and the text tree, for notebooks."""
-        from .svg import mimebundle
+        from pinfs.svg import mimebundle
 
         return mimebundle(self)
 
@@ -858,7 +858,7 @@ class Task(BpfSyscalls):
         """Write ``value`` to /proc/sys/<name with / for .>: the file is 0644 root's
         (``test_perm`` checks the euid, no capability overrides), then the handler's
         ``proc_dointvec_minmax`` range gives EINVAL."""
-        from .kernel import SYSCTL_RANGES
+        from pinfs.machine.kernel import SYSCTL_RANGES
 
         if name not in SYSCTL_RANGES:
             raise ValueError(f"unknown or read-only sysctl: {name!r}")

@@ -9,14 +9,14 @@ from __future__ import annotations
 import errno
 import stat
 
-from .cred import (
+from pinfs.base.cred import (
     CAP_DAC_OVERRIDE,
     CAP_DAC_READ_SEARCH,
     CAP_FOWNER,
     Cred,
     capable_wrt_inode_uidgid,
 )
-from .vfs import (
+from pinfs.vfs import (
     MAY_EXEC,
     MAY_READ,
     MAY_WRITE,

@@ -15,10 +15,10 @@ from typing import Any
 
 import attrs
 
-from .cred import Cred
-from .errors import kernel_error
-from .fs_attr import ATTR_SIZE, IAttr, simple_setattr
-from .libfs import (
+from pinfs.base.cred import Cred
+from pinfs.base.errors import kernel_error
+from pinfs.fs.attr import ATTR_SIZE, IAttr, simple_setattr
+from pinfs.fs.libfs import (
     kill_litter_super,
     simple_dir_operations,
     simple_empty,
@@ -30,9 +30,9 @@ from .libfs import (
     simple_statfs,
     simple_unlink,
 )
-from .mountns import mount_nodev
-from .namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
-from .vfs import (
+from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
+from pinfs.mountns import mount_nodev
+from pinfs.vfs import (
     FS_USERNS_MOUNT,
     Dentry,
     File,

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .arraymap import FdArray
-from .bpf_objects import BpfMap, BpfObject, BpfProg, bpf_file_object
-from .inode import bpf_map_iops, bpf_prog_iops
-from .vfs import Dentry, File, Inode, d_path_name, walk_tree
+from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
+from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.vfs import Dentry, File, Inode, d_path_name, walk_tree
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from pinfs.machine.kernel import Kernel
 
 
 class InvariantError(AssertionError):

@@ -7,7 +7,7 @@ import stat
 
 import attrs
 
-from .cred import (
+from pinfs.base.cred import (
     CAP_CHOWN,
     CAP_FOWNER,
     CAP_FSETID,
@@ -16,8 +16,8 @@ from .cred import (
     capable,
     capable_wrt_inode_uidgid,
 )
-from .errors import kernel_error
-from .vfs import Inode
+from pinfs.base.errors import kernel_error
+from pinfs.vfs import Inode
 
 # iattr.ia_valid bits (include/linux/fs.h)
 ATTR_MODE = 1

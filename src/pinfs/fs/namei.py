@@ -20,17 +20,17 @@ from typing import Any
 
 import attrs
 
-from .cred import CAP_MKNOD, Cred, capable
-from .errors import call_naming, kernel_error
-from .fs_attr import (
+from pinfs.base.cred import CAP_MKNOD, Cred, capable
+from pinfs.base.errors import call_naming, kernel_error
+from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_MTIME,
     do_truncate,
     inode_owner_or_capable,
 )
-from .mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, mntput, path_get
-from .permission import inode_permission, may_create, may_delete
-from .vfs import (
+from pinfs.fs.permission import inode_permission, may_create, may_delete
+from pinfs.mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, mntput, path_get
+from pinfs.vfs import (
     MAY_APPEND,
     MAY_EXEC,
     MAY_OPEN,

@@ -12,7 +12,7 @@ import errno
 
 import attrs
 
-from .errors import kernel_error
+from pinfs.base.errors import kernel_error
 
 PAGE_SIZE = 4096
 TASK_SIZE_MAX = 0x7FFF_FFFF_F000  # x86_64: the top of user space

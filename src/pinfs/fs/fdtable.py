@@ -11,9 +11,9 @@ import errno
 
 import attrs
 
-from .errors import kernel_error
-from .namei import fput_path
-from .vfs import File
+from pinfs.base.errors import kernel_error
+from pinfs.fs.namei import fput_path
+from pinfs.vfs import File
 
 INT_MAX = 0x7FFFFFFF
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import attrs
 
-from pinfs.errors import kernel_error
+from pinfs.base.errors import kernel_error
 
 __all__ = [
     "BPF_ARRAY_SIZE",

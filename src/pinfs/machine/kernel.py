@@ -15,19 +15,19 @@ from typing import Any
 
 import attrs
 
-from . import cred as credmod
-from .bpf_attr import layouts_for
-from .errors import kernel_error
-from .fdtable import FdTable
-from .inode import bpf_fs_type
-from .invariants import ObjectInfo, check_invariants, kernel_objects
-from .mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
-from .namei import FsStruct
-from .profiles import SEED, Profile
-from .ramfs import ramfs_fs_type, tmpfs_fs_type
-from .task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
-from .trace import Trace
-from .vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
+from pinfs.base import cred as credmod
+from pinfs.base.errors import kernel_error
+from pinfs.base.profiles import SEED, Profile
+from pinfs.ebpf.attr import layouts_for
+from pinfs.fs.fdtable import FdTable
+from pinfs.fs.namei import FsStruct
+from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
+from pinfs.inode import bpf_fs_type
+from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
+from pinfs.machine.task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
+from pinfs.machine.trace import Trace
+from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
+from pinfs.vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
 
 #: 2015-11-03 00:00:00 UTC, the day the seed commit was merged.
 BOOT_TIME_NS = 1_446_508_800 * 10**9
@@ -64,9 +64,9 @@ class Kernel:
         trace: bool = False,
     ) -> None:
         if not isinstance(profile, Profile):
-            raise TypeError(f"profile must be a pinfs.profiles.Profile, not {profile!r}")
+            raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
         self.profile = profile
-        #: The running :class:`~pinfs.trace.Trace`, or None (see :meth:`start_trace`).
+        #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
         self.attr_layouts = layouts_for(profile.obj_get_file_flags, profile.path_fd)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
@@ -167,18 +167,18 @@ class Kernel:
 
     def tree(self) -> str:
         """Mount namespaces, bpffs trees and bpf objects as text (what the tour prints)."""
-        from .render import kernel_tree
+        from pinfs.machine.render import kernel_tree
 
         return kernel_tree(self)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         """A picture (SVG) and the text tree, for notebooks."""
-        from .svg import mimebundle
+        from pinfs.svg import mimebundle
 
         return mimebundle(self)
 
     def check_invariants(self) -> None:
-        """Raise :class:`pinfs.invariants.InvariantError` if the bookkeeping is off."""
+        """Raise :class:`pinfs.machine.invariants.InvariantError` if the bookkeeping is off."""
         check_invariants(self)
 
     def user_struct(self, uid: int) -> UserStruct:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from .errors import kernel_error
+from pinfs.base.errors import kernel_error
 
 # Capability numbers (include/uapi/linux/capability.h).
 CAP_CHOWN = 0

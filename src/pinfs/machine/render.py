@@ -10,15 +10,15 @@ from __future__ import annotations
 import stat
 from typing import TYPE_CHECKING
 
-from .inode import bpf_map_iops, bpf_prog_iops
-from .vfs import Dentry, SuperBlock, d_path_name
+from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.vfs import Dentry, SuperBlock, d_path_name
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
+    from pinfs.machine.kernel import Kernel
 
 
 def _mount_point(kernel: Kernel, mnt: object) -> str:
-    from .mountns import Mount
+    from pinfs.mountns import Mount
 
     assert isinstance(mnt, Mount)
     parts: list[str] = []

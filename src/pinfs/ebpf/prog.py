@@ -14,7 +14,10 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
-from .bpf_attr import (
+from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.errors import KernelError, kernel_error
+from pinfs.base.usermem import PAGE_SIZE
+from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_PROG_ARRAY,
     BPF_MAXINSNS,
     BPF_PROG_TYPE_KPROBE,
@@ -22,7 +25,7 @@ from .bpf_attr import (
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
-from .bpf_objects import (
+from pinfs.ebpf.objects import (
     BpfMap,
     BpfProg,
     bpf_charge_memlock,
@@ -33,12 +36,9 @@ from .bpf_objects import (
     bpf_prog_new_fd,
     bpf_uncharge_memlock,
 )
-from .cred import CAP_SYS_ADMIN, capable
-from .errors import KernelError, kernel_error
-from .usermem import PAGE_SIZE
 
 if TYPE_CHECKING:
-    from .task import Task
+    from pinfs.machine.task import Task
 
 MAX_USED_MAPS = 64
 #: offsetof(struct bpf_prog, insns) on x86_64 at the seed.
@@ -183,7 +183,7 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
     if task.kernel.profile.unpriv_gate_commands != "all":
-        from .bpf import unprivileged_gate
+        from pinfs.bpf import unprivileged_gate
 
         unprivileged_gate(task)
     raw_license = task.mem.strncpy_from_user(attr["license"], 127)

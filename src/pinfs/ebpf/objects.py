@@ -5,7 +5,7 @@ each program that uses a map (``used_maps``) and each PROG_ARRAY slot.  The coun
 the kernel's width (``atomic_t``, 32 bits at the seed) and wraps like it; when a
 decrement reaches zero the object is freed, whatever still points at it.  Such a
 use-after-free is recorded in ``kernel.bugs`` (as KASAN would report it) and
-:func:`pinfs.invariants.check_invariants` raises on it.
+:func:`pinfs.machine.invariants.check_invariants` raises on it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .arraymap import FdArray, array_map_alloc, fd_array_map_alloc
-from .bpf_attr import (
+from pinfs.base.errors import kernel_error
+from pinfs.base.usermem import PAGE_SIZE
+from pinfs.ebpf.arraymap import FdArray, array_map_alloc, fd_array_map_alloc
+from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_ARRAY,
     BPF_MAP_TYPE_HASH,
     BPF_MAP_TYPE_PERF_EVENT_ARRAY,
@@ -25,15 +27,13 @@ from .bpf_attr import (
     BpfMapType,
     BpfProgType,
 )
-from .errors import kernel_error
-from .fdtable import check_fd
-from .hashtab import htab_map_alloc
-from .usermem import PAGE_SIZE
-from .vfs import File, FileOperations
+from pinfs.ebpf.hashtab import htab_map_alloc
+from pinfs.fs.fdtable import check_fd
+from pinfs.vfs import File, FileOperations
 
 if TYPE_CHECKING:
-    from .kernel import Kernel, UserStruct
-    from .task import Task
+    from pinfs.machine.kernel import Kernel, UserStruct
+    from pinfs.machine.task import Task
 
 # prog_fd_array / perf_event_array values are fds: u32 little-endian.
 _RLIMIT_MEMLOCK = 8

@@ -6,7 +6,7 @@ of ``obj_pin``, is not recorded), prints strace-style (``print(trace)``), and ex
 as a scenario (:mod:`pinfs.scenario`) that replays on a fresh kernel
 (:meth:`Trace.to_scenario`).
 
-The :func:`syscall` decorator marks the syscall methods of :class:`~pinfs.task.Task`;
+The :func:`syscall` decorator marks the syscall methods of :class:`~pinfs.machine.task.Task`;
 while no trace is running its cost is one attribute check.
 """
 
@@ -20,11 +20,11 @@ import stat as _stat
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from . import scenario as scn
+from pinfs import scenario as scn
 
 if TYPE_CHECKING:
-    from .kernel import Kernel
-    from .task import Task
+    from pinfs.machine.kernel import Kernel
+    from pinfs.machine.task import Task
 
 __all__ = ["Event", "TaskOrigin", "Trace", "syscall"]
 
@@ -424,7 +424,7 @@ class Trace:
             profile_name = _profile_name(self.kernel)
         names = {pid: ("init" if pid == 1 else f"t{pid}") for pid in self.tasks}
         head: list[scn.Line] = [
-            scn.Comment(" recorded by pinfs.trace"),
+            scn.Comment(" recorded by pinfs.machine.trace"),
             scn.ProfileLine(profile_name),
             scn.SysctlLine(tuple(sorted(self.kernel.sysctl.items()))),
         ]
@@ -475,7 +475,7 @@ def _spawn_steps(parent: Task, child: Task) -> list[tuple[str, tuple[Any, ...]]]
 
 
 def _profile_name(kernel: Kernel) -> str:
-    from . import profiles
+    from pinfs.base import profiles
 
     for attr, value in vars(profiles).items():
         if value is kernel.profile and attr.isupper():

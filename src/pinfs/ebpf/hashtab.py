@@ -16,8 +16,8 @@ from bisect import bisect_left, bisect_right, insort
 
 import attrs
 
-from pinfs.errors import kernel_error
-from pinfs.jhash import jhash
+from pinfs.base.errors import kernel_error
+from pinfs.ebpf.jhash import jhash
 
 __all__ = [
     "HTAB_ELEM_SIZE",

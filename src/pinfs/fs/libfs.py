@@ -10,8 +10,8 @@ import stat
 
 import attrs
 
-from .errors import kernel_error
-from .vfs import (
+from pinfs.base.errors import kernel_error
+from pinfs.vfs import (
     NAME_MAX,
     Dentry,
     File,
