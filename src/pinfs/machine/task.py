@@ -52,54 +52,25 @@ from pinfs.fs.namei import (
     path_lookupat,
     touch_atime,
 )
+from pinfs.fs.namespace import copy_mnt_ns, do_mount, ksys_umount
 from pinfs.fs.permission import inode_permission
 from pinfs.machine.trace import syscall
 from pinfs.mountns import (
-    MNT_DETACH,
-    MNT_EXPIRE,
-    MNT_FORCE,
-    MNT_LOCK_NODEV,
-    MNT_LOCKED,
     MNT_NOATIME,
     MNT_NODEV,
     MNT_NODIRATIME,
     MNT_NOEXEC,
     MNT_NOSUID,
-    MNT_READONLY,
     MNT_RELATIME,
-    UMOUNT_NOFOLLOW,
     Mount,
-    MountContext,
     MountNamespace,
-    Path,
-    add_to_namespace,
-    attach_mnt,
-    check_mnt,
-    cleanup_mnt,
-    clone_mnt,
-    copy_tree,
     mnt_want_write,
-    new_mount,
     path_get,
     path_put,
-    subtree,
-    umount_tree,
 )
 from pinfs.vfs import (
-    FS_USERNS_MOUNT,
     MAY_EXEC,
     MAY_WRITE,
-    MS_BIND,
-    MS_NOATIME,
-    MS_NODEV,
-    MS_NODIRATIME,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_PRIVATE,
-    MS_RDONLY,
-    MS_REC,
-    MS_REMOUNT,
-    MS_STRICTATIME,
     S_APPEND,
     S_IALLUGO,
     File,
@@ -131,10 +102,6 @@ RLIMIT_MEMLOCK = 8
 RLIM_INFINITY = (1 << 64) - 1
 
 PR_SET_KEEPCAPS = 8
-_MNT_USER_SETTABLE = (
-    MNT_NOSUID | MNT_NODEV | MNT_NOEXEC | MNT_NOATIME | MNT_NODIRATIME | MNT_RELATIME | MNT_READONLY
-)
-_MS_KNOWN_DROPPED = 0x1 | 0x2 | 0x4 | 0x8 | 0x400 | 0x800 | (1 << 21) | (1 << 24)
 
 
 def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) -> int:
@@ -515,120 +482,7 @@ class Task(BpfSyscalls):
         dev_name = None if source is None else path_arg(source)
         options = None if data is None else path_arg(data)
         self._enter()
-        getname(dir_name)
-        path = path_lookupat(self, dir_name, follow=True)
-        if not credmod.ns_capable(self.cred, self.mnt_ns.user_ns, credmod.CAP_SYS_ADMIN):
-            raise kernel_error(errno.EPERM, dir_name)  # may_mount
-        mnt_flags = 0 if flags & MS_NOATIME else MNT_RELATIME
-        for ms, mnt in (
-            (MS_NOSUID, MNT_NOSUID),
-            (MS_NODEV, MNT_NODEV),
-            (MS_NOEXEC, MNT_NOEXEC),
-            (MS_NOATIME, MNT_NOATIME),
-            (MS_NODIRATIME, MNT_NODIRATIME),
-            (MS_RDONLY, MNT_READONLY),
-        ):
-            if flags & ms:
-                mnt_flags |= mnt
-        if flags & MS_STRICTATIME:
-            mnt_flags &= ~(MNT_RELATIME | MNT_NOATIME)
-        flags &= ~_MS_KNOWN_DROPPED | MS_RDONLY
-        if flags & MS_REMOUNT:
-            self._do_remount(path, flags, mnt_flags, options)
-        elif flags & MS_BIND:
-            self._do_loopback(path, dev_name, bool(flags & MS_REC))
-        elif flags & (MS_PRIVATE | (1 << 19) | (1 << 20) | (1 << 17)):
-            if path.dentry is not path.mnt.mnt_root:
-                raise kernel_error(errno.EINVAL, dir_name)  # do_change_type: no-op here
-        else:
-            self._do_new_mount(path, type_name, flags, mnt_flags, dev_name, options)
-
-    def _do_new_mount(
-        self,
-        path: Path,
-        type_name: str | None,
-        flags: int,
-        mnt_flags: int,
-        dev_name: str | None,
-        options: str | None,
-    ) -> None:
-        """``do_new_mount`` + ``do_add_mount``."""
-        if type_name is None:
-            raise kernel_error(errno.EINVAL)
-        fs_type = self.kernel.filesystems.get(type_name)
-        if fs_type is None:
-            raise kernel_error(errno.ENODEV)
-        if self.mnt_ns.user_ns is not self.kernel.init_user_ns:
-            if not fs_type.fs_flags & FS_USERNS_MOUNT:
-                raise kernel_error(errno.EPERM)
-            flags |= MS_NODEV
-            mnt_flags |= MNT_NODEV | MNT_LOCK_NODEV
-        ctx = MountContext(options=options, cred=self.cred, mnt_ns=self.mnt_ns)
-        root = fs_type.mount(fs_type, self.kernel, flags, dev_name or "none", ctx)
-        mnt = new_mount(root.d_sb, root, mnt_flags, dev_name or "none", self.kernel.next_mnt_id())
-        mnt.attached = False
-        try:
-            self._graft(mnt, path, check_busy=True)
-        except BaseException:
-            cleanup_mnt(mnt)
-            raise
-
-    def _graft(self, mnt: Mount, path: Path, check_busy: bool) -> None:
-        """``do_add_mount``/``graft_tree``: same-fs EBUSY, unlinked ENOENT, ENOTDIR."""
-        parent = path.mnt
-        if not check_mnt(self.mnt_ns, parent):
-            raise kernel_error(errno.EINVAL)
-        if check_busy and parent.mnt_sb is mnt.mnt_sb and path.dentry is parent.mnt_root:
-            raise kernel_error(errno.EBUSY)
-        if not path.dentry.hashed and not path.dentry.is_root:
-            raise kernel_error(errno.ENOENT)
-        mp_inode, root_inode = path.dentry.d_inode, mnt.mnt_root.d_inode
-        assert mp_inode is not None and root_inode is not None
-        if mp_inode.is_dir != root_inode.is_dir:
-            raise kernel_error(errno.ENOTDIR)
-        mnts = subtree(mnt)
-        for m in mnts:
-            m.attached = True
-        attach_mnt(mnt, parent, path.dentry)
-        add_to_namespace(self.mnt_ns, mnts)
-
-    def _do_loopback(self, path: Path, old_name: str | None, recurse: bool) -> None:
-        """``do_loopback``: a bind mount of ``old_name`` (with MS_REC, its submounts)."""
-        if not old_name:
-            raise kernel_error(errno.EINVAL)
-        old_path = path_lookupat(self, old_name, follow=True)
-        if not check_mnt(self.mnt_ns, path.mnt) or not check_mnt(self.mnt_ns, old_path.mnt):
-            raise kernel_error(errno.EINVAL)
-        if recurse:
-            mnt, _ = copy_tree(old_path.mnt, old_path.dentry, self.kernel.next_mnt_id)
-        else:
-            mnt = clone_mnt(old_path.mnt, old_path.dentry, self.kernel.next_mnt_id())
-        for m in subtree(mnt):
-            m.attached = False
-        try:
-            self._graft(mnt, path, check_busy=False)
-        except BaseException:
-            for m in reversed(subtree(mnt)):
-                cleanup_mnt(m)
-            raise
-
-    def _do_remount(self, path: Path, flags: int, mnt_flags: int, options: str | None) -> None:
-        """``do_remount``: per-mount flags (MS_BIND) or the superblock's."""
-        mnt = path.mnt
-        if not check_mnt(self.mnt_ns, mnt) or path.dentry is not mnt.mnt_root:
-            raise kernel_error(errno.EINVAL)
-        sb = mnt.mnt_sb
-        if flags & MS_BIND:
-            if mnt_flags & MNT_READONLY and not mnt.mnt_flags & MNT_READONLY and mnt.mnt_writers:
-                raise kernel_error(errno.EBUSY)
-        elif not credmod.capable(self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN):
-            raise kernel_error(errno.EPERM)
-        else:
-            if flags & MS_RDONLY and not sb.read_only:
-                if any(m.mnt_writers for m in self.kernel.mounts_of(sb)):
-                    raise kernel_error(errno.EBUSY)
-            sb.s_flags = (sb.s_flags & ~MS_RDONLY) | (flags & MS_RDONLY)
-        mnt.mnt_flags = mnt_flags | (mnt.mnt_flags & ~_MNT_USER_SETTABLE)
+        do_mount(self, dev_name, dir_name, type_name, flags, options)
 
     @syscall
     def umount(self, target: str | bytes, flags: int = 0) -> None:
@@ -636,53 +490,7 @@ class Task(BpfSyscalls):
         flags = _int_arg(flags, "flags", 0, 1 << 32)
         name = path_arg(target)
         self._enter()
-        if flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW):
-            raise kernel_error(errno.EINVAL)
-        lookup_first = self.kernel.profile.umount_lookup_first
-        if lookup_first:
-            path = path_lookupat(self, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
-        if not credmod.ns_capable(self.cred, self.mnt_ns.user_ns, credmod.CAP_SYS_ADMIN):
-            raise kernel_error(errno.EPERM)  # may_mount
-        if not lookup_first:
-            path = path_lookupat(self, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
-        mnt = path.mnt
-        if path.dentry is not mnt.mnt_root or not check_mnt(self.mnt_ns, mnt):
-            raise kernel_error(errno.EINVAL, name)
-        if mnt.mnt_flags & MNT_LOCKED:
-            raise kernel_error(errno.EINVAL, name)
-        if flags & MNT_FORCE and not credmod.capable(
-            self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN
-        ):
-            raise kernel_error(errno.EPERM, name)
-        self._do_umount(mnt, flags, name)
-
-    def _do_umount(self, mnt: Mount, flags: int, name: str) -> None:
-        """``do_umount``: EBUSY while in use (files, cwds, submounts) unless MNT_DETACH."""
-        if flags & MNT_EXPIRE:
-            if mnt is self.fs.root.mnt or flags & (MNT_FORCE | MNT_DETACH):
-                raise kernel_error(errno.EINVAL, name)
-            if mnt.mnt_count or any(True for _ in mnt.children()):
-                raise kernel_error(errno.EBUSY, name)
-            if not mnt.expiry_mark:
-                mnt.expiry_mark = True
-                raise kernel_error(errno.EAGAIN, name)
-        if mnt is self.fs.root.mnt and not flags & MNT_DETACH:
-            # "Unmounting" our own root remounts it read-only.
-            if not credmod.capable(self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN):
-                raise kernel_error(errno.EPERM, name)
-            sb = mnt.mnt_sb
-            if not sb.read_only:
-                if any(m.mnt_writers for m in self.kernel.mounts_of(sb)):
-                    raise kernel_error(errno.EBUSY, name)
-                sb.s_flags |= MS_RDONLY
-            return
-        if not flags & MNT_DETACH:
-            busy = mnt.mnt_count > 0 or (
-                mnt.mnt_parent is not None and any(True for _ in mnt.children())
-            )
-            if busy:
-                raise kernel_error(errno.EBUSY, name)
-        umount_tree(mnt)
+        ksys_umount(self, name, flags)
 
     @syscall
     def unshare(self, flags: int) -> None:
@@ -703,29 +511,7 @@ class Task(BpfSyscalls):
             raise kernel_error(errno.EPERM)
         self.cred = new_cred
         if flags & CLONE_NEWNS:
-            self._copy_mnt_ns(new_cred.user_ns)
-
-    def _copy_mnt_ns(self, user_ns: credmod.UserNamespace) -> None:
-        """``copy_mnt_ns``: a new namespace with a copy of every mount; our root and
-        cwd move to the copies.  Copies made for another user ns are locked."""
-        old = self.mnt_ns
-        assert old.root is not None
-        new = self.kernel.new_mnt_ns(user_ns)
-        top, copies = copy_tree(old.root, old.root.mnt_root, self.kernel.next_mnt_id)
-        if user_ns is not old.user_ns:
-            for copy in copies.values():
-                if copy is not top:
-                    copy.mnt_flags |= MNT_LOCKED
-        new.root = top
-        add_to_namespace(new, subtree(top))
-        for attr in ("root", "pwd"):
-            path: Path = getattr(self.fs, attr)
-            mnt = copies.get(path.mnt, path.mnt)
-            setattr(self.fs, attr, path_get(Path(mnt, path.dentry)))
-            path_put(path)
-        new.count += 1
-        self.mnt_ns = new
-        self.kernel.put_mnt_ns(old)
+            copy_mnt_ns(self, new_cred.user_ns)
 
     # -- processes ----------------------------------------------------------------------
 

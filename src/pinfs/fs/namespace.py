@@ -1,0 +1,339 @@
+"""The mount syscalls' bodies (fs/namespace.c): mount(2), umount2(2) and the mount
+namespace copy of unshare(2).
+
+:mod:`pinfs.mountns` holds the mount tree and its primitives (attach, clone, copy,
+umount a tree); this module is the part that needs a path walk and the caller's
+credentials: ``path_mount`` and its ``do_*`` branches, ``path_umount``/``do_umount``,
+and ``copy_mnt_ns``.  ``current`` is the calling task (its ``cred``, ``fs``,
+``mnt_ns`` and ``kernel``), as ``current`` is in the kernel.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from pinfs.base import cred as credmod
+from pinfs.base.errors import kernel_error
+from pinfs.fs.namei import getname, path_lookupat
+from pinfs.mountns import (
+    MNT_DETACH,
+    MNT_EXPIRE,
+    MNT_FORCE,
+    MNT_LOCK_NODEV,
+    MNT_LOCKED,
+    MNT_NOATIME,
+    MNT_NODEV,
+    MNT_NODIRATIME,
+    MNT_NOEXEC,
+    MNT_NOSUID,
+    MNT_READONLY,
+    MNT_RELATIME,
+    UMOUNT_NOFOLLOW,
+    Mount,
+    MountContext,
+    MountNamespace,
+    Path,
+    add_to_namespace,
+    attach_mnt,
+    check_mnt,
+    cleanup_mnt,
+    clone_mnt,
+    copy_tree,
+    new_mount,
+    path_get,
+    path_put,
+    subtree,
+    umount_tree,
+)
+from pinfs.vfs import (
+    FS_USERNS_MOUNT,
+    MS_BIND,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NODIRATIME,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    MS_STRICTATIME,
+)
+
+# Propagation types of mount(2) (include/uapi/linux/mount.h); MS_PRIVATE is in vfs.
+MS_UNBINDABLE = 1 << 17
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_PROPAGATION = MS_SHARED | MS_SLAVE | MS_UNBINDABLE | MS_PRIVATE
+
+# The per-mount flags a remount may change (MNT_USER_SETTABLE_MASK).
+MNT_USER_SETTABLE = (
+    MNT_NOSUID | MNT_NODEV | MNT_NOEXEC | MNT_NOATIME | MNT_NODIRATIME | MNT_RELATIME | MNT_READONLY
+)
+# The MS_* bits path_mount turns into mnt_flags and then drops from the sb flags
+# (MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME, MS_NODIRATIME, MS_RELATIME,
+# MS_STRICTATIME and MS_RDONLY, which the superblock keeps).
+_MS_KNOWN_DROPPED = (
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME
+    | MS_STRICTATIME
+)  # fmt: skip
+
+
+def may_mount(current: Any) -> bool:
+    """``may_mount``: CAP_SYS_ADMIN over the caller's mount namespace."""
+    return credmod.ns_capable(current.cred, current.mnt_ns.user_ns, credmod.CAP_SYS_ADMIN)
+
+
+def _capable_init(current: Any) -> bool:
+    """CAP_SYS_ADMIN in the initial user namespace (``capable``)."""
+    return credmod.capable(current.cred, current.kernel.init_user_ns, credmod.CAP_SYS_ADMIN)
+
+
+# ---------------------------------------------------------------------------------------
+# mount(2)
+
+
+def do_mount(
+    current: Any,
+    dev_name: str | None,
+    dir_name: str,
+    type_name: str | None,
+    flags: int,
+    options: str | None,
+) -> None:
+    """``do_mount``: resolve the target, then ``path_mount``."""
+    getname(dir_name)
+    path = path_lookupat(current, dir_name, follow=True)
+    path_mount(current, dev_name, path, dir_name, type_name, flags, options)
+
+
+def mount_flags(flags: int) -> int:
+    """The mnt_flags ``path_mount`` derives from the MS_* flags (relatime by default)."""
+    mnt_flags = 0 if flags & MS_NOATIME else MNT_RELATIME
+    for ms, mnt in (
+        (MS_NOSUID, MNT_NOSUID),
+        (MS_NODEV, MNT_NODEV),
+        (MS_NOEXEC, MNT_NOEXEC),
+        (MS_NOATIME, MNT_NOATIME),
+        (MS_NODIRATIME, MNT_NODIRATIME),
+        (MS_RDONLY, MNT_READONLY),
+    ):
+        if flags & ms:
+            mnt_flags |= mnt
+    if flags & MS_STRICTATIME:
+        mnt_flags &= ~(MNT_RELATIME | MNT_NOATIME)
+    return mnt_flags
+
+
+def path_mount(
+    current: Any,
+    dev_name: str | None,
+    path: Path,
+    dir_name: str,
+    type_name: str | None,
+    flags: int,
+    options: str | None,
+) -> None:
+    """``path_mount``: may_mount, the flag translation, then one of the ``do_*``."""
+    if not may_mount(current):
+        raise kernel_error(errno.EPERM, dir_name)
+    mnt_flags = mount_flags(flags)
+    flags &= ~_MS_KNOWN_DROPPED | MS_RDONLY
+    if flags & MS_REMOUNT:
+        do_remount(current, path, flags, mnt_flags, options)
+    elif flags & MS_BIND:
+        do_loopback(current, path, dev_name, bool(flags & MS_REC))
+    elif flags & MS_PROPAGATION:
+        do_change_type(path, dir_name)
+    else:
+        do_new_mount(current, path, type_name, flags, mnt_flags, dev_name, options)
+
+
+def do_change_type(path: Path, dir_name: str) -> None:
+    """``do_change_type``: only on a mount's root; propagation itself is not modelled."""
+    if path.dentry is not path.mnt.mnt_root:
+        raise kernel_error(errno.EINVAL, dir_name)
+
+
+def do_new_mount(
+    current: Any,
+    path: Path,
+    type_name: str | None,
+    flags: int,
+    mnt_flags: int,
+    dev_name: str | None,
+    options: str | None,
+) -> None:
+    """``do_new_mount`` + ``do_add_mount``."""
+    kernel = current.kernel
+    if type_name is None:
+        raise kernel_error(errno.EINVAL)
+    fs_type = kernel.filesystems.get(type_name)
+    if fs_type is None:
+        raise kernel_error(errno.ENODEV)
+    if current.mnt_ns.user_ns is not kernel.init_user_ns:
+        if not fs_type.fs_flags & FS_USERNS_MOUNT:
+            raise kernel_error(errno.EPERM)
+        flags |= MS_NODEV
+        mnt_flags |= MNT_NODEV | MNT_LOCK_NODEV
+    ctx = MountContext(options=options, cred=current.cred, mnt_ns=current.mnt_ns)
+    root = fs_type.mount(fs_type, kernel, flags, dev_name or "none", ctx)
+    mnt = new_mount(root.d_sb, root, mnt_flags, dev_name or "none", kernel.next_mnt_id())
+    mnt.attached = False
+    try:
+        graft_tree(current, mnt, path, check_busy=True)
+    except BaseException:
+        cleanup_mnt(mnt)
+        raise
+
+
+def graft_tree(current: Any, mnt: Mount, path: Path, check_busy: bool) -> None:
+    """``do_add_mount``/``graft_tree``: same-fs EBUSY, unlinked ENOENT, ENOTDIR."""
+    parent = path.mnt
+    if not check_mnt(current.mnt_ns, parent):
+        raise kernel_error(errno.EINVAL)
+    if check_busy and parent.mnt_sb is mnt.mnt_sb and path.dentry is parent.mnt_root:
+        raise kernel_error(errno.EBUSY)
+    if not path.dentry.hashed and not path.dentry.is_root:
+        raise kernel_error(errno.ENOENT)
+    mp_inode, root_inode = path.dentry.d_inode, mnt.mnt_root.d_inode
+    assert mp_inode is not None and root_inode is not None
+    if mp_inode.is_dir != root_inode.is_dir:
+        raise kernel_error(errno.ENOTDIR)
+    mnts = subtree(mnt)
+    for m in mnts:
+        m.attached = True
+    attach_mnt(mnt, parent, path.dentry)
+    add_to_namespace(current.mnt_ns, mnts)
+
+
+def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -> None:
+    """``do_loopback``: a bind mount of ``old_name`` (with MS_REC, its submounts)."""
+    if not old_name:
+        raise kernel_error(errno.EINVAL)
+    old_path = path_lookupat(current, old_name, follow=True)
+    if not check_mnt(current.mnt_ns, path.mnt) or not check_mnt(current.mnt_ns, old_path.mnt):
+        raise kernel_error(errno.EINVAL)
+    next_id = current.kernel.next_mnt_id
+    if recurse:
+        mnt, _ = copy_tree(old_path.mnt, old_path.dentry, next_id)
+    else:
+        mnt = clone_mnt(old_path.mnt, old_path.dentry, next_id())
+    for m in subtree(mnt):
+        m.attached = False
+    try:
+        graft_tree(current, mnt, path, check_busy=False)
+    except BaseException:
+        for m in reversed(subtree(mnt)):
+            cleanup_mnt(m)
+        raise
+
+
+def do_remount(current: Any, path: Path, flags: int, mnt_flags: int, options: str | None) -> None:
+    """``do_remount``: per-mount flags (MS_BIND) or the superblock's."""
+    mnt = path.mnt
+    if not check_mnt(current.mnt_ns, mnt) or path.dentry is not mnt.mnt_root:
+        raise kernel_error(errno.EINVAL)
+    sb = mnt.mnt_sb
+    if flags & MS_BIND:
+        if mnt_flags & MNT_READONLY and not mnt.mnt_flags & MNT_READONLY and mnt.mnt_writers:
+            raise kernel_error(errno.EBUSY)
+    elif not _capable_init(current):
+        raise kernel_error(errno.EPERM)
+    else:
+        if flags & MS_RDONLY and not sb.read_only:
+            if any(m.mnt_writers for m in current.kernel.mounts_of(sb)):
+                raise kernel_error(errno.EBUSY)
+        sb.s_flags = (sb.s_flags & ~MS_RDONLY) | (flags & MS_RDONLY)
+    mnt.mnt_flags = mnt_flags | (mnt.mnt_flags & ~MNT_USER_SETTABLE)
+
+
+# ---------------------------------------------------------------------------------------
+# umount2(2)
+
+
+def ksys_umount(current: Any, name: str, flags: int) -> None:
+    """``ksys_umount``: the flag check, the lookup, then ``path_umount``.  Until v5.9
+    ``may_mount`` came before the lookup (a missing path was EPERM, not ENOENT)."""
+    if flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW):
+        raise kernel_error(errno.EINVAL)
+    if not current.kernel.profile.umount_lookup_first and not may_mount(current):
+        raise kernel_error(errno.EPERM)
+    path = path_lookupat(current, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
+    path_umount(current, path, flags, name)
+
+
+def path_umount(current: Any, path: Path, flags: int, name: str) -> None:
+    """``path_umount`` / ``can_umount``: may_mount, a mount root in our namespace,
+    not locked; MNT_FORCE needs CAP_SYS_ADMIN."""
+    if not may_mount(current):
+        raise kernel_error(errno.EPERM)
+    mnt = path.mnt
+    if path.dentry is not mnt.mnt_root or not check_mnt(current.mnt_ns, mnt):
+        raise kernel_error(errno.EINVAL, name)
+    if mnt.mnt_flags & MNT_LOCKED:
+        raise kernel_error(errno.EINVAL, name)
+    if flags & MNT_FORCE and not _capable_init(current):
+        raise kernel_error(errno.EPERM, name)
+    do_umount(current, mnt, flags, name)
+
+
+def do_umount(current: Any, mnt: Mount, flags: int, name: str) -> None:
+    """``do_umount``: EBUSY while in use (files, cwds, submounts) unless MNT_DETACH."""
+    root_mnt = current.fs.root.mnt
+    if flags & MNT_EXPIRE:
+        if mnt is root_mnt or flags & (MNT_FORCE | MNT_DETACH):
+            raise kernel_error(errno.EINVAL, name)
+        if mnt.mnt_count or any(True for _ in mnt.children()):
+            raise kernel_error(errno.EBUSY, name)
+        if not mnt.expiry_mark:
+            mnt.expiry_mark = True
+            raise kernel_error(errno.EAGAIN, name)
+    if mnt is root_mnt and not flags & MNT_DETACH:
+        # "Unmounting" our own root remounts it read-only.
+        if not _capable_init(current):
+            raise kernel_error(errno.EPERM, name)
+        sb = mnt.mnt_sb
+        if not sb.read_only:
+            if any(m.mnt_writers for m in current.kernel.mounts_of(sb)):
+                raise kernel_error(errno.EBUSY, name)
+            sb.s_flags |= MS_RDONLY
+        return
+    if not flags & MNT_DETACH:
+        busy = mnt.mnt_count > 0 or (
+            mnt.mnt_parent is not None and any(True for _ in mnt.children())
+        )
+        if busy:
+            raise kernel_error(errno.EBUSY, name)
+    umount_tree(mnt)
+
+
+# ---------------------------------------------------------------------------------------
+# unshare(CLONE_NEWNS)
+
+
+def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> None:
+    """``copy_mnt_ns``: a new namespace with a copy of every mount; our root and
+    cwd move to the copies.  Copies made for another user ns are locked."""
+    kernel = current.kernel
+    old = current.mnt_ns
+    assert old.root is not None
+    new: MountNamespace = kernel.new_mnt_ns(user_ns)
+    top, copies = copy_tree(old.root, old.root.mnt_root, kernel.next_mnt_id)
+    if user_ns is not old.user_ns:
+        for copy in copies.values():
+            if copy is not top:
+                copy.mnt_flags |= MNT_LOCKED
+    new.root = top
+    add_to_namespace(new, subtree(top))
+    fs = current.fs
+    for attr in ("root", "pwd"):
+        path: Path = getattr(fs, attr)
+        mnt = copies.get(path.mnt, path.mnt)
+        setattr(fs, attr, path_get(Path(mnt, path.dentry)))
+        path_put(path)
+    new.count += 1
+    current.mnt_ns = new
+    kernel.put_mnt_ns(old)
