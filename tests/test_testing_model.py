@@ -233,14 +233,18 @@ def _pinned_then_unmounted(d: Driver) -> None:
     d.umount(1, BPFFS)
 
 
-def test_planted_bug_sb_never_dies_only_the_model_notices(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planted_bug_sb_never_dies_both_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A superblock whose last mount went but which was never killed: the mount
+    invariants see a live superblock nothing mounts (s_active 0 still listed)."""
+
     def deactivate_super_without_kill(sb: object) -> None:
         sb.s_active -= 1  # type: ignore[attr-defined]  # ... and forgets kill_sb
 
     monkeypatch.setattr(pinfs.mountns, "deactivate_super", deactivate_super_without_kill)
     d = Driver.boot()
     _pinned_then_unmounted(d)
-    d.kernel.check_invariants()  # consistent with itself: the pin still "holds" the map
+    with pytest.raises(pinfs.InvariantError, match=r"bpf sb dev .* is dead \(s_active 0\)"):
+        d.kernel.check_invariants()
     with pytest.raises(ModelMismatch, match="alive but the model says nothing holds it"):
         d.model.check(d.kernel)
 
@@ -297,10 +301,14 @@ class MachineUnderPlantedBug(PinningMachine):
 def test_the_machine_finds_a_planted_bug_check_invariants_cannot_see(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def deactivate_super_without_kill(sb: object) -> None:
-        sb.s_active -= 1  # type: ignore[attr-defined]
+    original = FdTable.copy
 
-    monkeypatch.setattr(pinfs.mountns, "deactivate_super", deactivate_super_without_kill)
+    def copy_without_cloexec(self: FdTable) -> FdTable:
+        clone = original(self)
+        clone.cloexec = set()  # fork forgets close-on-exec: execve keeps the fds
+        return clone
+
+    monkeypatch.setattr(FdTable, "copy", copy_without_cloexec)
     budget = settings(  # no shrinking: finding it is the point
         phases=[Phase.generate],
         max_examples=1000,
@@ -312,7 +320,7 @@ def test_the_machine_finds_a_planted_bug_check_invariants_cannot_see(
     )
     with pytest.raises(ModelMismatch) as info:
         run_state_machine_as_test(MachineUnderPlantedBug, settings=budget)
-    assert "the model says nothing holds it" in str(info.value)
+    assert "open fds: kernel" in str(info.value)
 
 
 def test_model_construction_follows_the_profile() -> None:

@@ -5,7 +5,11 @@ kernel's own bookkeeping adds up.
 open file (shared by all the fds that point at it), a pinned inode, a program's
 ``used_maps`` entry, a PROG_ARRAY slot.  ``kernel.check_invariants()`` raises
 :class:`InvariantError` if any count disagrees, a freed object is still reachable,
-an fd points at a dead file, memlock accounting drifts, or a use-after-free was seen.
+an fd points at a dead file, memlock accounting drifts, or a use-after-free was seen;
+and for the mount tree: every namespace's mounts are exactly the tree below its root,
+every mount hangs where its parent and its mountpoint say, every mount stacked on a
+dentry is a live one, every live mount's superblock is alive, and the mount and
+superblock counts (``mnt_count``, ``mnt_writers``, ``s_active``) match their holders.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import attrs
 
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
+from pinfs.fs.namei import FMODE_WRITE
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
-from pinfs.vfs import Dentry, File, Inode, d_path_name, walk_tree
+from pinfs.mountns import Mount, subtree
+from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
 if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel
@@ -138,6 +144,7 @@ def check_invariants(kernel: Kernel) -> None:
                 problems.append(f"{obj!r}: usercnt {obj.usercnt} but {users} user holders")
     problems.extend(_check_files(kernel))
     problems.extend(_check_memlock(kernel))
+    problems.extend(_check_mounts(kernel))
     if problems:
         raise InvariantError("\n".join(problems))
 
@@ -167,4 +174,107 @@ def _check_memlock(kernel: Kernel) -> list[str]:
                 f"uid {uid}: locked_vm {user.locked_vm} pages but live objects and "
                 f"known leaks account for {expected.get(uid, 0)}"
             )
+    return problems
+
+
+def _path_holders(kernel: Kernel) -> tuple[dict[Mount, int], dict[Mount, int]]:
+    """Path references on each mount (task roots and cwds, open files) and the
+    writers among the files (``mnt_want_write`` held)."""
+    paths: dict[Mount, int] = {}
+    writers: dict[Mount, int] = {}
+    files: dict[int, File] = {}
+    for task in kernel.tasks.values():
+        for path in (task.fs.root, task.fs.pwd):
+            paths[path.mnt] = paths.get(path.mnt, 0) + 1
+        for file in task.files.fds:
+            if file is not None:
+                files[id(file)] = file
+    for file in files.values():
+        if file.f_path is not None:
+            mnt = file.f_path.mnt
+            paths[mnt] = paths.get(mnt, 0) + 1
+            if file.f_mode & FMODE_WRITE:
+                writers[mnt] = writers.get(mnt, 0) + 1
+    return paths, writers
+
+
+def _check_namespace_tree(ns_mounts: list[Mount], root: Mount | None, ns: object) -> list[str]:
+    """The namespace's list is its tree, each mount hung where its records say."""
+    problems = []
+    tree = subtree(root) if root is not None else []
+    if {id(m) for m in tree} != {id(m) for m in ns_mounts} or len(tree) != len(ns_mounts):
+        problems.append(f"{ns!r}: its mount list is not the tree below its root")
+    for mnt in ns_mounts:
+        if mnt.mnt_ns is not ns or not mnt.attached:
+            problems.append(f"{mnt!r} is listed in {ns!r} but says otherwise")
+        parent, mountpoint = mnt.mnt_parent, mnt.mnt_mountpoint
+        if mnt is root:
+            if parent is not None:
+                problems.append(f"{ns!r}: its root {mnt!r} has a parent")
+            continue
+        if parent is None or mountpoint is None or parent.mnt_ns is not ns:
+            problems.append(f"{mnt!r} in {ns!r} has no parent in the namespace")
+        elif mnt not in parent.mounts_at.get(mountpoint, ()) or mnt not in mountpoint.d_mounted:
+            problems.append(f"{mnt!r} is not stacked on its mountpoint")
+    return problems
+
+
+def _check_superblock(sb: SuperBlock, holders: list[Mount]) -> list[str]:
+    problems = []
+    if sb.s_active <= 0 or sb.s_root is None or sb not in sb.s_type.fs_supers:
+        problems.append(
+            f"{sb.s_type.name} sb dev {sb.s_dev:#x} is dead (s_active {sb.s_active}) "
+            f"but still mounted by {holders!r}"
+        )
+    elif sb.s_active != len(holders):
+        problems.append(
+            f"{sb.s_type.name} sb dev {sb.s_dev:#x}: s_active {sb.s_active} "
+            f"but {len(holders)} live mounts"
+        )
+    return problems
+
+
+def _check_mounts(kernel: Kernel) -> list[str]:
+    """Mount namespaces, the mount tree, and mount/superblock reference counts."""
+    problems: list[str] = []
+    paths, writers = _path_holders(kernel)
+    live: dict[int, Mount] = {}
+    for ns in kernel.namespaces:
+        if not ns.alive:
+            problems.append(f"{ns!r} is listed but dead")
+        problems.extend(_check_namespace_tree(ns.mounts, ns.root, ns))
+        live.update((id(m), m) for m in ns.mounts)
+    for mnt in paths:
+        if id(mnt) not in live and (mnt.attached or mnt.mnt_ns is not None):
+            problems.append(f"{mnt!r} is held by a path and attached to no listed namespace")
+        live.setdefault(id(mnt), mnt)  # detached, held alive by a path (lazy umount)
+    by_sb: dict[int, tuple[SuperBlock, list[Mount]]] = {}
+    for mnt in live.values():
+        by_sb.setdefault(id(mnt.mnt_sb), (mnt.mnt_sb, []))[1].append(mnt)
+        if mnt.mnt_count != paths.get(mnt, 0):
+            problems.append(f"{mnt!r}: mnt_count {mnt.mnt_count} but {paths.get(mnt, 0)} paths")
+        if mnt.mnt_writers != writers.get(mnt, 0):
+            problems.append(
+                f"{mnt!r}: mnt_writers {mnt.mnt_writers} but {writers.get(mnt, 0)} writers"
+            )
+    for fs_type in kernel.filesystems.values():
+        for sb in fs_type.fs_supers:
+            by_sb.setdefault(id(sb), (sb, []))
+    for sb, holders in by_sb.values():
+        problems.extend(_check_superblock(sb, holders))
+        if sb.s_root is not None:
+            problems.extend(_check_stacked(sb.s_root, live))
+    return problems
+
+
+def _check_stacked(root: Dentry, live: dict[int, Mount]) -> list[str]:
+    """Every mount stacked on a dentry of this tree is a live mount hung there."""
+    problems = []
+    for dentry in (root, *walk_tree(root)):
+        for mnt in dentry.d_mounted:
+            if id(mnt) not in live or mnt.mnt_mountpoint is not dentry:
+                problems.append(
+                    f"{mnt!r} is stacked on {d_path_name(dentry) or '/'} of "
+                    f"{dentry.d_sb.s_type.name} dev {dentry.d_sb.s_dev:#x} but is not mounted"
+                )
     return problems

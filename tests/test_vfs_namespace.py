@@ -1,0 +1,144 @@
+"""fs/namespace.c failure paths: a failed mount(2), umount2(2) or unshare(2) changes
+nothing, and ``check_invariants()`` sees a mount tree or superblock count gone wrong.
+
+Kernel functions: ``do_loopback`` / ``graft_tree`` (a failed graft umounts the copied
+tree: ``umount_tree``), ``copy_tree`` (``is_subdir``), ``copy_mnt_ns``, ``ksys_unshare``.
+
+The snapshots are compared without the mount-id counter: pinfs hands out mount ids from
+a counter that a failed call advances (documented as deliberate: Linux's ``mnt_alloc_id``
+is an IDA that gives a freed id back, so the next ids there differ too).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+import pytest
+
+import pinfs
+from pinfs.mountns import cleanup_mnt, copy_tree, subtree, umount_tree
+from pinfs.vfs import MS_BIND, MS_REC
+from snapshot import snapshot
+from support import err
+
+
+def state(k: pinfs.Kernel) -> dict[str, Any]:
+    """``snapshot(k)`` without the mount-id counter (see the module docstring)."""
+    snap = snapshot(k)
+    last_ino, pid, _mnt_id, ns_id = snap["counters"]
+    snap["counters"] = (last_ino, pid, ns_id)
+    return snap
+
+
+def bind_world(t: pinfs.Task) -> None:
+    """Issue 11 defect 1's set-up: a tmpfs at /tmp/mp, bound again at /tmp/b, and a
+    regular file /tmp/f."""
+    for path in ("/tmp/mp", "/tmp/b"):
+        t.mkdir(path)
+    t.mount("none", "/tmp/mp", "tmpfs")
+    t.mount("/tmp/mp", "/tmp/b", None, MS_BIND)
+    t.close(t.open("/tmp/f", os.O_CREAT | os.O_WRONLY))
+
+
+# -- check_invariants sees mount and superblock damage ------------------------------
+
+
+def test_invariants_see_a_copied_tree_left_stacked_on_the_mountpoints(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """Defect 1's broken state, driven directly: a recursive copy of / whose clones
+    were let go the way the unfixed ``do_loopback`` did (each one's references dropped,
+    none taken off its mountpoint) is still stacked on /tmp/mp and /tmp/b."""
+    bind_world(t)
+    k.check_invariants()
+    root = t.mnt_ns.root
+    top, _ = copy_tree(root, root.mnt_root, k.next_mnt_id)
+    with pytest.raises(pinfs.InvariantError, match=r"stacked on /tmp/mp .* but is not mounted"):
+        k.check_invariants()  # cloned, not grafted: already inconsistent
+    for mnt in reversed(subtree(top)):
+        mnt.attached = False
+        cleanup_mnt(mnt)  # the unfixed error path
+    with pytest.raises(pinfs.InvariantError) as info:
+        k.check_invariants()
+    assert "stacked on /tmp/mp" in str(info.value)
+    assert "stacked on /tmp/b" in str(info.value)
+
+
+def test_invariants_pass_once_the_copied_tree_is_umounted(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    """The same copy let go with ``umount_tree`` (the kernel's error path) leaves the
+    kernel as it was."""
+    bind_world(t)
+    before = state(k)
+    root = t.mnt_ns.root
+    top, _ = copy_tree(root, root.mnt_root, k.next_mnt_id)
+    for mnt in subtree(top):
+        mnt.attached = False
+    umount_tree(top)
+    k.check_invariants()
+    assert state(k) == before
+
+
+def test_invariants_see_a_superblock_count_that_disagrees(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    bind_world(t)
+    sb = t.mnt_ns.mounts[-1].mnt_sb
+    sb.s_active -= 1
+    with pytest.raises(pinfs.InvariantError, match="s_active 1 but 2 live mounts"):
+        k.check_invariants()
+    sb.s_active += 1
+    k.check_invariants()
+
+
+def test_invariants_see_a_dead_superblock_still_mounted(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    bind_world(t)
+    sb = t.mnt_ns.mounts[-1].mnt_sb
+    sb.s_active = 0
+    sb.s_type.fs_supers.remove(sb)
+    with pytest.raises(pinfs.InvariantError, match=r"tmpfs sb dev .* is dead \(s_active 0\)"):
+        k.check_invariants()
+
+
+def test_invariants_see_a_mount_missing_from_its_namespace(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    bind_world(t)
+    bind = t.mnt_ns.mounts.pop()
+    with pytest.raises(pinfs.InvariantError, match="not the tree below its root"):
+        k.check_invariants()
+    t.mnt_ns.mounts.append(bind)
+    k.check_invariants()
+
+
+def test_invariants_see_mount_counts_that_disagree(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    bind_world(t)
+    fd = t.open("/tmp/b", os.O_RDONLY | os.O_DIRECTORY)
+    bind = t.fd_file(fd).f_path.mnt
+    bind.mnt_count += 1
+    with pytest.raises(pinfs.InvariantError, match="mnt_count 2 but 1 paths"):
+        k.check_invariants()
+    bind.mnt_count -= 1
+    bind.mnt_writers += 1
+    with pytest.raises(pinfs.InvariantError, match="mnt_writers 1 but 0 writers"):
+        k.check_invariants()
+    bind.mnt_writers -= 1
+    t.close(fd)
+    k.check_invariants()
+
+
+# -- issue 11 defect 1: a failed recursive bind mount --------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 defect 1: not fixed yet")
+def test_failed_recursive_bind_changes_nothing_do_loopback(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    """``graft_tree`` refuses a directory tree on a file (ENOTDIR) after ``copy_tree``
+    cloned / with its submounts; ``do_loopback`` then umounts the copy."""
+    bind_world(t)
+    before = state(k)
+    assert err(t.mount, "/tmp", "/tmp/f", None, MS_BIND | MS_REC) == errno.ENOTDIR
+    k.check_invariants()
+    assert state(k) == before
+    t.umount("/tmp/mp")
+    t.rmdir("/tmp/mp")
+    k.check_invariants()
+    assert t.listdir("/tmp/b") == []
+    t.umount("/tmp/b")
+    assert not k.filesystems["tmpfs"].fs_supers
