@@ -127,7 +127,6 @@ def test_invariants_see_mount_counts_that_disagree(k: pinfs.Kernel, t: pinfs.Tas
 # -- issue 11 defect 1: a failed recursive bind mount --------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 1: not fixed yet")
 def test_failed_recursive_bind_changes_nothing_do_loopback(k: pinfs.Kernel, t: pinfs.Task) -> None:
     """``graft_tree`` refuses a directory tree on a file (ENOTDIR) after ``copy_tree``
     cloned / with its submounts; ``do_loopback`` then umounts the copy."""
@@ -142,3 +141,26 @@ def test_failed_recursive_bind_changes_nothing_do_loopback(k: pinfs.Kernel, t: p
     assert t.listdir("/tmp/b") == []
     t.umount("/tmp/b")
     assert not k.filesystems["tmpfs"].fs_supers
+
+
+@pytest.mark.parametrize("flags", [MS_BIND, MS_BIND | MS_REC])
+def test_bind_onto_a_removed_cwd_is_enoent_and_changes_nothing_graft_tree(
+    k: pinfs.Kernel, t: pinfs.Task, flags: int
+) -> None:
+    """``graft_tree``'s unlinked-mountpoint check (ENOENT) comes after the copy too."""
+    bind_world(t)
+    t.mkdir("/tmp/gone")
+    t.chdir("/tmp/gone")
+    t.rmdir("/tmp/gone")
+    before = state(k)
+    assert err(t.mount, "/tmp", ".", None, flags) == errno.ENOENT
+    k.check_invariants()
+    assert state(k) == before
+
+
+def test_failed_plain_bind_changes_nothing_do_loopback(k: pinfs.Kernel, t: pinfs.Task) -> None:
+    bind_world(t)
+    before = state(k)
+    assert err(t.mount, "/tmp/mp", "/tmp/f", None, MS_BIND) == errno.ENOTDIR
+    k.check_invariants()
+    assert state(k) == before

@@ -210,7 +210,8 @@ def graft_tree(current: Any, mnt: Mount, path: Path, check_busy: bool) -> None:
 
 
 def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -> None:
-    """``do_loopback``: a bind mount of ``old_name`` (with MS_REC, its submounts)."""
+    """``do_loopback``: a bind mount of ``old_name`` (with MS_REC, its submounts).
+    If ``graft_tree`` refuses it, the copy is umounted again (``umount_tree``)."""
     if not old_name:
         raise kernel_error(errno.EINVAL)
     old_path = path_lookupat(current, old_name, follow=True)
@@ -226,8 +227,9 @@ def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -
     try:
         graft_tree(current, mnt, path, check_busy=False)
     except BaseException:
-        for m in reversed(subtree(mnt)):
-            cleanup_mnt(m)
+        # The copy's submounts hang on the source's mountpoints: take the whole
+        # copy down (umount_tree), not only each mount's references.
+        umount_tree(mnt)
         raise
 
 
