@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import pinfs
+from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.mountns import cleanup_mnt, copy_tree, subtree, umount_tree
 from pinfs.vfs import MS_BIND, MS_REC
 from snapshot import snapshot
@@ -163,4 +164,71 @@ def test_failed_plain_bind_changes_nothing_do_loopback(k: pinfs.Kernel, t: pinfs
     before = state(k)
     assert err(t.mount, "/tmp/mp", "/tmp/f", None, MS_BIND) == errno.ENOTDIR
     k.check_invariants()
+    assert state(k) == before
+
+
+# -- issue 11 defect 2: unshare after the namespace root was lazily unmounted -------
+
+MNT_DETACH = 2
+
+
+def test_unshare_userns_after_umount_of_root_is_eperm_and_changes_nothing_create_user_ns(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """Measured on Linux 6.18 (inside ``unshare -m --propagation private``): after
+    ``umount -l /`` our root is no longer the namespace's root, so
+    ``create_user_ns``'s ``current_chrooted()`` check is EPERM, before the new
+    credentials or mount namespace exist (``ksys_unshare`` commits last)."""
+    t.umount("/", MNT_DETACH)
+    before = state(k)
+    assert err(t.unshare, CLONE_NEWUSER | CLONE_NEWNS) == errno.EPERM
+    assert err(t.unshare, CLONE_NEWUSER) == errno.EPERM
+    k.check_invariants()
+    assert state(k) == before
+
+
+def test_unshare_newns_after_umount_of_root_gives_an_empty_namespace_copy_mnt_ns(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """Linux 6.18: unshare(CLONE_NEWNS) still works; the detached root is not in the
+    copy, so a mount under it is refused and the root is not ours to umount."""
+    t.mkdir("/srv")
+    t.umount("/", MNT_DETACH)
+    old_ns = t.mnt_ns
+    t.unshare(CLONE_NEWNS)
+    assert t.mnt_ns is not old_ns and not t.mnt_ns.mounts
+    assert not old_ns.alive
+    assert sorted(t.listdir("/")) == ["srv", "sys", "tmp"]
+    assert err(t.mount, "none", "/srv", "tmpfs") == errno.EINVAL
+    assert err(t.umount, "/", MNT_DETACH) == errno.EINVAL
+    k.check_invariants()
+
+
+def test_unshare_userns_under_a_mount_over_root_is_eperm_current_chrooted(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """Measured on Linux 6.18: a tmpfs mounted over "/" hides our root below the
+    namespace's visible root: ``current_chrooted()``, EPERM."""
+    t.mount("none", "/", "tmpfs")
+    before = state(k)
+    assert err(t.unshare, CLONE_NEWUSER | CLONE_NEWNS) == errno.EPERM
+    assert state(k) == before
+    k.check_invariants()
+
+
+def test_unshare_userns_from_the_namespace_root_works_current_chrooted(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    t.mkdir("/mnt")
+    t.mount("none", "/mnt", "tmpfs")  # a mount below the root does not count
+    t.unshare(CLONE_NEWUSER | CLONE_NEWNS)
+    assert t.cred.user_ns is not k.init_user_ns
+    k.check_invariants()
+
+
+def test_unshare_eperm_for_namespaces_changes_nothing_ksys_unshare(k: pinfs.Kernel) -> None:
+    """CLONE_NEWNS without CAP_SYS_ADMIN: EPERM before any namespace is made."""
+    u = k.spawn(uid=1000, gid=1000)
+    before = state(k)
+    assert err(u.unshare, CLONE_NEWNS) == errno.EPERM
     assert state(k) == before

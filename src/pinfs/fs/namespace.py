@@ -40,6 +40,7 @@ from pinfs.mountns import (
     cleanup_mnt,
     clone_mnt,
     copy_tree,
+    follow_mount,
     new_mount,
     path_get,
     path_put,
@@ -316,13 +317,32 @@ def do_umount(current: Any, mnt: Mount, flags: int, name: str) -> None:
 # unshare(CLONE_NEWNS)
 
 
-def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> None:
-    """``copy_mnt_ns``: a new namespace with a copy of every mount; our root and
-    cwd move to the copies.  Copies made for another user ns are locked."""
+def current_chrooted(current: Any) -> bool:
+    """``current_chrooted``: our root is not the root of our mount namespace, taken
+    down through the mounts stacked on it.  True once the namespace's root was
+    unmounted from under us, or after a mount over "/"."""
+    ns_root = current.mnt_ns.root
+    if ns_root is None:
+        return True
+    top = follow_mount(Path(ns_root, ns_root.mnt_root))
+    root = current.fs.root
+    return root.mnt is not top.mnt or root.dentry is not top.dentry
+
+
+def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> MountNamespace:
+    """``copy_mnt_ns``: a new namespace with a copy of every mount of ours; our root
+    and cwd move to the copies (``unshare`` switches to the namespace and drops the
+    old one).  Copies made for another user ns are locked.
+
+    Nothing here can fail.  A namespace whose root was lazily unmounted copies to an
+    empty one: Linux copies the hidden rootfs below it, which no path of ours reaches,
+    and our root and cwd stay on the detached mounts."""
     kernel = current.kernel
     old = current.mnt_ns
-    assert old.root is not None
     new: MountNamespace = kernel.new_mnt_ns(user_ns)
+    new.count += 1
+    if old.root is None:
+        return new
     top, copies = copy_tree(old.root, old.root.mnt_root, kernel.next_mnt_id)
     if user_ns is not old.user_ns:
         for copy in copies.values():
@@ -336,6 +356,4 @@ def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> None:
         mnt = copies.get(path.mnt, path.mnt)
         setattr(fs, attr, path_get(Path(mnt, path.dentry)))
         path_put(path)
-    new.count += 1
-    current.mnt_ns = new
-    kernel.put_mnt_ns(old)
+    return new

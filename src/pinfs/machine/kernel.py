@@ -212,11 +212,15 @@ class Kernel:
                 if mnt.mnt_sb is sb:
                     yield mnt
 
-    def create_user_ns(self, cred: credmod.Cred) -> credmod.Cred:
-        """``create_user_ns``: owned by our euid; we get every capability inside."""
+    def create_user_ns(self, cred: credmod.Cred, chrooted: bool = False) -> credmod.Cred:
+        """``create_user_ns``: owned by our euid; we get every capability inside.
+        A caller whose root is not its mount namespace's root (``current_chrooted``,
+        e.g. after ``umount("/", MNT_DETACH)``) may not make one: EPERM."""
         parent = cred.user_ns
         if parent.level >= 32:
             raise kernel_error(errno.EUSERS)
+        if chrooted:
+            raise kernel_error(errno.EPERM)
         ns = credmod.UserNamespace(parent=parent, level=parent.level + 1, owner=cred.euid)
         full = (1 << (self.profile.cap_last_cap + 1)) - 1
         return attrs.evolve(

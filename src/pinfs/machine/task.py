@@ -52,7 +52,7 @@ from pinfs.fs.namei import (
     path_lookupat,
     touch_atime,
 )
-from pinfs.fs.namespace import copy_mnt_ns, do_mount, ksys_umount
+from pinfs.fs.namespace import copy_mnt_ns, current_chrooted, do_mount, ksys_umount
 from pinfs.fs.permission import inode_permission
 from pinfs.machine.trace import syscall
 from pinfs.mountns import (
@@ -494,24 +494,28 @@ class Task(BpfSyscalls):
 
     @syscall
     def unshare(self, flags: int) -> None:
-        """unshare(2): CLONE_NEWNS copies the mount tree (same superblocks);
-        CLONE_NEWUSER makes a user namespace owned by us, where we have every
-        capability.  Other namespace kinds are accepted and not modelled."""
+        """unshare(2) (``ksys_unshare``): CLONE_NEWNS copies the mount tree (same
+        superblocks); CLONE_NEWUSER makes a user namespace owned by us, where we have
+        every capability.  Other namespace kinds are accepted and not modelled.
+        Everything new is made first; the credentials and the namespace are switched
+        only once nothing can fail."""
         flags = _int_arg(flags, "flags", 0, 1 << 64)
         self._enter()
         if flags & ~_UNSHARE_FLAGS:
             raise kernel_error(errno.EINVAL)
         new_cred = self.cred
-        if flags & CLONE_NEWUSER:
-            new_cred = self.kernel.create_user_ns(self.cred)
+        if flags & CLONE_NEWUSER:  # unshare_userns
+            new_cred = self.kernel.create_user_ns(self.cred, chrooted=current_chrooted(self))
         namespaces = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID
         if flags & namespaces and not credmod.ns_capable(
             new_cred, new_cred.user_ns, credmod.CAP_SYS_ADMIN
         ):
-            raise kernel_error(errno.EPERM)
-        self.cred = new_cred
-        if flags & CLONE_NEWNS:
-            copy_mnt_ns(self, new_cred.user_ns)
+            raise kernel_error(errno.EPERM)  # unshare_nsproxy_namespaces
+        new_ns = copy_mnt_ns(self, new_cred.user_ns) if flags & CLONE_NEWNS else None
+        self.cred = new_cred  # commit_creds
+        if new_ns is not None:  # switch_task_namespaces
+            old_ns, self.mnt_ns = self.mnt_ns, new_ns
+            self.kernel.put_mnt_ns(old_ns)
 
     # -- processes ----------------------------------------------------------------------
 
