@@ -232,3 +232,51 @@ def test_unshare_eperm_for_namespaces_changes_nothing_ksys_unshare(k: pinfs.Kern
     before = state(k)
     assert err(u.unshare, CLONE_NEWNS) == errno.EPERM
     assert state(k) == before
+
+
+# -- issue 11 defect 4: copy_tree's is_subdir filter ---------------------------------
+
+
+def test_rbind_of_a_subdirectory_copies_only_the_submounts_under_it_copy_tree(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """``copy_tree`` skips a submount of the source mount whose mountpoint is not
+    under the bound directory (``is_subdir``), with everything below it; the bind
+    then unmounts like any leaf (Linux 6.18 agrees:
+    tests/scenarios/mounts/rbind_of_a_subdirectory.scn)."""
+    for path in ("/mnt", "/view"):
+        t.mkdir(path)
+    t.mount("none", "/mnt", "tmpfs")
+    for path in ("/mnt/sub", "/mnt/sub/in", "/mnt/other"):
+        t.mkdir(path)
+    t.mount("none", "/mnt/other", "tmpfs")
+    t.mkdir("/mnt/other/deeper")
+    t.mount("none", "/mnt/other/deeper", "tmpfs")
+    before = state(k)
+    t.mount("/mnt/sub", "/view", None, MS_BIND | MS_REC)
+    assert len(t.mnt_ns.mounts) == len(before["namespaces"][0]["mounts"]) + 1
+    k.check_invariants()
+    t.umount("/view")
+    k.check_invariants()
+    assert state(k) == before
+
+
+def test_rbind_copies_a_submount_on_the_bound_directory_itself_copy_tree(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """``is_subdir`` is true for the directory itself: binding the directory under a
+    mount (reached as "." from a cwd taken before the mount) copies that mount too.
+    Measured on Linux 6.18 with mount(2) itself (mount(8) would canonicalise ".")."""
+    for path in ("/mnt", "/view"):
+        t.mkdir(path)
+    t.mount("none", "/mnt", "tmpfs")
+    t.mkdir("/mnt/sub")
+    t.chdir("/mnt/sub")
+    t.mount("none", "/mnt/sub", "tmpfs")
+    t.mkdir("/mnt/sub/on_top")
+    assert t.listdir(".") == []  # the cwd is the directory under the mount
+    t.mount(".", "/view", None, MS_BIND | MS_REC)
+    assert t.listdir("/view") == ["on_top"]
+    t.mount(".", "/tmp", None, MS_BIND)  # without MS_REC: the directory alone
+    assert t.listdir("/tmp") == []
+    k.check_invariants()

@@ -252,16 +252,30 @@ def clone_mnt(old: Mount, root: Dentry, mnt_id: int) -> Mount:
     )
 
 
+def is_subdir(dentry: Dentry, ancestor: Dentry) -> bool:
+    """``is_subdir`` (fs/dcache.c): ``dentry`` is ``ancestor`` or below it."""
+    node = dentry
+    while node is not ancestor:
+        if node.d_parent is None or node.d_parent is node:
+            return False
+        node = node.d_parent
+    return True
+
+
 def copy_tree(
     old: Mount, root: Dentry, next_id: Callable[[], int]
 ) -> tuple[Mount, dict[Mount, Mount]]:
-    """``copy_tree``: clone ``old`` (from ``root``) and the mounts below it."""
+    """``copy_tree``: clone ``old`` (from ``root``) and the mounts below ``root``:
+    of ``old``'s own submounts only those on ``root`` or under it (``is_subdir``),
+    each with everything mounted below it."""
     copies: dict[Mount, Mount] = {}
     top = clone_mnt(old, root, next_id())
     copies[old] = top
     for original in subtree(old)[1:]:
         parent_copy = copies.get(original.mnt_parent) if original.mnt_parent else None
         if parent_copy is None or original.mnt_mountpoint is None:
+            continue
+        if original.mnt_parent is old and not is_subdir(original.mnt_mountpoint, root):
             continue
         clone = clone_mnt(original, original.mnt_root, next_id())
         attach_mnt(clone, parent_copy, original.mnt_mountpoint)
