@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import pinfs
+from pinfs.base import profiles
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.mountns import cleanup_mnt, copy_tree, subtree, umount_tree
 from pinfs.vfs import MS_BIND, MS_REC
@@ -279,4 +280,84 @@ def test_rbind_copies_a_submount_on_the_bound_directory_itself_copy_tree(
     assert t.listdir("/view") == ["on_top"]
     t.mount(".", "/tmp", None, MS_BIND)  # without MS_REC: the directory alone
     assert t.listdir("/tmp") == []
+    k.check_invariants()
+
+
+# -- locked mounts and flags in a less privileged namespace --------------------------
+# Each step below was measured on Linux 6.18: a tmpfs tree made by root in a private
+# mount namespace, then unshare(CLONE_NEWUSER|CLONE_NEWNS) with a root mapping.
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT = 1, 2, 4, 32
+ST_NODEV = 4
+
+
+def locked_world(k: pinfs.Kernel, t: pinfs.Task) -> pinfs.Task:
+    """/srv (tmpfs) with a tmpfs on /srv/a and a read-only nosuid tmpfs on /srv/r, as
+    seen from a task that then made its own user and mount namespaces."""
+    t.mkdir("/srv")
+    t.mount("none", "/srv", "tmpfs")
+    for path in ("/srv/a", "/srv/r", "/srv/v", "/srv/w"):
+        t.mkdir(path)
+    t.mount("none", "/srv/a", "tmpfs")
+    t.mkdir("/srv/a/in")
+    t.mount("none", "/srv/r", "tmpfs", MS_RDONLY | MS_NOSUID)
+    u = k.spawn(uid=1000, gid=1000)
+    u.unshare(CLONE_NEWUSER | CLONE_NEWNS)
+    return u
+
+
+def test_a_plain_bind_that_would_uncover_a_locked_mount_is_einval_has_locked_children(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    u = locked_world(k, t)
+    before = state(k)
+    assert err(u.mount, "/srv", "/srv/v", None, MS_BIND) == errno.EINVAL
+    assert state(k) == before
+    u.mount("/srv/a/in", "/srv/v", None, MS_BIND)  # nothing locked below it
+    k.check_invariants()
+
+
+def test_a_recursive_bind_keeps_the_copies_below_locked_clone_mnt(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    """``clone_mnt`` keeps MNT_LOCKED; ``do_loopback`` unlocks only the new top."""
+    u = locked_world(k, t)
+    u.mount("/srv", "/srv/w", None, MS_BIND | MS_REC)
+    assert err(u.umount, "/srv/w/a") == errno.EINVAL
+    u.umount("/srv/w", MNT_DETACH)
+    k.check_invariants()
+
+
+def test_a_remount_keeps_the_flags_locked_by_the_namespace_copy_can_change_locked_flags(
+    k: pinfs.Kernel, t: pinfs.Task
+) -> None:
+    u = locked_world(k, t)
+    before = state(k)
+    remount = MS_REMOUNT | MS_BIND
+    assert err(u.mount, None, "/srv/r", None, remount | MS_NOSUID) == errno.EPERM  # rw
+    assert err(u.mount, None, "/srv/r", None, remount | MS_RDONLY) == errno.EPERM  # suid
+    assert state(k) == before
+    u.mount(None, "/srv/r", None, remount | MS_RDONLY | MS_NOSUID)
+    k.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("profile", "forced"), [(profiles.SEED, True), (profiles.LINUX_6_18, False)]
+)
+def test_a_mount_made_in_a_user_namespace_is_forced_nodev_until_v4_18_do_new_mount(
+    profile: pinfs.Profile, forced: bool
+) -> None:
+    """Until 55956b59df33 (v4.18) ``do_new_mount`` forced MNT_NODEV|MNT_LOCK_NODEV on
+    a mount made from a user namespace; on 6.18 statfs shows no ST_NODEV and a bind
+    remount without MS_NODEV works."""
+    k = pinfs.Kernel(profile)
+    t = k.init_task
+    t.mkdir("/srv")
+    u = k.spawn(uid=1000, gid=1000)
+    u.unshare(CLONE_NEWUSER | CLONE_NEWNS)
+    u.mount("none", "/srv", "tmpfs")
+    assert bool(u.statfs("/srv").f_flags & ST_NODEV) == forced
+    remount = err(u.mount, None, "/srv", None, MS_REMOUNT | MS_BIND)
+    assert remount == (errno.EPERM if forced else 0)
+    u.mount(None, "/srv", None, MS_REMOUNT | MS_BIND | MS_NODEV)
     k.check_invariants()

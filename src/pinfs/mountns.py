@@ -38,7 +38,12 @@ MNT_NOATIME = 0x08
 MNT_NODIRATIME = 0x10
 MNT_RELATIME = 0x20
 MNT_READONLY = 0x40
+MNT_ATIME_MASK = MNT_NOATIME | MNT_NODIRATIME | MNT_RELATIME
+MNT_LOCK_ATIME = 0x040000
+MNT_LOCK_NOEXEC = 0x080000
+MNT_LOCK_NOSUID = 0x100000
 MNT_LOCK_NODEV = 0x200000
+MNT_LOCK_READONLY = 0x400000
 MNT_LOCKED = 0x800000
 
 # umount2 flags (include/linux/fs.h)
@@ -241,12 +246,14 @@ def new_mount(sb: SuperBlock, root: Dentry, mnt_flags: int, source: str, mnt_id:
 
 
 def clone_mnt(old: Mount, root: Dentry, mnt_id: int) -> Mount:
-    """``clone_mnt``: another mount of the same superblock (bind mounts, namespace copies)."""
+    """``clone_mnt``: another mount of the same superblock (bind mounts, namespace
+    copies), with the original's flags, locks included (``do_loopback`` unlocks the
+    top of a bind)."""
     old.mnt_sb.s_active += 1
     return Mount(
         mnt_sb=old.mnt_sb,
         mnt_root=dget(root),
-        mnt_flags=old.mnt_flags & ~MNT_LOCKED,
+        mnt_flags=old.mnt_flags,
         mnt_id=mnt_id,
         source=old.source,
     )

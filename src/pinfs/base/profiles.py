@@ -131,6 +131,11 @@ class Profile:
     rename_whiteout_needs_cap_mknod: bool = True
     """a3c751a50fe6 (v5.8; id from memory) -- RENAME_WHITEOUT no longer needs
     CAP_MKNOD."""
+    userns_mount_nodev: bool = True
+    """55956b59df33 (v4.18; id from memory) -- a mount made from a user namespace is
+    no longer forced ``MNT_NODEV|MNT_LOCK_NODEV`` (the superblock gets SB_I_NODEV
+    instead): statfs shows no ST_NODEV and a bind remount may leave nodev off
+    (measured on 6.18)."""
     mount_options_fs_parse: bool = False
     """d2935de7e4fd (v5.4) -- bpffs options go through fs_parse: ``source=`` after
     mount(2)'s own source is EINVAL ("Multiple sources")."""
@@ -206,6 +211,7 @@ LINUX_5_10 = attrs.evolve(
     umount_lookup_first=True,
     rename_whiteout_needs_cap_mknod=False,
     mount_options_fs_parse=True,
+    userns_mount_nodev=False,
     htab_key_size_limit=None,
     fd_array_sys_lookup=True,
     get_next_key_null_start=True,

@@ -17,10 +17,15 @@ from pinfs.base import cred as credmod
 from pinfs.base.errors import kernel_error
 from pinfs.fs.namei import getname, path_lookupat
 from pinfs.mountns import (
+    MNT_ATIME_MASK,
     MNT_DETACH,
     MNT_EXPIRE,
     MNT_FORCE,
+    MNT_LOCK_ATIME,
     MNT_LOCK_NODEV,
+    MNT_LOCK_NOEXEC,
+    MNT_LOCK_NOSUID,
+    MNT_LOCK_READONLY,
     MNT_LOCKED,
     MNT_NOATIME,
     MNT_NODEV,
@@ -41,6 +46,7 @@ from pinfs.mountns import (
     clone_mnt,
     copy_tree,
     follow_mount,
+    is_subdir,
     new_mount,
     path_get,
     path_put,
@@ -61,6 +67,7 @@ from pinfs.vfs import (
     MS_RELATIME,
     MS_REMOUNT,
     MS_STRICTATIME,
+    Dentry,
 )
 
 # Propagation types of mount(2) (include/uapi/linux/mount.h); MS_PRIVATE is in vfs.
@@ -177,8 +184,9 @@ def do_new_mount(
     if current.mnt_ns.user_ns is not kernel.init_user_ns:
         if not fs_type.fs_flags & FS_USERNS_MOUNT:
             raise kernel_error(errno.EPERM)
-        flags |= MS_NODEV
-        mnt_flags |= MNT_NODEV | MNT_LOCK_NODEV
+        if kernel.profile.userns_mount_nodev:
+            flags |= MS_NODEV
+            mnt_flags |= MNT_NODEV | MNT_LOCK_NODEV
     ctx = MountContext(options=options, cred=current.cred, mnt_ns=current.mnt_ns)
     root = fs_type.mount(fs_type, kernel, flags, dev_name or "none", ctx)
     mnt = new_mount(root.d_sb, root, mnt_flags, dev_name or "none", kernel.next_mnt_id())
@@ -218,11 +226,14 @@ def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -
     old_path = path_lookupat(current, old_name, follow=True)
     if not check_mnt(current.mnt_ns, path.mnt) or not check_mnt(current.mnt_ns, old_path.mnt):
         raise kernel_error(errno.EINVAL)
+    if not recurse and has_locked_children(old_path.mnt, old_path.dentry):
+        raise kernel_error(errno.EINVAL)
     next_id = current.kernel.next_mnt_id
     if recurse:
         mnt, _ = copy_tree(old_path.mnt, old_path.dentry, next_id)
     else:
         mnt = clone_mnt(old_path.mnt, old_path.dentry, next_id())
+    mnt.mnt_flags &= ~MNT_LOCKED  # the new top is ours; locked copies below stay locked
     for m in subtree(mnt):
         m.attached = False
     try:
@@ -234,11 +245,45 @@ def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -
         raise
 
 
+def has_locked_children(mnt: Mount, dentry: Dentry) -> bool:
+    """``has_locked_children``: a locked mount on ``dentry`` or below it, which a
+    non-recursive bind would uncover."""
+    return any(
+        child.mnt_flags & MNT_LOCKED
+        and child.mnt_mountpoint is not None
+        and is_subdir(child.mnt_mountpoint, dentry)
+        for child in mnt.children()
+    )
+
+
+# A locked flag and the MNT_* bit a remount must keep (can_change_locked_flags).
+_LOCKED_FLAGS = (
+    (MNT_LOCK_READONLY, MNT_READONLY),
+    (MNT_LOCK_NODEV, MNT_NODEV),
+    (MNT_LOCK_NOSUID, MNT_NOSUID),
+    (MNT_LOCK_NOEXEC, MNT_NOEXEC),
+)
+
+
+def can_change_locked_flags(mnt: Mount, mnt_flags: int) -> bool:
+    """``can_change_locked_flags``: a remount keeps every flag a less privileged
+    namespace inherited locked, and its atime flags."""
+    locks = mnt.mnt_flags
+    for lock, flag in _LOCKED_FLAGS:
+        if locks & lock and not mnt_flags & flag:
+            return False
+    atime_changes = (locks ^ mnt_flags) & MNT_ATIME_MASK
+    return not (locks & MNT_LOCK_ATIME and atime_changes)
+
+
 def do_remount(current: Any, path: Path, flags: int, mnt_flags: int, options: str | None) -> None:
-    """``do_remount``: per-mount flags (MS_BIND) or the superblock's."""
+    """``do_remount``: per-mount flags (MS_BIND) or the superblock's; locked flags
+    stay (EPERM) before anything else is looked at."""
     mnt = path.mnt
     if not check_mnt(current.mnt_ns, mnt) or path.dentry is not mnt.mnt_root:
         raise kernel_error(errno.EINVAL)
+    if not can_change_locked_flags(mnt, mnt_flags):
+        raise kernel_error(errno.EPERM)
     sb = mnt.mnt_sb
     if flags & MS_BIND:
         if mnt_flags & MNT_READONLY and not mnt.mnt_flags & MNT_READONLY and mnt.mnt_writers:
@@ -329,6 +374,20 @@ def current_chrooted(current: Any) -> bool:
     return root.mnt is not top.mnt or root.dentry is not top.dentry
 
 
+def lock_mnt_tree(top: Mount) -> None:
+    """``lock_mnt_tree`` (``clone_mnt`` with CL_UNPRIVILEGED before v5.x): a copy for
+    a less privileged user namespace may not change the flags it inherited, and
+    none below the root may be unmounted to reveal what it covers."""
+    for mnt in subtree(top):
+        flags = mnt.mnt_flags | MNT_LOCK_ATIME
+        for lock, flag in _LOCKED_FLAGS:
+            if flags & flag:
+                flags |= lock
+        if mnt is not top:
+            flags |= MNT_LOCKED
+        mnt.mnt_flags = flags
+
+
 def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> MountNamespace:
     """``copy_mnt_ns``: a new namespace with a copy of every mount of ours; our root
     and cwd move to the copies (``unshare`` switches to the namespace and drops the
@@ -345,9 +404,7 @@ def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> MountNamespace:
         return new
     top, copies = copy_tree(old.root, old.root.mnt_root, kernel.next_mnt_id)
     if user_ns is not old.user_ns:
-        for copy in copies.values():
-            if copy is not top:
-                copy.mnt_flags |= MNT_LOCKED
+        lock_mnt_tree(top)
     new.root = top
     add_to_namespace(new, subtree(top))
     fs = current.fs
