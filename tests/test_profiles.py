@@ -226,6 +226,18 @@ def umount_order(k: pinfs.Kernel) -> int:
     return err(k.spawn(uid=1000).umount, "/missing")
 
 
+def userns_bind_remount_without_nodev(k: pinfs.Kernel) -> int:
+    u = k.spawn(uid=1000)
+    u.unshare(CLONE_NEWUSER | CLONE_NEWNS)
+    u.mount("none", "/tmp", "tmpfs")
+    return err(u.mount, None, "/tmp", None, 32 | 4096)  # MS_REMOUNT|MS_BIND
+
+
+def mount_on_detached_root(k: pinfs.Kernel) -> int:
+    k.init_task.umount("/", 2)  # MNT_DETACH
+    return err(k.init_task.mount, "none", "/tmp", "tmpfs")
+
+
 def creat_directory(k: pinfs.Kernel) -> int:
     return err(k.init_task.open, "/tmp/new", os.O_CREAT | os.O_DIRECTORY)
 
@@ -307,6 +319,8 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "memlock_rlimit": (memlock, errno.EPERM, 0, LATEST),
     "umount_lookup_first": (umount_order, errno.EPERM, errno.ENOENT, LATEST),
     "open_creat_directory_einval": (creat_directory, 0, errno.EINVAL, LATEST),
+    "userns_mount_nodev": (userns_bind_remount_without_nodev, errno.EPERM, 0, LATEST),
+    "lock_mount_needs_mounted": (mount_on_detached_root, errno.EINVAL, errno.ENOENT, LATEST),
     "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
     "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),
     "htab_key_size_limit": (big_key, errno.E2BIG, 0, LATEST),

@@ -34,6 +34,16 @@ def state(k: pinfs.Kernel) -> dict[str, Any]:
     return snap
 
 
+def drop_counters(snap: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in snap.items() if key != "counters"}
+
+
+def after_counters(snap: dict[str, Any]) -> tuple[int, ...]:
+    """The counters once one inode number more was handed out."""
+    last_ino, *rest = snap["counters"]
+    return (last_ino + 1, *rest)
+
+
 def bind_world(t: pinfs.Task) -> None:
     """Issue 11 defect 1's set-up: a tmpfs at /tmp/mp, bound again at /tmp/b, and a
     regular file /tmp/f."""
@@ -200,8 +210,30 @@ def test_unshare_newns_after_umount_of_root_gives_an_empty_namespace_copy_mnt_ns
     assert t.mnt_ns is not old_ns and not t.mnt_ns.mounts
     assert not old_ns.alive
     assert sorted(t.listdir("/")) == ["srv", "sys", "tmp"]
-    assert err(t.mount, "none", "/srv", "tmpfs") == errno.EINVAL
+    assert err(t.mount, "none", "/srv", "tmpfs") == errno.EINVAL  # check_mnt (the seed)
     assert err(t.umount, "/", MNT_DETACH) == errno.EINVAL
+    k.check_invariants()
+
+
+def test_mount_on_a_lazily_unmounted_tree_is_enoent_on_6_18_lock_mount() -> None:
+    """Measured on Linux 6.18: after ``umount -l /`` (and after unshare(CLONE_NEWNS)
+    too) a mount or bind onto a directory of the detached root is ENOENT, from
+    ``do_lock_mount``'s ``!is_mounted``; no superblock is left behind."""
+    k = pinfs.Kernel(profiles.LINUX_6_18)
+    t = k.init_task
+    t.mkdir("/srv")
+    t.umount("/", MNT_DETACH)
+    before = state(k)
+    assert err(t.mount, "/tmp", "/srv", None, MS_BIND) == errno.ENOENT
+    assert state(k) == before
+    # A new mount makes (and kills) its superblock first, as vfs_get_tree runs
+    # before lock_mount: only the inode-number counter moves.
+    assert err(t.mount, "none", "/srv", "tmpfs") == errno.ENOENT
+    assert not k.filesystems["tmpfs"].fs_supers
+    after = state(k)
+    assert (after.pop("counters"), after) == (after_counters(before), drop_counters(before))
+    t.unshare(CLONE_NEWNS)
+    assert err(t.mount, "none", "/srv", "tmpfs") == errno.ENOENT
     k.check_invariants()
 
 

@@ -136,6 +136,10 @@ class Profile:
     no longer forced ``MNT_NODEV|MNT_LOCK_NODEV`` (the superblock gets SB_I_NODEV
     instead): statfs shows no ST_NODEV and a bind remount may leave nodev off
     (measured on 6.18)."""
+    lock_mount_needs_mounted: bool = False
+    """0d039eac6e59 (Al Viro, April 2025; release not verified, before v6.18) --
+    ``do_lock_mount`` refuses a mountpoint on a lazily unmounted mount with ENOENT
+    (measured on 6.18 after ``umount -l /``); before, ``check_mnt`` made it EINVAL."""
     mount_options_fs_parse: bool = False
     """d2935de7e4fd (v5.4) -- bpffs options go through fs_parse: ``source=`` after
     mount(2)'s own source is EINVAL ("Multiple sources")."""
@@ -231,6 +235,7 @@ LINUX_6_18 = attrs.evolve(
     unpriv_sysctl_values=(0, 1, 2),
     unpriv_sysctl_default=2,
     open_creat_directory_einval=True,
+    lock_mount_needs_mounted=True,
     htab_value_size_limit=(1 << 22) - 512 - 48,
     linux_version_code=0x061200,
 )

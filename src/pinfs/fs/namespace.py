@@ -192,21 +192,32 @@ def do_new_mount(
     mnt = new_mount(root.d_sb, root, mnt_flags, dev_name or "none", kernel.next_mnt_id())
     mnt.attached = False
     try:
+        lock_mount(current, path)
         graft_tree(current, mnt, path, check_busy=True)
     except BaseException:
         cleanup_mnt(mnt)
         raise
 
 
+def lock_mount(current: Any, path: Path) -> None:
+    """``lock_mount``, before any other check on the mountpoint: ENOENT for a
+    removed name (``cant_mount``) and, since 0d039eac6e59, for a name on a mount that
+    is in no namespace (lazily unmounted: ``!is_mounted``; EINVAL from
+    ``check_mnt`` before)."""
+    if not path.dentry.hashed and not path.dentry.is_root:
+        raise kernel_error(errno.ENOENT)
+    if current.kernel.profile.lock_mount_needs_mounted and path.mnt.mnt_ns is None:
+        raise kernel_error(errno.ENOENT)
+
+
 def graft_tree(current: Any, mnt: Mount, path: Path, check_busy: bool) -> None:
-    """``do_add_mount``/``graft_tree``: same-fs EBUSY, unlinked ENOENT, ENOTDIR."""
+    """``do_add_mount``/``graft_tree`` after ``lock_mount``: not our namespace
+    EINVAL, the same fs on the same root EBUSY, a directory on a file ENOTDIR."""
     parent = path.mnt
     if not check_mnt(current.mnt_ns, parent):
         raise kernel_error(errno.EINVAL)
     if check_busy and parent.mnt_sb is mnt.mnt_sb and path.dentry is parent.mnt_root:
         raise kernel_error(errno.EBUSY)
-    if not path.dentry.hashed and not path.dentry.is_root:
-        raise kernel_error(errno.ENOENT)
     mp_inode, root_inode = path.dentry.d_inode, mnt.mnt_root.d_inode
     assert mp_inode is not None and root_inode is not None
     if mp_inode.is_dir != root_inode.is_dir:
@@ -224,6 +235,7 @@ def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -
     if not old_name:
         raise kernel_error(errno.EINVAL)
     old_path = path_lookupat(current, old_name, follow=True)
+    lock_mount(current, path)
     if not check_mnt(current.mnt_ns, path.mnt) or not check_mnt(current.mnt_ns, old_path.mnt):
         raise kernel_error(errno.EINVAL)
     if not recurse and has_locked_children(old_path.mnt, old_path.dentry):
