@@ -238,6 +238,13 @@ def mount_on_detached_root(k: pinfs.Kernel) -> int:
     return err(k.init_task.mount, "none", "/tmp", "tmpfs")
 
 
+def userns_too_deep(k: pinfs.Kernel) -> int:
+    t = k.init_task
+    for _ in range(33):
+        t.unshare(CLONE_NEWUSER)
+    return err(t.unshare, CLONE_NEWUSER)
+
+
 def creat_directory(k: pinfs.Kernel) -> int:
     return err(k.init_task.open, "/tmp/new", os.O_CREAT | os.O_DIRECTORY)
 
@@ -321,6 +328,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "open_creat_directory_einval": (creat_directory, 0, errno.EINVAL, LATEST),
     "userns_mount_nodev": (userns_bind_remount_without_nodev, errno.EPERM, 0, LATEST),
     "lock_mount_needs_mounted": (mount_on_detached_root, errno.EINVAL, errno.ENOENT, LATEST),
+    "userns_depth_errno": (userns_too_deep, errno.EUSERS, errno.ENOSPC, LATEST),
     "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
     "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),
     "htab_key_size_limit": (big_key, errno.E2BIG, 0, LATEST),

@@ -393,3 +393,15 @@ def test_a_mount_made_in_a_user_namespace_is_forced_nodev_until_v4_18_do_new_mou
     assert remount == (errno.EPERM if forced else 0)
     u.mount(None, "/srv", None, MS_REMOUNT | MS_BIND | MS_NODEV)
     k.check_invariants()
+
+
+def test_unshare_below_33_user_namespaces_fails_and_changes_nothing_create_user_ns() -> None:
+    """Measured on Linux 6.18: 33 nested user namespaces, the 34th is ENOSPC
+    (``parent_ns->level > 32``); the mount namespace asked for with it is not made."""
+    k = pinfs.Kernel(profiles.LINUX_6_18)
+    t = k.init_task
+    for _ in range(33):
+        t.unshare(CLONE_NEWUSER)
+    before = state(k)
+    assert err(t.unshare, CLONE_NEWUSER | CLONE_NEWNS) == errno.ENOSPC
+    assert state(k) == before

@@ -136,6 +136,10 @@ class Profile:
     no longer forced ``MNT_NODEV|MNT_LOCK_NODEV`` (the superblock gets SB_I_NODEV
     instead): statfs shows no ST_NODEV and a bind remount may leave nodev off
     (measured on 6.18)."""
+    userns_depth_errno: Literal["EUSERS", "ENOSPC"] = "EUSERS"
+    """b376c3e1b6ed (v4.9; id from memory) -- the ucounts limits: a user namespace
+    nested below level 33 is ENOSPC (measured on 6.18: level 34 fails), EUSERS
+    before (8742f229b635, v3.11)."""
     lock_mount_needs_mounted: bool = False
     """0d039eac6e59 (Al Viro, April 2025; release not verified, before v6.18) --
     ``do_lock_mount`` refuses a mountpoint on a lazily unmounted mount with ENOENT
@@ -216,6 +220,7 @@ LINUX_5_10 = attrs.evolve(
     rename_whiteout_needs_cap_mknod=False,
     mount_options_fs_parse=True,
     userns_mount_nodev=False,
+    userns_depth_errno="ENOSPC",
     htab_key_size_limit=None,
     fd_array_sys_lookup=True,
     get_next_key_null_start=True,

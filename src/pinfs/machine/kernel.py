@@ -217,8 +217,8 @@ class Kernel:
         A caller whose root is not its mount namespace's root (``current_chrooted``,
         e.g. after ``umount("/", MNT_DETACH)``) may not make one: EPERM."""
         parent = cred.user_ns
-        if parent.level >= 32:
-            raise kernel_error(errno.EUSERS)
+        if parent.level > 32:  # 33 nested namespaces at most
+            raise kernel_error(getattr(errno, self.profile.userns_depth_errno))
         if chrooted:
             raise kernel_error(errno.EPERM)
         ns = credmod.UserNamespace(parent=parent, level=parent.level + 1, owner=cred.euid)
