@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinfs import scenario as S
+from support import budget
 
 # --------------------------------------------------------------------------- strategies
 
@@ -159,7 +160,7 @@ def scenarios(draw: st.DrawFn) -> S.Scenario:
 # --------------------------------------------------------------------------- round trip
 
 
-@settings(max_examples=300)
+@settings(max_examples=budget(300))
 @given(scenarios())
 def test_print_then_parse_is_identity(sc: S.Scenario) -> None:
     text = S.dumps(sc)

@@ -15,6 +15,7 @@ from pinfs import scenario, tour
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.task import Task
 from pinfs.machine.trace import Trace
+from support import budget
 
 
 def replay(trace: Trace) -> scenario.Scenario:
@@ -187,7 +188,7 @@ def _do(task: Task, op: str, data: st.DataObject) -> Task | None:
 
 
 @settings(
-    max_examples=40,
+    max_examples=budget(40),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -174,7 +174,9 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
                 continue
             if inode.i_mode & S_IFMT != S_IFLNK:
                 raise kernel_error(errno.ENOTDIR)
-        walk_component(nd, component, follow=True)
+        link = walk_component(nd, component, follow=True)
+        if link is not None:
+            nested_symlink(nd, link)
         inode = nd.path.dentry.d_inode
         assert inode is not None
         if not inode.is_dir:
@@ -185,21 +187,23 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
     nd.trailing = name.endswith("/")
 
 
-def walk_component(nd: Nameidata, component: str, follow: bool) -> None:
-    """``walk_component``: one step; dots, dcache/->lookup, mounts, symlinks."""
+def walk_component(nd: Nameidata, component: str, follow: bool) -> Path | None:
+    """``walk_component``: one step; dots, dcache/->lookup, mounts.  A symlink to
+    follow is returned, not entered: the caller walks its body (``link_path_walk``
+    for a link met mid-path, ``trailing_symlink`` for the last component)."""
     if component == ".":
-        return
+        return None
     if component == "..":
         follow_dotdot(nd)
-        return
+        return None
     dentry = lookup_walk(nd.path.dentry, component)
     path = follow_mount(Path(nd.path.mnt, dentry))
     inode = path.dentry.d_inode
     assert inode is not None
     if follow and stat.S_ISLNK(inode.i_mode):
-        follow_link(nd, path)
-    else:
-        nd.path = path
+        return path
+    nd.path = path
+    return None
 
 
 def get_link(nd: Nameidata, link: Path) -> str:
@@ -212,13 +216,29 @@ def get_link(nd: Nameidata, link: Path) -> str:
     return path_init(nd, inode.i_link, nd.path)
 
 
-def follow_link(nd: Nameidata, link: Path) -> None:
-    """Walk a symlink's body to its end, relative to the link's directory or the root."""
+def nested_symlink(nd: Nameidata, link: Path) -> None:
+    """A symlink met mid-path, as ``link_path_walk`` walks it: the body in place, its
+    last component by ``walk_component`` ("last component of nested symlink"), always
+    followed.  A trailing slash in the body demands nothing: the walk goes on through
+    the result, which must be a directory anyway."""
     body = get_link(nd, link)
     saved_last, saved_type, saved_trailing = nd.last, nd.last_type, nd.trailing
     link_path_walk(nd, body)
-    lookup_last(nd, follow=True)
+    if nd.last_type != LAST_ROOT:
+        inner = walk_component(nd, nd.last, follow=True)
+        if inner is not None:
+            nested_symlink(nd, inner)
     nd.last, nd.last_type, nd.trailing = saved_last, saved_type, saved_trailing
+
+
+def trailing_symlink(nd: Nameidata, link: Path) -> None:
+    """``trailing_symlink``: a followed last component; its body's last component is
+    the walk's last, so ``lookup_last`` sees the body's trailing slash and demands a
+    directory.  ``may_follow_link`` runs for every trailing link (nd.path is still
+    the link's directory, nd.last its name)."""
+    trailing_symlink_check(nd)
+    link_path_walk(nd, get_link(nd, link))
+    lookup_last(nd, follow=True)
 
 
 def lookup_last(nd: Nameidata, follow: bool) -> None:
@@ -228,7 +248,9 @@ def lookup_last(nd: Nameidata, follow: bool) -> None:
     if nd.last_type == LAST_NORM and nd.trailing:
         follow = True
         nd.need_dir = True
-    walk_component(nd, nd.last, follow)
+    link = walk_component(nd, nd.last, follow)
+    if link is not None:
+        trailing_symlink(nd, link)
 
 
 def follow_dotdot(nd: Nameidata) -> None:
@@ -301,8 +323,6 @@ def path_lookupat(current: Any, name: str, follow: bool, start: Path | None = No
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
-    if follow and nd.last_type == LAST_NORM:
-        trailing_symlink_check(nd)
     lookup_last(nd, follow)
     if nd.need_dir:
         inode = nd.path.dentry.d_inode

@@ -525,12 +525,15 @@ def _prog_load_attrs() -> st.SearchStrategy[bytes]:
     return parts.map(lambda p: pack_attr(5, **p[0], **p[1], **p[2]))
 
 
-def arena_bpf_calls(malformed: bool = False) -> st.SearchStrategy[BpfCall]:
+def arena_bpf_calls(
+    malformed: bool = False, cmds: Sequence[int] | None = None
+) -> st.SearchStrategy[BpfCall]:
     """Raw calls for the standard world of :class:`~pinfs.testing.runner.Driver` and
     :class:`~pinfs.testing.PinningMachine`: pointer fields name the arena's buffers
     (pin paths, slot keys, fd values, programs, the license, an output buffer), only
     sometimes a bad pointer, and fds are small, so many calls succeed.  With
-    ``malformed``, a quarter are :func:`malformed_bpf_attrs` instead."""
+    ``malformed``, a quarter are :func:`malformed_bpf_attrs` instead.  ``cmds`` keeps
+    only these commands (default: the eight of the seed)."""
     low_fds = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5))
     elem = {
         "map_fd": low_fds,
@@ -549,6 +552,11 @@ def arena_bpf_calls(malformed: bool = False) -> st.SearchStrategy[BpfCall]:
     }
     for cmd in (1, 2, 3, 4):
         attrs[BpfCmd(cmd)] = bpf_attrs(cmd, fields=elem)
+    if cmds is not None:
+        unknown = set(cmds) - set(attrs)
+        if unknown or not cmds:
+            raise ValueError(f"cmds must be commands 0-7 of the seed, not {sorted(cmds)}")
+        attrs = {cmd: attr for cmd, attr in attrs.items() if cmd in cmds}
     calls = []
     for cmd, attr in attrs.items():
         if malformed:
