@@ -13,7 +13,7 @@ and eBPF object pinning, as at Linux commit b2197755 (2015).
 
 from __future__ import annotations
 
-from pinfs.base import cred
+from pinfs.base import cred, profiles
 from pinfs.base.errors import KernelError, errno_name, kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import (
@@ -77,5 +77,6 @@ __all__ = [
     "Task",
     "errno_name",
     "cred",
+    "profiles",
     "kernel_error",
 ]
