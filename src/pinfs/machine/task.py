@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pinfs.base import cred as credmod
-from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.errors import call_naming, kernel_error, refuse
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
 from pinfs.fs.attr import (
@@ -214,7 +214,13 @@ class Task(BpfSyscalls):
         while fd < len(files.fds) and files.fds[fd] is not None:
             fd += 1
         if fd >= self.rlimit(RLIMIT_NOFILE):
-            raise kernel_error(errno.EMFILE)
+            limit = self.rlimit(RLIMIT_NOFILE)
+            raise refuse(
+                errno.EMFILE,
+                "get_unused_fd_flags",
+                "no free fd below RLIMIT_NOFILE {limit}",
+                limit=limit,
+            )
 
     def fd_file(self, fd: int) -> File:
         """The open file behind ``fd`` (introspection; no syscall)."""
