@@ -21,6 +21,7 @@ from pinfs.base import cred as credmod
 from pinfs.base.errors import call_naming, kernel_error, refuse
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
+from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_GID,
@@ -221,6 +222,20 @@ class Task(BpfSyscalls):
                 "no free fd below RLIMIT_NOFILE {limit}",
                 limit=limit,
             )
+
+    def fd_map(self, fd: int) -> BpfMap:
+        """The map behind ``fd``, typed (introspection; ValueError for a program)."""
+        obj = self.fd_object(fd)
+        if not isinstance(obj, BpfMap):
+            raise ValueError(f"fd {fd} is a bpf program, not a map")
+        return obj
+
+    def fd_prog(self, fd: int) -> BpfProg:
+        """The program behind ``fd``, typed (introspection; ValueError for a map)."""
+        obj = self.fd_object(fd)
+        if not isinstance(obj, BpfProg):
+            raise ValueError(f"fd {fd} is a bpf map, not a program")
+        return obj
 
     def fd_file(self, fd: int) -> File:
         """The open file behind ``fd`` (introspection; no syscall)."""

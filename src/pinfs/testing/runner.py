@@ -455,7 +455,8 @@ _PASS_THROUGH = frozenset(
     {
         "stat", "lstat", "fstat", "statfs", "getdents", "listdir", "readlink", "getcwd",
         "getrlimit", "setrlimit", "umask", "capset", "setgroups", "prctl",
-        "fd_object", "fd_file", "mem", "pid", "cred", "kernel", "alive", "rlimit",
+        "fd_object", "fd_map", "fd_prog", "fd_file",
+        "mem", "pid", "cred", "kernel", "alive", "rlimit",
     }
 )  # fmt: skip
 
