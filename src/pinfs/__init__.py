@@ -14,7 +14,7 @@ and eBPF object pinning, as at Linux commit b2197755 (2015).
 from __future__ import annotations
 
 from pinfs.base import cred, profiles
-from pinfs.base.errors import KernelError, errno_name, kernel_error
+from pinfs.base.errors import KernelError, Refusal, errno_name, kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import (
     BPF_ANY,
@@ -41,9 +41,20 @@ from pinfs.ebpf.attr import (
     BPF_PROG_TYPE_UNSPEC,
     BPF_PSEUDO_MAP_FD,
 )
+from pinfs.ebpf.objects import BpfMap, BpfProg
+from pinfs.fs.namei import O_PATH, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from pinfs.machine.invariants import InvariantError
 from pinfs.machine.kernel import Kernel
-from pinfs.machine.task import Task
+from pinfs.machine.task import (
+    CLONE_NEWNS,
+    CLONE_NEWUSER,
+    RLIM_INFINITY,
+    RLIMIT_MEMLOCK,
+    RLIMIT_NOFILE,
+    Task,
+)
+from pinfs.mountns import MNT_DETACH, MNT_EXPIRE, MNT_FORCE
+from pinfs.vfs import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, MS_REMOUNT
 
 __all__ = [
     "BPF_ANY",
@@ -69,11 +80,33 @@ __all__ = [
     "BPF_PROG_TYPE_SOCKET_FILTER",
     "BPF_PROG_TYPE_UNSPEC",
     "BPF_PSEUDO_MAP_FD",
+    "CLONE_NEWNS",
+    "CLONE_NEWUSER",
+    "MNT_DETACH",
+    "MNT_EXPIRE",
+    "MNT_FORCE",
+    "MS_BIND",
+    "MS_NODEV",
+    "MS_NOEXEC",
+    "MS_NOSUID",
+    "MS_RDONLY",
+    "MS_REC",
+    "MS_REMOUNT",
+    "O_PATH",
+    "RENAME_EXCHANGE",
+    "RENAME_NOREPLACE",
+    "RENAME_WHITEOUT",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_NOFILE",
+    "RLIM_INFINITY",
     "SEED",
+    "BpfMap",
+    "BpfProg",
     "InvariantError",
     "Kernel",
     "KernelError",
     "Profile",
+    "Refusal",
     "Task",
     "errno_name",
     "cred",

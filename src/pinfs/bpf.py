@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
-from pinfs.base.errors import KernelError, kernel_error, naming
+from pinfs.base.errors import KernelError, kernel_error, naming, refuse
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.attr import (
@@ -67,17 +67,24 @@ def sys_bpf(task: Task, cmd: int, uattr: int, size: int) -> int:
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
     if size > PAGE_SIZE:
-        raise kernel_error(errno.E2BIG)
+        raise refuse(errno.E2BIG, "sys_bpf", "attr size {size} > PAGE_SIZE", size=size)
     attr_size = profile.bpf_attr_size
     if size > attr_size:
         for address in range(uattr + attr_size, uattr + size):  # get_user, byte by byte
             if task.mem.read(address, 1) != b"\0":
-                raise kernel_error(errno.E2BIG)
+                raise refuse(
+                    errno.E2BIG,
+                    "bpf_check_uarg_tail_zero",
+                    "byte {offset} of the attr is not zero, beyond the kernel's "
+                    "union bpf_attr ({attr_size} bytes)",
+                    offset=address - uattr,
+                    attr_size=attr_size,
+                )
         size = attr_size
     attr = task.mem.read(uattr, size).ljust(attr_size, b"\0")
     handler = _HANDLERS.get(cmd)
     if handler is None:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(errno.EINVAL, "sys_bpf", "unknown command {cmd}", cmd=cmd)
     return handler(task, _check_attr(kernel.attr_layouts[cmd], attr))
 
 
@@ -93,13 +100,25 @@ def unprivileged_gate(task: Task) -> None:
         return
     if kernel.profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF):
         return
-    raise kernel_error(errno.EPERM)
+    raise refuse(
+        errno.EPERM,
+        "sys_bpf",
+        "kernel.unprivileged_bpf_disabled is {value} and the caller lacks CAP_SYS_ADMIN",
+        value=kernel.sysctl["kernel.unprivileged_bpf_disabled"],
+    )
 
 
 def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
     """``CHECK_ATTR``: every byte after the command's last field must be zero."""
     if any(attr[layout.check_from :]):
-        raise kernel_error(errno.EINVAL)
+        offset = next(i for i in range(layout.check_from, len(attr)) if attr[i])
+        raise refuse(
+            errno.EINVAL,
+            "CHECK_ATTR",
+            "byte {offset} is not zero; this command's attr ends at byte {end}",
+            offset=offset,
+            end=layout.check_from,
+        )
     return layout.decode(attr)
 
 

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from pinfs.base.cred import UserNamespace
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refused
 from pinfs.vfs import (
     MS_RDONLY,
     Dentry,
@@ -156,7 +156,7 @@ def deactivate_super(sb: SuperBlock) -> None:
 def mnt_want_write(mnt: Mount) -> int:
     """``mnt_want_write``: EROFS for a read-only mount or superblock."""
     if mnt.read_only:
-        return errno.EROFS
+        return refused(errno.EROFS, "mnt_want_write", "the mount is read-only")
     return 0
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import attrs
 
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refuse
 
 __all__ = [
     "BPF_ARRAY_SIZE",
@@ -98,7 +98,13 @@ class ArrayMap:
         if flags > _BPF_EXIST:
             raise kernel_error(errno.EINVAL)
         if index >= self.max_entries:
-            raise kernel_error(errno.E2BIG)
+            raise refuse(
+                errno.E2BIG,
+                "array_map_update_elem",
+                "index {index} is beyond max_entries {max_entries}",
+                index=index,
+                max_entries=self.max_entries,
+            )
         if flags == _BPF_NOEXIST:
             raise kernel_error(errno.EEXIST)
         # Copied in place: a lookup result obtained earlier is unaffected (it is a copy).

@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right, insort
 
 import attrs
 
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refuse
 from pinfs.ebpf.jhash import jhash
 
 __all__ = [
@@ -130,7 +130,12 @@ class HashTab:
         chain = self._buckets.get(bucket)
         pos = self._lookup_elem_raw(chain, key)
         if pos < 0 and self.elem_count >= self.max_entries:
-            raise kernel_error(errno.E2BIG)
+            raise refuse(
+                errno.E2BIG,
+                "htab_map_update_elem",
+                "the map is full (max_entries {max_entries}) and the key is new",
+                max_entries=self.max_entries,
+            )
         if pos >= 0 and flags == _BPF_NOEXIST:
             raise kernel_error(errno.EEXIST)
         if pos < 0 and flags == _BPF_EXIST:
@@ -208,7 +213,15 @@ def htab_map_alloc(
     _check_uint("value_size", value_size, U32_MAX)
     _check_uint("max_entries", max_entries, U32_MAX)
     if max_entries == 0 or key_size == 0 or value_size == 0:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(
+            errno.EINVAL,
+            "htab_map_alloc",
+            "key_size {key_size}, value_size {value_size} and max_entries {max_entries} "
+            "must all be non-zero",
+            key_size=key_size,
+            value_size=value_size,
+            max_entries=max_entries,
+        )
     # n_buckets is a u32: above 2^31 the round-up wraps to 0.
     n_buckets = roundup_pow_of_two(max_entries) & U32_MAX
     if key_size_limit is not None and key_size > key_size_limit:

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from pinfs.base.cred import CAP_MKNOD, Cred, capable
-from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_MTIME,
@@ -117,9 +117,11 @@ def path_arg(value: object) -> str:
 def getname(name: str) -> str:
     """``getname``: ENAMETOOLONG at PATH_MAX bytes (with the NUL), ENOENT for ""."""
     if len(name) >= PATH_MAX // 4 and len(os.fsencode(name)) >= PATH_MAX:
-        raise kernel_error(errno.ENAMETOOLONG, name)
+        raise refuse(
+            errno.ENAMETOOLONG, "getname", "the path has PATH_MAX bytes or more", path=name
+        )
     if not name:
-        raise kernel_error(errno.ENOENT, name)
+        raise refuse(errno.ENOENT, "getname", "the path is empty", path=name)
     return name
 
 
@@ -173,14 +175,14 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
                 nd.path = Path(mnt, child)
                 continue
             if inode.i_mode & S_IFMT != S_IFLNK:
-                raise kernel_error(errno.ENOTDIR)
+                raise _not_a_dir(component)
         link = walk_component(nd, component, follow=True)
         if link is not None:
             nested_symlink(nd, link)
         inode = nd.path.dentry.d_inode
         assert inode is not None
         if not inode.is_dir:
-            raise kernel_error(errno.ENOTDIR)
+            raise _not_a_dir(component)
     may_lookup(nd)
     nd.last = components[-1]
     nd.last_type = _last_type(nd.last)
@@ -270,6 +272,14 @@ def follow_dotdot(nd: Nameidata) -> None:
     nd.path = follow_mount(Path(mnt, dentry))
 
 
+def _not_a_dir(component: str) -> KernelError:
+    return refuse(errno.ENOTDIR, "link_path_walk", "{name!r} is not a directory", name=component)
+
+
+def _no_entry(name: str) -> KernelError:
+    return refuse(errno.ENOENT, "walk_component", "no entry {name!r}", name=name)
+
+
 def lookup_walk(parent: Dentry, name: str) -> Dentry:
     """A positive child for the walk (no reference kept), else ENOENT."""
     dentry = parent.d_subdirs.get(name)
@@ -277,11 +287,11 @@ def lookup_walk(parent: Dentry, name: str) -> Dentry:
         dentry = lookup_real(parent, name)
         if dentry.d_inode is None:
             dput(dentry)
-            raise kernel_error(errno.ENOENT)
+            raise _no_entry(name)
         dentry.d_count -= 1  # the walk keeps no reference; the filesystem's pin holds it
         return dentry
     if dentry.d_inode is None:
-        raise kernel_error(errno.ENOENT)
+        raise _no_entry(name)
     return dentry
 
 
@@ -392,9 +402,9 @@ def filename_create(
     dentry = lookup_hash(nd.path.dentry, nd.last)
     err = 0
     if dentry.d_inode is not None:
-        err = errno.EEXIST
+        err = refused(errno.EEXIST, "filename_create", "the name {name!r} exists", name=nd.last)
     elif nd.trailing and not is_dir:
-        err = errno.ENOENT
+        err = refused(errno.ENOENT, "filename_create", "a trailing '/' on a non-directory")
     elif err2:
         err = err2
     if err:
@@ -633,7 +643,9 @@ def do_linkat(current: Any, old: str, new: str) -> None:
     parent, dentry = filename_create(current, getname(new), is_dir=False)
     try:
         if parent.mnt is not old_path.mnt:
-            raise kernel_error(errno.EXDEV, new)
+            raise refuse(
+                errno.EXDEV, "do_linkat", "the two names are on different mounts", path=new
+            )
         may_linkat(current, old_path)
         dir = parent.dentry.d_inode
         assert dir is not None

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pinfs.base import cred as credmod
-from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.errors import call_naming, kernel_error, refuse
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
+from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_GID,
@@ -214,7 +215,27 @@ class Task(BpfSyscalls):
         while fd < len(files.fds) and files.fds[fd] is not None:
             fd += 1
         if fd >= self.rlimit(RLIMIT_NOFILE):
-            raise kernel_error(errno.EMFILE)
+            limit = self.rlimit(RLIMIT_NOFILE)
+            raise refuse(
+                errno.EMFILE,
+                "get_unused_fd_flags",
+                "no free fd below RLIMIT_NOFILE {limit}",
+                limit=limit,
+            )
+
+    def fd_map(self, fd: int) -> BpfMap:
+        """The map behind ``fd``, typed (introspection; ValueError for a program)."""
+        obj = self.fd_object(fd)
+        if not isinstance(obj, BpfMap):
+            raise ValueError(f"fd {fd} is a bpf program, not a map")
+        return obj
+
+    def fd_prog(self, fd: int) -> BpfProg:
+        """The program behind ``fd``, typed (introspection; ValueError for a map)."""
+        obj = self.fd_object(fd)
+        if not isinstance(obj, BpfProg):
+            raise ValueError(f"fd {fd} is a bpf map, not a program")
+        return obj
 
     def fd_file(self, fd: int) -> File:
         """The open file behind ``fd`` (introspection; no syscall)."""

@@ -794,7 +794,11 @@ class RefModel:
         problems = self.compare(kernel)
         if problems:
             raise ModelMismatch(
-                "reference model disagrees with the kernel:\n  " + "\n  ".join(problems)
+                "reference model disagrees with the kernel:\n  "
+                + "\n  ".join(problems)
+                + "\n(if your own code made syscalls on a pinfs.Task directly, the model did not"
+                " see them: call through driver.as_task(pid), a Task-shaped handle that keeps"
+                " the model in step, or self.run(op, ...) in a PinningMachine rule)"
             )
 
 

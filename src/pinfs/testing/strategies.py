@@ -161,15 +161,24 @@ def credentials(
     )
 
 
+class Mode(int):
+    """An ``int`` that shows itself in octal (``0o755``), so falsifying examples read
+    as a person writes modes and umasks."""
+
+    def __repr__(self) -> str:
+        return f"0o{int(self):03o}"
+
+
 def modes() -> st.SearchStrategy[int]:
     """Permission bits (with setuid/setgid/sticky), common ones most often."""
     common = (0o755, 0o700, 0o777, 0o1777, 0o600, 0o644, 0o000, 0o2755, 0o311)
-    return st.one_of(st.sampled_from(common), st.integers(0, 0o7777))
+    return st.one_of(st.sampled_from(common), st.integers(0, 0o7777)).map(Mode)
 
 
 def umasks() -> st.SearchStrategy[int]:
     """umask(2) values."""
-    return st.one_of(st.sampled_from((0o022, 0o077, 0o002, 0o000, 0o777)), st.integers(0, 0o777))
+    common = (0o022, 0o077, 0o002, 0o000, 0o777)
+    return st.one_of(st.sampled_from(common), st.integers(0, 0o777)).map(Mode)
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,8 +206,9 @@ def _long_names() -> st.SearchStrategy[str]:
     )
 
 
-def _non_ascii_names() -> st.SearchStrategy[str]:
-    alphabet = st.characters(codec="utf-8", exclude_characters="/\0")
+def _non_ascii_names(dots: bool = True) -> st.SearchStrategy[str]:
+    # With dots=False no name may hold a '.' (bpffs refuses those): names(dotted=False).
+    alphabet = st.characters(codec="utf-8", exclude_characters="/\0" if dots else "/\0.")
     return st.text(alphabet, min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
 
 
@@ -214,7 +224,7 @@ def names(
     if long:
         kinds.append(_long_names())
     if non_ascii:
-        kinds.append(_non_ascii_names())
+        kinds.append(_non_ascii_names(dots=dotted))
     return st.one_of(kinds)
 
 
