@@ -168,6 +168,27 @@ def test_print_then_parse_is_identity(sc: S.Scenario) -> None:
     assert S.dumps(back) == text
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "INSNS_RET0+b''",
+        "INSNS_RET0+b''+INSNS_RET0",
+        "INSNS_RET0+le32(7)",
+        "b'\\x01'+INSNS_RET0",
+    ],
+)
+def test_an_attr_bytes_value_starting_with_a_bytes_constant_round_trips(value: str) -> None:
+    """Regression (issue 11): dumps wrote ``attr(pathname=INSNS_RET0+b'')`` and loads
+    read it as an integer expression, rejecting the file it had just written."""
+    text = f"task a uid=0 gid=0 groups= caps=all umask=000\na bpf 0 attr(pathname={value})\n"
+    sc = S.loads(text)
+    attr = sc.steps[0].args[1]
+    assert isinstance(attr, S.Attr)
+    assert isinstance(attr.items[0][1], S.BytesCat)
+    assert S.dumps(sc) == text
+    assert S.loads(S.dumps(sc)) == sc
+
+
 def test_catalog_files_are_canonical() -> None:
     """Every catalog file is exactly what the printer makes of it (so record diffs
     are minimal)."""

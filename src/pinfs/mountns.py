@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from pinfs.base.cred import UserNamespace
+from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import kernel_error
 from pinfs.vfs import (
     MS_RDONLY,
@@ -109,11 +110,7 @@ class MountNamespace:
     def __repr__(self) -> str:
         return f"<mnt_namespace {self.ns_id}: {len(self.mounts)} mounts, {self.count} tasks>"
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
 
 # ---------------------------------------------------------------------------------------

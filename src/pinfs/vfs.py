@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from pinfs.base.display import repr_mimebundle
+
 # i_flags (include/linux/fs.h)
 S_IMMUTABLE = 8
 S_APPEND = 4
@@ -168,11 +170,7 @@ class SuperBlock:
     def read_only(self) -> bool:
         return bool(self.s_flags & MS_RDONLY)
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
 
 @attrs.define(eq=False)

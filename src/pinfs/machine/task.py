@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pinfs.base import cred as credmod
+from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.syscall import syscall
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
 from pinfs.fs.attr import (
@@ -53,7 +55,7 @@ from pinfs.fs.namei import (
     touch_atime,
 )
 from pinfs.fs.permission import inode_permission
-from pinfs.machine.trace import syscall
+from pinfs.machine.sysctl import SYSCTL_RANGES
 from pinfs.mountns import (
     MNT_DETACH,
     MNT_EXPIRE,
@@ -128,6 +130,11 @@ _UNSHARE_FLAGS = (
 
 RLIMIT_NOFILE = 7
 RLIMIT_MEMLOCK = 8
+#: init's limits at boot (the kernel's INIT_RLIMITS for the two pinfs models).
+INIT_RLIMITS: dict[int, tuple[int, int]] = {
+    RLIMIT_NOFILE: (1024, 4096),
+    RLIMIT_MEMLOCK: (65536, 65536),
+}
 RLIM_INFINITY = (1 << 64) - 1
 
 PR_SET_KEEPCAPS = 8
@@ -170,11 +177,7 @@ class Task(BpfSyscalls):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
     def _enter(self) -> None:
         if not self.alive:
@@ -858,8 +861,6 @@ class Task(BpfSyscalls):
         """Write ``value`` to /proc/sys/<name with / for .>: the file is 0644 root's
         (``test_perm`` checks the euid, no capability overrides), then the handler's
         ``proc_dointvec_minmax`` range gives EINVAL."""
-        from pinfs.machine.kernel import SYSCTL_RANGES
-
         if name not in SYSCTL_RANGES:
             raise ValueError(f"unknown or read-only sysctl: {name!r}")
         value = _int_arg(value, "value", -(1 << 31), 1 << 31)
