@@ -50,8 +50,8 @@ from pinfs.ebpf.objects import (
     find_and_alloc_map,
 )
 from pinfs.ebpf.prog import bpf_prog_load
+from pinfs.fs.namei import getname_user
 from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
-from pinfs.vfs import PATH_MAX
 
 if TYPE_CHECKING:
     from pinfs.machine.task import Task
@@ -315,12 +315,7 @@ class BpfSyscalls:
 
     def getname_user(self: Task, address: int) -> str:  # type: ignore[misc]
         """``getname``: a path from user memory; EFAULT, ENAMETOOLONG, ENOENT ("")."""
-        raw = self.mem.strncpy_from_user(address, PATH_MAX)
-        if len(raw) >= PATH_MAX:
-            raise kernel_error(errno.ENAMETOOLONG)
-        if not raw:
-            raise kernel_error(errno.ENOENT)
-        return raw.decode("utf-8", "surrogateescape")
+        return getname_user(self.mem, address)
 
     def _bpf_call(  # type: ignore[misc]
         self: Task,

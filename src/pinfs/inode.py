@@ -49,6 +49,7 @@ from pinfs.fs.libfs import (
     simple_unlink,
 )
 from pinfs.fs.namei import (
+    ACC_MODE,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     dfd_start,
@@ -62,7 +63,6 @@ from pinfs.fs.permission import inode_permission
 from pinfs.mountns import MountContext, mount_nodev, mount_ns
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
-    MAY_READ,
     MAY_WRITE,
     S_IALLUGO,
     Dentry,
@@ -87,7 +87,6 @@ if TYPE_CHECKING:
     from pinfs.machine.task import Task
 
 UNNAMED_MAJOR = 0
-_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 class BpfType(enum.IntEnum):
@@ -390,7 +389,7 @@ def bpf_obj_do_get(
     inode = path.dentry.d_inode
     assert inode is not None
     if task.kernel.profile.obj_get_access_mask == "ACC_MODE":
-        mask = _ACC_MODE[f_flags & os.O_ACCMODE]
+        mask = ACC_MODE[f_flags & os.O_ACCMODE]
     else:
         mask = MAY_WRITE
     err = inode_permission(task.cred, inode, mask)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from pinfs.base import uapi
 from pinfs.base.cred import UserNamespace
 from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import kernel_error
@@ -31,6 +32,12 @@ from pinfs.vfs import (
     dput,
 )
 
+# Their home is pinfs.base.uapi; the names stay importable from here.
+MNT_DETACH = uapi.MNT_DETACH
+MNT_EXPIRE = uapi.MNT_EXPIRE
+MNT_FORCE = uapi.MNT_FORCE
+UMOUNT_NOFOLLOW = uapi.UMOUNT_NOFOLLOW
+
 # mnt_flags (include/linux/mount.h)
 MNT_NOSUID = 0x01
 MNT_NODEV = 0x02
@@ -41,12 +48,6 @@ MNT_RELATIME = 0x20
 MNT_READONLY = 0x40
 MNT_LOCK_NODEV = 0x200000
 MNT_LOCKED = 0x800000
-
-# umount2 flags (include/linux/fs.h)
-MNT_FORCE = 1
-MNT_DETACH = 2
-MNT_EXPIRE = 4
-UMOUNT_NOFOLLOW = 8
 
 
 @attrs.define(eq=False)

@@ -20,8 +20,10 @@ from typing import Any
 
 import attrs
 
+from pinfs.base import uapi
 from pinfs.base.cred import CAP_MKNOD, Cred, capable
 from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.usermem import UserMemory
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_MTIME,
@@ -54,6 +56,14 @@ from pinfs.vfs import (
     iput,
 )
 
+# Their home is pinfs.base.uapi; the names stay importable from here.
+AT_FDCWD = uapi.AT_FDCWD
+O_ACCMODE = uapi.O_ACCMODE
+O_PATH = uapi.O_PATH
+RENAME_EXCHANGE = uapi.RENAME_EXCHANGE
+RENAME_NOREPLACE = uapi.RENAME_NOREPLACE
+RENAME_WHITEOUT = uapi.RENAME_WHITEOUT
+
 MAXSYMLINKS = 40
 S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
@@ -64,12 +74,8 @@ LAST_ROOT = 1
 LAST_DOT = 2
 LAST_DOTDOT = 3
 
-# renameat2 flags
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-RENAME_WHITEOUT = 4
 
-_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
+ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 @attrs.define(eq=False)
@@ -115,12 +121,29 @@ def path_arg(value: object) -> str:
 
 
 def getname(name: str) -> str:
-    """``getname``: ENAMETOOLONG at PATH_MAX bytes (with the NUL), ENOENT for ""."""
-    if len(name) >= PATH_MAX // 4 and len(os.fsencode(name)) >= PATH_MAX:
-        raise kernel_error(errno.ENAMETOOLONG, name)
-    if not name:
-        raise kernel_error(errno.ENOENT, name)
+    """``getname`` of a name the caller passed as a Python string: ENAMETOOLONG at
+    PATH_MAX bytes (with the NUL), ENOENT for ""."""
+    # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
+    size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
+    _getname_checks(size, name)
     return name
+
+
+def getname_user(mem: UserMemory, address: int) -> str:
+    """``getname`` of a user pointer: ``strncpy_from_user`` (EFAULT), then the same
+    checks as :func:`getname` on the bytes copied."""
+    raw = mem.strncpy_from_user(address, PATH_MAX)
+    _getname_checks(len(raw), None)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _getname_checks(size: int, name: str | None) -> None:
+    """``getname_flags``: a name of PATH_MAX bytes or more is ENAMETOOLONG; an empty
+    one is ENOENT (no LOOKUP_EMPTY here)."""
+    if size >= PATH_MAX:
+        raise kernel_error(errno.ENAMETOOLONG, name)
+    if not size:
+        raise kernel_error(errno.ENOENT, name)
 
 
 def _last_type(component: str) -> int:
@@ -328,9 +351,6 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     if nd.cred.fsuid == link.i_uid or parent.i_uid == link.i_uid:
         return
     raise kernel_error(errno.EACCES)
-
-
-AT_FDCWD = -100
 
 
 def dfd_start(current: Any, dfd: int | None, name: str) -> Path | None:
@@ -786,15 +806,11 @@ def _is_ancestor(dentry: Dentry, of: Dentry) -> bool:
 # Open
 
 
-O_ACCMODE = os.O_ACCMODE
-O_PATH = 0o10000000
-
-
 def build_acc_mode(flags: int) -> int:
     """``build_open_flags``: the MAY_* mask that opening with ``flags`` needs."""
     if flags & O_PATH:
         return 0
-    acc = MAY_OPEN | _ACC_MODE[flags & O_ACCMODE]
+    acc = MAY_OPEN | ACC_MODE[flags & O_ACCMODE]
     if flags & os.O_TRUNC:
         acc |= MAY_WRITE
     if flags & os.O_APPEND:

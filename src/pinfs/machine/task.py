@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pinfs.base import cred as credmod
+from pinfs.base import uapi
 from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import call_naming, kernel_error
 from pinfs.base.syscall import syscall
@@ -110,34 +111,34 @@ from pinfs.vfs import (
 if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel
 
-# clone/unshare flags (include/uapi/linux/sched.h)
-CLONE_VM = 0x100
-CLONE_FS = 0x200
-CLONE_FILES = 0x400
-CLONE_SIGHAND = 0x800
-CLONE_THREAD = 0x10000
-CLONE_NEWNS = 0x20000
-CLONE_SYSVSEM = 0x40000
-CLONE_NEWUTS = 0x4000000
-CLONE_NEWIPC = 0x8000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+# Their home is pinfs.base.uapi; the names stay importable from here.
+CLONE_FILES = uapi.CLONE_FILES
+CLONE_FS = uapi.CLONE_FS
+CLONE_NEWIPC = uapi.CLONE_NEWIPC
+CLONE_NEWNET = uapi.CLONE_NEWNET
+CLONE_NEWNS = uapi.CLONE_NEWNS
+CLONE_NEWPID = uapi.CLONE_NEWPID
+CLONE_NEWUSER = uapi.CLONE_NEWUSER
+CLONE_NEWUTS = uapi.CLONE_NEWUTS
+CLONE_SIGHAND = uapi.CLONE_SIGHAND
+CLONE_SYSVSEM = uapi.CLONE_SYSVSEM
+CLONE_THREAD = uapi.CLONE_THREAD
+CLONE_VM = uapi.CLONE_VM
+PR_SET_KEEPCAPS = uapi.PR_SET_KEEPCAPS
+RLIM_INFINITY = uapi.RLIM_INFINITY
+RLIMIT_MEMLOCK = uapi.RLIMIT_MEMLOCK
+RLIMIT_NOFILE = uapi.RLIMIT_NOFILE
+
 _UNSHARE_FLAGS = (
     CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES
     | CLONE_SYSVSEM | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWPID
 )  # fmt: skip
 
-RLIMIT_NOFILE = 7
-RLIMIT_MEMLOCK = 8
 #: init's limits at boot (the kernel's INIT_RLIMITS for the two pinfs models).
 INIT_RLIMITS: dict[int, tuple[int, int]] = {
     RLIMIT_NOFILE: (1024, 4096),
     RLIMIT_MEMLOCK: (65536, 65536),
 }
-RLIM_INFINITY = (1 << 64) - 1
-
-PR_SET_KEEPCAPS = 8
 _MNT_USER_SETTABLE = (
     MNT_NOSUID | MNT_NODEV | MNT_NOEXEC | MNT_NOATIME | MNT_NODIRATIME | MNT_RELATIME | MNT_READONLY
 )

@@ -27,7 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     raise ImportError(MISSING) from exc
 
 from pinfs.base import cred as _cred
-from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
+from pinfs.base.uapi import O_PATH, PAGE_SIZE
+from pinfs.base.usermem import TASK_SIZE_MAX
 from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_ANY,
@@ -568,7 +569,6 @@ def arena_bpf_calls(malformed: bool = False) -> st.SearchStrategy[BpfCall]:
 
 _PIDS = st.sampled_from((1, 1, 1, 2, 3, 4, 5))  # init most often; forks get 2, 3, ...
 _FDS = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5, 7))  # the lowest fds are the likely ones
-_O_PATH = 0o10000000
 
 
 def _u32_bytes(values: st.SearchStrategy[int]) -> st.SearchStrategy[bytes]:
@@ -581,7 +581,7 @@ def _script_args() -> dict[str, st.SearchStrategy[dict[str, Any]]]:
     open_flags = st.sampled_from(
         (
             os.O_RDONLY,
-            _O_PATH,
+            O_PATH,
             os.O_RDONLY | os.O_DIRECTORY,
             os.O_RDONLY | os.O_CLOEXEC,
             os.O_WRONLY,
