@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, kernel_error
-from pinfs.base.profiles import SEED, Profile
+from pinfs.base.profiles import Profile
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
 from pinfs.ebpf.objects import (
     BpfMap,
@@ -310,10 +310,6 @@ def bpf_dir_iops_for(profile: Profile) -> InodeOperations:
     return iops
 
 
-#: The seed's table (what ``bpf_dir_iops`` is at b2197755).
-bpf_dir_iops = bpf_dir_iops_for(SEED)
-
-
 def MKDEV(major: int, minor: int) -> int:
     return major << 20 | minor
 
@@ -331,7 +327,7 @@ def bpf_obj_do_pin(
         # security_path_mknod: no LSM is modelled
         dir = parent.dentry.d_inode
         assert dir is not None
-        if dir.i_op is None or dir.i_op.name != "bpf_dir_iops":
+        if dir.i_op is not bpf_dir_iops_for(_profile(dir.i_sb)):  # the table, not its name
             raise kernel_error(errno.EPERM, pathname)
         dentry.d_fsdata = raw
         try:

@@ -21,7 +21,6 @@ import attrs
 from pinfs.base import uapi
 from pinfs.base.cred import UserNamespace
 from pinfs.base.display import repr_mimebundle
-from pinfs.base.errors import kernel_error
 from pinfs.vfs import (
     MS_RDONLY,
     Dentry,
@@ -340,8 +339,3 @@ def _fill_or_kill(
 def check_mnt(task_ns: MountNamespace, mnt: Mount) -> bool:
     """``check_mnt``: the mount belongs to the caller's namespace."""
     return mnt.mnt_ns is task_ns
-
-
-def require(condition: bool, err: int) -> None:
-    if not condition:
-        raise kernel_error(err)

@@ -316,10 +316,6 @@ def drop_nlink(inode: Inode) -> None:
     inode.i_nlink -= 1
 
 
-def clear_nlink(inode: Inode) -> None:
-    inode.i_nlink = 0
-
-
 def inode_init_owner(inode: Inode, dir: Inode | None, mode: int, fsuid: int, fsgid: int) -> None:
     """``inode_init_owner``: owner is the fsuid; a setgid parent passes on its group,
     and new directories inherit the setgid bit too (seed: no SGID stripping on files)."""

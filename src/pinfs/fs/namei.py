@@ -31,7 +31,18 @@ from pinfs.fs.attr import (
     inode_owner_or_capable,
 )
 from pinfs.fs.permission import inode_permission, may_create, may_delete
-from pinfs.mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, mntput, path_get
+from pinfs.mountns import (
+    MNT_NOATIME,
+    MNT_NODIRATIME,
+    MNT_RELATIME,
+    Mount,
+    Path,
+    detach_mounts,
+    follow_mount,
+    mnt_want_write,
+    mntput,
+    path_get,
+)
 from pinfs.vfs import (
     MAY_APPEND,
     MAY_EXEC,
@@ -42,6 +53,7 @@ from pinfs.vfs import (
     S_APPEND,
     S_DEAD,
     S_IALLUGO,
+    S_IMMUTABLE,
     S_IRWXUGO,
     S_NOATIME,
     Dentry,
@@ -460,7 +472,7 @@ def vfs_link(cred: Cred, old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> 
         raise kernel_error(err)
     if dir.i_sb is not inode.i_sb:
         raise kernel_error(errno.EXDEV)
-    if inode.i_flags & (S_APPEND | 8):
+    if inode.i_flags & (S_APPEND | S_IMMUTABLE):
         raise kernel_error(errno.EPERM)
     if dir.i_op is None or dir.i_op.link is None:
         raise kernel_error(errno.EPERM)
@@ -968,10 +980,10 @@ def touch_atime(path: Path) -> None:
     if inode.i_flags & S_NOATIME or inode.i_sb.read_only:
         return
     mnt = path.mnt
-    if mnt.mnt_flags & 0x08 or (mnt.mnt_flags & 0x10 and inode.is_dir):
+    if mnt.mnt_flags & MNT_NOATIME or (mnt.mnt_flags & MNT_NODIRATIME and inode.is_dir):
         return
     now = inode.i_sb.kernel.current_time()
-    if mnt.mnt_flags & 0x20 and not (
+    if mnt.mnt_flags & MNT_RELATIME and not (
         inode.i_mtime >= inode.i_atime
         or inode.i_ctime >= inode.i_atime
         or now // 10**9 - inode.i_atime // 10**9 >= 24 * 3600  # whole seconds (tv_sec)

@@ -20,8 +20,22 @@ from pinfs.machine import task
 
 __all__ = ["PREFIXES", "UNMODELLED", "constants"]
 
-#: uapi values pinfs does not model but scenarios may name (the live kernel knows them).
-UNMODELLED: dict[str, int] = {"BPF_OBJ_GET_INFO_BY_FD": 15}
+#: uapi values pinfs does not model but scenarios may name (the live kernel knows them):
+#: later ``enum bpf_cmd`` members (include/uapi/linux/bpf.h).
+UNMODELLED: dict[str, int] = {
+    "BPF_PROG_GET_FD_BY_ID": 13,
+    "BPF_MAP_GET_FD_BY_ID": 14,
+    "BPF_OBJ_GET_INFO_BY_FD": 15,
+    "BPF_RAW_TRACEPOINT_OPEN": 17,
+    "BPF_BTF_LOAD": 18,
+    "BPF_BTF_GET_FD_BY_ID": 19,
+    "BPF_LINK_CREATE": 28,
+    "BPF_LINK_UPDATE": 29,
+    "BPF_LINK_GET_FD_BY_ID": 30,
+    "BPF_ENABLE_STATS": 32,
+    "BPF_ITER_CREATE": 33,
+    "BPF_TOKEN_CREATE": 36,
+}
 
 #: The name prefixes taken from pinfs's modules.
 PREFIXES = (

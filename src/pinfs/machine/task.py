@@ -98,7 +98,6 @@ from pinfs.vfs import (
     MS_NODIRATIME,
     MS_NOEXEC,
     MS_NOSUID,
-    MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
     MS_REMOUNT,
@@ -142,7 +141,14 @@ INIT_RLIMITS: dict[int, tuple[int, int]] = {
 _MNT_USER_SETTABLE = (
     MNT_NOSUID | MNT_NODEV | MNT_NOEXEC | MNT_NOATIME | MNT_NODIRATIME | MNT_RELATIME | MNT_READONLY
 )
-_MS_KNOWN_DROPPED = 0x1 | 0x2 | 0x4 | 0x8 | 0x400 | 0x800 | (1 << 21) | (1 << 24)
+#: do_mount turns these into mnt_flags and drops them from the flags it dispatches on
+#: (MS_RDONLY is kept: remount and new mounts read it).
+_MS_KNOWN_DROPPED = (
+    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME
+    | uapi.MS_RELATIME | MS_STRICTATIME
+)  # fmt: skip
+#: do_mount's propagation-type flags (do_change_type).
+_MS_PROPAGATION = uapi.MS_SHARED | uapi.MS_PRIVATE | uapi.MS_SLAVE | uapi.MS_UNBINDABLE
 
 
 def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) -> int:
@@ -541,7 +547,7 @@ class Task(BpfSyscalls):
             self._do_remount(path, flags, mnt_flags, options)
         elif flags & MS_BIND:
             self._do_loopback(path, dev_name, bool(flags & MS_REC))
-        elif flags & (MS_PRIVATE | (1 << 19) | (1 << 20) | (1 << 17)):
+        elif flags & _MS_PROPAGATION:
             if path.dentry is not path.mnt.mnt_root:
                 raise kernel_error(errno.EINVAL, dir_name)  # do_change_type: no-op here
         else:

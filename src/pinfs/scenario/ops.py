@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from pinfs.machine.constants import constants
+
 
 @dataclasses.dataclass(frozen=True)
 class OpSpec:
@@ -63,7 +65,24 @@ OPS: dict[str, OpSpec] = {
     "bpf": OpSpec("iai", 2, "bpf", "bpf CMD ATTR [SIZE]: raw bpf(2)"),
 }
 #: bpf(2) commands whose non-negative result is a new fd.
-FD_COMMANDS = frozenset({0, 5, 7, 13, 14, 18, 19, 28, 29, 30, 36})
+FD_COMMANDS = frozenset(
+    constants()[name]
+    for name in (
+        "BPF_MAP_CREATE",
+        "BPF_PROG_LOAD",
+        "BPF_OBJ_GET",
+        "BPF_PROG_GET_FD_BY_ID",
+        "BPF_MAP_GET_FD_BY_ID",
+        "BPF_RAW_TRACEPOINT_OPEN",
+        "BPF_BTF_LOAD",
+        "BPF_BTF_GET_FD_BY_ID",
+        "BPF_LINK_CREATE",
+        "BPF_LINK_GET_FD_BY_ID",
+        "BPF_ENABLE_STATS",
+        "BPF_ITER_CREATE",
+        "BPF_TOKEN_CREATE",
+    )
+)
 _KEYWORDS = frozenset({"profile", "sysctl", "task"})
 _FD_PREFIX = {
     "open": "f",

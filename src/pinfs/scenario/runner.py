@@ -132,10 +132,6 @@ class Run(list[StepResult]):
         self.all_caps: tuple[int, ...] = ()  # what caps=all meant
 
 
-class _Dead(Exception):
-    pass
-
-
 class Session:
     """One run on one backend: tasks by name and the label bindings."""
 
@@ -238,9 +234,7 @@ class _PinfsSession(Session):
         self.check = check
 
     def spawn(self, decl: TaskDecl, parent: Any = None) -> Any:
-        caps = (
-            list(self.all_caps) if decl.caps is None else [_CAP_NAMES.index(c) for c in decl.caps]
-        )
+        caps = _caps_of(decl, self.all_caps)
         available = self.kernel.init_task.cred.cap_permitted
         kept = [c for c in caps if available >> c & 1]
         if len(kept) != len(caps):
@@ -345,9 +339,7 @@ class _LiveSession(Session):
         self.all_caps = live_all_caps(kernel)
 
     def spawn(self, decl: TaskDecl, parent: Any = None) -> Any:
-        caps = (
-            list(self.all_caps) if decl.caps is None else [_CAP_NAMES.index(c) for c in decl.caps]
-        )
+        caps = _caps_of(decl, self.all_caps)
         kept = [c for c in caps if c in self.all_caps]
         if len(kept) != len(caps):
             names = ",".join(_CAP_NAMES[c] for c in sorted(set(caps) - set(kept)))
