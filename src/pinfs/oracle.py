@@ -22,10 +22,11 @@ From tests: :func:`compare` returns a :class:`Report`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import attrs
 
 from pinfs.base.profiles import Profile
 from pinfs.live.kernel import LiveKernel, live_unavailable_reason
@@ -60,7 +61,7 @@ __all__ = ["KNOWN_DIVERGENCES", "KnownDivergence", "Report", "Row", "compare", "
 # --------------------------------------------------------------------------- divergences
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class KnownDivergence:
     """A documented difference between this machine's kernel and what pinfs models.
     ``applies(step, reference, pinfs)`` gets the step and both result texts (the
@@ -214,7 +215,7 @@ def known_divergence(step: Step, reference: str, pinfs: str) -> str | None:
 # --------------------------------------------------------------------------- reports
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Row:
     """One step of a comparison."""
 
@@ -239,7 +240,7 @@ class Row:
         return self.mark[1:] if self.mark.startswith("~") else None
 
 
-@dataclasses.dataclass
+@attrs.define
 class Report:
     """The step-by-step comparison of one scenario."""
 

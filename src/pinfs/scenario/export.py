@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
+
+import attrs
 
 from pinfs.base import profiles
 from pinfs.base.errors import errno_name
@@ -149,7 +150,7 @@ class _Exporter:
             if pid == parent:
                 self.fds[(child, fd)] = name
         decl = _declaration(self.names[child], origin)
-        return [dataclasses.replace(decl, parent=self.names[parent])]
+        return [attrs.evolve(decl, parent=self.names[parent])]
 
     def label(self, pid: int, fd: int) -> IntExpr:
         name = self.fds.get((pid, fd))

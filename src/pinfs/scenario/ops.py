@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
+import attrs
 
 from pinfs.machine.constants import constants
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class OpSpec:
     """Argument kinds (``p`` path/string, ``P`` path or None, ``i`` integer, ``b``
     bytes, ``B`` bytes or None, ``l`` integer list, ``a`` attr or bytes), how many are

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import re
 import struct
@@ -85,7 +84,7 @@ def _preset(name: str | None) -> tuple[Profile, str | None]:
         return profiles.SEED, f"unknown profile {name!r}: using SEED"
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class StepResult:
     """What one step gave on one backend."""
 
@@ -718,9 +717,7 @@ def with_results(scenario: Scenario, results: Sequence[StepResult]) -> Scenario:
     """The scenario with every step's expectation replaced by what was observed."""
     by_line = {r.lineno: r.observed for r in results}
     lines = [
-        dataclasses.replace(line, expect=by_line[i])
-        if isinstance(line, Step) and i in by_line
-        else line
+        attrs.evolve(line, expect=by_line[i]) if isinstance(line, Step) and i in by_line else line
         for i, line in enumerate(scenario.lines, 1)
     ]
     return Scenario(tuple(lines), scenario.name)

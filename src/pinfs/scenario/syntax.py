@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 
-@dataclasses.dataclass(frozen=True)
+
+@attrs.frozen
 class Int:
     """An integer literal; ``base`` (10, 8 or 16) only affects printing."""
 
     value: int
-    base: int = dataclasses.field(default=10, compare=False)
+    base: int = attrs.field(default=10, eq=False)
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Name:
     """A constant (``O_CREAT``, ``BPF_OBJ_GET``, ``INSNS_RET0``), resolved when run."""
 
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Label:
     """``$name``: a number bound by an earlier result."""
 
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Flags:
     """``A|B|0x10``: the bitwise or of two or more parts."""
 
@@ -39,19 +40,19 @@ class Flags:
 IntExpr = Int | Name | Label | Flags
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Str:
     """A path or string argument, or a string result."""
 
     value: str
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Null:
     """``None``: a NULL pointer or an absent value."""
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Bytes:
     """A bytes literal: ``b'\\x00'`` or, with ``hex``, ``hex:00``."""
 
@@ -59,7 +60,7 @@ class Bytes:
     hex: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class BytesFn:
     """``le32(x)``, ``le64(x)`` or ``ld_map_fd(x)``."""
 
@@ -70,7 +71,7 @@ class BytesFn:
 BytesPart = Bytes | BytesFn | Name
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class BytesCat:
     """Two or more byte parts joined with ``+``."""
 
@@ -80,21 +81,21 @@ class BytesCat:
 BytesExpr = Bytes | BytesFn | Name | BytesCat
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class IntList:
     """``[1, 2]``: a list of integers (``setgroups``)."""
 
     items: tuple[IntExpr, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class CStr:
     """``str:TEXT`` in an attr: a pointer to the NUL-terminated string."""
 
     value: str
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Buf:
     """``buf:N`` in an attr: a pointer to N zero bytes."""
 
@@ -104,7 +105,7 @@ class Buf:
 AttrValue = Int | Name | Label | Flags | CStr | Bytes | BytesFn | Name | BytesCat | Buf | Null
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Attr:
     """``attr(name=value, @offset=bytes, ...)`` for raw ``bpf``."""
 
@@ -114,47 +115,47 @@ class Attr:
 Arg = Int | Name | Label | Flags | Str | Null | Bytes | BytesFn | BytesCat | IntList | Attr
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Ok:
     """``ok``: success without a value."""
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Errno:
     """A failure with this errno (canonical name, e.g. ``ENOENT``)."""
 
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class FdResult:
     """``fd $label`` (or ``fd 5`` when a number contradicts the label)."""
 
     ref: Label | Int
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class TaskResult:
     """``task NAME``: fork made a task of that name."""
 
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class ValueList:
     """``['a', 'b']`` or ``[1024, 4096]``."""
 
     items: tuple[Int | Str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Value:
     """A literal result."""
 
     value: Int | Str | Bytes | Null | ValueList
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Record:
     """``stat(...)`` or ``statfs(...)``: a projection of the result's fields."""
 
@@ -162,7 +163,7 @@ class Record:
     fields: tuple[tuple[str, Int | Label], ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Failure:
     """``!Kind: message``: the harness could not make the call."""
 
@@ -172,7 +173,7 @@ class Failure:
 Result = Ok | Errno | FdResult | TaskResult | Value | Record | Failure
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Comment:
     """A ``#`` line (``text`` is what follows the ``#``) or, with ``text=None``, a
     blank line."""
@@ -180,7 +181,7 @@ class Comment:
     text: str | None
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class ProfileLine:
     """``profile NAME [SWITCH=VALUE ...]``: a preset, with some switches changed."""
 
@@ -188,12 +189,12 @@ class ProfileLine:
     switches: tuple[tuple[str, Any], ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class SysctlLine:
     values: tuple[tuple[str, int], ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class TaskDecl:
     """A task forked from init when the scenario starts; after a step, a task that
     ``parent`` (``from=NAME``) spawns there, the way a launcher would: fork, then the
@@ -209,7 +210,7 @@ class TaskDecl:
     parent: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Step:
     task: str
     op: str
@@ -221,12 +222,12 @@ class Step:
 Line = Comment | ProfileLine | SysctlLine | TaskDecl | Step
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Scenario:
     """A parsed scenario: its lines, in order (each is one line of text)."""
 
     lines: tuple[Line, ...]
-    name: str = dataclasses.field(default="", compare=False)
+    name: str = attrs.field(default="", eq=False)
 
     @property
     def profile(self) -> str | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from typing import Any
+
+import attrs
 
 from pinfs.base.cred import CAP_NAMES
 from pinfs.ebpf.attr import UAPI_FIELDS
@@ -42,10 +43,10 @@ class _Unbound(Exception):
     pass
 
 
-@dataclasses.dataclass
+@attrs.define
 class _Env:
-    labels: dict[str, int] = dataclasses.field(default_factory=dict)
-    tasks: dict[str, Any] = dataclasses.field(default_factory=dict)
+    labels: dict[str, int] = attrs.field(factory=dict)
+    tasks: dict[str, Any] = attrs.field(factory=dict)
     forked: int = 0
 
 
