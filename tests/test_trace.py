@@ -6,6 +6,7 @@ import errno
 import os
 import struct
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -305,3 +306,26 @@ def test_random_traces_replay(
     assert len(parsed.tasks) == len(trace.tasks) - sum(
         o.kind == "fork" for o in trace.tasks.values()
     )
+
+
+def test_a_profile_that_is_no_preset_is_labelled_by_its_nearest_preset_and_switches() -> None:
+    """trace._profile_name looked the profile up by identity, so any other profile was
+    labelled SEED.  Now: the preset equal by value, else the nearest preset and the
+    switches that differ, which scenario loading applies."""
+    profile = attrs.evolve(profiles.LINUX_6_18, name="mine", symlinks=False)
+    k = Kernel(profile=profile, trace=True)
+    init = k.init_task
+    init.mount("bpf", "/sys/fs/bpf", "bpf")
+    with pytest.raises(PermissionError):
+        init.symlink("/tmp", "/sys/fs/bpf/l")  # no symlinks in bpffs: EPERM
+    trace = k.trace
+    assert trace is not None
+    text = scenario.from_trace(trace)
+    assert "\nprofile LINUX_6_18 symlinks=False\n" in text
+    parsed = replay(trace)
+    assert parsed.profile_switches == {"symlinks": False}
+    copy = Kernel(profile=attrs.evolve(profiles.LINUX_4_7), trace=True)
+    assert copy.trace is not None
+    assert "\nprofile LINUX_4_7\n" in scenario.from_trace(copy.trace)
+    with pytest.raises(scenario.ScenarioSyntaxError, match="not a profile switch"):
+        scenario.loads("profile SEED bogus=1\n")
