@@ -1,7 +1,7 @@
 """Every integer name a trace prints and a scenario may use, by name.
 
 One table, gathered from the modules that own the values (:mod:`pinfs.base.uapi`, the
-VFS, the mount code, namei, the task, the bpf uapi and the capabilities) and from
+VFS, the mount code, namei, the bpf uapi and the capabilities) and from
 :mod:`os`/:mod:`stat`; uapi values that pinfs does not model come from
 :data:`UNMODELLED`.  pinfs's own values win.
 """
@@ -16,7 +16,6 @@ from pinfs import mountns, vfs
 from pinfs.base import cred, uapi
 from pinfs.ebpf import attr
 from pinfs.fs import namei
-from pinfs.machine import task
 
 __all__ = ["PREFIXES", "UNMODELLED", "constants"]
 
@@ -43,7 +42,7 @@ PREFIXES = (
     "RLIM_", "PR_", "CAP_",
 )  # fmt: skip
 
-_OWNERS: tuple[ModuleType, ...] = (uapi, vfs, mountns, namei, task, attr, cred)
+_OWNERS: tuple[ModuleType, ...] = (uapi, vfs, mountns, namei, attr, cred)
 _TABLE: dict[str, int] = {}
 
 
