@@ -291,3 +291,20 @@ def test_describe_ops_lists_every_operation() -> None:
     table = S.describe_ops()
     for op in S.OPS:
         assert op in table
+
+
+def test_a_task_line_after_a_step_spawns_from_its_parent_and_round_trips() -> None:
+    text = (
+        "task a uid=0 gid=0 groups= caps=all umask=022\n"
+        "a chdir /tmp   -> ok\n"
+        "task b uid=1000 gid=1000 groups=1000 caps= umask=022 from=a\n"
+        "b getcwd       -> '/tmp'\n"
+    )
+    sc = S.loads(text)
+    assert [t.name for t in sc.tasks] == ["a", "b"]
+    assert sc.tasks[1].parent == "a"
+    assert S.loads(S.dumps(sc)) == sc
+    run = S.run_scenario(sc, S.PinfsBackend())
+    assert [r.text for r in run] == ["ok", "'/tmp'"]  # b inherited a's cwd
+    with pytest.raises(S.ScenarioSyntaxError, match="is not a task yet"):
+        S.loads("task b uid=0 gid=0 groups= caps=all umask=022 from=nobody\n")
