@@ -191,6 +191,26 @@ def test_the_scan_sees_the_old_cycle() -> None:
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
+def test_the_scan_classifies_top_level_local_and_type_checking_imports(tmp_path: Path) -> None:
+    """On a small package: a function-local import and a TYPE_CHECKING import each close
+    a loop that the top-level imports alone do not."""
+    pkg = tmp_path / "pinfs"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "low.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from pinfs.high import H\n"
+        "def f():\n    from pinfs import mid\n"
+    )
+    (pkg / "mid.py").write_text("from pinfs.low import f\n")
+    (pkg / "high.py").write_text("from pinfs import mid\nclass H: ...\n")
+    assert cycles(import_graph({"top"}, tmp_path)) == []
+    assert cycles(import_graph({"top", "local"}, tmp_path)) == [["pinfs.low", "pinfs.mid"]]
+    assert cycles(import_graph({"top", "local", "typing"}, tmp_path)) == [
+        ["pinfs.high", "pinfs.low", "pinfs.mid"]
+    ]
+
+
 def test_no_import_cycle_among_top_level_imports() -> None:
     assert cycles(import_graph({"top"})) == []
 
