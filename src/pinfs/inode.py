@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, Refusal, kernel_error, naming
-from pinfs.base.profiles import SEED, Profile
+from pinfs.base.profiles import Profile
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
 from pinfs.ebpf.objects import (
     BpfMap,
@@ -49,6 +49,7 @@ from pinfs.fs.libfs import (
     simple_unlink,
 )
 from pinfs.fs.namei import (
+    ACC_MODE,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     dfd_start,
@@ -62,7 +63,6 @@ from pinfs.fs.permission import inode_permission
 from pinfs.mountns import MountContext, mount_nodev, mount_ns
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
-    MAY_READ,
     MAY_WRITE,
     S_IALLUGO,
     Dentry,
@@ -87,7 +87,6 @@ if TYPE_CHECKING:
     from pinfs.machine.task import Task
 
 UNNAMED_MAJOR = 0
-_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 class BpfType(enum.IntEnum):
@@ -323,10 +322,6 @@ def bpf_dir_iops_for(profile: Profile) -> InodeOperations:
     return iops
 
 
-#: The seed's table (what ``bpf_dir_iops`` is at b2197755).
-bpf_dir_iops = bpf_dir_iops_for(SEED)
-
-
 def MKDEV(major: int, minor: int) -> int:
     return major << 20 | minor
 
@@ -344,7 +339,7 @@ def bpf_obj_do_pin(
         # security_path_mknod: no LSM is modelled
         dir = parent.dentry.d_inode
         assert dir is not None
-        if dir.i_op is None or dir.i_op.name != "bpf_dir_iops":
+        if dir.i_op is not bpf_dir_iops_for(_profile(dir.i_sb)):  # the table, not its name
             refusal = Refusal(
                 "bpf_obj_do_pin",
                 "the parent directory is on {fstype}, not on a bpf filesystem",
@@ -407,7 +402,7 @@ def bpf_obj_do_get(
     inode = path.dentry.d_inode
     assert inode is not None
     if task.kernel.profile.obj_get_access_mask == "ACC_MODE":
-        mask = _ACC_MODE[f_flags & os.O_ACCMODE]
+        mask = ACC_MODE[f_flags & os.O_ACCMODE]
     else:
         mask = MAY_WRITE
     err = inode_permission(task.cred, inode, mask)

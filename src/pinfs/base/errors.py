@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 import attrs
 
 __all__ = [
+    "ENOTSUPP",
+    "KERNEL_ERRNOS",
     "Errno",
     "KernelError",
     "Refusal",
@@ -42,6 +44,17 @@ __all__ = [
     "refuse",
     "refused",
 ]
+
+#: Kernel-internal errnos (include/linux/errno.h) that a syscall can leak to user space.
+KERNEL_ERRNOS: dict[int, str] = {
+    512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+    516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 519: "ENOPARAM",
+    521: "EBADHANDLE", 522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL",
+    526: "ESERVERFAULT", 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED",
+    530: "ERECALLCONFLICT",
+}  # fmt: skip
+#: ``-ENOTSUPP`` (not ``EOPNOTSUPP``): bpf(2) returns it for a lookup in a map of fds.
+ENOTSUPP = 524
 
 
 @attrs.frozen
@@ -168,5 +181,6 @@ def call_naming(path: str, fn: Callable[..., object], *args: object) -> None:
 
 
 def errno_name(err: int) -> str:
-    """``2`` -> ``"ENOENT"``."""
-    return _errno.errorcode.get(err, f"E{err}")
+    """The canonical name of an errno: ``2`` -> ``"ENOENT"``, kernel-internal ones by
+    their kernel name (``524`` -> ``"ENOTSUPP"``), else ``E<n>``."""
+    return _errno.errorcode.get(err) or KERNEL_ERRNOS.get(err) or f"E{err}"

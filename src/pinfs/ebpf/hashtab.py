@@ -17,6 +17,8 @@ from bisect import bisect_left, bisect_right, insort
 import attrs
 
 from pinfs.base.errors import kernel_error, refuse
+from pinfs.base.uapi import PAGE_SHIFT, PAGE_SIZE
+from pinfs.ebpf.attr import BPF_EXIST, BPF_NOEXIST
 from pinfs.ebpf.jhash import jhash
 
 __all__ = [
@@ -27,15 +29,10 @@ __all__ = [
     "roundup_pow_of_two",
 ]
 
-_BPF_ANY = 0
-_BPF_NOEXIST = 1
-_BPF_EXIST = 2
 
 U32_MAX = 0xFFFFFFFF
 _U64_MAX = 0xFFFFFFFFFFFFFFFF
 MAX_BPF_STACK = 512
-PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
 # sizeof(struct hlist_head) on x86_64: one pointer.
 HLIST_HEAD_SIZE = 8
 # sizeof(struct htab_elem) on x86_64: hlist_node (16) + rcu_head (16) + u32 hash,
@@ -123,7 +120,7 @@ class HashTab:
         if len(value) != self.value_size:
             raise ValueError(f"value must be {self.value_size} bytes, got {len(value)}")
         _check_uint("flags", flags, _U64_MAX)
-        if flags > _BPF_EXIST:
+        if flags > BPF_EXIST:
             raise kernel_error(errno.EINVAL)
         key = bytes(key)
         bucket = self._select_bucket(key)
@@ -136,9 +133,9 @@ class HashTab:
                 "the map is full (max_entries {max_entries}) and the key is new",
                 max_entries=self.max_entries,
             )
-        if pos >= 0 and flags == _BPF_NOEXIST:
+        if pos >= 0 and flags == BPF_NOEXIST:
             raise kernel_error(errno.EEXIST)
-        if pos < 0 and flags == _BPF_EXIST:
+        if pos < 0 and flags == BPF_EXIST:
             raise kernel_error(errno.ENOENT)
         if chain is None:
             chain = self._buckets[bucket] = []

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pinfs.base.errors import Refusal, kernel_error
-from pinfs.base.usermem import PAGE_SIZE
+from pinfs.base.uapi import PAGE_SIZE, RLIMIT_MEMLOCK
 from pinfs.ebpf.arraymap import FdArray, array_map_alloc, fd_array_map_alloc
 from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_ARRAY,
@@ -28,6 +28,7 @@ from pinfs.ebpf.attr import (
     BpfProgType,
 )
 from pinfs.ebpf.hashtab import htab_map_alloc
+from pinfs.fs import namei
 from pinfs.fs.fdtable import check_fd
 from pinfs.vfs import File, FileOperations
 
@@ -35,8 +36,11 @@ if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel, UserStruct
     from pinfs.machine.task import Task
 
+# Their home is pinfs.fs.namei; the names stay importable from here.
+FMODE_READ = namei.FMODE_READ
+FMODE_WRITE = namei.FMODE_WRITE
+
 # prog_fd_array / perf_event_array values are fds: u32 little-endian.
-_RLIMIT_MEMLOCK = 8
 
 
 @attrs.define(eq=False, repr=False)
@@ -197,7 +201,7 @@ def bpf_charge_memlock(task: Task, obj: BpfObject) -> None:
     if not task.kernel.profile.memlock_rlimit:
         return  # memcg accounting (v5.11): nothing charged to the user
     user = task.kernel.user_struct(task.cred.uid)
-    limit = task.rlimit(_RLIMIT_MEMLOCK) // PAGE_SIZE
+    limit = task.rlimit(RLIMIT_MEMLOCK) // PAGE_SIZE
     user.locked_vm += obj.pages
     if user.locked_vm > limit:
         user.locked_vm -= obj.pages
@@ -210,7 +214,7 @@ def bpf_charge_memlock(task: Task, obj: BpfObject) -> None:
                 "uid": task.cred.uid,
                 "total": user.locked_vm + obj.pages,
                 "limit": limit,
-                "limit_bytes": task.rlimit(_RLIMIT_MEMLOCK),
+                "limit_bytes": task.rlimit(RLIMIT_MEMLOCK),
             },
         )
         raise kernel_error(errno.EPERM, refusal=refusal)
@@ -313,10 +317,6 @@ def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -
     if obj.freed:
         _report_uaf(obj, "accessed through an fd")
     return obj
-
-
-FMODE_READ = 1
-FMODE_WRITE = 2
 
 
 def bpf_map_fdget(task: Task, ufd: int, need_mode: int = 0) -> BpfMap:

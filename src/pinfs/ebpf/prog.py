@@ -25,6 +25,7 @@ from pinfs.ebpf.attr import (
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
+from pinfs.ebpf.gate import unprivileged_gate
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfProg,
@@ -191,8 +192,6 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
     if task.kernel.profile.unpriv_gate_commands != "all":
-        from pinfs.bpf import unprivileged_gate
-
         unprivileged_gate(task)
     raw_license = task.mem.strncpy_from_user(attr["license"], 127)
     is_gpl = license_is_gpl_compatible(raw_license.decode("latin-1"))

@@ -20,8 +20,10 @@ from typing import Any
 
 import attrs
 
+from pinfs.base import uapi
 from pinfs.base.cred import CAP_MKNOD, Cred, capable
 from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
+from pinfs.base.usermem import UserMemory
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_MTIME,
@@ -29,7 +31,18 @@ from pinfs.fs.attr import (
     inode_owner_or_capable,
 )
 from pinfs.fs.permission import inode_permission, may_create, may_delete
-from pinfs.mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, mntput, path_get
+from pinfs.mountns import (
+    MNT_NOATIME,
+    MNT_NODIRATIME,
+    MNT_RELATIME,
+    Mount,
+    Path,
+    detach_mounts,
+    follow_mount,
+    mnt_want_write,
+    mntput,
+    path_get,
+)
 from pinfs.vfs import (
     MAY_APPEND,
     MAY_EXEC,
@@ -40,6 +53,7 @@ from pinfs.vfs import (
     S_APPEND,
     S_DEAD,
     S_IALLUGO,
+    S_IMMUTABLE,
     S_IRWXUGO,
     S_NOATIME,
     Dentry,
@@ -54,6 +68,14 @@ from pinfs.vfs import (
     iput,
 )
 
+# Their home is pinfs.base.uapi; the names stay importable from here.
+AT_FDCWD = uapi.AT_FDCWD
+O_ACCMODE = uapi.O_ACCMODE
+O_PATH = uapi.O_PATH
+RENAME_EXCHANGE = uapi.RENAME_EXCHANGE
+RENAME_NOREPLACE = uapi.RENAME_NOREPLACE
+RENAME_WHITEOUT = uapi.RENAME_WHITEOUT
+
 MAXSYMLINKS = 40
 S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
@@ -64,12 +86,8 @@ LAST_ROOT = 1
 LAST_DOT = 2
 LAST_DOTDOT = 3
 
-# renameat2 flags
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-RENAME_WHITEOUT = 4
 
-_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
+ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 @attrs.define(eq=False)
@@ -115,14 +133,29 @@ def path_arg(value: object) -> str:
 
 
 def getname(name: str) -> str:
-    """``getname``: ENAMETOOLONG at PATH_MAX bytes (with the NUL), ENOENT for ""."""
-    if len(name) >= PATH_MAX // 4 and len(os.fsencode(name)) >= PATH_MAX:
-        raise refuse(
-            errno.ENAMETOOLONG, "getname", "the path has PATH_MAX bytes or more", path=name
-        )
-    if not name:
-        raise refuse(errno.ENOENT, "getname", "the path is empty", path=name)
+    """``getname`` of a name the caller passed as a Python string: ENAMETOOLONG at
+    PATH_MAX bytes (with the NUL), ENOENT for ""."""
+    # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
+    size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
+    _getname_checks(size, name)
     return name
+
+
+def getname_user(mem: UserMemory, address: int) -> str:
+    """``getname`` of a user pointer: ``strncpy_from_user`` (EFAULT), then the same
+    checks as :func:`getname` on the bytes copied."""
+    raw = mem.strncpy_from_user(address, PATH_MAX)
+    _getname_checks(len(raw), None)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _getname_checks(size: int, name: str | None) -> None:
+    """``getname_flags``: a name of PATH_MAX bytes or more is ENAMETOOLONG; an empty
+    one is ENOENT (no LOOKUP_EMPTY here)."""
+    if size >= PATH_MAX:
+        raise refuse(errno.ENAMETOOLONG, "getname", "the path is PATH_MAX bytes or more", path=name)
+    if not size:
+        raise refuse(errno.ENOENT, "getname", "the path is empty", path=name)
 
 
 def _last_type(component: str) -> int:
@@ -360,9 +393,6 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     raise kernel_error(errno.EACCES)
 
 
-AT_FDCWD = -100
-
-
 def dfd_start(current: Any, dfd: int | None, name: str) -> Path | None:
     """``path_init`` with a directory fd: None for AT_FDCWD or an absolute name;
     EBADF if nothing is open at ``dfd``, ENOTDIR if it is not a directory."""
@@ -470,7 +500,7 @@ def vfs_link(cred: Cred, old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> 
         raise kernel_error(err)
     if dir.i_sb is not inode.i_sb:
         raise kernel_error(errno.EXDEV)
-    if inode.i_flags & (S_APPEND | 8):
+    if inode.i_flags & (S_APPEND | S_IMMUTABLE):
         raise kernel_error(errno.EPERM)
     if dir.i_op is None or dir.i_op.link is None:
         raise kernel_error(errno.EPERM)
@@ -818,15 +848,11 @@ def _is_ancestor(dentry: Dentry, of: Dentry) -> bool:
 # Open
 
 
-O_ACCMODE = os.O_ACCMODE
-O_PATH = 0o10000000
-
-
 def build_acc_mode(flags: int) -> int:
     """``build_open_flags``: the MAY_* mask that opening with ``flags`` needs."""
     if flags & O_PATH:
         return 0
-    acc = MAY_OPEN | _ACC_MODE[flags & O_ACCMODE]
+    acc = MAY_OPEN | ACC_MODE[flags & O_ACCMODE]
     if flags & os.O_TRUNC:
         acc |= MAY_WRITE
     if flags & os.O_APPEND:
@@ -984,10 +1010,10 @@ def touch_atime(path: Path) -> None:
     if inode.i_flags & S_NOATIME or inode.i_sb.read_only:
         return
     mnt = path.mnt
-    if mnt.mnt_flags & 0x08 or (mnt.mnt_flags & 0x10 and inode.is_dir):
+    if mnt.mnt_flags & MNT_NOATIME or (mnt.mnt_flags & MNT_NODIRATIME and inode.is_dir):
         return
     now = inode.i_sb.kernel.current_time()
-    if mnt.mnt_flags & 0x20 and not (
+    if mnt.mnt_flags & MNT_RELATIME and not (
         inode.i_mtime >= inode.i_atime
         or inode.i_ctime >= inode.i_atime
         or now // 10**9 - inode.i_atime // 10**9 >= 24 * 3600  # whole seconds (tv_sec)

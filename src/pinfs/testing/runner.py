@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
+from pinfs.base.uapi import MS_SHARED, MS_SLAVE, MS_UNBINDABLE
 from pinfs.base.usermem import UserMemory
 from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
@@ -82,7 +83,7 @@ PIN_PATHS = (
 )
 CHDIR_PATHS = ("/", *MOUNTPOINTS, *DIRS)
 # mount(2) flags that make no new mount: remount, bind, propagation changes.
-_MS_NOT_NEW = MS_REMOUNT | MS_BIND | MS_PRIVATE | (1 << 17) | (1 << 19) | (1 << 20)
+_MS_NOT_NEW = MS_REMOUNT | MS_BIND | MS_PRIVATE | MS_UNBINDABLE | MS_SLAVE | MS_SHARED
 
 
 def _arena_buffers() -> dict[str, bytes]:

@@ -66,6 +66,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     raise ImportError(MISSING) from exc
 
 from pinfs.base.profiles import SEED, Profile
+from pinfs.base.uapi import O_PATH
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
@@ -79,7 +80,6 @@ from pinfs.vfs import MS_RDONLY
 __all__ = ["FdRef", "PinningMachine", "counterexample"]
 
 UIDS = (0, 1000, 1001)
-O_PATH = 0o10000000
 OPEN_PATHS = (*CHDIR_PATHS, *PIN_PATHS[:4], *PIN_PATHS[:4], "/tmp")
 OPEN_FLAGS = (
     os.O_RDONLY,

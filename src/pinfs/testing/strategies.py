@@ -27,7 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     raise ImportError(MISSING) from exc
 
 from pinfs.base import cred as _cred
-from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
+from pinfs.base.uapi import O_PATH, PAGE_SIZE
+from pinfs.base.usermem import TASK_SIZE_MAX
 from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_ANY,
@@ -138,10 +139,15 @@ def gids() -> st.SearchStrategy[int]:
     return uids()
 
 
+def _modelled_caps() -> list[int]:
+    """The capability numbers pinfs names as ``CAP_*`` constants (it checks only those)."""
+    return [cap for cap, name in enumerate(_cred.CAP_NAMES) if hasattr(_cred, name)]
+
+
 def capabilities(last_cap: int = 37) -> st.SearchStrategy[int]:
     """Capability numbers up to ``last_cap`` (37, CAP_AUDIT_READ, at the seed; later
     profiles' ``cap_last_cap`` adds CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE)."""
-    return st.sampled_from([cap for cap in sorted(_cred.CAP_NAMES) if cap <= last_cap])
+    return st.sampled_from([cap for cap in _modelled_caps() if cap <= last_cap])
 
 
 def credentials(
@@ -581,7 +587,6 @@ def arena_bpf_calls(
 
 _PIDS = st.sampled_from((1, 1, 1, 2, 3, 4, 5))  # init most often; forks get 2, 3, ...
 _FDS = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5, 7))  # the lowest fds are the likely ones
-_O_PATH = 0o10000000
 
 
 def _u32_bytes(values: st.SearchStrategy[int]) -> st.SearchStrategy[bytes]:
@@ -594,7 +599,7 @@ def _script_args() -> dict[str, st.SearchStrategy[dict[str, Any]]]:
     open_flags = st.sampled_from(
         (
             os.O_RDONLY,
-            _O_PATH,
+            O_PATH,
             os.O_RDONLY | os.O_DIRECTORY,
             os.O_RDONLY | os.O_CLOEXEC,
             os.O_WRONLY,
