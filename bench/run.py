@@ -292,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=str(DEFAULT_JSON), metavar="PATH", help="JSON output")
     ap.add_argument("--no-live", action="store_true", help="skip the live kernel")
     ap.add_argument("--only", default=",".join(SECTIONS), help="sections to run, e.g. a,c")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="exit 0 even when a target FAILs (the default exits 1, so scripts notice)",
+    )
     args = ap.parse_args(argv)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if not only <= set(SECTIONS):
@@ -308,10 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     try:
         if "a" in only:
+            progress("a", "pin + get + close + unlink", started)
             results["a"] = bench_a(cfg, box, live_reason)
         if "b" in only:
+            progress("b", "mkdir + rmdir, create + unlink against pyfakefs", started)
             results["b"] = bench_b(cfg, box, live_reason)
         if "c" in only:
+            progress("c", "cost per path component", started)
             results["c"] = bench_c(cfg, box, live_reason, results.get("a"))
         if box is not None:
             results["live_sandbox"] = box.info
@@ -319,8 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         if box is not None:
             box.close()
     if "d" in only:
+        progress("d", f"{cfg.scale_n:,} pins: memory and OBJ_GET time", started)
         results["d"] = bench_d(cfg)
     if "e" in only:
+        progress("e", "PinningMachine steps per second", started)
         results["e"] = bench_e(cfg)
     for s in SECTIONS:
         if s not in results:
@@ -334,4 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     print(render(doc))
     write_json(doc, args.json)
     print(f"\nJSON written to {args.json} ({doc['meta']['elapsed_s']:.1f} s)")
+    failed = [t["id"] for t in doc["targets"] if t["status"] == "FAIL"]
+    if failed and not args.report_only:
+        print(f"targets failed: {', '.join(failed)} (--report-only exits 0)", file=sys.stderr)
+        return 1
     return 0
+
+
+def progress(section: str, what: str, started: float) -> None:
+    """One line on stderr per section, so a long run shows it is working."""
+    elapsed = time.perf_counter() - started
+    print(f"bench: [{elapsed:5.1f} s] section {section}: {what} ...", file=sys.stderr, flush=True)

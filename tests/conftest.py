@@ -1,8 +1,21 @@
-"""Shared test settings: Hypothesis is derandomised in CI, random locally."""
+"""Shared test settings and fixtures.
+
+Hypothesis runs under one of two settings profiles (docs/testing.md, "Deterministic
+suite, opt-in long runs"):
+
+* ``suite``, the default, with or without ``CI`` set: derandomised (every run draws the
+  same examples, a pure function of the code and the Hypothesis version), no example
+  database, so nothing a local ``.hypothesis/`` directory holds is replayed and a
+  newcomer's run is the run everybody else gets;
+* ``nightly``, opt-in with ``--hypothesis-profile=nightly``: random examples, ten times
+  the budgets (``support.budget``), and the default ``.hypothesis/`` database, so a
+  failure found one night is replayed first the next.
+
+Neither has a deadline or the timing health check: the suite must not depend on how
+busy the machine is.
+"""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -10,10 +23,23 @@ from hypothesis import HealthCheck, settings
 import pinfs
 
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "suite",
+    derandomize=True,
+    database=None,
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+settings.register_profile(
+    "nightly",
+    derandomize=False,
+    max_examples=1000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# Hypothesis's own --hypothesis-profile option, applied after this file, overrides it.
+settings.load_profile("suite")
 
 
 @pytest.fixture

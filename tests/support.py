@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import settings
+
 import pinfs
 
 
@@ -18,3 +20,15 @@ def err(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
         assert isinstance(exc, pinfs.KernelError), exc
         return exc.errno or 0
     return 0
+
+
+#: Under ``--hypothesis-profile=nightly`` every explicit example budget is this much larger.
+NIGHTLY_FACTOR = 10
+
+
+def budget(examples: int) -> int:
+    """A test's explicit Hypothesis example budget: as written under the default
+    ``suite`` profile, ``NIGHTLY_FACTOR`` times that under ``nightly`` (conftest.py)."""
+    if settings.get_current_profile_name() == "nightly":
+        return examples * NIGHTLY_FACTOR
+    return examples

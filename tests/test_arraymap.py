@@ -17,6 +17,7 @@ from pinfs.ebpf.arraymap import (
     array_map_alloc,
     fd_array_map_alloc,
 )
+from support import budget
 
 ANY, NOEXIST, EXIST = 0, 1, 2
 U32_MAX = 0xFFFFFFFF
@@ -223,7 +224,7 @@ def test_s30_array_map_get_next_key_rule(max_entries: int, index: int) -> None:
             assert m.get_next_key(k4(index)) == k4(expected)
 
 
-@settings(max_examples=100)
+@settings(max_examples=budget(100))
 @given(
     ops=st.lists(
         st.tuples(

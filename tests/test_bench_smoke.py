@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_IDS = ["a", "b", "c", "d.memory", "d.get", "e"]
 
@@ -85,3 +87,20 @@ def test_python_m_bench_reports_skips(tmp_path: Path) -> None:
     assert "skipped_reason" in doc["results"]["d"]
     status = {t["id"]: t["status"] for t in doc["targets"]}
     assert status["a"] == status["c"] == status["d.memory"] == status["e"] == "SKIP"
+
+
+def test_the_bench_shows_progress_and_fails_on_a_failed_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FAIL target makes ``python -m bench`` exit 1 (``--report-only`` exits 0), and
+    every section announces itself on stderr before it runs."""
+    import bench.run as bench_run
+
+    failing = [{"id": "e", "target": "a planted target", "status": "FAIL", "detail": "planted"}]
+    monkeypatch.setattr(bench_run, "evaluate_targets", lambda results, judged: failing)
+    args = ["--quick", "--no-live", "--only", "e", "--json", str(tmp_path / "b.json")]
+    assert bench_run.main(args) == 1
+    err = capsys.readouterr().err
+    assert "section e: PinningMachine steps per second" in err
+    assert "targets failed: e" in err
+    assert bench_run.main([*args, "--report-only"]) == 0

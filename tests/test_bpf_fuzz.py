@@ -30,6 +30,7 @@ from pinfs.ebpf.attr import (
     BpfCmd,
 )
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
+from support import budget
 
 BPFFS = "/sys/fs/bpf"
 KERNEL_ADDR = 0xFFFF880000000000
@@ -189,7 +190,7 @@ def raw_calls(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(800), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(raw_calls())
 def test_s3_to_s8_random_attrs_only_raise_errno_and_leave_state_alone_sys_bpf(
     call: dict[str, Any],

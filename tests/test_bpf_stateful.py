@@ -29,6 +29,7 @@ from pinfs.ebpf.objects import bpf_file_object
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK
 from pinfs.mountns import MNT_DETACH
+from support import budget
 
 BPFFS = "/sys/fs/bpf"
 MOUNTPOINTS = [BPFFS, "/tmp/b2"]
@@ -280,7 +281,7 @@ class BpfMachineUsercnt(BpfMachine):
 
 #: About 1.5 s per machine when nothing fails (shrinking only runs after a failure).
 STATEFUL = settings(
-    max_examples=200,
+    max_examples=budget(200),
     stateful_step_count=30,
     deadline=None,
     phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),

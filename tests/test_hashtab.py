@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from pinfs.base.errors import KernelError
 from pinfs.ebpf.hashtab import HashTab, htab_map_alloc, roundup_pow_of_two
 from pinfs.ebpf.jhash import jhash
+from support import budget
 
 ANY, NOEXIST, EXIST = 0, 1, 2
 U32_MAX = 0xFFFFFFFF
@@ -354,7 +355,7 @@ def test_s30_htab_map_get_next_key_deterministic_order_of_u32_keys() -> None:
     assert walk(htab, k4(99)) == [k4(0), k4(2), k4(3), k4(1)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=budget(200), deadline=None)
 @given(
     max_entries=st.integers(min_value=1, max_value=64),
     raw_keys=st.lists(st.binary(min_size=3, max_size=3), max_size=80, unique=True),
@@ -442,4 +443,6 @@ class HashTabModel(RuleBasedStateMachine):
 
 
 TestHashTabModel = HashTabModel.TestCase
-TestHashTabModel.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+TestHashTabModel.settings = settings(
+    max_examples=budget(100), stateful_step_count=40, deadline=None
+)

@@ -3,15 +3,15 @@
 Hypothesis draws a few tasks (root, two users, forked children) and a script of map
 and program creation, pin, get, close, map updates and lookups, unlink, mkdir, rmdir,
 chmod, chown, rename, link, symlink, stat, listdir, fork, exit, umask, unshare and
-nested mounts over a small set of names in a fresh bpffs.  One live sandbox serves the whole module; each example gets its own
-directory and bpffs instance (detached at the end) and its own tasks.  Runs 500
-examples when ``CI`` is set.
+nested mounts over a small set of names in a fresh bpffs.  One live sandbox serves the
+whole module; each example gets its own directory and bpffs instance (detached at the
+end) and its own tasks.  50 derandomised examples (500 random ones under
+``--hypothesis-profile=nightly``).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +22,7 @@ import pinfs.base.profiles
 from pinfs import scenario as S
 from pinfs.live.kernel import LiveKernel, live_unavailable_reason
 from pinfs.oracle import compare
+from support import budget
 
 pytestmark = pytest.mark.live
 
@@ -161,7 +162,7 @@ def live() -> Iterator[LiveKernel]:
 
 
 @settings(
-    max_examples=500 if os.environ.get("CI") else 50,
+    max_examples=budget(50),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinfs import scenario as S
+from support import budget
 
 # --------------------------------------------------------------------------- strategies
 
@@ -159,13 +160,34 @@ def scenarios(draw: st.DrawFn) -> S.Scenario:
 # --------------------------------------------------------------------------- round trip
 
 
-@settings(max_examples=300)
+@settings(max_examples=budget(300))
 @given(scenarios())
 def test_print_then_parse_is_identity(sc: S.Scenario) -> None:
     text = S.dumps(sc)
     back = S.loads(text)
     assert back == sc
     assert S.dumps(back) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "INSNS_RET0+b''",
+        "INSNS_RET0+b''+INSNS_RET0",
+        "INSNS_RET0+le32(7)",
+        "b'\\x01'+INSNS_RET0",
+    ],
+)
+def test_an_attr_bytes_value_starting_with_a_bytes_constant_round_trips(value: str) -> None:
+    """Regression (issue 11): dumps wrote ``attr(pathname=INSNS_RET0+b'')`` and loads
+    read it as an integer expression, rejecting the file it had just written."""
+    text = f"task a uid=0 gid=0 groups= caps=all umask=000\na bpf 0 attr(pathname={value})\n"
+    sc = S.loads(text)
+    attr = sc.steps[0].args[1]
+    assert isinstance(attr, S.Attr)
+    assert isinstance(attr.items[0][1], S.BytesCat)
+    assert S.dumps(sc) == text
+    assert S.loads(S.dumps(sc)) == sc
 
 
 def test_catalog_files_are_canonical() -> None:
@@ -270,3 +292,20 @@ def test_describe_ops_lists_every_operation() -> None:
     table = S.describe_ops()
     for op in S.OPS:
         assert op in table
+
+
+def test_a_task_line_after_a_step_spawns_from_its_parent_and_round_trips() -> None:
+    text = (
+        "task a uid=0 gid=0 groups= caps=all umask=022\n"
+        "a chdir /tmp   -> ok\n"
+        "task b uid=1000 gid=1000 groups=1000 caps= umask=022 from=a\n"
+        "b getcwd       -> '/tmp'\n"
+    )
+    sc = S.loads(text)
+    assert [t.name for t in sc.tasks] == ["a", "b"]
+    assert sc.tasks[1].parent == "a"
+    assert S.loads(S.dumps(sc)) == sc
+    run = S.run_scenario(sc, S.PinfsBackend())
+    assert [r.text for r in run] == ["ok", "'/tmp'"]  # b inherited a's cwd
+    with pytest.raises(S.ScenarioSyntaxError, match="is not a task yet"):
+        S.loads("task b uid=0 gid=0 groups= caps=all umask=022 from=nobody\n")

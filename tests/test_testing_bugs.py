@@ -29,6 +29,7 @@ from pinfs.machine.invariants import InvariantError
 from pinfs.testing import FdRef, ModelMismatch, PinningMachine, RefModel
 from pinfs.testing.model import kernel_slots
 from pinfs.testing.stateful import counterexample
+from support import budget
 
 #: The search: no database (a fresh start), no explain phase (it costs more than the
 #: search), one report.  It stops at the first failure, so the ceiling rarely matters.
@@ -42,7 +43,7 @@ SEARCH = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 #: Under the fixed setting the same machine must find nothing in this many runs.
-FIXED = settings(SEARCH, max_examples=200)
+FIXED = settings(SEARCH, max_examples=budget(200))
 
 USERCNT = attrs.evolve(pinfs.SEED, prog_array_flush_on_last_uref=True)
 NARROW = attrs.evolve(pinfs.SEED, refcnt_bits=8)

@@ -26,6 +26,7 @@ from pinfs.testing import Driver, ModelMismatch, ModelScopeError, PinningMachine
 from pinfs.testing import strategies as pst
 from pinfs.testing.model import kernel_slots
 from pinfs.testing.runner import OPS, run_script
+from support import budget
 
 O_PATH = 0o10000000
 HASH, PROG_ARRAY = pinfs.BPF_MAP_TYPE_HASH, pinfs.BPF_MAP_TYPE_PROG_ARRAY
@@ -216,7 +217,7 @@ def test_script_operations_are_the_drivers_methods() -> None:
     assert Driver.boot().run("fork", {"pid": 77}).errno == errno.ESRCH
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=budget(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=pst.scripts(max_ops=25))
 def test_random_scripts_keep_the_model_in_step(script: list[tuple[str, dict[str, object]]]) -> None:
     run_script(script, after_step=lambda d: d.model.self_check())

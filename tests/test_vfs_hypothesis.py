@@ -33,6 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 import pinfs
 from pinfs.fs.ramfs import WouldBlockForever
 from pinfs.machine.task import CLONE_NEWNS, Task
+from support import budget
 
 O_PATH = 0o10000000
 NAMES = ["a", "b", "c"]
@@ -341,7 +342,7 @@ def check_consistency(k: pinfs.Kernel) -> None:
 
 TestVfsMachine = VfsMachine.TestCase
 TestVfsMachine.settings = settings(
-    max_examples=100,
+    max_examples=budget(100),
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

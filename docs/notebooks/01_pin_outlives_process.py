@@ -44,7 +44,7 @@ def holders(kernel: pinfs.Kernel) -> dict[str, list[str]]:
 
 
 # %% [markdown]
-# ## Without pinning, the objects die with `tc`
+# ## Without pinning, the objects die with tc
 #
 # A fresh kernel has an empty directory `/sys/fs/bpf`; the kernel never mounts bpffs by
 # itself. Our "tc" is a root process (pid 2). It creates a hash map and loads a
@@ -124,7 +124,7 @@ show(k, "tc exited; the pins hold the objects")
 # objects live: the map with two references (its pin and the program), the program with
 # one (its pin).
 #
-# ## A later `tc` run finds the map by name
+# ## A later tc run finds the map by name
 #
 # The egress run opens the pinned map with `BPF_OBJ_GET`, which makes a **new** open file
 # (and takes a reference), and loads its own program using the same map: ingress and

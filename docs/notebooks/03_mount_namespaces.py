@@ -74,7 +74,7 @@ show(k, "one namespace, two mounts of one bpffs")
 # %% [markdown]
 # Both mount rows point at the same superblock box, which counts two mounts.
 #
-# ## `unshare -m`: the copies share the pins
+# ## unshare -m: the copies share the pins
 #
 # A container runtime (here a root process, pid 2) unshares its mount namespace. Its
 # `/sys/fs/bpf` is a copy of the host's mount, on the same superblock, so pins made on

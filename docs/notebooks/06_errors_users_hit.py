@@ -107,7 +107,7 @@ root47.rename("/sys/fs/bpf/state_tmp", "/sys/fs/bpf/state")  # atomic replacemen
 assert root47.listdir("/sys/fs/bpf") == ["state"]
 
 # %% [markdown]
-# ## `EPERM` when `/sys/fs/bpf` is not a bpffs
+# ## EPERM when /sys/fs/bpf is not a bpffs
 #
 # *libbpf/bpftool#89, #100, #146; cilium/cilium#3717.* Nothing mounts bpffs by itself:
 # `/sys/fs/bpf` is an empty directory of sysfs until someone runs
@@ -150,7 +150,7 @@ root.obj_pin(fd, path)
 show(k, "after mkdir -p: /sys/fs/bpf/tc/globals/sock_map")
 
 # %% [markdown]
-# ## "map not found": `BPF_OBJ_GET` of a pin that is not there yet
+# ## "map not found": BPF_OBJ_GET of a pin that is not there yet
 #
 # *iovisor/bcc#3589, #3373.* bcc's `BPF_TABLE_PINNED` opens an **existing** pin. If the
 # program that creates it has not run yet, `BPF_OBJ_GET` gives `ENOENT`. libbpf's
@@ -182,7 +182,7 @@ assert attempt(reader.obj_get, "/sys/fs/bpf/tc") == "EACCES"  # a directory is n
 k.check_invariants()
 
 # %% [markdown]
-# ## What pinfs cannot show: `EPERM` from a security module
+# ## What pinfs cannot show: EPERM from a security module
 #
 # *cilium/cilium#9988:* `bpf()` failed with `EPERM` even as root. The answer came from
 # `security_bpf()`: an LSM (SELinux, AppArmor, a BPF LSM) may refuse any of these calls

@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
-from pinfs.base.errors import KernelError, kernel_error, naming
+from pinfs.base.errors import ENOTSUPP, KernelError, kernel_error, naming, refuse
+from pinfs.base.syscall import syscall
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.attr import (
@@ -35,11 +35,14 @@ from pinfs.ebpf.attr import (
     layouts_for,
     pack_attr_in,
 )
+from pinfs.ebpf.gate import unprivileged_gate
 from pinfs.ebpf.objects import (
     FMODE_READ,
     FMODE_WRITE,
     BpfMap,
+    BpfProg,
     bpf_charge_memlock,
+    bpf_file_object,
     bpf_map_fdget,
     bpf_map_new_fd,
     bpf_prog_put,
@@ -47,9 +50,8 @@ from pinfs.ebpf.objects import (
     find_and_alloc_map,
 )
 from pinfs.ebpf.prog import bpf_prog_load
+from pinfs.fs.namei import getname_user
 from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
-from pinfs.machine.trace import syscall
-from pinfs.vfs import PATH_MAX
 
 if TYPE_CHECKING:
     from pinfs.machine.task import Task
@@ -67,39 +69,38 @@ def sys_bpf(task: Task, cmd: int, uattr: int, size: int) -> int:
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
     if size > PAGE_SIZE:
-        raise kernel_error(errno.E2BIG)
+        raise refuse(errno.E2BIG, "sys_bpf", "attr size {size} > PAGE_SIZE", size=size)
     attr_size = profile.bpf_attr_size
     if size > attr_size:
         for address in range(uattr + attr_size, uattr + size):  # get_user, byte by byte
             if task.mem.read(address, 1) != b"\0":
-                raise kernel_error(errno.E2BIG)
+                raise refuse(
+                    errno.E2BIG,
+                    "bpf_check_uarg_tail_zero",
+                    "byte {offset} of the attr is not zero, beyond the kernel's "
+                    "union bpf_attr ({attr_size} bytes)",
+                    offset=address - uattr,
+                    attr_size=attr_size,
+                )
         size = attr_size
     attr = task.mem.read(uattr, size).ljust(attr_size, b"\0")
     handler = _HANDLERS.get(cmd)
     if handler is None:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(errno.EINVAL, "sys_bpf", "unknown command {cmd}", cmd=cmd)
     return handler(task, _check_attr(kernel.attr_layouts[cmd], attr))
-
-
-def unprivileged_gate(task: Task) -> None:
-    """``kernel.unprivileged_bpf_disabled``: callers without CAP_SYS_ADMIN (or, since
-    v5.8, CAP_BPF) get EPERM -- at bpf(2) entry for every command until v6.5, then
-    only in MAP_CREATE and PROG_LOAD."""
-    kernel = task.kernel
-    if not kernel.sysctl["kernel.unprivileged_bpf_disabled"]:
-        return
-    ns = kernel.init_user_ns
-    if capable(task.cred, ns, CAP_SYS_ADMIN):
-        return
-    if kernel.profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF):
-        return
-    raise kernel_error(errno.EPERM)
 
 
 def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
     """``CHECK_ATTR``: every byte after the command's last field must be zero."""
     if any(attr[layout.check_from :]):
-        raise kernel_error(errno.EINVAL)
+        offset = next(i for i in range(layout.check_from, len(attr)) if attr[i])
+        raise refuse(
+            errno.EINVAL,
+            "CHECK_ATTR",
+            "byte {offset} is not zero; this command's attr ends at byte {end}",
+            offset=offset,
+            end=layout.check_from,
+        )
     return layout.decode(attr)
 
 
@@ -170,9 +171,6 @@ def map_lookup_elem(task: Task, attr: dict[str, int]) -> int:
     return 0
 
 
-ENOTSUPP = 524  # kernel-internal, but bpf(2) returns it to user space
-
-
 def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
     """``bpf_fd_array_map_lookup_elem`` (v4.13): a PROG_ARRAY slot reads as the
     program's id; types without ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
@@ -208,8 +206,6 @@ def map_delete_elem(task: Task, attr: dict[str, int]) -> int:
 
 
 def _put_slot(old: object) -> None:
-    from pinfs.ebpf.objects import BpfProg
-
     if isinstance(old, BpfProg):
         bpf_prog_put(old)
 
@@ -333,12 +329,7 @@ class BpfSyscalls:
 
     def getname_user(self: Task, address: int) -> str:  # type: ignore[misc]
         """``getname``: a path from user memory; EFAULT, ENAMETOOLONG, ENOENT ("")."""
-        raw = self.mem.strncpy_from_user(address, PATH_MAX)
-        if len(raw) >= PATH_MAX:
-            raise kernel_error(errno.ENAMETOOLONG)
-        if not raw:
-            raise kernel_error(errno.ENOENT)
-        return raw.decode("utf-8", "surrogateescape")
+        return getname_user(self.mem, address)
 
     def _bpf_call(  # type: ignore[misc]
         self: Task,
@@ -489,8 +480,6 @@ class BpfSyscalls:
     def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
         """The map or program behind ``fd`` (introspection, not a syscall)."""
         file = self.fd_file(fd)
-        from pinfs.ebpf.objects import bpf_file_object
-
         obj = bpf_file_object(file)
         if obj is None:
             raise ValueError(f"fd {fd} is not a bpf map or program")

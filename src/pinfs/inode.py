@@ -20,8 +20,8 @@ import stat
 from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_SYS_ADMIN, capable
-from pinfs.base.errors import KernelError, kernel_error
-from pinfs.base.profiles import SEED, Profile
+from pinfs.base.errors import KernelError, Refusal, kernel_error, naming
+from pinfs.base.profiles import Profile
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
 from pinfs.ebpf.objects import (
     BpfMap,
@@ -49,6 +49,7 @@ from pinfs.fs.libfs import (
     simple_unlink,
 )
 from pinfs.fs.namei import (
+    ACC_MODE,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     dfd_start,
@@ -62,7 +63,6 @@ from pinfs.fs.permission import inode_permission
 from pinfs.mountns import MountContext, mount_nodev, mount_ns
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
-    MAY_READ,
     MAY_WRITE,
     S_IALLUGO,
     Dentry,
@@ -87,7 +87,6 @@ if TYPE_CHECKING:
     from pinfs.machine.task import Task
 
 UNNAMED_MAJOR = 0
-_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 class BpfType(enum.IntEnum):
@@ -190,6 +189,18 @@ def bpf_dentry_finalize(dentry: Dentry, inode: Inode, dir: Inode) -> None:
         dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
 
 
+def _dotted(dentry: Dentry, where: str) -> KernelError:
+    """EPERM from ``bpf_dname_reserved``, naming the name and who checked it."""
+    return kernel_error(
+        errno.EPERM,
+        refusal=Refusal(
+            "bpf_dname_reserved",
+            "{name!r} contains a '.', reserved in bpffs ({where})",
+            {"name": dentry.d_name, "where": where},
+        ),
+    )
+
+
 def _reserved_at_create(dir: Inode, dentry: Dentry) -> bool:
     """The seed's create-time dot check (later kernels check at lookup instead)."""
     return not _profile(dir.i_sb).dot_check_at_lookup and bpf_dname_reserved(dentry)
@@ -199,7 +210,7 @@ def bpf_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     """``bpf_mkdir``: EPERM for reserved names; nlink 2 and parent +1; the parent's
     times are *not* touched at the seed; ``dget`` keeps the dentry in the tree."""
     if _reserved_at_create(dir, dentry):
-        raise kernel_error(errno.EPERM)
+        raise _dotted(dentry, "bpf_mkdir")
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFDIR, cred)
     inode.i_op = bpf_dir_iops_for(_profile(dir.i_sb))
     inode.i_fop = simple_dir_operations
@@ -213,7 +224,7 @@ def bpf_mkobj_ops(cred: Cred, dir: Inode, dentry: Dentry, mode: int, iops: Inode
     ``iops`` whose ``i_private`` takes the object reference from ``d_fsdata``.  Its
     open is ENXIO at the seed (``no_open``), EIO later (``bpffs_obj_fops``)."""
     if _reserved_at_create(dir, dentry):
-        raise kernel_error(errno.EPERM)
+        raise _dotted(dentry, "bpf_mkobj_ops")
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFREG, cred)
     inode.i_op = iops
     inode.i_private = dentry.d_fsdata
@@ -250,14 +261,14 @@ def bpf_lookup(dir: Inode, dentry: Dentry) -> None:
     if bpf_dname_reserved(dentry) and (
         not profile.dot_check_skips_mode0_dir or dir.i_mode & S_IALLUGO
     ):
-        raise kernel_error(errno.EPERM)
+        raise _dotted(dentry, "bpf_lookup")
     simple_lookup(dir, dentry)
 
 
 def bpf_link(old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> None:
     """``bpf_link`` (bb35a6ef7da4): a dot check where lookup does not do it."""
     if _reserved_at_create(dir, new_dentry):
-        raise kernel_error(errno.EPERM)
+        raise _dotted(new_dentry, "bpf_link")
     simple_link(old_dentry, dir, new_dentry)
 
 
@@ -272,7 +283,7 @@ def bpf_rename(
     if flags & ~allowed:
         raise kernel_error(errno.EINVAL)
     if _reserved_at_create(new_dir, new_dentry):
-        raise kernel_error(errno.EPERM)
+        raise _dotted(new_dentry, "bpf_rename")
     if flags & RENAME_EXCHANGE:
         simple_rename_exchange(old_dir, old_dentry, new_dir, new_dentry)
     else:
@@ -311,10 +322,6 @@ def bpf_dir_iops_for(profile: Profile) -> InodeOperations:
     return iops
 
 
-#: The seed's table (what ``bpf_dir_iops`` is at b2197755).
-bpf_dir_iops = bpf_dir_iops_for(SEED)
-
-
 def MKDEV(major: int, minor: int) -> int:
     return major << 20 | minor
 
@@ -332,13 +339,18 @@ def bpf_obj_do_pin(
         # security_path_mknod: no LSM is modelled
         dir = parent.dentry.d_inode
         assert dir is not None
-        if dir.i_op is None or dir.i_op.name != "bpf_dir_iops":
-            raise kernel_error(errno.EPERM, pathname)
+        if dir.i_op is not bpf_dir_iops_for(_profile(dir.i_sb)):  # the table, not its name
+            refusal = Refusal(
+                "bpf_obj_do_pin",
+                "the parent directory is on {fstype}, not on a bpf filesystem",
+                {"fstype": dir.i_sb.s_type.name},
+            )
+            raise kernel_error(errno.EPERM, pathname, refusal)
         dentry.d_fsdata = raw
         try:
             vfs_mknod(task.cred, task.kernel.init_user_ns, dir, dentry, mode, devt)
-        except OSError as exc:
-            raise kernel_error(exc.errno or 0, pathname) from None
+        except KernelError as exc:
+            raise naming(exc, pathname) from None
         finally:
             dentry.d_fsdata = None
     finally:
@@ -390,7 +402,7 @@ def bpf_obj_do_get(
     inode = path.dentry.d_inode
     assert inode is not None
     if task.kernel.profile.obj_get_access_mask == "ACC_MODE":
-        mask = _ACC_MODE[f_flags & os.O_ACCMODE]
+        mask = ACC_MODE[f_flags & os.O_ACCMODE]
     else:
         mask = MAY_WRITE
     err = inode_permission(task.cred, inode, mask)
@@ -399,7 +411,8 @@ def bpf_obj_do_get(
     try:
         type = bpf_inode_type(inode)
     except KernelError:
-        raise kernel_error(errno.EACCES, pathname) from None
+        refusal = Refusal("bpf_inode_type", "the file is not a pinned map or program")
+        raise kernel_error(errno.EACCES, pathname, refusal) from None
     raw = bpf_any_get(inode.i_private, type)
     touch_atime(path)
     return raw, type

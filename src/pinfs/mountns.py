@@ -18,8 +18,10 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from pinfs.base import uapi
 from pinfs.base.cred import UserNamespace
-from pinfs.base.errors import kernel_error
+from pinfs.base.display import repr_mimebundle
+from pinfs.base.errors import refused
 from pinfs.vfs import (
     MS_RDONLY,
     Dentry,
@@ -29,6 +31,12 @@ from pinfs.vfs import (
     dget,
     dput,
 )
+
+# Their home is pinfs.base.uapi; the names stay importable from here.
+MNT_DETACH = uapi.MNT_DETACH
+MNT_EXPIRE = uapi.MNT_EXPIRE
+MNT_FORCE = uapi.MNT_FORCE
+UMOUNT_NOFOLLOW = uapi.UMOUNT_NOFOLLOW
 
 # mnt_flags (include/linux/mount.h)
 MNT_NOSUID = 0x01
@@ -45,12 +53,6 @@ MNT_LOCK_NOSUID = 0x100000
 MNT_LOCK_NODEV = 0x200000
 MNT_LOCK_READONLY = 0x400000
 MNT_LOCKED = 0x800000
-
-# umount2 flags (include/linux/fs.h)
-MNT_FORCE = 1
-MNT_DETACH = 2
-MNT_EXPIRE = 4
-UMOUNT_NOFOLLOW = 8
 
 
 @attrs.define(eq=False)
@@ -114,11 +116,7 @@ class MountNamespace:
     def __repr__(self) -> str:
         return f"<mnt_namespace {self.ns_id}: {len(self.mounts)} mounts, {self.count} tasks>"
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
 
 # ---------------------------------------------------------------------------------------
@@ -161,7 +159,7 @@ def deactivate_super(sb: SuperBlock) -> None:
 def mnt_want_write(mnt: Mount) -> int:
     """``mnt_want_write``: EROFS for a read-only mount or superblock."""
     if mnt.read_only:
-        return errno.EROFS
+        return refused(errno.EROFS, "mnt_want_write", "the mount is read-only")
     return 0
 
 
@@ -363,8 +361,3 @@ def _fill_or_kill(
 def check_mnt(task_ns: MountNamespace, mnt: Mount) -> bool:
     """``check_mnt``: the mount belongs to the caller's namespace."""
     return mnt.mnt_ns is task_ns
-
-
-def require(condition: bool, err: int) -> None:
-    if not condition:
-        raise kernel_error(err)

@@ -22,12 +22,14 @@ From tests: :func:`compare` returns a :class:`Report`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import attrs
+
+from pinfs.base.profiles import Profile
+from pinfs.live.kernel import LiveKernel, live_unavailable_reason
 from pinfs.scenario import (
     Attr,
     Flags,
@@ -47,14 +49,11 @@ from pinfs.scenario import (
     host_sysctl,
     iter_scenarios,
     load,
+    resolve_profile,
     results_equal,
     run_scenario,
     with_results,
 )
-
-if TYPE_CHECKING:
-    from pinfs.base.profiles import Profile
-    from pinfs.live.kernel import LiveKernel
 
 __all__ = ["KNOWN_DIVERGENCES", "KnownDivergence", "Report", "Row", "compare", "main"]
 
@@ -62,7 +61,7 @@ __all__ = ["KNOWN_DIVERGENCES", "KnownDivergence", "Report", "Row", "compare", "
 # --------------------------------------------------------------------------- divergences
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class KnownDivergence:
     """A documented difference between this machine's kernel and what pinfs models.
     ``applies(step, reference, pinfs)`` gets the step and both result texts (the
@@ -216,7 +215,7 @@ def known_divergence(step: Step, reference: str, pinfs: str) -> str | None:
 # --------------------------------------------------------------------------- reports
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Row:
     """One step of a comparison."""
 
@@ -241,7 +240,7 @@ class Row:
         return self.mark[1:] if self.mark.startswith("~") else None
 
 
-@dataclasses.dataclass
+@attrs.define
 class Report:
     """The step-by-step comparison of one scenario."""
 
@@ -343,8 +342,6 @@ def compare(
     prof = _profile_name(profile, sc)
     reason: str | None = "not requested" if not use_live else None
     if reason is None and live is None:
-        from pinfs.live.kernel import live_unavailable_reason
-
         reason = live_unavailable_reason()
     warnings: list[str] = []
     live_run: Run | None = None
@@ -391,10 +388,7 @@ def compare(
 
 def backend_profile(profile: Profile | str | None) -> Profile:
     """The profile object a name stands for (SEED when unknown)."""
-    from pinfs.base.profiles import Profile as ProfileClass
-    from pinfs.scenario import resolve_profile
-
-    if isinstance(profile, ProfileClass):
+    if isinstance(profile, Profile):
         return profile
     return resolve_profile(profile)[0]
 
@@ -455,8 +449,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _record(paths: Sequence[Path]) -> int:
-    from pinfs.live.kernel import live_unavailable_reason
-
     reason = live_unavailable_reason()
     if reason is not None:
         print(f"cannot record: live kernel unavailable: {reason}", file=sys.stderr)

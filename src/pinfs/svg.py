@@ -41,22 +41,25 @@ import hashlib
 import importlib
 import re
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pinfs.base.display import register_renderer
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
 from pinfs.machine.invariants import collect_holders
+from pinfs.machine.kernel import Kernel
+from pinfs.machine.render import mount_point, superblock_tree
+from pinfs.machine.task import Task
 from pinfs.mountns import Mount, MountNamespace, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name
 
 if TYPE_CHECKING:
     from pinfs.ebpf.objects import BpfObject
-    from pinfs.machine.kernel import Kernel
-    from pinfs.machine.task import Task
 
 __all__ = [
     "EDGE_COLOURS",
@@ -191,23 +194,13 @@ class _Scene:
 # Text of the rows
 
 
-def _mount_point(mnt: Mount) -> str:
-    parts: list[str] = []
-    m = mnt
-    while m.mnt_parent is not None and m.mnt_mountpoint is not None:
-        path = d_path_name(m.mnt_mountpoint)
-        parts.append(path if path != "/" else "")
-        m = m.mnt_parent
-    return "".join(reversed(parts)) or "/"
-
-
 def _path_in_mount(mnt: Mount, dentry: Dentry) -> str:
     parts: list[str] = []
     d = dentry
     while d is not mnt.mnt_root and d.d_parent is not None and d.d_parent is not d:
         parts.append(d.d_name)
         d = d.d_parent
-    base = _mount_point(mnt).rstrip("/")
+    base = mount_point(mnt).rstrip("/")
     return base + "/" + "/".join(reversed(parts)) if parts else base or "/"
 
 
@@ -264,7 +257,7 @@ def _ns_box(kernel: Kernel, ns: MountNamespace, only_sb: SuperBlock | None = Non
         sb = mnt.mnt_sb
         if only_sb is not None and sb is not only_sb:
             continue
-        where = _mount_point(mnt)
+        where = mount_point(mnt)
         flags = (" ro" if mnt.read_only else "") + (" covered" if _covered(mnt) else "")
         text = f"{where} {sb.s_type.name} dev={sb.s_dev:#x}{flags}"
         title = (
@@ -755,8 +748,6 @@ def kernel_svg(kernel: Kernel, title: str | None = None) -> str:
 
 
 def _kernel_of(sb: SuperBlock) -> Kernel:
-    from pinfs.machine.kernel import Kernel
-
     kernel = sb.kernel
     if not isinstance(kernel, Kernel):
         raise TypeError(f"{sb!r} does not belong to a pinfs.Kernel")
@@ -822,9 +813,6 @@ def task_svg(task: Task, title: str | None = None) -> str:
 
 def to_svg(obj: Any) -> str:
     """The picture of a Kernel, MountNamespace, SuperBlock or Task."""
-    from pinfs.machine.kernel import Kernel
-    from pinfs.machine.task import Task
-
     if isinstance(obj, Kernel):
         return kernel_svg(obj)
     if isinstance(obj, MountNamespace):
@@ -837,10 +825,6 @@ def to_svg(obj: Any) -> str:
 
 
 def _text(obj: Any) -> str:
-    from pinfs.machine.kernel import Kernel
-    from pinfs.machine.render import superblock_tree
-    from pinfs.machine.task import Task
-
     if isinstance(obj, Kernel):
         return obj.tree()
     if isinstance(obj, SuperBlock):
@@ -849,7 +833,7 @@ def _text(obj: Any) -> str:
         lines = [repr(obj)]
         for mnt in subtree(obj.root) if obj.root is not None else []:
             sb = mnt.mnt_sb
-            lines.append(f"  {_mount_point(mnt):<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}")
+            lines.append(f"  {mount_point(mnt):<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}")
         return "\n".join(lines)
     if isinstance(obj, Task):
         lines = [f"{obj!r} mount namespace {obj.mnt_ns.ns_id} umask {obj.fs.umask:03o}"]
@@ -873,9 +857,6 @@ def show(obj: Any, title: str | None = None) -> None:
     inside a running IPython kernel (a notebook), its text form otherwise (a plain
     ``python lesson.py`` run, where IPython need not be installed).  The picture is
     drawn either way, so a script run checks that it can be drawn."""
-    from pinfs.machine.kernel import Kernel
-    from pinfs.machine.task import Task
-
     if isinstance(obj, Kernel):
         picture = kernel_svg(obj, title)
     elif isinstance(obj, MountNamespace):
@@ -889,6 +870,7 @@ def show(obj: Any, title: str | None = None) -> None:
     text = _text(obj)
     shell = _ipython_shell()
     if shell is not None:
+        # IPython is optional (a terminal run needs none) and is running here already.
         display: Any = importlib.import_module("IPython.display").display
         display({"image/svg+xml": picture, "text/plain": text}, raw=True)
     else:
@@ -899,9 +881,10 @@ def show(obj: Any, title: str | None = None) -> None:
 
 def _ipython_shell() -> Any:
     """The running IPython shell, or None (IPython absent or not running)."""
-    import sys
-
     ipython = sys.modules.get("IPython")
     if ipython is None:
         return None
     return ipython.get_ipython()
+
+
+register_renderer(mimebundle)

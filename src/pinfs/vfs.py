@@ -30,26 +30,33 @@ from typing import Any, Protocol
 
 import attrs
 
+from pinfs.base import uapi
+from pinfs.base.display import repr_mimebundle
+
+# Their home is pinfs.base.uapi; the names stay importable from here.
+MS_BIND = uapi.MS_BIND
+MS_NOATIME = uapi.MS_NOATIME
+MS_NODEV = uapi.MS_NODEV
+MS_NODIRATIME = uapi.MS_NODIRATIME
+MS_NOEXEC = uapi.MS_NOEXEC
+MS_NOSUID = uapi.MS_NOSUID
+MS_PRIVATE = uapi.MS_PRIVATE
+MS_RDONLY = uapi.MS_RDONLY
+MS_REC = uapi.MS_REC
+MS_RELATIME = uapi.MS_RELATIME
+MS_REMOUNT = uapi.MS_REMOUNT
+MS_SILENT = uapi.MS_SILENT
+MS_STRICTATIME = uapi.MS_STRICTATIME
+NAME_MAX = uapi.NAME_MAX
+PATH_MAX = uapi.PATH_MAX
+
 # i_flags (include/linux/fs.h)
 S_IMMUTABLE = 8
 S_APPEND = 4
 S_NOATIME = 2
 S_DEAD = 16
 
-# s_flags / mount flags (include/uapi/linux/fs.h)
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_NOATIME = 1024
-MS_NODIRATIME = 2048
-MS_BIND = 4096
-MS_REMOUNT = 32
-MS_REC = 16384
-MS_SILENT = 32768
-MS_PRIVATE = 1 << 18
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
+# s_flags: the mount flags (pinfs.base.uapi) and the kernel-internal SB_ACTIVE
 MS_ACTIVE = 1 << 30
 
 # file_system_type.fs_flags
@@ -59,8 +66,6 @@ FS_USERNS_MOUNT = 8
 S_IALLUGO = 0o7777
 S_IRWXUGO = 0o777
 
-NAME_MAX = 255
-PATH_MAX = 4096
 
 # May-masks (include/linux/fs.h)
 MAY_EXEC = 1
@@ -168,11 +173,7 @@ class SuperBlock:
     def read_only(self) -> bool:
         return bool(self.s_flags & MS_RDONLY)
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
 
 @attrs.define(eq=False)
@@ -313,10 +314,6 @@ def inc_nlink(inode: Inode) -> None:
 
 def drop_nlink(inode: Inode) -> None:
     inode.i_nlink -= 1
-
-
-def clear_nlink(inode: Inode) -> None:
-    inode.i_nlink = 0
 
 
 def inode_init_owner(inode: Inode, dir: Inode | None, mode: int, fsuid: int, fsgid: int) -> None:

@@ -7,6 +7,16 @@ that also derives from the builtin ``OSError`` subclass Python would pick for it
 :class:`PermissionError`, ...), so ``except FileNotFoundError`` works as it does
 with :mod:`os`, while ``except pinfs.KernelError`` catches only simulated errors.
 
+An error also says *why*: the kernel function and check that refused the call and the
+values it compared (:class:`Refusal`, on ``err.refusal`` and as ``err.function``,
+``err.check`` and ``err.values``), printed after the :mod:`os`-style first part::
+
+    [Errno 13] Permission denied: '/sys/fs/bpf/counters' [inode_permission: MAY_READ|MAY_WRITE
+    denied: mode 0600, owner 0:0, for uid 1000 without CAP_DAC_OVERRIDE]
+
+Predicates that return an errno (``inode_permission``, ``may_create``, ...) return an
+:class:`Errno`, an ``int`` that carries its refusal to the place that raises it.
+
 Values that the C prototype cannot carry at all (a ``str`` where an ``int`` fd is
 expected, a path with a NUL byte, an fd beyond 32 bits) are a mistake of the
 caller, not a syscall outcome: they raise ``TypeError``/``ValueError`` before any
@@ -17,17 +27,95 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-__all__ = ["KernelError", "call_naming", "errno_name", "kernel_error", "naming"]
+import attrs
+
+__all__ = [
+    "ENOTSUPP",
+    "KERNEL_ERRNOS",
+    "Errno",
+    "KernelError",
+    "Refusal",
+    "call_naming",
+    "errno_name",
+    "kernel_error",
+    "naming",
+    "refuse",
+    "refused",
+]
+
+#: Kernel-internal errnos (include/linux/errno.h) that a syscall can leak to user space.
+KERNEL_ERRNOS: dict[int, str] = {
+    512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+    516: "ERESTART_RESTARTBLOCK", 517: "EPROBE_DEFER", 518: "EOPENSTALE", 519: "ENOPARAM",
+    521: "EBADHANDLE", 522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL",
+    526: "ESERVERFAULT", 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED",
+    530: "ERECALLCONFLICT",
+}  # fmt: skip
+#: ``-ENOTSUPP`` (not ``EOPNOTSUPP``): bpf(2) returns it for a lookup in a map of fds.
+ENOTSUPP = 524
+
+
+@attrs.frozen
+class Refusal:
+    """Which kernel check refused a call, and the values it compared.
+
+    ``check`` is a sentence with ``{name}`` fields filled from ``values`` when printed,
+    so the explanation costs nothing until someone reads it.
+    """
+
+    function: str
+    check: str
+    values: Mapping[str, object] = attrs.field(factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.function}: {self.check.format_map(self.values)}"
+
+
+class Errno(int):
+    """An errno (an ``int``) returned by a predicate, with the :class:`Refusal` behind it."""
+
+    refusal: Refusal
+
+    def __new__(cls, err: int, refusal: Refusal) -> Errno:
+        value = super().__new__(cls, err)
+        value.refusal = refusal
+        return value
+
+
+def refused(err: int, function: str, check: str, **values: object) -> Errno:
+    """``err`` as returned by ``function`` because ``check`` failed on ``values``."""
+    return Errno(err, Refusal(function, check, values))
 
 
 class KernelError(OSError):
-    """A simulated syscall failed; ``.errno`` is the kernel's errno."""
+    """A simulated syscall failed; ``.errno`` is the kernel's errno, ``.refusal`` why."""
+
+    refusal: Refusal | None = None
 
     @property
     def errno_name(self) -> str:
         return errno_name(self.errno or 0)
+
+    @property
+    def function(self) -> str | None:
+        """The kernel function whose check refused the call (None where not recorded)."""
+        return None if self.refusal is None else self.refusal.function
+
+    @property
+    def check(self) -> str | None:
+        """What that function checked, in words, with the values filled in."""
+        return None if self.refusal is None else self.refusal.check.format_map(self.refusal.values)
+
+    @property
+    def values(self) -> Mapping[str, object]:
+        """The values the check compared."""
+        return {} if self.refusal is None else self.refusal.values
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.refusal is None else f"{text} [{self.refusal}]"
 
 
 _BUILTIN_FOR_ERRNO: dict[int, type[OSError]] = {
@@ -56,17 +144,31 @@ def _class_for(err: int) -> type[KernelError]:
     return cls
 
 
-def kernel_error(err: int, path: str | None = None) -> KernelError:
-    """Build the exception for ``-err``, naming ``path`` where Linux would."""
+def kernel_error(err: int, path: str | None = None, refusal: Refusal | None = None) -> KernelError:
+    """Build the exception for ``-err``, naming ``path`` where Linux would, and saying
+    why (``refusal``, or the one an :class:`Errno` carries)."""
+    if refusal is None and isinstance(err, Errno):
+        refusal = err.refusal
+    err = int(err)
     if path is None:
-        return _class_for(err)(err, os.strerror(err))
-    return _class_for(err)(err, os.strerror(err), path)
+        exc = _class_for(err)(err, os.strerror(err))
+    else:
+        exc = _class_for(err)(err, os.strerror(err), path)
+    exc.refusal = refusal
+    return exc
+
+
+def refuse(
+    err: int, function: str, check: str, *, path: str | None = None, **values: object
+) -> KernelError:
+    """The exception for ``-err`` from ``function`` because ``check`` failed on ``values``."""
+    return kernel_error(err, path, Refusal(function, check, values))
 
 
 def naming(exc: OSError, path: str) -> OSError:
-    """``exc``, naming ``path`` if it names none yet (the errno is unchanged)."""
+    """``exc``, naming ``path`` if it names none yet (the errno and refusal unchanged)."""
     if exc.filename is None and isinstance(exc, KernelError):
-        return kernel_error(exc.errno or 0, path)
+        return kernel_error(exc.errno or 0, path, exc.refusal)
     return exc
 
 
@@ -79,5 +181,6 @@ def call_naming(path: str, fn: Callable[..., object], *args: object) -> None:
 
 
 def errno_name(err: int) -> str:
-    """``2`` -> ``"ENOENT"``."""
-    return _errno.errorcode.get(err, f"E{err}")
+    """The canonical name of an errno: ``2`` -> ``"ENOENT"``, kernel-internal ones by
+    their kernel name (``524`` -> ``"ENOTSUPP"``), else ``E<n>``."""
+    return _errno.errorcode.get(err) or KERNEL_ERRNOS.get(err) or f"E{err}"

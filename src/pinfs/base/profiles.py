@@ -18,14 +18,18 @@ are out of scope, so ``link_objects``, ``btf_map_dump``, ``iter_link_readable`` 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Profile:
-    """Behaviour switches.  Field docstrings: commit (release) -- what a user sees."""
+    """Behaviour switches.  Field docstrings: commit (release) -- what a user sees.
+
+    Its ``repr`` is short (a falsifying example shows it): a preset's name, or the
+    nearest preset evolved with the switches that differ from it.
+    """
 
     name: str = "seed"
 
@@ -170,7 +174,11 @@ class Profile:
     """6c4fc209fcf9 (v5.0) -- kern_version is no longer checked for KPROBE programs."""
 
     def __repr__(self) -> str:
-        return f"<Profile {self.name}>"
+        return _repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Hypothesis and IPython print the short repr too, not every field."""
+        printer.text(_repr(self))
 
 
 SEED = Profile()
@@ -250,6 +258,25 @@ LATEST = LINUX_6_18
 PRESETS: dict[str, Profile] = {
     p.name: p for p in (SEED, LINUX_4_4, LINUX_4_7, LINUX_5_10, LINUX_6_18)
 }
+
+
+def _repr(profile: Profile) -> str:
+    """``LINUX_6_18``, or ``attrs.evolve(SEED, name='mine', instance_per_mount=True)``."""
+    presets = {var: value for var, value in globals().items() if isinstance(value, Profile)}
+    for var, preset in presets.items():
+        if preset == profile and var != "LATEST":
+            return var
+
+    def changes(preset: Profile) -> dict[str, object]:
+        return {
+            f.name: getattr(profile, f.name)
+            for f in attrs.fields(Profile)
+            if getattr(profile, f.name) != getattr(preset, f.name)
+        }
+
+    nearest = min(presets, key=lambda var: len(changes(presets[var])))
+    args = ", ".join(f"{name}={value!r}" for name, value in changes(presets[nearest]).items())
+    return f"attrs.evolve({nearest}, {args})"
 
 
 def by_name(name: str) -> Profile:

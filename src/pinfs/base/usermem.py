@@ -12,9 +12,12 @@ import errno
 
 import attrs
 
+from pinfs.base import uapi
 from pinfs.base.errors import kernel_error
 
-PAGE_SIZE = 4096
+# Their home is pinfs.base.uapi; the names stay importable from here.
+PAGE_SIZE = uapi.PAGE_SIZE
+
 TASK_SIZE_MAX = 0x7FFF_FFFF_F000  # x86_64: the top of user space
 _FIRST_ADDRESS = 0x10000
 

@@ -19,7 +19,9 @@ from collections.abc import Callable
 
 import attrs
 
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refuse
+from pinfs.base.uapi import PAGE_SHIFT, PAGE_SIZE
+from pinfs.ebpf.attr import BPF_ANY, BPF_EXIST, BPF_NOEXIST
 
 __all__ = [
     "BPF_ARRAY_SIZE",
@@ -29,14 +31,9 @@ __all__ = [
     "fd_array_map_alloc",
 ]
 
-_BPF_ANY = 0
-_BPF_NOEXIST = 1
-_BPF_EXIST = 2
 
 U32_MAX = 0xFFFFFFFF
 _U64_MAX = 0xFFFFFFFFFFFFFFFF
-PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
 # sizeof(struct bpf_array) at the seed on x86_64 without lockdep: struct bpf_map (72),
 # u32 elem_size, owner_prog_type, bool owner_jited, padded to the 8-aligned values.
 # (96 in v4.4, where c9da161c6517 grew struct bpf_map by the usercnt.)
@@ -95,11 +92,17 @@ class ArrayMap:
         if len(value) != self.value_size:
             raise ValueError(f"value must be {self.value_size} bytes, got {len(value)}")
         _check_uint("flags", flags, _U64_MAX)
-        if flags > _BPF_EXIST:
+        if flags > BPF_EXIST:
             raise kernel_error(errno.EINVAL)
         if index >= self.max_entries:
-            raise kernel_error(errno.E2BIG)
-        if flags == _BPF_NOEXIST:
+            raise refuse(
+                errno.E2BIG,
+                "array_map_update_elem",
+                "index {index} is beyond max_entries {max_entries}",
+                index=index,
+                max_entries=self.max_entries,
+            )
+        if flags == BPF_NOEXIST:
             raise kernel_error(errno.EEXIST)
         # Copied in place: a lookup result obtained earlier is unaffected (it is a copy).
         slot = self._values.get(index)
@@ -163,7 +166,7 @@ class FdArray:
         if len(value) != self.value_size:
             raise ValueError(f"value must be {self.value_size} bytes, got {len(value)}")
         _check_uint("flags", flags, _U64_MAX)
-        if flags != _BPF_ANY:
+        if flags != BPF_ANY:
             raise kernel_error(errno.EINVAL)
         if index >= self.max_entries:
             raise kernel_error(errno.E2BIG)

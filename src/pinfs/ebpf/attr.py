@@ -174,6 +174,27 @@ ATTR_LAYOUT: dict[BpfCmd, CommandLayout] = {
 }
 
 
+#: Every field of ``union bpf_attr`` a caller may set, by command: the fields above plus
+#: later uapi ones the model does not read (include/uapi/linux/bpf.h).  Raw ``bpf``
+#: scenarios lay out their attrs with this table; each kernel's CHECK_ATTR layout is a
+#: prefix of it (:data:`ATTR_LAYOUT`, :func:`layouts_for`).
+UAPI_FIELDS: dict[int, tuple[Field, ...]] = {
+    BPF_MAP_CREATE: (
+        *_MAP_CREATE,
+        Field("map_flags", 16, 4),
+        Field("inner_map_fd", 20, 4),
+        Field("numa_node", 24, 4),
+        Field("map_name", 28, 16),
+    ),
+    BPF_MAP_LOOKUP_ELEM: _ELEM,
+    BPF_MAP_UPDATE_ELEM: _ELEM,
+    BPF_MAP_DELETE_ELEM: _ELEM,
+    BPF_MAP_GET_NEXT_KEY: _NEXT_KEY,
+    BPF_PROG_LOAD: (*_PROG_LOAD, Field("prog_flags", 44, 4), Field("prog_name", 48, 16)),
+    BPF_OBJ_PIN: _OBJ_PATH_FD,
+    BPF_OBJ_GET: _OBJ_PATH_FD,
+}
+
 #: OBJ_PIN/OBJ_GET as later kernels lay them out: (file_flags?, path_fd?) -> layouts.
 _OBJ_LAYOUTS: dict[tuple[bool, bool], tuple[tuple[Field, ...], str]] = {
     (False, False): (_OBJ, "bpf_fd"),

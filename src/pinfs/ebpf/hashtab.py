@@ -16,7 +16,9 @@ from bisect import bisect_left, bisect_right, insort
 
 import attrs
 
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refuse
+from pinfs.base.uapi import PAGE_SHIFT, PAGE_SIZE
+from pinfs.ebpf.attr import BPF_EXIST, BPF_NOEXIST
 from pinfs.ebpf.jhash import jhash
 
 __all__ = [
@@ -27,15 +29,10 @@ __all__ = [
     "roundup_pow_of_two",
 ]
 
-_BPF_ANY = 0
-_BPF_NOEXIST = 1
-_BPF_EXIST = 2
 
 U32_MAX = 0xFFFFFFFF
 _U64_MAX = 0xFFFFFFFFFFFFFFFF
 MAX_BPF_STACK = 512
-PAGE_SHIFT = 12
-PAGE_SIZE = 1 << PAGE_SHIFT
 # sizeof(struct hlist_head) on x86_64: one pointer.
 HLIST_HEAD_SIZE = 8
 # sizeof(struct htab_elem) on x86_64: hlist_node (16) + rcu_head (16) + u32 hash,
@@ -123,17 +120,22 @@ class HashTab:
         if len(value) != self.value_size:
             raise ValueError(f"value must be {self.value_size} bytes, got {len(value)}")
         _check_uint("flags", flags, _U64_MAX)
-        if flags > _BPF_EXIST:
+        if flags > BPF_EXIST:
             raise kernel_error(errno.EINVAL)
         key = bytes(key)
         bucket = self._select_bucket(key)
         chain = self._buckets.get(bucket)
         pos = self._lookup_elem_raw(chain, key)
         if pos < 0 and self.elem_count >= self.max_entries:
-            raise kernel_error(errno.E2BIG)
-        if pos >= 0 and flags == _BPF_NOEXIST:
+            raise refuse(
+                errno.E2BIG,
+                "htab_map_update_elem",
+                "the map is full (max_entries {max_entries}) and the key is new",
+                max_entries=self.max_entries,
+            )
+        if pos >= 0 and flags == BPF_NOEXIST:
             raise kernel_error(errno.EEXIST)
-        if pos < 0 and flags == _BPF_EXIST:
+        if pos < 0 and flags == BPF_EXIST:
             raise kernel_error(errno.ENOENT)
         if chain is None:
             chain = self._buckets[bucket] = []
@@ -208,7 +210,15 @@ def htab_map_alloc(
     _check_uint("value_size", value_size, U32_MAX)
     _check_uint("max_entries", max_entries, U32_MAX)
     if max_entries == 0 or key_size == 0 or value_size == 0:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(
+            errno.EINVAL,
+            "htab_map_alloc",
+            "key_size {key_size}, value_size {value_size} and max_entries {max_entries} "
+            "must all be non-zero",
+            key_size=key_size,
+            value_size=value_size,
+            max_entries=max_entries,
+        )
     # n_buckets is a u32: above 2^31 the round-up wraps to 0.
     n_buckets = roundup_pow_of_two(max_entries) & U32_MAX
     if key_size_limit is not None and key_size > key_size_limit:

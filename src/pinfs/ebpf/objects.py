@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pinfs.base.errors import kernel_error
-from pinfs.base.usermem import PAGE_SIZE
+from pinfs.base.errors import Refusal, kernel_error
+from pinfs.base.uapi import PAGE_SIZE, RLIMIT_MEMLOCK
 from pinfs.ebpf.arraymap import FdArray, array_map_alloc, fd_array_map_alloc
 from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_ARRAY,
@@ -28,6 +28,7 @@ from pinfs.ebpf.attr import (
     BpfProgType,
 )
 from pinfs.ebpf.hashtab import htab_map_alloc
+from pinfs.fs import namei
 from pinfs.fs.fdtable import check_fd
 from pinfs.vfs import File, FileOperations
 
@@ -35,8 +36,11 @@ if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel, UserStruct
     from pinfs.machine.task import Task
 
+# Their home is pinfs.fs.namei; the names stay importable from here.
+FMODE_READ = namei.FMODE_READ
+FMODE_WRITE = namei.FMODE_WRITE
+
 # prog_fd_array / perf_event_array values are fds: u32 little-endian.
-_RLIMIT_MEMLOCK = 8
 
 
 @attrs.define(eq=False, repr=False)
@@ -197,11 +201,23 @@ def bpf_charge_memlock(task: Task, obj: BpfObject) -> None:
     if not task.kernel.profile.memlock_rlimit:
         return  # memcg accounting (v5.11): nothing charged to the user
     user = task.kernel.user_struct(task.cred.uid)
-    limit = task.rlimit(_RLIMIT_MEMLOCK) // PAGE_SIZE
+    limit = task.rlimit(RLIMIT_MEMLOCK) // PAGE_SIZE
     user.locked_vm += obj.pages
     if user.locked_vm > limit:
         user.locked_vm -= obj.pages
-        raise kernel_error(errno.EPERM)
+        refusal = Refusal(
+            "bpf_charge_memlock",
+            "uid {uid} would lock {total} pages ({pages} for this object), over RLIMIT_MEMLOCK "
+            "{limit} pages ({limit_bytes} bytes); raise it with setrlimit(RLIMIT_MEMLOCK)",
+            {
+                "pages": obj.pages,
+                "uid": task.cred.uid,
+                "total": user.locked_vm + obj.pages,
+                "limit": limit,
+                "limit_bytes": task.rlimit(RLIMIT_MEMLOCK),
+            },
+        )
+        raise kernel_error(errno.EPERM, refusal=refusal)
     obj.user = user
 
 
@@ -264,25 +280,43 @@ def bpf_file_object(file: File) -> BpfObject | None:
     return None
 
 
+_FMODE_READ = 0x1
+
+
+def _describe(file: File) -> str:
+    """How ``/proc/self/fd`` would show an open file, for error messages."""
+    if file.anon_name is not None:
+        return f"anon_inode:{file.anon_name}"
+    return "a file" if file.f_path is None else "an ordinary file"
+
+
 def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -> Any:
     """``fdget`` + the type check: EBADF if nothing is open there (an O_PATH file
     counts as not open), EINVAL if the file is not of this kind, EPERM if the file
     lacks the FMODE_READ/FMODE_WRITE the operation needs (v4.15 map fd modes)."""
     file = task.files.lookup(check_fd(ufd) & 0xFFFFFFFF)
     if file is None or file.f_flags & 0o10000000:
-        raise kernel_error(errno.EBADF)
+        refusal = Refusal("fdget", "fd {fd} is not open", {"fd": ufd})
+        raise kernel_error(errno.EBADF, refusal=refusal)
     if file.f_op is not fops:
-        raise kernel_error(errno.EINVAL)
+        kind = "map" if fops is bpf_map_fops else "prog"
+        refusal = Refusal(
+            f"__bpf_{kind}_get",
+            "fd {fd} is {what}, not a bpf {kind}",
+            {"fd": ufd, "what": _describe(file), "kind": kind},
+        )
+        raise kernel_error(errno.EINVAL, refusal=refusal)
     if file.f_mode & need_mode != need_mode:
-        raise kernel_error(errno.EPERM)
+        refusal = Refusal(
+            "map_*_elem",
+            "fd {fd} is a read-only or write-only map fd; the command needs {need}",
+            {"fd": ufd, "need": "reading" if need_mode & _FMODE_READ else "writing"},
+        )
+        raise kernel_error(errno.EPERM, refusal=refusal)
     obj = file.private_data
     if obj.freed:
         _report_uaf(obj, "accessed through an fd")
     return obj
-
-
-FMODE_READ = 1
-FMODE_WRITE = 2
 
 
 def bpf_map_fdget(task: Task, ufd: int, need_mode: int = 0) -> BpfMap:

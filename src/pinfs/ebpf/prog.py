@@ -15,7 +15,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_SYS_ADMIN, capable
-from pinfs.base.errors import KernelError, kernel_error
+from pinfs.base.errors import KernelError, kernel_error, refuse
 from pinfs.base.usermem import PAGE_SIZE
 from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_PROG_ARRAY,
@@ -25,6 +25,7 @@ from pinfs.ebpf.attr import (
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
+from pinfs.ebpf.gate import unprivileged_gate
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfProg,
@@ -93,6 +94,14 @@ def BPF_LD_MAP_FD(dst: int, fd: int) -> bytes:
 RETURN_ZERO = BPF_MOV64_IMM(0, 0) + BPF_EXIT_INSN()
 
 _REGISTERED_PROG_TYPES = frozenset(int(t) for t in BpfProgType if t)
+
+
+def _prog_type_name(prog_type: int) -> str:
+    """``BPF_PROG_TYPE_SCHED_CLS`` for 3, the number itself for a type not modelled."""
+    try:
+        return BpfProgType(prog_type).name
+    except ValueError:
+        return str(prog_type)
 
 
 def license_is_gpl_compatible(license: str) -> bool:
@@ -183,8 +192,6 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
     if task.kernel.profile.unpriv_gate_commands != "all":
-        from pinfs.bpf import unprivileged_gate
-
         unprivileged_gate(task)
     raw_license = task.mem.strncpy_from_user(attr["license"], 127)
     is_gpl = license_is_gpl_compatible(raw_license.decode("latin-1"))
@@ -200,7 +207,12 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
         task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
     ):
-        raise kernel_error(errno.EPERM)
+        raise refuse(
+            errno.EPERM,
+            "bpf_prog_load",
+            "{prog_type} programs need CAP_SYS_ADMIN (only socket filters do not)",
+            prog_type=_prog_type_name(prog_type),
+        )
     pages = -(-bpf_prog_size(insn_cnt) // PAGE_SIZE)
     prog = BpfProg(kernel, 0, prog_type, insn_cnt, b"", is_gpl, pages)
     bpf_charge_memlock(task, prog)

@@ -11,7 +11,7 @@ import errno
 
 import attrs
 
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refuse
 from pinfs.fs.namei import fput_path
 from pinfs.vfs import File
 
@@ -69,7 +69,9 @@ class FdTable:
         while fd < len(fds) and fds[fd] is not None:
             fd += 1
         if fd >= nofile:
-            raise kernel_error(errno.EMFILE)
+            raise refuse(
+                errno.EMFILE, "__alloc_fd", "no free fd below RLIMIT_NOFILE {limit}", limit=nofile
+            )
         if fd == len(fds):
             fds.append(file)
         else:

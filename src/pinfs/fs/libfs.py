@@ -10,7 +10,7 @@ import stat
 
 import attrs
 
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import kernel_error, refuse
 from pinfs.vfs import (
     NAME_MAX,
     Dentry,
@@ -72,7 +72,7 @@ def simple_lookup(dir: Inode, dentry: Dentry) -> Dentry | None:
     """``simple_lookup``: names longer than NAME_MAX fail; otherwise stay negative."""
     name = dentry.d_name
     if len(name) > NAME_MAX // 4 and len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise kernel_error(errno.ENAMETOOLONG)
+        raise refuse(errno.ENAMETOOLONG, "simple_lookup", "a name is longer than NAME_MAX (255)")
     return None
 
 
@@ -94,7 +94,7 @@ def simple_unlink(dir: Inode, dentry: Dentry) -> None:
 def simple_rmdir(dir: Inode, dentry: Dentry) -> None:
     """``simple_rmdir``: ENOTEMPTY, else unlink and fix both link counts."""
     if not simple_empty(dentry):
-        raise kernel_error(errno.ENOTEMPTY)
+        raise refuse(errno.ENOTEMPTY, "simple_rmdir", "{name!r} is not empty", name=dentry.d_name)
     inode = dentry.d_inode
     assert inode is not None
     drop_nlink(inode)

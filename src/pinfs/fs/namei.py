@@ -20,8 +20,10 @@ from typing import Any
 
 import attrs
 
+from pinfs.base import uapi
 from pinfs.base.cred import CAP_MKNOD, Cred, capable
-from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
+from pinfs.base.usermem import UserMemory
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_MTIME,
@@ -29,7 +31,18 @@ from pinfs.fs.attr import (
     inode_owner_or_capable,
 )
 from pinfs.fs.permission import inode_permission, may_create, may_delete
-from pinfs.mountns import Mount, Path, detach_mounts, follow_mount, mnt_want_write, mntput, path_get
+from pinfs.mountns import (
+    MNT_NOATIME,
+    MNT_NODIRATIME,
+    MNT_RELATIME,
+    Mount,
+    Path,
+    detach_mounts,
+    follow_mount,
+    mnt_want_write,
+    mntput,
+    path_get,
+)
 from pinfs.vfs import (
     MAY_APPEND,
     MAY_EXEC,
@@ -40,6 +53,7 @@ from pinfs.vfs import (
     S_APPEND,
     S_DEAD,
     S_IALLUGO,
+    S_IMMUTABLE,
     S_IRWXUGO,
     S_NOATIME,
     Dentry,
@@ -54,6 +68,14 @@ from pinfs.vfs import (
     iput,
 )
 
+# Their home is pinfs.base.uapi; the names stay importable from here.
+AT_FDCWD = uapi.AT_FDCWD
+O_ACCMODE = uapi.O_ACCMODE
+O_PATH = uapi.O_PATH
+RENAME_EXCHANGE = uapi.RENAME_EXCHANGE
+RENAME_NOREPLACE = uapi.RENAME_NOREPLACE
+RENAME_WHITEOUT = uapi.RENAME_WHITEOUT
+
 MAXSYMLINKS = 40
 S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
@@ -64,12 +86,8 @@ LAST_ROOT = 1
 LAST_DOT = 2
 LAST_DOTDOT = 3
 
-# renameat2 flags
-RENAME_NOREPLACE = 1
-RENAME_EXCHANGE = 2
-RENAME_WHITEOUT = 4
 
-_ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
+ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
 
 
 @attrs.define(eq=False)
@@ -115,12 +133,29 @@ def path_arg(value: object) -> str:
 
 
 def getname(name: str) -> str:
-    """``getname``: ENAMETOOLONG at PATH_MAX bytes (with the NUL), ENOENT for ""."""
-    if len(name) >= PATH_MAX // 4 and len(os.fsencode(name)) >= PATH_MAX:
-        raise kernel_error(errno.ENAMETOOLONG, name)
-    if not name:
-        raise kernel_error(errno.ENOENT, name)
+    """``getname`` of a name the caller passed as a Python string: ENAMETOOLONG at
+    PATH_MAX bytes (with the NUL), ENOENT for ""."""
+    # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
+    size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
+    _getname_checks(size, name)
     return name
+
+
+def getname_user(mem: UserMemory, address: int) -> str:
+    """``getname`` of a user pointer: ``strncpy_from_user`` (EFAULT), then the same
+    checks as :func:`getname` on the bytes copied."""
+    raw = mem.strncpy_from_user(address, PATH_MAX)
+    _getname_checks(len(raw), None)
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _getname_checks(size: int, name: str | None) -> None:
+    """``getname_flags``: a name of PATH_MAX bytes or more is ENAMETOOLONG; an empty
+    one is ENOENT (no LOOKUP_EMPTY here)."""
+    if size >= PATH_MAX:
+        raise refuse(errno.ENAMETOOLONG, "getname", "the path is PATH_MAX bytes or more", path=name)
+    if not size:
+        raise refuse(errno.ENOENT, "getname", "the path is empty", path=name)
 
 
 def _last_type(component: str) -> int:
@@ -173,33 +208,37 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
                 nd.path = Path(mnt, child)
                 continue
             if inode.i_mode & S_IFMT != S_IFLNK:
-                raise kernel_error(errno.ENOTDIR)
-        walk_component(nd, component, follow=True)
+                raise _not_a_dir(component)
+        link = walk_component(nd, component, follow=True)
+        if link is not None:
+            nested_symlink(nd, link)
         inode = nd.path.dentry.d_inode
         assert inode is not None
         if not inode.is_dir:
-            raise kernel_error(errno.ENOTDIR)
+            raise _not_a_dir(component)
     may_lookup(nd)
     nd.last = components[-1]
     nd.last_type = _last_type(nd.last)
     nd.trailing = name.endswith("/")
 
 
-def walk_component(nd: Nameidata, component: str, follow: bool) -> None:
-    """``walk_component``: one step; dots, dcache/->lookup, mounts, symlinks."""
+def walk_component(nd: Nameidata, component: str, follow: bool) -> Path | None:
+    """``walk_component``: one step; dots, dcache/->lookup, mounts.  A symlink to
+    follow is returned, not entered: the caller walks its body (``link_path_walk``
+    for a link met mid-path, ``trailing_symlink`` for the last component)."""
     if component == ".":
-        return
+        return None
     if component == "..":
         follow_dotdot(nd)
-        return
+        return None
     dentry = lookup_walk(nd.path.dentry, component)
     path = follow_mount(Path(nd.path.mnt, dentry))
     inode = path.dentry.d_inode
     assert inode is not None
     if follow and stat.S_ISLNK(inode.i_mode):
-        follow_link(nd, path)
-    else:
-        nd.path = path
+        return path
+    nd.path = path
+    return None
 
 
 def get_link(nd: Nameidata, link: Path) -> str:
@@ -212,13 +251,29 @@ def get_link(nd: Nameidata, link: Path) -> str:
     return path_init(nd, inode.i_link, nd.path)
 
 
-def follow_link(nd: Nameidata, link: Path) -> None:
-    """Walk a symlink's body to its end, relative to the link's directory or the root."""
+def nested_symlink(nd: Nameidata, link: Path) -> None:
+    """A symlink met mid-path, as ``link_path_walk`` walks it: the body in place, its
+    last component by ``walk_component`` ("last component of nested symlink"), always
+    followed.  A trailing slash in the body demands nothing: the walk goes on through
+    the result, which must be a directory anyway."""
     body = get_link(nd, link)
     saved_last, saved_type, saved_trailing = nd.last, nd.last_type, nd.trailing
     link_path_walk(nd, body)
-    lookup_last(nd, follow=True)
+    if nd.last_type != LAST_ROOT:
+        inner = walk_component(nd, nd.last, follow=True)
+        if inner is not None:
+            nested_symlink(nd, inner)
     nd.last, nd.last_type, nd.trailing = saved_last, saved_type, saved_trailing
+
+
+def trailing_symlink(nd: Nameidata, link: Path) -> None:
+    """``trailing_symlink``: a followed last component; its body's last component is
+    the walk's last, so ``lookup_last`` sees the body's trailing slash and demands a
+    directory.  ``may_follow_link`` runs for every trailing link (nd.path is still
+    the link's directory, nd.last its name)."""
+    trailing_symlink_check(nd)
+    link_path_walk(nd, get_link(nd, link))
+    lookup_last(nd, follow=True)
 
 
 def lookup_last(nd: Nameidata, follow: bool) -> None:
@@ -228,7 +283,9 @@ def lookup_last(nd: Nameidata, follow: bool) -> None:
     if nd.last_type == LAST_NORM and nd.trailing:
         follow = True
         nd.need_dir = True
-    walk_component(nd, nd.last, follow)
+    link = walk_component(nd, nd.last, follow)
+    if link is not None:
+        trailing_symlink(nd, link)
 
 
 def follow_dotdot(nd: Nameidata) -> None:
@@ -248,6 +305,14 @@ def follow_dotdot(nd: Nameidata) -> None:
     nd.path = follow_mount(Path(mnt, dentry))
 
 
+def _not_a_dir(component: str) -> KernelError:
+    return refuse(errno.ENOTDIR, "link_path_walk", "{name!r} is not a directory", name=component)
+
+
+def _no_entry(name: str) -> KernelError:
+    return refuse(errno.ENOENT, "walk_component", "no entry {name!r}", name=name)
+
+
 def lookup_walk(parent: Dentry, name: str) -> Dentry:
     """A positive child for the walk (no reference kept), else ENOENT."""
     dentry = parent.d_subdirs.get(name)
@@ -255,11 +320,11 @@ def lookup_walk(parent: Dentry, name: str) -> Dentry:
         dentry = lookup_real(parent, name)
         if dentry.d_inode is None:
             dput(dentry)
-            raise kernel_error(errno.ENOENT)
+            raise _no_entry(name)
         dentry.d_count -= 1  # the walk keeps no reference; the filesystem's pin holds it
         return dentry
     if dentry.d_inode is None:
-        raise kernel_error(errno.ENOENT)
+        raise _no_entry(name)
     return dentry
 
 
@@ -301,8 +366,6 @@ def path_lookupat(current: Any, name: str, follow: bool, start: Path | None = No
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
-    if follow and nd.last_type == LAST_NORM:
-        trailing_symlink_check(nd)
     lookup_last(nd, follow)
     if nd.need_dir:
         inode = nd.path.dentry.d_inode
@@ -328,9 +391,6 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     if nd.cred.fsuid == link.i_uid or parent.i_uid == link.i_uid:
         return
     raise kernel_error(errno.EACCES)
-
-
-AT_FDCWD = -100
 
 
 def dfd_start(current: Any, dfd: int | None, name: str) -> Path | None:
@@ -372,9 +432,9 @@ def filename_create(
     dentry = lookup_hash(nd.path.dentry, nd.last)
     err = 0
     if dentry.d_inode is not None:
-        err = errno.EEXIST
+        err = refused(errno.EEXIST, "filename_create", "the name {name!r} exists", name=nd.last)
     elif nd.trailing and not is_dir:
-        err = errno.ENOENT
+        err = refused(errno.ENOENT, "filename_create", "a trailing '/' on a non-directory")
     elif err2:
         err = err2
     if err:
@@ -440,7 +500,7 @@ def vfs_link(cred: Cred, old_dentry: Dentry, dir: Inode, new_dentry: Dentry) -> 
         raise kernel_error(err)
     if dir.i_sb is not inode.i_sb:
         raise kernel_error(errno.EXDEV)
-    if inode.i_flags & (S_APPEND | 8):
+    if inode.i_flags & (S_APPEND | S_IMMUTABLE):
         raise kernel_error(errno.EPERM)
     if dir.i_op is None or dir.i_op.link is None:
         raise kernel_error(errno.EPERM)
@@ -613,7 +673,9 @@ def do_linkat(current: Any, old: str, new: str) -> None:
     parent, dentry = filename_create(current, getname(new), is_dir=False)
     try:
         if parent.mnt is not old_path.mnt:
-            raise kernel_error(errno.EXDEV, new)
+            raise refuse(
+                errno.EXDEV, "do_linkat", "the two names are on different mounts", path=new
+            )
         may_linkat(current, old_path)
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -786,15 +848,11 @@ def _is_ancestor(dentry: Dentry, of: Dentry) -> bool:
 # Open
 
 
-O_ACCMODE = os.O_ACCMODE
-O_PATH = 0o10000000
-
-
 def build_acc_mode(flags: int) -> int:
     """``build_open_flags``: the MAY_* mask that opening with ``flags`` needs."""
     if flags & O_PATH:
         return 0
-    acc = MAY_OPEN | _ACC_MODE[flags & O_ACCMODE]
+    acc = MAY_OPEN | ACC_MODE[flags & O_ACCMODE]
     if flags & os.O_TRUNC:
         acc |= MAY_WRITE
     if flags & os.O_APPEND:
@@ -952,10 +1010,10 @@ def touch_atime(path: Path) -> None:
     if inode.i_flags & S_NOATIME or inode.i_sb.read_only:
         return
     mnt = path.mnt
-    if mnt.mnt_flags & 0x08 or (mnt.mnt_flags & 0x10 and inode.is_dir):
+    if mnt.mnt_flags & MNT_NOATIME or (mnt.mnt_flags & MNT_NODIRATIME and inode.is_dir):
         return
     now = inode.i_sb.kernel.current_time()
-    if mnt.mnt_flags & 0x20 and not (
+    if mnt.mnt_flags & MNT_RELATIME and not (
         inode.i_mtime >= inode.i_atime
         or inode.i_ctime >= inode.i_atime
         or now // 10**9 - inode.i_atime // 10**9 >= 24 * 3600  # whole seconds (tv_sec)

@@ -14,6 +14,7 @@ import errno
 from typing import Any
 
 from pinfs.base import cred as credmod
+from pinfs.base import uapi
 from pinfs.base.errors import kernel_error
 from pinfs.fs.namei import getname, path_lookupat
 from pinfs.mountns import (
@@ -61,7 +62,6 @@ from pinfs.vfs import (
     MS_NODIRATIME,
     MS_NOEXEC,
     MS_NOSUID,
-    MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
     MS_RELATIME,
@@ -70,11 +70,8 @@ from pinfs.vfs import (
     Dentry,
 )
 
-# Propagation types of mount(2) (include/uapi/linux/mount.h); MS_PRIVATE is in vfs.
-MS_UNBINDABLE = 1 << 17
-MS_SLAVE = 1 << 19
-MS_SHARED = 1 << 20
-MS_PROPAGATION = MS_SHARED | MS_SLAVE | MS_UNBINDABLE | MS_PRIVATE
+#: The propagation types mount(2) dispatches to do_change_type.
+MS_PROPAGATION = uapi.MS_SHARED | uapi.MS_SLAVE | uapi.MS_UNBINDABLE | uapi.MS_PRIVATE
 
 # The per-mount flags a remount may change (MNT_USER_SETTABLE_MASK).
 MNT_USER_SETTABLE = (

@@ -16,6 +16,7 @@ from pinfs.base.cred import (
     Cred,
     capable_wrt_inode_uidgid,
 )
+from pinfs.base.errors import Errno, refused
 from pinfs.vfs import (
     MAY_EXEC,
     MAY_READ,
@@ -39,6 +40,25 @@ def acl_permission_check(cred: Cred, inode: Inode, mask: int) -> int:
     return errno.EACCES
 
 
+_MAY_NAMES = ((MAY_READ, "MAY_READ"), (MAY_WRITE, "MAY_WRITE"), (MAY_EXEC, "MAY_EXEC"))
+
+
+def _dac_refusal(cred: Cred, inode: Inode, mask: int, override: str) -> Errno:
+    """EACCES from ``generic_permission``, saying which access, mode, owner and caller."""
+    wanted = "|".join(name for bit, name in _MAY_NAMES if mask & bit) or "access"
+    return refused(
+        errno.EACCES,
+        "generic_permission",
+        "{mask} denied: mode {mode:04o}, owner {uid}:{gid}, for uid {fsuid} without {cap}",
+        mask=wanted,
+        mode=inode.i_mode & 0o7777,
+        uid=inode.i_uid,
+        gid=inode.i_gid,
+        fsuid=cred.fsuid,
+        cap=override,
+    )
+
+
 def generic_permission(cred: Cred, inode: Inode, mask: int) -> int:
     """``generic_permission``: DAC, then CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH."""
     if acl_permission_check(cred, inode, mask) == 0:
@@ -49,7 +69,7 @@ def generic_permission(cred: Cred, inode: Inode, mask: int) -> int:
             return 0
         if not mask & MAY_WRITE and capable_wrt_inode_uidgid(cred, uid, gid, CAP_DAC_READ_SEARCH):
             return 0
-        return errno.EACCES
+        return _dac_refusal(cred, inode, mask, "CAP_DAC_OVERRIDE")
     # Files: override read/write always, exec only if some x bit is set.
     if (not mask & MAY_EXEC or inode.i_mode & 0o111) and capable_wrt_inode_uidgid(
         cred, uid, gid, CAP_DAC_OVERRIDE
@@ -58,7 +78,7 @@ def generic_permission(cred: Cred, inode: Inode, mask: int) -> int:
     mask &= MAY_READ | MAY_WRITE | MAY_EXEC
     if mask == MAY_READ and capable_wrt_inode_uidgid(cred, uid, gid, CAP_DAC_READ_SEARCH):
         return 0
-    return errno.EACCES
+    return _dac_refusal(cred, inode, mask, "CAP_DAC_OVERRIDE")
 
 
 def sb_permission(inode: Inode, mask: int) -> int:
@@ -66,7 +86,7 @@ def sb_permission(inode: Inode, mask: int) -> int:
     if mask & MAY_WRITE and inode.i_sb.read_only:
         fmt = stat.S_IFMT(inode.i_mode)
         if fmt in (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK):
-            return errno.EROFS
+            return refused(errno.EROFS, "sb_permission", "the superblock is read-only")
     return 0
 
 
@@ -77,7 +97,7 @@ def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
         if err:
             return err
         if inode.i_flags & S_IMMUTABLE:
-            return errno.EACCES
+            return refused(errno.EACCES, "inode_permission", "the inode is immutable")
     return generic_permission(cred, inode, mask)
 
 
@@ -93,9 +113,9 @@ def check_sticky(cred: Cred, dir: Inode, inode: Inode) -> bool:
 def may_create(cred: Cred, dir: Inode, child: Dentry) -> int:
     """``may_create``: the name is free, the dir alive, and we may write and search it."""
     if child.d_inode is not None:
-        return errno.EEXIST
+        return refused(errno.EEXIST, "may_create", "the name {name!r} exists", name=child.d_name)
     if dir.is_dead_dir:
-        return errno.ENOENT
+        return refused(errno.ENOENT, "may_create", "the directory was removed")
     return inode_permission(cred, dir, MAY_WRITE | MAY_EXEC)
 
 
@@ -109,8 +129,19 @@ def may_delete(cred: Cred, dir: Inode, victim: Dentry, isdir: bool) -> int:
         return err
     if dir.i_flags & S_APPEND:
         return errno.EPERM
-    if check_sticky(cred, dir, inode) or inode.i_flags & (S_APPEND | S_IMMUTABLE):
-        return errno.EPERM
+    if check_sticky(cred, dir, inode):
+        return refused(
+            errno.EPERM,
+            "check_sticky",
+            "the directory is sticky and uid {fsuid} owns neither it ({dir_uid}) nor "
+            "{name!r} ({uid}), without CAP_FOWNER",
+            fsuid=cred.fsuid,
+            dir_uid=dir.i_uid,
+            name=victim.d_name,
+            uid=inode.i_uid,
+        )
+    if inode.i_flags & (S_APPEND | S_IMMUTABLE):
+        return refused(errno.EPERM, "may_delete", "the inode is append-only or immutable")
     if isdir:
         if not inode.is_dir:
             return errno.ENOTDIR

@@ -229,7 +229,7 @@ _LIBC: list[ctypes.CDLL] = []
 
 def _libc() -> ctypes.CDLL:
     if not _LIBC:
-        import ctypes
+        import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
@@ -239,7 +239,7 @@ def _libc() -> ctypes.CDLL:
 
 def _sys(nr: int, *args: int | bytes | None, path: str | None = None) -> int:
     """``syscall(nr, args...)``; ints are passed as longs, bytes as pointers."""
-    import ctypes
+    import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     cargs: list[Any] = []
     for a in args:
@@ -460,7 +460,7 @@ class _Server:
 
     # ---- user memory for bpf()
     def op_write_user(self, data: bytes) -> int:
-        import ctypes
+        import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
         buf = ctypes.create_string_buffer(data, max(len(data), 1))
         addr = ctypes.addressof(buf)
@@ -468,7 +468,7 @@ class _Server:
         return addr
 
     def op_read_user(self, addr: int, size: int) -> bytes:
-        import ctypes
+        import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
         for base, buf in self.mem.items():
             if base <= addr and addr + size <= base + ctypes.sizeof(buf):
@@ -480,7 +480,7 @@ class _Server:
 
 
 def _capset(effective: int, permitted: int, inheritable: int) -> None:
-    import ctypes
+    import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     hdr = ctypes.create_string_buffer(struct.pack("<Ii", _CAP_VERSION_3, 0), 8)
     data = ctypes.create_string_buffer(
@@ -499,7 +499,7 @@ def _capset(effective: int, permitted: int, inheritable: int) -> None:
 
 
 def _capget() -> tuple[int, int, int]:
-    import ctypes
+    import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     hdr = ctypes.create_string_buffer(struct.pack("<Ii", _CAP_VERSION_3, 0), 8)
     data = ctypes.create_string_buffer(24)
@@ -510,7 +510,7 @@ def _capget() -> tuple[int, int, int]:
 
 def _bpf(cmd: int, attr: bytes | bytearray) -> tuple[int, bytes]:
     """bpf(cmd, attr, len(attr)); returns the result and the attr after the call."""
-    import ctypes
+    import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     buf = ctypes.create_string_buffer(bytes(attr), len(attr))
     ret = _sys(_SYS_BPF, cmd, ctypes.addressof(buf), len(attr))
@@ -553,7 +553,7 @@ def _possible_cpus() -> int:
 
 
 def _map_info(fd: int) -> tuple[int, int, int, int, int, int, str]:
-    import ctypes
+    import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     info = ctypes.create_string_buffer(80)
     attr = struct.pack("<IIQ", fd, 80, ctypes.addressof(info))
@@ -571,7 +571,7 @@ def _value_size(fd: int) -> tuple[int, int]:
 
 
 def _op_table() -> dict[str, Any]:
-    import ctypes
+    import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     def mkdir(s: _Server, path: str, mode: int = 0o777) -> None:
         os.mkdir(path, mode)
@@ -849,7 +849,7 @@ def _sandbox_main(argv: list[str]) -> NoReturn:
         _sys(_SYS_MOUNT, None, b"/", None, _MS_REC | _MS_PRIVATE, None)
         step = "mount tmpfs on the scratch directory"
         _sys(_SYS_MOUNT, b"pinfs-live", _cstr(scratch), b"tmpfs", 0, b"mode=0755,uid=0,gid=0")
-        import ctypes
+        import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
         buf = ctypes.create_string_buffer(120)
         _sys(_SYS_STATFS, _cstr(scratch), ctypes.addressof(buf))
@@ -870,7 +870,7 @@ def _sandbox_main(argv: list[str]) -> NoReturn:
         os.chown(bpfdir, 0, 0)
         os.chmod(bpfdir, 0o755)
         _possible_cpus()
-        import array  # noqa: F401 - used by socket.send_fds; import before the chroot
+        import array  # noqa: F401, PLC0415 - used by socket.send_fds; import before the chroot
 
         _OPS.get("")  # build the op table before the chroot hides the library files
         step = "fork the init process"
@@ -980,8 +980,8 @@ class LiveKernel:
         reason = None if sys.platform == "linux" else f"not Linux ({sys.platform})"
         if reason:
             raise RuntimeError(reason)
-        import subprocess
-        import tempfile
+        import subprocess  # noqa: PLC0415 - only the harness side needs it, not the sandbox
+        import tempfile  # noqa: PLC0415 - only the harness side needs it, not the sandbox
 
         self.timeout = timeout
         self._res = _Resources()
@@ -1041,10 +1041,12 @@ class LiveKernel:
         gid: int = 0,
         groups: Iterable[int] = (),
         caps: Iterable[int | str] = (),
+        parent: LiveTask | None = None,
     ) -> LiveTask:
-        """Fork a child of init and give it these credentials (real=effective=saved=fs)."""
+        """Fork a child of init (or of ``parent``) and give it these credentials
+        (real=effective=saved=fs)."""
         mask = _caps_mask(caps)
-        child = self.init_task.fork()
+        child = (self.init_task if parent is None else parent).fork()
         try:
             child._call("_setcreds", uid, gid, [int(g) for g in groups], mask)
         except BaseException:

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from pinfs.base import cred as credmod
+from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
@@ -24,7 +25,8 @@ from pinfs.fs.namei import FsStruct
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
 from pinfs.inode import bpf_fs_type
 from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
-from pinfs.machine.task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
+from pinfs.machine.render import kernel_tree
+from pinfs.machine.task import INIT_RLIMITS, PR_SET_KEEPCAPS, Task
 from pinfs.machine.trace import Trace
 from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
 from pinfs.vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
@@ -42,15 +44,6 @@ class UserStruct:
 
     uid: int
     locked_vm: int = 0
-
-
-#: Writable sysctls: name -> (min, max) of ``proc_dointvec_minmax``.  The range of
-#: ``kernel.unprivileged_bpf_disabled`` comes from the profile (only 1 at the seed).
-SYSCTL_RANGES: dict[str, tuple[int, int]] = {
-    "kernel.unprivileged_bpf_disabled": (1, 1),
-    "fs.protected_symlinks": (0, 1),
-    "fs.protected_hardlinks": (0, 1),
-}
 
 
 class Kernel:
@@ -167,15 +160,9 @@ class Kernel:
 
     def tree(self) -> str:
         """Mount namespaces, bpffs trees and bpf objects as text (what the tour prints)."""
-        from pinfs.machine.render import kernel_tree
-
         return kernel_tree(self)
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
     def check_invariants(self) -> None:
         """Raise :class:`pinfs.machine.invariants.InvariantError` if the bookkeeping is off."""
@@ -298,7 +285,7 @@ class Kernel:
             fs=fs,
             files=FdTable(),
             mnt_ns=ns,
-            rlimits={RLIMIT_NOFILE: (1024, 4096), RLIMIT_MEMLOCK: (65536, 65536)},
+            rlimits=dict(INIT_RLIMITS),
         )
         self.tasks[init.pid] = init
         init.mkdir("/tmp", 0o1777)
@@ -313,24 +300,34 @@ class Kernel:
         gid: int | None = None,
         groups: Iterable[int] = (),
         caps: Iterable[int] | None = None,
+        parent: Task | None = None,
     ) -> Task:
-        """A child of init with these credentials, set the way a launcher would:
-        setgroups, setresgid, (keepcaps), setresuid, capset.  ``caps`` are capability
-        numbers; by default uid 0 keeps every capability and others get none."""
+        """A child of init (or of ``parent``) with these credentials, set the way a
+        launcher would: setgroups, setresgid, (keepcaps), setresuid, capset.  ``caps``
+        are capability numbers; by default uid 0 keeps every capability and others get
+        none."""
+        parent = self.init_task if parent is None else parent
+        if not isinstance(parent, Task) or parent.kernel is not self:
+            raise TypeError(f"parent must be a task of this kernel, not {parent!r}")
         trace, self.trace = self.trace, None
         try:
-            task = self._spawn(uid, gid, groups, caps)
+            task = self._spawn(parent, uid, gid, groups, caps)
         finally:
             self.trace = trace
         if trace is not None:
-            trace._spawned(task, self.init_task)
+            trace._spawned(task, parent)
         return task
 
     def _spawn(
-        self, uid: int, gid: int | None, groups: Iterable[int], caps: Iterable[int] | None
+        self,
+        parent: Task,
+        uid: int,
+        gid: int | None,
+        groups: Iterable[int],
+        caps: Iterable[int] | None,
     ) -> Task:
         gid = uid if gid is None else gid
-        task = self.init_task.fork()
+        task = parent.fork()
         try:
             task.setgroups(list(groups))
             task.setresgid(gid, gid, gid)

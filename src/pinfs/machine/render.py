@@ -11,16 +11,15 @@ import stat
 from typing import TYPE_CHECKING
 
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.mountns import Mount
 from pinfs.vfs import Dentry, SuperBlock, d_path_name
 
 if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel
 
 
-def _mount_point(kernel: Kernel, mnt: object) -> str:
-    from pinfs.mountns import Mount
-
-    assert isinstance(mnt, Mount)
+def mount_point(mnt: Mount) -> str:
+    """Where ``mnt`` is mounted, as a path from its namespace's root (for pictures)."""
     parts: list[str] = []
     m = mnt
     while m.mnt_parent is not None and m.mnt_mountpoint is not None:
@@ -67,7 +66,7 @@ def kernel_tree(kernel: Kernel) -> str:
         for mnt in kernel.mounts(ns):
             sb = mnt.mnt_sb
             ro = " ro" if mnt.read_only else ""
-            where = _mount_point(kernel, mnt)
+            where = mount_point(mnt)
             out.append(f"  {where:<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}{ro}")
     for sb in kernel.filesystems["bpf"].fs_supers:
         mounts = "1 mount" if sb.s_active == 1 else f"{sb.s_active} mounts"

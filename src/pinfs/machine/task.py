@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pinfs.base import cred as credmod
-from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base import uapi
+from pinfs.base.display import repr_mimebundle
+from pinfs.base.errors import call_naming, kernel_error, refuse
+from pinfs.base.syscall import syscall
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
+from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.attr import (
     ATTR_CTIME,
     ATTR_GID,
@@ -54,7 +58,7 @@ from pinfs.fs.namei import (
 )
 from pinfs.fs.namespace import copy_mnt_ns, current_chrooted, do_mount, ksys_umount
 from pinfs.fs.permission import inode_permission
-from pinfs.machine.trace import syscall
+from pinfs.machine.sysctl import SYSCTL_RANGES
 from pinfs.mountns import (
     MNT_NOATIME,
     MNT_NODEV,
@@ -79,29 +83,34 @@ from pinfs.vfs import (
 if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel
 
-# clone/unshare flags (include/uapi/linux/sched.h)
-CLONE_VM = 0x100
-CLONE_FS = 0x200
-CLONE_FILES = 0x400
-CLONE_SIGHAND = 0x800
-CLONE_THREAD = 0x10000
-CLONE_NEWNS = 0x20000
-CLONE_SYSVSEM = 0x40000
-CLONE_NEWUTS = 0x4000000
-CLONE_NEWIPC = 0x8000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+# Their home is pinfs.base.uapi; the names stay importable from here.
+CLONE_FILES = uapi.CLONE_FILES
+CLONE_FS = uapi.CLONE_FS
+CLONE_NEWIPC = uapi.CLONE_NEWIPC
+CLONE_NEWNET = uapi.CLONE_NEWNET
+CLONE_NEWNS = uapi.CLONE_NEWNS
+CLONE_NEWPID = uapi.CLONE_NEWPID
+CLONE_NEWUSER = uapi.CLONE_NEWUSER
+CLONE_NEWUTS = uapi.CLONE_NEWUTS
+CLONE_SIGHAND = uapi.CLONE_SIGHAND
+CLONE_SYSVSEM = uapi.CLONE_SYSVSEM
+CLONE_THREAD = uapi.CLONE_THREAD
+CLONE_VM = uapi.CLONE_VM
+PR_SET_KEEPCAPS = uapi.PR_SET_KEEPCAPS
+RLIM_INFINITY = uapi.RLIM_INFINITY
+RLIMIT_MEMLOCK = uapi.RLIMIT_MEMLOCK
+RLIMIT_NOFILE = uapi.RLIMIT_NOFILE
+
 _UNSHARE_FLAGS = (
     CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES
     | CLONE_SYSVSEM | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWPID
 )  # fmt: skip
 
-RLIMIT_NOFILE = 7
-RLIMIT_MEMLOCK = 8
-RLIM_INFINITY = (1 << 64) - 1
-
-PR_SET_KEEPCAPS = 8
+#: init's limits at boot (the kernel's INIT_RLIMITS for the two pinfs models).
+INIT_RLIMITS: dict[int, tuple[int, int]] = {
+    RLIMIT_NOFILE: (1024, 4096),
+    RLIMIT_MEMLOCK: (65536, 65536),
+}
 
 
 def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) -> int:
@@ -137,11 +146,7 @@ class Task(BpfSyscalls):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """A picture (SVG) and the text tree, for notebooks."""
-        from pinfs.svg import mimebundle
-
-        return mimebundle(self)
+    _repr_mimebundle_ = repr_mimebundle
 
     def _enter(self) -> None:
         if not self.alive:
@@ -181,7 +186,27 @@ class Task(BpfSyscalls):
         while fd < len(files.fds) and files.fds[fd] is not None:
             fd += 1
         if fd >= self.rlimit(RLIMIT_NOFILE):
-            raise kernel_error(errno.EMFILE)
+            limit = self.rlimit(RLIMIT_NOFILE)
+            raise refuse(
+                errno.EMFILE,
+                "get_unused_fd_flags",
+                "no free fd below RLIMIT_NOFILE {limit}",
+                limit=limit,
+            )
+
+    def fd_map(self, fd: int) -> BpfMap:
+        """The map behind ``fd``, typed (introspection; ValueError for a program)."""
+        obj = self.fd_object(fd)
+        if not isinstance(obj, BpfMap):
+            raise ValueError(f"fd {fd} is a bpf program, not a map")
+        return obj
+
+    def fd_prog(self, fd: int) -> BpfProg:
+        """The program behind ``fd``, typed (introspection; ValueError for a map)."""
+        obj = self.fd_object(fd)
+        if not isinstance(obj, BpfProg):
+            raise ValueError(f"fd {fd} is a bpf map, not a program")
+        return obj
 
     def fd_file(self, fd: int) -> File:
         """The open file behind ``fd`` (introspection; no syscall)."""
@@ -648,8 +673,6 @@ class Task(BpfSyscalls):
         """Write ``value`` to /proc/sys/<name with / for .>: the file is 0644 root's
         (``test_perm`` checks the euid, no capability overrides), then the handler's
         ``proc_dointvec_minmax`` range gives EINVAL."""
-        from pinfs.machine.kernel import SYSCTL_RANGES
-
         if name not in SYSCTL_RANGES:
             raise ValueError(f"unknown or read-only sysctl: {name!r}")
         value = _int_arg(value, "value", -(1 << 31), 1 << 31)

@@ -2,56 +2,53 @@
 
 A :class:`Trace` holds one :class:`Event` per outermost syscall (a syscall made inside
 another, such as the ``open``/``getdents``/``close`` of ``listdir`` or the raw ``bpf``
-of ``obj_pin``, is not recorded), prints strace-style (``print(trace)``), and exports
-as a scenario (:mod:`pinfs.scenario`) that replays on a fresh kernel
-(:meth:`Trace.to_scenario`).
+of ``obj_pin``, is not recorded) and prints strace-style (``print(trace)``).  Export as
+a scenario that replays on a fresh kernel is a scenario tool
+(:func:`pinfs.scenario.from_trace`): recording knows nothing of the scenario format.
 
-The :func:`syscall` decorator marks the syscall methods of :class:`~pinfs.machine.task.Task`;
-while no trace is running its cost is one attribute check.
+The :func:`~pinfs.base.syscall.syscall` decorator marks the syscall methods of
+:class:`~pinfs.machine.task.Task`; while no trace is running its cost is one attribute
+check.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import inspect
 import os
 import stat as _stat
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
-from pinfs import scenario as scn
+import attrs
+
+from pinfs.base.errors import errno_name
+from pinfs.base.syscall import syscall
+from pinfs.machine.constants import constants
+from pinfs.machine.task import INIT_RLIMITS
 
 if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel
     from pinfs.machine.task import Task
 
-__all__ = ["Event", "TaskOrigin", "Trace", "syscall"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def syscall(fn: F) -> F:
-    """Record calls of ``fn`` (a syscall method of a task) in ``kernel.trace``."""
-    name = fn.__name__
-    sig: list[inspect.Signature] = []
-
-    @functools.wraps(fn)
-    def wrapper(self: Task, *args: Any, **kwargs: Any) -> Any:
-        trace = self.kernel.trace
-        if trace is None:
-            return fn(self, *args, **kwargs)
-        if not sig:
-            sig.append(inspect.signature(fn))
-        return trace._call(fn, sig[0], name, self, args, kwargs)
-
-    return cast(F, wrapper)
+__all__ = [
+    "ARG_KINDS",
+    "Event",
+    "Part",
+    "TaskOrigin",
+    "Trace",
+    "decode_int",
+    "format_parts",
+    "syscall",
+]
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class TaskOrigin:
-    """How a task entered the trace: ``declared`` (spawned, or already running when
-    the trace started, with its credentials then) or ``fork`` of ``parent``."""
+    """How a task entered the trace: ``declared`` (already running when the trace
+    started, or spawned while a fork of init was still a fork of a freshly booted
+    init: declared at the head), ``spawned`` (by ``kernel.spawn`` from ``parent``
+    after that changed what a fork inherits: declared where it happened) or ``fork``
+    of ``parent``; with its credentials, umask and (declared) cwd then."""
 
     pid: int
     kind: str
@@ -62,10 +59,9 @@ class TaskOrigin:
     caps: tuple[int, ...] = ()
     umask: int = 0o022
     cwd: str = "/"
-    note: str | None = None  # why the declaration may not replay exactly
 
 
-@dataclasses.dataclass(frozen=True)
+@attrs.frozen
 class Event:
     """One syscall: the task, the name, the arguments as given (by parameter name, in
     order) and the return value or the exception."""
@@ -154,7 +150,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "rlimit": ("RLIMIT_NOFILE", "RLIMIT_MEMLOCK"),
 }
 #: (syscall, parameter) -> how the integer is decoded.
-_KINDS: dict[tuple[str, str], str] = {
+ARG_KINDS: dict[tuple[str, str], str] = {
     ("open", "flags"): "oflags",
     ("open", "mode"): "mode",
     ("mkdir", "mode"): "mode",
@@ -174,60 +170,73 @@ _KINDS: dict[tuple[str, str], str] = {
     ("setrlimit", "resource"): "rlimit",
     ("getrlimit", "resource"): "rlimit",
 }
-#: Parameters that are fds of the calling task.
-_FD_PARAMS: dict[str, tuple[str, ...]] = {
-    "close": ("fd",),
-    "dup": ("fd",),
-    "fstat": ("fd",),
-    "getdents": ("fd",),
-    "map_lookup_elem": ("fd",),
-    "map_update_elem": ("fd",),
-    "map_delete_elem": ("fd",),
-    "map_get_next_key": ("fd",),
-    "obj_pin": ("fd", "path_fd"),
-    "obj_get": ("path_fd",),
-}
-_FD_RESULTS = frozenset({"open", "dup", "map_create", "prog_load", "obj_get"})
+#: One part of a decoded integer: a constant's name, or a literal ``(value, base)`` with
+#: base 10, 8 or 16.  The scenario tools turn parts into their syntax tree.
+Part = str | tuple[int, int]
 
 
-def _decode(kind: str | None, value: int) -> scn.IntExpr:
-    """An integer as a constant or flag expression when that is exact, else a literal."""
+def decode_int(kind: str | None, value: int) -> tuple[Part, ...]:
+    """An integer as a constant or flag expression when that is exact, else a literal;
+    ``kind`` is one of the families of :data:`ARG_KINDS` (None: a plain number)."""
     if kind is None:
-        return scn.Int(value)
+        return ((value, 10),)
     if kind == "mode":
-        return scn.Int(value, 8)
-    table = scn.constants()
+        return ((value, 8),)
+    table = constants()
     if kind in _ENUMS:
         for name in _ENUMS[kind]:
             if table.get(name) == value:
-                return scn.Name(name)
-        return scn.Int(value)
-    parts: list[scn.Int | scn.Name | scn.Label] = []
+                return (name,)
+        return ((value, 10),)
+    parts: list[Part] = []
     rest = value
     if kind == "oflags":
         acc = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}.get(value & 3)
         if acc is None or value < 0:
-            return scn.Int(value, 16)
+            return ((value, 16),)
         rest &= ~3
         if acc != "O_RDONLY" or not rest:
-            parts.append(scn.Name(acc))
+            parts.append(acc)
     if value < 0:
-        return scn.Int(value)
-    names = [(n, table[n]) for n in _FAMILIES[kind] if table.get(n, 0) > 0]
-    for name, bits in names:
-        if rest & bits == bits:
-            parts.append(scn.Name(name))
+        return ((value, 10),)
+    for name in _FAMILIES[kind]:
+        bits = table.get(name, 0)
+        if bits > 0 and rest & bits == bits:
+            parts.append(name)
             rest &= ~bits
     if rest:
-        parts.append(scn.Int(rest, 16))
+        parts.append((rest, 16))
     if not parts:
-        return scn.Int(0)
-    expr: scn.IntExpr = parts[0] if len(parts) == 1 else scn.Flags(tuple(parts))
-    try:
-        exact = scn._eval_int(expr, scn._Env()) == value
-    except Exception:  # pragma: no cover - a constant pinfs lacks
-        exact = False
-    return expr if exact else scn.Int(value, 16)
+        return ((0, 10),)
+    exact = _value_of(parts, table) == value
+    return tuple(parts) if exact else ((value, 16),)
+
+
+def _value_of(parts: list[Part], table: dict[str, int]) -> int | None:
+    value = 0
+    for part in parts:
+        if isinstance(part, str):
+            if part not in table:  # pragma: no cover - a constant pinfs lacks
+                return None
+            value |= table[part]
+        else:
+            value |= part[0]
+    return value
+
+
+def _format_literal(value: int, base: int) -> str:
+    sign = "-" if value < 0 else ""
+    a = abs(value)
+    if base == 8:
+        return f"{sign}0o{a:03o}"
+    if base == 16:
+        return f"{sign}0x{a:x}"
+    return f"{sign}{a}"
+
+
+def format_parts(parts: tuple[Part, ...]) -> str:
+    """``O_WRONLY|O_CREAT``, ``0o600``, ``0x10``: the parts as C-like text."""
+    return "|".join(p if isinstance(p, str) else _format_literal(*p) for p in parts)
 
 
 _S_IFMT = {
@@ -249,7 +258,7 @@ def _show_arg(call: str, key: str, value: Any) -> str:
     ):
         return _cstr(os.fsdecode(value))
     if isinstance(value, int) and not isinstance(value, bool):
-        return scn._fmt_int_expr(_decode(_KINDS.get((call, key)), value))
+        return format_parts(decode_int(ARG_KINDS.get((call, key)), value))
     return repr(value)
 
 
@@ -258,7 +267,7 @@ def _show_result(e: Event) -> str:
     if err is not None:
         num = e.errno
         if num is not None:
-            return f"-1 {scn.errno_name(num)} ({os.strerror(num)})"
+            return f"-1 {errno_name(num)} ({os.strerror(num)})"
         return f"? {type(err).__name__}: {err}"
     r = e.result
     if r is None:
@@ -296,9 +305,7 @@ def _cwd(task: Task) -> str:
         kernel.trace, kernel._clock = saved, clock
 
 
-def _origin(
-    task: Task, kind: str, parent: int | None = None, note: str | None = None
-) -> TaskOrigin:
+def _origin(task: Task, kind: str, parent: int | None = None) -> TaskOrigin:
     c = task.cred
     caps = tuple(i for i in range(c.cap_effective.bit_length()) if c.cap_effective >> i & 1)
     return TaskOrigin(
@@ -311,7 +318,6 @@ def _origin(
         caps=caps,
         umask=task.fs.umask,
         cwd=_cwd(task) if kind == "declared" else "/",
-        note=note,
     )
 
 
@@ -322,8 +328,8 @@ class Trace:
         self.kernel = kernel
         self.events: list[Event] = []
         self.tasks: dict[int, TaskOrigin] = {}  # by pid, in order of appearance
-        #: spawns replayed as forks: (events before it, parent, child, credential steps)
-        self.spawns: list[tuple[int, int, int, list[tuple[str, tuple[Any, ...]]]]] = []
+        #: spawns declared where they happened: (events before it, parent pid, child pid)
+        self.spawns: list[tuple[int, int, int]] = []
 
     def __len__(self) -> int:
         return len(self.events)
@@ -347,23 +353,31 @@ class Trace:
         if task.pid not in self.tasks:
             self.tasks[task.pid] = _origin(task, "declared")
 
+    def _boots_like_init(self, parent: Task) -> bool:
+        """Whether a fork of ``parent`` now is a fork of a freshly booted init (so the
+        child can be declared at the head of a scenario): no open fds, cwd and root
+        ``/``, the initial mount namespace, the boot rlimits."""
+        kernel = self.kernel
+        initial_ns = kernel.namespaces[0] if kernel.namespaces else parent.mnt_ns
+        root = parent.fs.root
+        return (
+            parent is kernel.init_task
+            and not parent.files.open_fds()
+            and _cwd(parent) == "/"
+            and parent.mnt_ns is initial_ns
+            and root.mnt is initial_ns.root
+            and root.dentry is root.mnt.mnt_root
+            and parent.rlimits == INIT_RLIMITS
+        )
+
     def _spawned(self, task: Task, parent: Task) -> None:
         """``kernel.spawn`` made ``task`` (its inner syscalls were not recorded)."""
-        note = None
-        if (
-            parent.files.open_fds()
-            or _cwd(parent) != "/"
-            or parent.mnt_ns
-            is not (self.kernel.namespaces[0] if self.kernel.namespaces else parent.mnt_ns)
-        ):
-            note = "spawned from a parent with open fds, a cwd or a new mount namespace"
-            steps = _spawn_steps(parent, task)
-            if steps is not None:  # replay it as a fork and credential changes
-                self._see(parent)
-                self.tasks[task.pid] = TaskOrigin(task.pid, "fork", parent=parent.pid)
-                self.spawns.append((len(self.events), parent.pid, task.pid, steps))
-                return
-        self.tasks[task.pid] = _origin(task, "declared", note=note)
+        if self._boots_like_init(parent):  # the same task is declared at the head
+            self.tasks[task.pid] = _origin(task, "declared")
+            return
+        self._see(parent)  # a task line right here: a fork of the parent as it is now
+        self.tasks[task.pid] = _origin(task, "spawned", parent=parent.pid)
+        self.spawns.append((len(self.events), parent.pid, task.pid))
 
     def _call(
         self,
@@ -408,215 +422,3 @@ class Trace:
         if name == "fork":
             self.tasks[result.pid] = TaskOrigin(result.pid, "fork", parent=task.pid)
         return result
-
-    # -- export ---------------------------------------------------------------------------
-
-    def to_scenario(self, profile_name: str | None = None) -> str:
-        """The trace as a scenario (:mod:`pinfs.scenario`) that replays on a fresh
-        kernel to the same results.  Syscalls the format has no operation for
-        (``getdents``, ``prctl``, ``sysctl_write``, id maps, raw ``bpf``), and calls
-        that failed without an errno, become comments."""
-        return scn.dumps(self.to_scenario_tree(profile_name))
-
-    def to_scenario_tree(self, profile_name: str | None = None) -> scn.Scenario:
-        """:meth:`to_scenario` before printing."""
-        if profile_name is None:
-            profile_name = _profile_name(self.kernel)
-        names = {pid: ("init" if pid == 1 else f"t{pid}") for pid in self.tasks}
-        head: list[scn.Line] = [
-            scn.Comment(" recorded by pinfs.machine.trace"),
-            scn.ProfileLine(profile_name),
-            scn.SysctlLine(tuple(sorted(self.kernel.sysctl.items()))),
-        ]
-        for origin in self.tasks.values():
-            if origin.kind != "declared":
-                continue
-            if origin.note:
-                head.append(scn.Comment(f" {names[origin.pid]}: {origin.note}"))
-            head.append(
-                scn.TaskDecl(
-                    names[origin.pid],
-                    uid=origin.uid,
-                    gid=origin.gid,
-                    groups=origin.groups,
-                    caps=tuple(scn._CAP_NAMES[c] for c in origin.caps if c < len(scn._CAP_NAMES)),
-                    umask=origin.umask,
-                    cwd=origin.cwd,
-                )
-            )
-        exporter = _Exporter(names)
-        body: list[scn.Line] = []
-        spawns = list(self.spawns)
-        for i, event in enumerate([*self.events, None]):
-            while spawns and spawns[0][0] == i:
-                _, parent, child, steps = spawns.pop(0)
-                body.extend(exporter.spawn(parent, child, steps))
-            if event is not None:
-                body.append(exporter.line(event))
-        return scn.Scenario(tuple(head + body))
-
-
-def _spawn_steps(parent: Task, child: Task) -> list[tuple[str, tuple[Any, ...]]] | None:
-    """The credential calls that turn a fork of ``parent`` into ``child``, or None when
-    the scenario format cannot express them (capabilities kept across a uid change)."""
-    p, c = parent.cred, child.cred
-    if c.cap_effective != (p.cap_effective if c.uid == 0 else 0):
-        return None
-    if c.cap_permitted != c.cap_effective or c.user_ns is not p.user_ns:
-        return None
-    steps: list[tuple[str, tuple[Any, ...]]] = []
-    if c.groups != p.groups:
-        steps.append(("setgroups", tuple(sorted(c.groups))))
-    if (c.gid, c.egid, c.sgid) != (p.gid, p.egid, p.sgid):
-        steps.append(("setresgid", (c.gid, c.egid, c.sgid)))
-    if (c.uid, c.euid, c.suid) != (p.uid, p.euid, p.suid):
-        steps.append(("setresuid", (c.uid, c.euid, c.suid)))
-    return steps
-
-
-def _profile_name(kernel: Kernel) -> str:
-    from pinfs.base import profiles
-
-    for attr, value in vars(profiles).items():
-        if value is kernel.profile and attr.isupper():
-            return attr
-    return "SEED"
-
-
-class _Unexportable(Exception):
-    pass
-
-
-class _Exporter:
-    """Turns events into scenario steps, naming fds with labels."""
-
-    def __init__(self, names: dict[int, str]) -> None:
-        self.names = names
-        self.fds: dict[tuple[int, int], str] = {}
-        self.count = 0
-        self.env = scn._Env()
-
-    def line(self, e: Event) -> scn.Line:
-        try:
-            step = self.step(e)
-        except _Unexportable as why:
-            return scn.Comment(f" {e.strace()}  ({why})".replace("\n", " "))
-        self.effects(e)
-        return step
-
-    def spawn(
-        self, parent: int, child: int, steps: list[tuple[str, tuple[Any, ...]]]
-    ) -> list[scn.Line]:
-        """``kernel.spawn`` as a fork and the credential calls it made."""
-        out: list[scn.Line] = [
-            scn.Comment(f" kernel.spawn: pid {child}"),
-            scn.Step(self.names[parent], "fork", (), scn.TaskResult(self.names[child])),
-        ]
-        for (pid, fd), name in list(self.fds.items()):
-            if pid == parent:
-                self.fds[(child, fd)] = name
-        for op, values in steps:
-            args: tuple[scn.Arg, ...]
-            if op == "setgroups":
-                args = (scn.IntList(tuple(scn.Int(v) for v in values)),)
-            else:
-                args = tuple(scn.Int(v) for v in values)
-            out.append(scn.Step(self.names[child], op, args, scn.Ok()))
-        return out
-
-    def label(self, pid: int, fd: int) -> scn.IntExpr:
-        name = self.fds.get((pid, fd))
-        return scn.Int(fd) if name is None else scn.Label(name)
-
-    def step(self, e: Event) -> scn.Step:
-        spec = scn.OPS.get(e.name)
-        if spec is None or e.name == "bpf":
-            raise _Unexportable("no scenario operation")
-        if e.error is not None and e.errno is None:
-            raise _Unexportable("no errno")
-        args = dict(e.args)
-        order = [k for k, _ in e.args]
-        if e.name == "prog_load":
-            if args.get("log_level") or args.get("log_size"):
-                raise _Unexportable("a verifier log")
-            order = ["prog_type", "insns", "license", "kern_version"]
-        if e.name in ("obj_pin", "obj_get"):
-            if args.get("path_fd") is None:
-                order.remove("path_fd")
-                if not args.get("file_flags"):
-                    order.remove("file_flags")
-            required = len(order)
-        else:
-            required = spec.required
-            while len(order) > required and _is_default(e.name, order[-1], args[order[-1]]):
-                order.pop()
-        if len(order) > len(spec.args):
-            raise _Unexportable("too many arguments")
-        out = tuple(
-            self.arg(e, kind, key, args[key]) for kind, key in zip(spec.args, order, strict=False)
-        )
-        return scn.Step(self.names[e.pid], e.name, out, self.result(e, spec))
-
-    def arg(self, e: Event, kind: str, key: str, value: Any) -> scn.Arg:
-        if value is None and kind in "PB":
-            return scn.Null()
-        if kind in "pP":
-            if not isinstance(value, (str, bytes)):
-                raise _Unexportable(f"{key} is not a string")
-            return scn.Str(os.fsdecode(value))
-        if kind == "i":
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise _Unexportable(f"{key} is not an integer")
-            if key in _FD_PARAMS.get(e.name, ()):
-                return self.label(e.pid, value)
-            return _decode(_KINDS.get((e.name, key)), value)
-        if kind in "bB":
-            if not isinstance(value, (bytes, bytearray)):
-                raise _Unexportable(f"{key} is not bytes")
-            return scn.Bytes(bytes(value))
-        if kind == "l":
-            items = list(value)
-            if not all(isinstance(i, int) for i in items):
-                raise _Unexportable(f"{key} is not a list of integers")
-            return scn.IntList(tuple(scn.Int(i) for i in items))
-        raise _Unexportable(f"argument kind {kind}")
-
-    def result(self, e: Event, spec: scn.OpSpec) -> scn.Result:
-        num = e.errno
-        if num is not None:
-            return scn.Errno(scn.errno_name(num))
-        if e.name == "fork":
-            return scn.TaskResult(self.names[e.result.pid])
-        if e.name in _FD_RESULTS:
-            self.count += 1
-            name = f"f{self.count}"
-            self.fds[(e.pid, int(e.result))] = name
-            return scn.FdResult(scn.Label(name))
-        step = scn.Step(self.names[e.pid], e.name, ())
-        return scn._render(step, spec.result, e.result, self.env)
-
-    def effects(self, e: Event) -> None:
-        """Forget and inherit fd labels as the call did."""
-        if e.error is not None:
-            return
-        args = dict(e.args)
-        if e.name == "close":
-            self.fds.pop((e.pid, args["fd"]), None)
-        elif e.name == "exit":
-            self.fds = {k: v for k, v in self.fds.items() if k[0] != e.pid}
-        elif e.name == "fork":
-            child = e.result.pid
-            for (pid, fd), name in list(self.fds.items()):
-                if pid == e.pid:
-                    self.fds[(child, fd)] = name
-        elif e.name == "execve":
-            pass  # close-on-exec fds keep their (now unused) labels
-
-
-def _is_default(call: str, key: str, value: Any) -> bool:
-    if call == "listdir":
-        return False
-    defaults = {"mode": 0o777 if call == "mkdir" else 0o666, "license": "GPL"}
-    if key in defaults:
-        return bool(value == defaults[key])
-    return value is None or value == 0

@@ -40,6 +40,7 @@ __all__ = [
     "BpfCall",
     "Creds",
     "Driver",
+    "DrivenTask",
     "FdRef",
     "MapSpec",
     "ModelMismatch",
@@ -64,6 +65,7 @@ _HOME = {
     "BpfCall": "strategies",
     "Creds": "strategies",
     "Driver": "runner",
+    "DrivenTask": "runner",
     "FdRef": "stateful",
     "MapSpec": "strategies",
     "ModelMismatch": "model",
@@ -89,4 +91,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    """Only the public names (not the helpers this module imports for itself)."""
+    return sorted(__all__)

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pinfs.ebpf.attr import BPF_MAP_TYPE_PROG_ARRAY, BpfMapType, BpfProgType
+from pinfs.base.uapi import O_CLOEXEC, O_PATH, RENAME_EXCHANGE
+from pinfs.ebpf.attr import BPF_MAP_TYPE_PROG_ARRAY, BPF_PSEUDO_MAP_FD, BpfMapType, BpfProgType
 
 if TYPE_CHECKING:
     from pinfs.base.profiles import Profile
@@ -42,11 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ModelMismatch", "ModelScopeError", "RefModel", "kernel_slots"]
 
-O_PATH = 0o10000000
-O_CLOEXEC = 0o2000000
-_RENAME_EXCHANGE = 2
 _LD_IMM64 = 0x18
-_PSEUDO_MAP_FD = 1
 
 Parts = tuple[str, ...]
 
@@ -408,7 +405,7 @@ class RefModel:
         while i < count:
             code, regs = insns[8 * i], insns[8 * i + 1]
             if code == _LD_IMM64:
-                if regs >> 4 == _PSEUDO_MAP_FD:
+                if regs >> 4 == BPF_PSEUDO_MAP_FD:
                     map_fd = int.from_bytes(insns[8 * i + 4 : 8 * i + 8], "little")
                     map_id = self.object_at(pid, map_fd, "map").id
                     if map_id not in used:
@@ -511,7 +508,7 @@ class RefModel:
         sb, a, b = self.mounts[src[0]].sb, src[1], dst[1]
         if a == b:
             return
-        if not flags & _RENAME_EXCHANGE:
+        if not flags & RENAME_EXCHANGE:
             victim = self._pin_at(sb, b)
             if victim is not None:
                 victim.path = None  # replaced: unlinked
@@ -794,7 +791,11 @@ class RefModel:
         problems = self.compare(kernel)
         if problems:
             raise ModelMismatch(
-                "reference model disagrees with the kernel:\n  " + "\n  ".join(problems)
+                "reference model disagrees with the kernel:\n  "
+                + "\n  ".join(problems)
+                + "\n(if your own code made syscalls on a pinfs.Task directly, the model did not"
+                " see them: call through driver.as_task(pid), a Task-shaped handle that keeps"
+                " the model in step, or self.run(op, ...) in a PinningMachine rule)"
             )
 
 

@@ -4,7 +4,14 @@ Fixtures:
 
 * ``kernel``: a fresh :class:`pinfs.Kernel` with bpffs mounted at ``/sys/fs/bpf`` by
   init (``kernel.init_task``);
+* ``kernel_factory``: a function that boots such a kernel on every call, for
+  ``@given`` tests (where one function-scoped kernel would be shared by every example,
+  which Hypothesis refuses): ``kernel_factory()``, ``kernel_factory("linux-6.18")``,
+  ``kernel_factory(bpffs=False)``;
 * ``pinfs_profile``: the :class:`pinfs.Profile` that kernel runs.
+
+``--pinfs-profile`` also reaches :class:`~pinfs.testing.PinningMachine` subclasses that
+do not set ``profile`` themselves.
 
 The profile is, in order of precedence: the test's ``@pytest.mark.pinfs_profile(p)``
 marker (``p`` a :class:`~pinfs.Profile` or a profile name), the ``--pinfs-profile NAME``
@@ -17,13 +24,16 @@ The plugin needs only pinfs and pytest (not Hypothesis).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pytest
 
 from pinfs.base import profiles
 from pinfs.base.profiles import Profile
 from pinfs.machine.kernel import Kernel
+from pinfs.testing import _selection
 
-__all__ = ["kernel", "pinfs_profile", "resolve_profile"]
+__all__ = ["KernelFactory", "kernel", "kernel_factory", "pinfs_profile", "resolve_profile"]
 
 BPFFS = "/sys/fs/bpf"
 
@@ -70,7 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "pinfs_profile(profile): run this test's pinfs 'kernel' fixture with this profile "
         "(a pinfs.Profile or a name in pinfs.base.profiles)",
     )
-    resolve_profile(config.getoption("--pinfs-profile"))  # fail early on a bad name
+    # Fail early on a bad name; machines without a profile of their own run this one.
+    _selection.selected_profile = resolve_profile(config.getoption("--pinfs-profile"))
 
 
 @pytest.fixture
@@ -84,9 +95,32 @@ def pinfs_profile(request: pytest.FixtureRequest) -> Profile:
     return resolve_profile(request.config.getoption("--pinfs-profile"))
 
 
+def boot(profile: Profile, bpffs: bool = True) -> Kernel:
+    """A fresh kernel of ``profile``, with bpffs mounted at /sys/fs/bpf by init."""
+    k = Kernel(profile)
+    if bpffs:
+        k.init_task.mount("bpf", BPFFS, "bpf")
+    return k
+
+
 @pytest.fixture
 def kernel(pinfs_profile: Profile) -> Kernel:
     """A fresh kernel with bpffs mounted at /sys/fs/bpf."""
-    k = Kernel(pinfs_profile)
-    k.init_task.mount("bpf", BPFFS, "bpf")
-    return k
+    return boot(pinfs_profile)
+
+
+class KernelFactory(Protocol):
+    """``kernel_factory(profile=None, *, bpffs=True) -> Kernel``."""
+
+    def __call__(self, profile: str | Profile | None = None, *, bpffs: bool = True) -> Kernel: ...
+
+
+@pytest.fixture(scope="session")
+def kernel_factory(pytestconfig: pytest.Config) -> KernelFactory:
+    """Boots a fresh kernel per call (the ``--pinfs-profile`` one unless given)."""
+    default = resolve_profile(pytestconfig.getoption("--pinfs-profile"))
+
+    def new_kernel(profile: str | Profile | None = None, *, bpffs: bool = True) -> Kernel:
+        return boot(default if profile is None else resolve_profile(profile), bpffs)
+
+    return new_kernel

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
+from pinfs.base.uapi import MS_SHARED, MS_SLAVE, MS_UNBINDABLE
 from pinfs.base.usermem import UserMemory
 from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
@@ -58,6 +59,7 @@ __all__ = [
     "OPS",
     "PIN_PATHS",
     "Driver",
+    "DrivenTask",
     "Outcome",
     "run_script",
 ]
@@ -81,7 +83,7 @@ PIN_PATHS = (
 )
 CHDIR_PATHS = ("/", *MOUNTPOINTS, *DIRS)
 # mount(2) flags that make no new mount: remount, bind, propagation changes.
-_MS_NOT_NEW = MS_REMOUNT | MS_BIND | MS_PRIVATE | (1 << 17) | (1 << 19) | (1 << 20)
+_MS_NOT_NEW = MS_REMOUNT | MS_BIND | MS_PRIVATE | MS_UNBINDABLE | MS_SLAVE | MS_SHARED
 
 
 def _arena_buffers() -> dict[str, bytes]:
@@ -167,6 +169,12 @@ class Driver:
         if task is None:
             raise kernel_error(errno.ESRCH)
         return task
+
+    def as_task(self, pid: int) -> DrivenTask:
+        """Task ``pid`` as a :class:`DrivenTask`: the :class:`~pinfs.Task` methods, with
+        the model following every call, so your own loader code can run unchanged."""
+        self.task(pid)  # ESRCH now rather than at the first call
+        return DrivenTask(self, pid)
 
     def check(self) -> None:
         """``kernel.check_invariants()``, then the model against the kernel."""
@@ -440,3 +448,149 @@ def run_script(
         if after_step is not None:
             after_step(driver)
     return outcomes
+
+
+#: Task methods that change nothing the reference model tracks: a DrivenTask passes
+#: them straight to the task.
+_PASS_THROUGH = frozenset(
+    {
+        "stat", "lstat", "fstat", "statfs", "getdents", "listdir", "readlink", "getcwd",
+        "getrlimit", "setrlimit", "umask", "capset", "setgroups", "prctl",
+        "fd_object", "fd_map", "fd_prog", "fd_file",
+        "mem", "pid", "cred", "kernel", "alive", "rlimit",
+    }
+)  # fmt: skip
+
+
+class DrivenTask:
+    """A :class:`~pinfs.Task`-shaped handle on task ``pid`` whose calls go through a
+    :class:`Driver`, so the reference model follows them.
+
+    Code written against ``pinfs.Task`` (``map_create``, ``obj_pin``, ``obj_get``,
+    ``close``, ``mkdir``, ``bpf``, ...) runs unchanged on it inside a
+    :class:`~pinfs.testing.PinningMachine` rule or a :class:`Driver` script.  Calls
+    that change nothing the model tracks (``stat``, ``listdir``, ``fd_object``, the
+    task's ``mem``, ...) go to the task itself; calls the model cannot follow
+    (``symlink``, ``link``, a non-bpf ``mount``, ...) raise
+    :class:`~pinfs.testing.model.ModelScopeError` naming the call.
+    """
+
+    def __init__(self, driver: Driver, pid: int) -> None:
+        self._driver = driver
+        self._pid = pid
+
+    def __repr__(self) -> str:
+        return f"<DrivenTask pid={self._pid}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _PASS_THROUGH:
+            return getattr(self._driver.task(self._pid), name)
+        if hasattr(Task, name):
+            raise ModelScopeError(
+                f"Task.{name} is not followed by the reference model; call it on "
+                f"driver.task({self._pid}) if the model need not know"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def fork(self) -> DrivenTask:
+        return DrivenTask(self._driver, self._driver.fork(self._pid))
+
+    def exit(self, status: int = 0) -> None:
+        self._driver.exit(self._pid, status)
+
+    def execve(self) -> None:
+        self._driver.execve(self._pid)
+
+    def setresuid(self, ruid: int, euid: int, suid: int) -> None:
+        self._driver.setresuid(self._pid, ruid, euid, suid)
+
+    def setresgid(self, rgid: int, egid: int, sgid: int) -> None:
+        self._driver.setresgid(self._pid, rgid, egid, sgid)
+
+    def unshare(self, flags: int) -> None:
+        self._driver.unshare(self._pid, flags)
+
+    # -- mounts and files --------------------------------------------------------------------
+
+    def mount(
+        self,
+        source: str | bytes,
+        target: str | bytes,
+        fstype: str | bytes | None,
+        flags: int = 0,
+        data: str | bytes | None = None,
+    ) -> None:
+        if fstype not in ("bpf", b"bpf") or data is not None:
+            raise ModelScopeError(f"mount of {fstype!r} (the model follows bpffs mounts)")
+        self._driver.mount(self._pid, target, flags)
+
+    def umount(self, target: str | bytes, flags: int = 0) -> None:
+        self._driver.umount(self._pid, target, flags)
+
+    def mkdir(self, path: str | bytes, mode: int = 0o777) -> None:
+        self._driver.mkdir(self._pid, path, mode)
+
+    def rmdir(self, path: str | bytes) -> None:
+        self._driver.rmdir(self._pid, path)
+
+    def unlink(self, path: str | bytes) -> None:
+        self._driver.unlink(self._pid, path)
+
+    def rename(self, old: str | bytes, new: str | bytes, flags: int = 0) -> None:
+        self._driver.rename(self._pid, old, new, flags)
+
+    def chmod(self, path: str | bytes, mode: int) -> None:
+        self._driver.chmod(self._pid, path, mode)
+
+    def chdir(self, path: str | bytes) -> None:
+        self._driver.chdir(self._pid, path)
+
+    def open(self, path: str | bytes, flags: int = 0, mode: int = 0o666) -> int:
+        return self._driver.open(self._pid, path, flags, mode)
+
+    def close(self, fd: int) -> None:
+        self._driver.close(self._pid, fd)
+
+    def dup(self, fd: int) -> int:
+        return self._driver.dup(self._pid, fd)
+
+    # -- bpf(2) -------------------------------------------------------------------------------
+
+    def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int) -> int:
+        return self._driver.map_create(self._pid, map_type, key_size, value_size, max_entries)
+
+    def map_update_elem(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
+        self._driver.map_update_elem(self._pid, fd, key, value, flags)
+
+    def map_lookup_elem(self, fd: int, key: bytes) -> bytes:
+        return self._driver.map_lookup_elem(self._pid, fd, key)
+
+    def map_delete_elem(self, fd: int, key: bytes) -> None:
+        self._driver.map_delete_elem(self._pid, fd, key)
+
+    def map_get_next_key(self, fd: int, key: bytes | None = None) -> bytes:
+        return self._driver.map_get_next_key(self._pid, fd, key)
+
+    def prog_load(
+        self,
+        prog_type: int,
+        insns: bytes,
+        license: str = "GPL",
+        log_level: int = 0,
+        log_size: int = 0,
+        kern_version: int = 0,
+    ) -> int:
+        return self._driver.prog_load(
+            self._pid, prog_type, insns, license, log_level, log_size, kern_version
+        )
+
+    def obj_pin(self, fd: int, path: str | bytes, *args: Any, **kwargs: Any) -> None:
+        self._driver.obj_pin(self._pid, fd, path, *args, **kwargs)
+
+    def obj_get(self, path: str | bytes, *args: Any, **kwargs: Any) -> int:
+        return self._driver.obj_get(self._pid, path, *args, **kwargs)
+
+    def bpf(self, cmd: int, attr_addr: int, size: int) -> int:
+        return self._driver.bpf_at(self._pid, cmd, attr_addr, size)

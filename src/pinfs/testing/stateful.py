@@ -66,10 +66,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     raise ImportError(MISSING) from exc
 
 from pinfs.base.profiles import SEED, Profile
+from pinfs.base.uapi import O_PATH
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.mountns import MNT_DETACH
+from pinfs.testing import _selection
 from pinfs.testing import strategies as pst
 from pinfs.testing.model import RefModel
 from pinfs.testing.runner import CHDIR_PATHS, DIRS, MOUNTPOINTS, PIN_PATHS, Driver, Outcome
@@ -78,7 +80,6 @@ from pinfs.vfs import MS_RDONLY
 __all__ = ["FdRef", "PinningMachine", "counterexample"]
 
 UIDS = (0, 1000, 1001)
-O_PATH = 0o10000000
 OPEN_PATHS = (*CHDIR_PATHS, *PIN_PATHS[:4], *PIN_PATHS[:4], "/tmp")
 OPEN_FLAGS = (
     os.O_RDONLY,
@@ -135,8 +136,9 @@ class PinningMachine(RuleBasedStateMachine):
     exits, init closes its fds and unmounts everything: then no object may be left.
     """
 
-    #: The kernel profile (:class:`pinfs.Profile`) :meth:`make_kernel` boots.
-    profile: ClassVar[Profile] = SEED
+    #: The kernel profile (:class:`pinfs.Profile`) :meth:`make_kernel` boots; None: the
+    #: pytest session's ``--pinfs-profile`` (the seed outside pytest).
+    profile: ClassVar[Profile | None] = None
     #: fork/spawn do nothing once this many tasks are alive.
     max_tasks: ClassVar[int] = 8
 
@@ -163,7 +165,7 @@ class PinningMachine(RuleBasedStateMachine):
     def make_kernel(self) -> Kernel:
         """A freshly booted kernel (default: ``Kernel(self.profile)``).  Change it
         only through :meth:`setup_world`, so the model follows."""
-        return Kernel(self.profile)
+        return Kernel(self.profile or _selection.selected_profile or SEED)
 
     def make_model(self) -> RefModel:
         """The reference model for the kernel's profile (:meth:`RefModel.for_profile`)."""

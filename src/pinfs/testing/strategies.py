@@ -27,7 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     raise ImportError(MISSING) from exc
 
 from pinfs.base import cred as _cred
-from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
+from pinfs.base.uapi import O_PATH, PAGE_SIZE
+from pinfs.base.usermem import TASK_SIZE_MAX
 from pinfs.ebpf.attr import (
     ATTR_LAYOUT,
     BPF_ANY,
@@ -138,10 +139,15 @@ def gids() -> st.SearchStrategy[int]:
     return uids()
 
 
+def _modelled_caps() -> list[int]:
+    """The capability numbers pinfs names as ``CAP_*`` constants (it checks only those)."""
+    return [cap for cap, name in enumerate(_cred.CAP_NAMES) if hasattr(_cred, name)]
+
+
 def capabilities(last_cap: int = 37) -> st.SearchStrategy[int]:
     """Capability numbers up to ``last_cap`` (37, CAP_AUDIT_READ, at the seed; later
     profiles' ``cap_last_cap`` adds CAP_PERFMON, CAP_BPF, CAP_CHECKPOINT_RESTORE)."""
-    return st.sampled_from([cap for cap in sorted(_cred.CAP_NAMES) if cap <= last_cap])
+    return st.sampled_from([cap for cap in _modelled_caps() if cap <= last_cap])
 
 
 def credentials(
@@ -161,15 +167,24 @@ def credentials(
     )
 
 
+class Mode(int):
+    """An ``int`` that shows itself in octal (``0o755``), so falsifying examples read
+    as a person writes modes and umasks."""
+
+    def __repr__(self) -> str:
+        return f"0o{int(self):03o}"
+
+
 def modes() -> st.SearchStrategy[int]:
     """Permission bits (with setuid/setgid/sticky), common ones most often."""
     common = (0o755, 0o700, 0o777, 0o1777, 0o600, 0o644, 0o000, 0o2755, 0o311)
-    return st.one_of(st.sampled_from(common), st.integers(0, 0o7777))
+    return st.one_of(st.sampled_from(common), st.integers(0, 0o7777)).map(Mode)
 
 
 def umasks() -> st.SearchStrategy[int]:
     """umask(2) values."""
-    return st.one_of(st.sampled_from((0o022, 0o077, 0o002, 0o000, 0o777)), st.integers(0, 0o777))
+    common = (0o022, 0o077, 0o002, 0o000, 0o777)
+    return st.one_of(st.sampled_from(common), st.integers(0, 0o777)).map(Mode)
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,8 +212,9 @@ def _long_names() -> st.SearchStrategy[str]:
     )
 
 
-def _non_ascii_names() -> st.SearchStrategy[str]:
-    alphabet = st.characters(codec="utf-8", exclude_characters="/\0")
+def _non_ascii_names(dots: bool = True) -> st.SearchStrategy[str]:
+    # With dots=False no name may hold a '.' (bpffs refuses those): names(dotted=False).
+    alphabet = st.characters(codec="utf-8", exclude_characters="/\0" if dots else "/\0.")
     return st.text(alphabet, min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
 
 
@@ -214,7 +230,7 @@ def names(
     if long:
         kinds.append(_long_names())
     if non_ascii:
-        kinds.append(_non_ascii_names())
+        kinds.append(_non_ascii_names(dots=dotted))
     return st.one_of(kinds)
 
 
@@ -525,12 +541,15 @@ def _prog_load_attrs() -> st.SearchStrategy[bytes]:
     return parts.map(lambda p: pack_attr(5, **p[0], **p[1], **p[2]))
 
 
-def arena_bpf_calls(malformed: bool = False) -> st.SearchStrategy[BpfCall]:
+def arena_bpf_calls(
+    malformed: bool = False, cmds: Sequence[int] | None = None
+) -> st.SearchStrategy[BpfCall]:
     """Raw calls for the standard world of :class:`~pinfs.testing.runner.Driver` and
     :class:`~pinfs.testing.PinningMachine`: pointer fields name the arena's buffers
     (pin paths, slot keys, fd values, programs, the license, an output buffer), only
     sometimes a bad pointer, and fds are small, so many calls succeed.  With
-    ``malformed``, a quarter are :func:`malformed_bpf_attrs` instead."""
+    ``malformed``, a quarter are :func:`malformed_bpf_attrs` instead.  ``cmds`` keeps
+    only these commands (default: the eight of the seed)."""
     low_fds = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5))
     elem = {
         "map_fd": low_fds,
@@ -549,6 +568,11 @@ def arena_bpf_calls(malformed: bool = False) -> st.SearchStrategy[BpfCall]:
     }
     for cmd in (1, 2, 3, 4):
         attrs[BpfCmd(cmd)] = bpf_attrs(cmd, fields=elem)
+    if cmds is not None:
+        unknown = set(cmds) - set(attrs)
+        if unknown or not cmds:
+            raise ValueError(f"cmds must be commands 0-7 of the seed, not {sorted(cmds)}")
+        attrs = {cmd: attr for cmd, attr in attrs.items() if cmd in cmds}
     calls = []
     for cmd, attr in attrs.items():
         if malformed:
@@ -563,7 +587,6 @@ def arena_bpf_calls(malformed: bool = False) -> st.SearchStrategy[BpfCall]:
 
 _PIDS = st.sampled_from((1, 1, 1, 2, 3, 4, 5))  # init most often; forks get 2, 3, ...
 _FDS = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5, 7))  # the lowest fds are the likely ones
-_O_PATH = 0o10000000
 
 
 def _u32_bytes(values: st.SearchStrategy[int]) -> st.SearchStrategy[bytes]:
@@ -576,7 +599,7 @@ def _script_args() -> dict[str, st.SearchStrategy[dict[str, Any]]]:
     open_flags = st.sampled_from(
         (
             os.O_RDONLY,
-            _O_PATH,
+            O_PATH,
             os.O_RDONLY | os.O_DIRECTORY,
             os.O_RDONLY | os.O_CLOEXEC,
             os.O_WRONLY,

@@ -1,0 +1,79 @@
+"""The user-space ABI numbers pinfs shares across layers: one home for each.
+
+Flags of mount(2)/umount2(2) (include/uapi/linux/mount.h, fs.h), open(2)
+(include/uapi/asm-generic/fcntl.h), renameat2(2) (include/uapi/linux/fs.h),
+clone(2)/unshare(2) (include/uapi/linux/sched.h), rlimits
+(include/uapi/asm-generic/resource.h), prctl(2), path limits
+(include/uapi/linux/limits.h) and the x86_64 page size.  Kernel-internal numbers
+(``i_flags``, ``mnt_flags``, ``FMODE_*``, ``MAY_*``) live with the code that owns them.
+"""
+
+from __future__ import annotations
+
+import os
+
+# mount(2) flags (include/uapi/linux/mount.h)
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+# umount2(2) flags (include/linux/fs.h)
+MNT_FORCE = 1
+MNT_DETACH = 2
+MNT_EXPIRE = 4
+UMOUNT_NOFOLLOW = 8
+
+# open(2) (include/uapi/asm-generic/fcntl.h)
+O_ACCMODE = os.O_ACCMODE
+O_CLOEXEC = 0o2000000
+O_PATH = 0o10000000
+AT_FDCWD = -100
+
+# renameat2(2) flags (include/uapi/linux/fs.h)
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+RENAME_WHITEOUT = 4
+
+# clone(2)/unshare(2) flags (include/uapi/linux/sched.h)
+CLONE_VM = 0x100
+CLONE_FS = 0x200
+CLONE_FILES = 0x400
+CLONE_SIGHAND = 0x800
+CLONE_THREAD = 0x10000
+CLONE_NEWNS = 0x20000
+CLONE_SYSVSEM = 0x40000
+CLONE_NEWUTS = 0x4000000
+CLONE_NEWIPC = 0x8000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+# getrlimit(2)/setrlimit(2) (include/uapi/asm-generic/resource.h)
+RLIMIT_NOFILE = 7
+RLIMIT_MEMLOCK = 8
+RLIM_INFINITY = (1 << 64) - 1
+
+# prctl(2) (include/uapi/linux/prctl.h)
+PR_SET_KEEPCAPS = 8
+
+# include/uapi/linux/limits.h
+NAME_MAX = 255
+PATH_MAX = 4096
+
+# x86_64
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
