@@ -18,6 +18,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pinfs
 from pinfs.base import profiles
@@ -686,3 +688,68 @@ def test_13_helpers_map_nothing_in_proportion_to_a_size_prog_load() -> None:
         tracemalloc.stop()
     assert fd >= 0 and peak < 2**20
     assert t.mem.image() == {}  # the helper unmapped its buffers again
+
+
+# ---------------------------------------------------------------------------------------
+# A small hostile-input sweep over the public surface (fixed, deterministic settings)
+
+JUNK: list[Any] = [
+    *(None, -1, 0, 1, 3, 2**31, 2**32 - 1, 2**64, 1.5, math.nan, True, 1j),
+    *("", "/", "/tmp", "/tmp/f", "/tmp/d", "/sys/fs/bpf/m", "\ud800", "/tmp/\udcff"),
+    *("x" * 5000, "a\0b", b"", b"/tmp/\xff", b"\0" * 4, RETURN_ZERO, bytearray(b"x")),
+    *([], [(0, 0, 1)], (0, 0, 1), {}, object()),
+]
+
+#: owner:method:how many arguments
+_SURFACE_TABLE = """
+    task:mkdir:2 task:rmdir:1 task:unlink:1 task:rename:3 task:link:2 task:symlink:2
+    task:readlink:1 task:mknod:3 task:open:3 task:close:1 task:dup:1 task:stat:1
+    task:fstat:1 task:statfs:1 task:getdents:1 task:chmod:2 task:chown:3 task:truncate:2
+    task:chdir:1 task:umask:1 task:mount:5 task:umount:2 task:unshare:1 task:exit:1
+    task:setresuid:3 task:setgroups:1 task:capset:3 task:prctl:2 task:setrlimit:3
+    task:sysctl_write:2 task:write_uid_map:1 task:bpf:3 task:map_create:4
+    task:map_update_elem:4 task:map_lookup_elem:2 task:prog_load:5 task:obj_pin:2
+    task:obj_get:2 task:fd_object:1 task:rlimit:1 mem:alloc:1 mem:read:2 mem:write:2
+    kernel:mounts:1 kernel:advance_clock:1 kernel:spawn:4 kernel:put_mnt_ns:1
+    kernel:user_struct:1 kernel:write_id_map:3
+"""
+SURFACE = [
+    (owner, name, int(arity))
+    for owner, name, arity in (entry.split(":") for entry in _SURFACE_TABLE.split())
+]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(SURFACE),
+            st.lists(st.sampled_from(JUNK), min_size=0, max_size=5),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_junk_arguments_raise_only_value_errors_and_change_nothing(
+    calls: list[tuple[tuple[str, str, int], list[Any], bool]],
+) -> None:
+    """Junk in any argument of the public surface: only OSError/TypeError/ValueError
+    may come out (anything else fails the test), a failed call leaves the snapshot as
+    it was, and the invariants hold after every call."""
+    k = boot(LATEST)
+    t = k.init_task
+    t.mkdir("/tmp/d")
+    t.mknod("/tmp/f", 0o100644)
+    t.obj_pin(t.map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 1), f"{BPF}/m")
+    u = k.spawn(uid=1000)
+    for (owner, name, arity), junk, as_user in calls:
+        task = u if as_user else t
+        target = {"task": task, "mem": task.mem, "kernel": k}[owner]
+        args = (junk * arity)[:arity] if junk else []
+        before = snapshot(k)
+        try:
+            getattr(target, name)(*args)
+        except (OSError, TypeError, ValueError):
+            assert snapshot(k) == before, (name, args)
+        k.check_invariants()
