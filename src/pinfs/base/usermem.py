@@ -45,9 +45,6 @@ class Region:
     size: int
     pages: dict[int, bytearray] = attrs.field(factory=dict)
 
-    def __len__(self) -> int:
-        return self.size
-
     def read(self, offset: int, n: int) -> bytes:
         out = bytearray()
         while n > 0:
