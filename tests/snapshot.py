@@ -30,7 +30,10 @@ def snapshot(kernel: Kernel) -> State:
         "tasks": {pid: _task(task, superblocks) for pid, task in sorted(kernel.tasks.items())},
         "namespaces": [_namespace(ns, superblocks) for ns in kernel.namespaces],
         "objects": [_object(info) for info in kernel.objects()],
-        "memlock": {uid: user.locked_vm for uid, user in sorted(kernel.users.items())},
+        # A user with nothing locked is the same as one without a record yet.
+        "memlock": {
+            u: user.locked_vm for u, user in sorted(kernel.users.items()) if user.locked_vm
+        },
         "memlock_leaked": dict(sorted(kernel.memlock_leaked.items())),
         "sysctl": dict(sorted(kernel.sysctl.items())),
         "bugs": list(kernel.bugs),
@@ -98,7 +101,7 @@ def _task(task: Any, superblocks: dict[int, SuperBlock]) -> State:
         },
         "cloexec": sorted(task.files.cloexec),
         "rlimits": dict(sorted(task.rlimits.items())),
-        "memory": {start: bytes(buf) for start, buf in sorted(task.mem._regions.items())},
+        "memory": task.mem.image(),
     }
 
 

@@ -286,6 +286,10 @@ def prog_array_lookup(k: pinfs.Kernel) -> Any:
         return errno.errorcode[exc.errno or 0]
 
 
+def small_log(k: pinfs.Kernel) -> int:
+    return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO, "GPL", 1, 100)
+
+
 def kprobe_version(k: pinfs.Kernel) -> int:
     return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_KPROBE, RETURN_ZERO, kern_version=1)
 
@@ -334,6 +338,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "htab_key_size_limit": (big_key, errno.E2BIG, 0, LATEST),
     "htab_value_size_limit": (big_value, 0, errno.E2BIG, LATEST),
     "fd_array_sys_lookup": (prog_array_lookup, "ENOENT", True, LATEST),
+    "verifier_log_rules": (small_log, errno.EINVAL, 0, LATEST),
 }
 
 

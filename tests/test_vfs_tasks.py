@@ -86,7 +86,7 @@ def test_s100_exit_closes_every_fd_exit_files(t: Task, k: pinfs.Kernel) -> None:
     c.exit(0)
     assert all(f.f_count == 0 and f.f_path is None for f in files)
     assert d.d_count == base
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ProcessLookupError):  # an exited task has no syscalls: ESRCH
         c.stat("/")
 
 
@@ -155,7 +155,7 @@ def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.
 
 def test_init_cannot_exit_do_exit(t: Task) -> None:
     """S92 context: init's namespace never dies (the kernel panics on init's exit)."""
-    with pytest.raises(RuntimeError):
+    with pytest.raises(ValueError, match="init"):
         t.exit(0)
 
 

@@ -9,10 +9,10 @@ build the attr and its buffers in user memory and go through the raw path.
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pinfs.base.cstring import c_string, c_string_bytes
 from pinfs.base.errors import ENOTSUPP, KernelError, kernel_error, naming, refuse
 from pinfs.base.syscall import syscall
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
@@ -287,15 +287,8 @@ def _as_bytes(value: object, what: str) -> bytes:
 
 
 def _c_string(value: object, what: str) -> bytes:
-    if isinstance(value, str):
-        data = value.encode("utf-8", "surrogateescape")
-    elif isinstance(value, (bytes, bytearray)):
-        data = bytes(value)
-    else:
-        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
-    if b"\0" in data:
-        raise ValueError(f"embedded null byte in {what}")
-    return data + b"\0"
+    """A string for user memory, NUL-terminated (the :mod:`pinfs.base.cstring` rule)."""
+    return c_string_bytes(value, what) + b"\0"
 
 
 #: The helpers write ``file_flags`` and ``path_fd`` wherever the caller asks; the
@@ -462,7 +455,7 @@ class BpfSyscalls:
         try:
             self._bpf_call(BPF_OBJ_PIN, buffers, None, bpf_fd=_u32(fd, "fd"), **fields)
         except KernelError as exc:
-            raise naming(exc, os.fsdecode(path)) from None
+            raise naming(exc, c_string(path, "path")) from None
 
     @syscall
     def obj_get(  # type: ignore[misc]
@@ -475,7 +468,7 @@ class BpfSyscalls:
         try:
             return self._bpf_call(BPF_OBJ_GET, buffers, None, **fields)[0]
         except KernelError as exc:
-            raise naming(exc, os.fsdecode(path)) from None
+            raise naming(exc, c_string(path, "path")) from None
 
     def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
         """The map or program behind ``fd`` (introspection, not a syscall)."""

@@ -59,6 +59,7 @@ from pinfs.fs.namei import (
     touch_atime,
     vfs_mknod,
 )
+from pinfs.fs.parser import fs_param_is_u32, match_octal
 from pinfs.fs.permission import inode_permission
 from pinfs.mountns import MountContext, mount_nodev, mount_ns
 from pinfs.vfs import (
@@ -485,35 +486,30 @@ def bpf_fill_super(sb: SuperBlock, ctx: MountContext) -> None:
 
 
 def bpf_parse_options(profile: Profile, ctx: MountContext) -> tuple[int, int, int]:
-    """``bpf_parse_param``: ``mode=`` (octal, else EINVAL), ``uid=``/``gid=`` (ids of
-    the mounter's namespace, EINVAL if unmapped); unknown options are ignored."""
+    """``bpf_parse_param``: ``mode=`` (``fsparam_u32oct`` since v5.4, else EINVAL;
+    before, ``match_octal``, where a bad value is ignored), ``uid=``/``gid=``
+    (``fsparam_u32``: decimal, 0x.. or 0..; ids of the mounter's namespace, EINVAL if
+    unmapped); unknown options are ignored."""
     mode, uid, gid = 0o777, 0, 0
     if profile.mount_uid_gid_options:
         uid, gid = ctx.cred.fsuid, ctx.cred.fsgid
     for option in (ctx.options or "").split(","):
-        key, _, value = option.partition("=")
+        key, sep, text = option.partition("=")
+        value = text if sep else None
         if key == "source" and profile.mount_options_fs_parse:
             raise kernel_error(errno.EINVAL)  # "VFS: Multiple sources"
         if key == "mode" and profile.mount_mode_option:
-            mode = _parse_uint(value, 8) & S_IALLUGO
+            if profile.mount_options_fs_parse:
+                mode = fs_param_is_u32(value, 8) & S_IALLUGO
+            elif (number := match_octal(value)) is not None:
+                mode = number & S_IALLUGO
         elif key in ("uid", "gid") and profile.mount_uid_gid_options:
             ns = ctx.cred.user_ns
-            kid = (ns.make_kuid if key == "uid" else ns.make_kgid)(_parse_uint(value, 10))
+            kid = (ns.make_kuid if key == "uid" else ns.make_kgid)(fs_param_is_u32(value, 0))
             if kid is None:
                 raise kernel_error(errno.EINVAL)
             uid, gid = (kid, gid) if key == "uid" else (uid, kid)
     return mode, uid, gid
-
-
-def _parse_uint(text: str, base: int) -> int:
-    """``kstrtouint``: digits of ``base`` only (no sign, no ``0o``/``0x`` prefix)."""
-    digits = "01234567" if base == 8 else "0123456789"
-    if not text or any(c not in digits for c in text):
-        raise kernel_error(errno.EINVAL)
-    value = int(text, base)
-    if not 0 <= value < 1 << 32:
-        raise kernel_error(errno.EINVAL)
-    return value
 
 
 bpf_link_iops = _no_ops("bpf_link_iops")

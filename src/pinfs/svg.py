@@ -53,7 +53,7 @@ from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
 from pinfs.machine.invariants import collect_holders
 from pinfs.machine.kernel import Kernel
-from pinfs.machine.render import mount_point, superblock_tree
+from pinfs.machine.render import dentry_tree, mount_point, superblock_tree
 from pinfs.machine.task import Task
 from pinfs.mountns import Mount, MountNamespace, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name
@@ -215,6 +215,10 @@ def _covered(mnt: Mount) -> bool:
     return bool(stack) and stack[-1] is not mnt
 
 
+def _is_dir(dentry: Dentry) -> bool:
+    return dentry.d_inode is not None and dentry.d_inode.is_dir
+
+
 def _inode_text(inode: Inode) -> str:
     return f"{stat.filemode(inode.i_mode)} {inode.i_uid}:{inode.i_gid} ino={inode.i_ino}"
 
@@ -315,15 +319,8 @@ def _sb_box(kernel: Kernel, sb: SuperBlock, scene: _Scene) -> _Box:
 
     add(sb.s_root, "/", "/")
 
-    def walk(dentry: Dentry, prefix: str) -> None:
-        children = list(dentry.children())
-        for i, child in enumerate(children):
-            last = i == len(children) - 1
-            add(child, f"{prefix}{'`-- ' if last else '|-- '}{child.d_name}", d_path_name(child))
-            if child.d_inode is not None and child.d_inode.is_dir:
-                walk(child, prefix + ("    " if last else "|   "))
-
-    walk(sb.s_root, "")
+    for child, branch in dentry_tree(sb.s_root, _is_dir):
+        add(child, f"{branch}{child.d_name}", d_path_name(child))
     for inode in sorted(sb.s_inodes, key=lambda i: i.i_ino):
         obj = _pinned(inode)
         if obj is None or id(inode) in seen:

@@ -117,6 +117,17 @@ def _map_down(extents: tuple[tuple[int, int, int], ...], value: int) -> int | No
     return None
 
 
+def map_id_range_down(
+    extents: tuple[tuple[int, int, int], ...], value: int, count: int
+) -> int | None:
+    """``map_id_range_down``: the kid of ``value`` if all ``count`` ids from it lie in
+    one extent, else None."""
+    for first, lower, extent_count in extents:
+        if first <= value and value + count <= first + extent_count:
+            return lower + (value - first)
+    return None
+
+
 def _map_up(extents: tuple[tuple[int, int, int], ...], kid: int) -> int | None:
     for first, lower, count in extents:
         if lower <= kid < lower + count:
@@ -195,6 +206,48 @@ def _resolve_ids(
             raise kernel_error(errno.EINVAL)
         out.append(kid)
     return tuple(out)
+
+
+def check_id_extents(extents: object) -> list[tuple[int, int, int]]:
+    """The lines of a ``uid_map``/``gid_map`` write, as Python values: ``(first,
+    lower_first, count)`` triples of unsigned 32-bit ints, what ``map_write``'s
+    ``simple_strtoul`` fields can hold.  Anything else is TypeError/ValueError."""
+    if isinstance(extents, (str, bytes)) or not isinstance(extents, Iterable):
+        raise TypeError(f"extents must be an iterable of triples, not {type(extents).__name__}")
+    lines: list[tuple[int, int, int]] = []
+    for extent in extents:
+        if not isinstance(extent, tuple) or len(extent) != 3:
+            raise TypeError(f"each extent must be a (first, lower, count) tuple, not {extent!r}")
+        for what, value in zip(("first", "lower", "count"), extent, strict=True):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"extent {what} must be int, not {type(value).__name__}")
+            if not 0 <= value <= _NO_CHANGE:
+                raise ValueError(f"extent {what} out of range for u32: {value}")
+        lines.append(extent)
+    return lines
+
+
+def map_write_extents_valid(extents: list[tuple[int, int, int]]) -> bool:
+    """``map_write``'s parse checks (EINVAL otherwise): at least one extent, no
+    ``(u32)-1`` start, a count that is not zero and does not wrap either range, and
+    no extent overlapping an earlier one (``mappings_overlap``)."""
+    if not extents:
+        return False
+    for i, (first, lower, count) in enumerate(extents):
+        if _NO_CHANGE in (first, lower):
+            return False
+        if first + count > _NO_CHANGE or lower + count > _NO_CHANGE or count == 0:
+            return False  # (first + count) <= first in u32 arithmetic
+        for prev_first, prev_lower, prev_count in extents[:i]:
+            if _overlap(first, count, prev_first, prev_count):
+                return False
+            if _overlap(lower, count, prev_lower, prev_count):
+                return False
+    return True
+
+
+def _overlap(a: int, a_count: int, b: int, b_count: int) -> bool:
+    return a <= b + b_count - 1 and b <= a + a_count - 1
 
 
 def check_c_id(value: object) -> None:

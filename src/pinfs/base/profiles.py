@@ -18,17 +18,106 @@ are out of scope, so ``link_objects``, ``btf_map_dump``, ``iter_link_readable`` 
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
 
+#: Ranges of the integer switches (inclusive); other ints are unsigned 64-bit.
+_RANGES: dict[str, tuple[int, int]] = {
+    "refcnt_bits": (2, 64),
+    "refcnt_limit": (1, (1 << 64) - 1),
+    "bpf_attr_size": (48, 4096),  # PAGE_SIZE: bpf(2) refuses larger sizes before reading
+    "unpriv_sysctl_values": (0, 2),
+    "unpriv_sysctl_default": (0, 2),
+    "cap_last_cap": (0, 63),  # capability sets are 64-bit masks
+    "htab_key_size_limit": (1, (1 << 32) - 1),
+    "htab_value_size_limit": (1, (1 << 32) - 1),
+    "linux_version_code": (0, (1 << 32) - 1),
+}
 
-@attrs.frozen(repr=False)
+
+def _field_validators(cls: type, fields: list[attrs.Attribute[Any]]) -> list[Any]:
+    """attrs ``field_transformer``: every field is validated from its annotation (type,
+    allowed values) and :data:`_RANGES`, so a nonsense profile is refused when it is
+    made, with a message that names the field."""
+    return [f.evolve(validator=_validate_switch) for f in fields]
+
+
+_CHECKS: dict[str, Callable[[Any], None]] = {}
+
+
+def _validate_switch(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not _CHECKS:  # annotations are strings until the module is fully defined
+        for name, hint in typing.get_type_hints(Profile).items():
+            bounds = _RANGES.get(name, (0, (1 << 64) - 1))
+            _CHECKS[name] = _check_for(f"Profile.{name}", hint, bounds)
+    _CHECKS[attribute.name](value)
+
+
+def _check_for(what: str, hint: Any, bounds: tuple[int, int]) -> Callable[[Any], None]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return lambda value: _check_choice(what, value, args)
+    if origin is types.UnionType and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        check = _check_for(what, inner, bounds)
+        return lambda value: None if value is None else check(value)
+    if origin is tuple:
+        return lambda value: _check_int_tuple(what, value, bounds)
+    if hint is bool:
+        return lambda value: _check_type(what, value, bool)
+    if hint is int:
+        return lambda value: _check_int(what, value, bounds)
+    if hint is str:
+        return lambda value: _check_name(what, value)
+    raise TypeError(f"{what}: no validator for {hint!r}")  # a new kind of switch
+
+
+def _check_type(what: str, value: object, kind: type) -> None:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise TypeError(f"{what} must be {kind.__name__}, not {type(value).__name__}")
+
+
+def _check_int(what: str, value: object, bounds: tuple[int, int]) -> None:
+    _check_type(what, value, int)
+    low, high = bounds
+    if not low <= value <= high:  # type: ignore[operator]
+        raise ValueError(f"{what} must be in [{low}, {high}], not {value}")
+
+
+def _check_choice(what: str, value: object, allowed: tuple[Any, ...]) -> None:
+    if not isinstance(value, type(allowed[0])):
+        raise TypeError(f"{what} must be {type(allowed[0]).__name__}, not {value!r}")
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
+
+
+def _check_int_tuple(what: str, value: object, bounds: tuple[int, int]) -> None:
+    if not isinstance(value, tuple):
+        raise TypeError(f"{what} must be a tuple, not {type(value).__name__}")
+    for item in value:
+        _check_int(what, item, bounds)
+    if not value or list(value) != sorted(set(value)):
+        raise ValueError(f"{what} must be a non-empty sorted tuple of distinct ints: {value}")
+
+
+def _check_name(what: str, value: object) -> None:
+    _check_type(what, value, str)
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+
+
+@attrs.frozen(repr=False, field_transformer=_field_validators)
 class Profile:
     """Behaviour switches.  Field docstrings: commit (release) -- what a user sees.
 
-    Its ``repr`` is short (a falsifying example shows it): a preset's name, or the
-    nearest preset evolved with the switches that differ from it.
+    Every field is validated when a profile is made (``TypeError``/``ValueError``
+    naming the field), and so are the few rules that tie switches together.  Its
+    ``repr`` is short (a falsifying example shows it): a preset's name, or the nearest
+    preset evolved with the switches that differ from it.
     """
 
     name: str = "seed"
@@ -150,7 +239,9 @@ class Profile:
     (measured on 6.18 after ``umount -l /``); before, ``check_mnt`` made it EINVAL."""
     mount_options_fs_parse: bool = False
     """d2935de7e4fd (v5.4) -- bpffs options go through fs_parse: ``source=`` after
-    mount(2)'s own source is EINVAL ("Multiple sources")."""
+    mount(2)'s own source is EINVAL ("Multiple sources").  ramfs and tmpfs moved in the
+    same release (f32356261d44, id from memory): ``mode=`` is ``kstrtouint`` octal, a
+    bad value is EINVAL (the seed's ramfs ignored it, tmpfs took ``simple_strtoul``)."""
 
     # -- maps and programs -------------------------------------------------------------
     htab_key_size_limit: int | None = 512
@@ -172,6 +263,25 @@ class Profile:
     """``LINUX_VERSION_CODE`` that KPROBE programs must quote (net-next on v4.3)."""
     kprobe_version_checked: bool = True
     """6c4fc209fcf9 (v5.0) -- kern_version is no longer checked for KPROBE programs."""
+    verifier_log_rules: Literal["seed", "level_mask", "vlog_init"] = "seed"
+    """When ``log_level``/``log_size``/``log_buf`` are EINVAL in PROG_LOAD (``bpf_check``).
+    ``seed``: if any is set, ``128 <= log_size <= UINT_MAX >> 8``, a level and a buffer.
+    ``level_mask``: 7a9f5c65abcc and 06ee7115b0d1 (v5.2; ids from memory) -- up to
+    ``UINT_MAX >> 2`` and no level bits beyond LEVEL1|LEVEL2|STATS.  ``vlog_init``:
+    Andrii Nakryiko's rotating-log series (v6.4; ids not recovered) -- no minimum size,
+    a level without a buffer is fine, buffer and size go together, BPF_LOG_FIXED is a
+    level bit (``bpf_vlog_init``; checked on the live 6.18 kernel)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.bpf_attr_size % 8:
+            raise ValueError(f"Profile.bpf_attr_size must be a multiple of 8: {self.bpf_attr_size}")
+        if self.refcnt_limit is not None and self.refcnt_limit >= 1 << self.refcnt_bits:
+            raise ValueError("Profile.refcnt_limit must fit in refcnt_bits")
+        if self.unpriv_sysctl_default not in (0, *self.unpriv_sysctl_values):
+            raise ValueError(
+                "Profile.unpriv_sysctl_default must be 0 or one of unpriv_sysctl_values, "
+                f"not {self.unpriv_sysctl_default}"
+            )
 
     def __repr__(self) -> str:
         return _repr(self)
@@ -233,6 +343,7 @@ LINUX_5_10 = attrs.evolve(
     fd_array_sys_lookup=True,
     get_next_key_null_start=True,
     kprobe_version_checked=False,
+    verifier_log_rules="level_mask",
     linux_version_code=0x050A00,
 )
 
@@ -250,6 +361,7 @@ LINUX_6_18 = attrs.evolve(
     open_creat_directory_einval=True,
     lock_mount_needs_mounted=True,
     htab_value_size_limit=(1 << 22) - 512 - 48,
+    verifier_log_rules="vlog_init",
     linux_version_code=0x061200,
 )
 

@@ -39,6 +39,7 @@ from pinfs.ebpf.objects import (
 )
 
 if TYPE_CHECKING:
+    from pinfs.base.profiles import Profile
     from pinfs.machine.task import Task
 
 MAX_USED_MAPS = 64
@@ -73,8 +74,25 @@ BPF_EXIT = 0x90
 
 
 def bpf_insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
-    """One ``struct bpf_insn`` (8 bytes)."""
-    return _INSN.pack(code, (src & 0xF) << 4 | (dst & 0xF), off, imm)
+    """One ``struct bpf_insn`` (8 bytes).  ``off`` and ``imm`` take signed or unsigned
+    values of their width (``0xFFFFFFFF`` is imm -1, as a C cast makes it)."""
+    code = _field(code, "code", 0, 0xFF)
+    regs = _field(src, "src", 0, 0xF) << 4 | _field(dst, "dst", 0, 0xF)
+    off = _signed(_field(off, "off", -(1 << 15), 0xFFFF), 16)
+    imm = _signed(_field(imm, "imm", -(1 << 31), 0xFFFFFFFF), 32)
+    return _INSN.pack(code, regs, off, imm)
+
+
+def _field(value: object, what: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be int, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{what} out of range [{low}, {high:#x}]: {value}")
+    return value
+
+
+def _signed(value: int, bits: int) -> int:
+    return value - (1 << bits) if value >= 1 << (bits - 1) else value
 
 
 def BPF_MOV64_IMM(dst: int, imm: int) -> bytes:
@@ -158,24 +176,52 @@ def _hold_map(task: Task, used: list[BpfMap], fd: int) -> None:
     used.append(map)
 
 
+U32_MAX = 0xFFFFFFFF
+#: BPF_LOG_LEVEL1 | BPF_LOG_LEVEL2 | BPF_LOG_STATS (v5.2), then | BPF_LOG_FIXED (v6.4).
+_LOG_LEVEL_MASK = {"level_mask": 0x7, "vlog_init": 0xF}
+
+
+def verifier_log_attr_valid(profile: Profile, level: int, size: int, buf: int) -> bool:
+    """Whether ``log_level``/``log_size``/``log_buf`` make sense, as this profile's
+    ``bpf_check`` decides before it looks at a single instruction (nothing is
+    allocated for the log before that).  See ``Profile.verifier_log_rules``."""
+    rules = profile.verifier_log_rules
+    if rules == "vlog_init":  # bpf_verifier_log_attr_valid (kernel/bpf/log.c)
+        return (
+            bool(buf) == bool(size)
+            and not (buf and level == 0)
+            and not level & ~_LOG_LEVEL_MASK[rules]
+            and size <= U32_MAX >> 2
+        )
+    if not (level or size or buf):
+        return True
+    if rules == "seed":
+        return 128 <= size <= U32_MAX >> 8 and level != 0 and buf != 0
+    return (
+        128 <= size <= U32_MAX >> 2
+        and level != 0
+        and buf != 0
+        and not level & ~_LOG_LEVEL_MASK[rules]
+    )
+
+
 def bpf_check(
     task: Task, insns: bytes, log_level: int, log_size: int, log_buf: int
 ) -> list[BpfMap]:
     """``bpf_check`` up to the analysis: length (E2BIG), log sanity (EINVAL), map fds;
-    the (empty) log is copied out (EFAULT)."""
+    the (empty) log is copied out if there is a buffer (EFAULT)."""
     count = len(insns) // 8
     if count <= 0 or count > BPF_MAXINSNS:
         raise kernel_error(errno.E2BIG)
-    if log_level or log_buf or log_size:
-        if log_size < 128 or log_size > 0xFFFFFFFF >> 8 or log_level == 0 or log_buf == 0:
-            raise kernel_error(errno.EINVAL)
+    if not verifier_log_attr_valid(task.kernel.profile, log_level, log_size, log_buf):
+        raise kernel_error(errno.EINVAL)
     error: KernelError | None = None
     used: list[BpfMap] = []
     try:
         used = replace_map_fd_with_map_ptr(task, insns)
     except KernelError as exc:  # skip_full_check: the log is still copied out
         error = exc
-    if log_level:
+    if log_level and log_buf:
         try:
             task.mem.write(log_buf, b"\0")
         except KernelError as exc:

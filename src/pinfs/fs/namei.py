@@ -22,6 +22,7 @@ import attrs
 
 from pinfs.base import uapi
 from pinfs.base.cred import CAP_MKNOD, Cred, capable
+from pinfs.base.cstring import c_string
 from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
 from pinfs.base.usermem import UserMemory
 from pinfs.fs.attr import (
@@ -117,19 +118,11 @@ class Nameidata:
     total_link_count: int = 0
 
 
-def path_arg(value: object) -> str:
-    """A path argument as a C string can carry it: ``str`` (``os.fsdecode`` form) or
-    ``bytes`` (decoded with ``surrogateescape``, so any byte string round-trips); no
-    NUL.  Checked before the syscall runs; the kernel's own checks are :func:`getname`."""
-    if isinstance(value, bytes):
-        name = value.decode("utf-8", "surrogateescape")
-    elif isinstance(value, str):
-        name = value
-    else:
-        raise TypeError(f"path must be str or bytes, not {type(value).__name__}")
-    if "\0" in name:
-        raise ValueError("embedded null byte in path")
-    return name
+def path_arg(value: object, what: str = "path") -> str:
+    """A path argument as a C string can carry it (:mod:`pinfs.base.cstring`): ``str``
+    encoded as :func:`os.fsencode` does, or ``bytes``; no NUL.  Checked before the
+    syscall runs; the kernel's own checks are :func:`getname`."""
+    return c_string(value, what)
 
 
 def getname(name: str) -> str:

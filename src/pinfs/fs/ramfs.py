@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from pinfs.base.cred import Cred
+from pinfs.base.cstring import c_string_bytes
 from pinfs.base.errors import kernel_error
 from pinfs.fs.attr import ATTR_SIZE, IAttr, simple_setattr
 from pinfs.fs.libfs import (
@@ -31,9 +32,11 @@ from pinfs.fs.libfs import (
     simple_unlink,
 )
 from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
+from pinfs.fs.parser import fs_param_is_u32, match_octal, simple_strtoul
 from pinfs.mountns import mount_nodev
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
+    S_IALLUGO,
     Dentry,
     File,
     FileOperations,
@@ -143,10 +146,12 @@ def ramfs_create(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
 
 
 def ramfs_symlink(cred: Cred, dir: Inode, dentry: Dentry, target: str) -> None:
-    """``ramfs_symlink``: an lrwxrwxrwx inode holding its target."""
+    """``ramfs_symlink``: an lrwxrwxrwx inode holding its target.  Everything that can
+    fail comes before ``ramfs_get_inode``, so a failure leaves no orphan inode."""
+    size = len(c_string_bytes(target, "target"))
     inode = ramfs_get_inode(dir.i_sb, dir, stat.S_IFLNK | 0o777, 0, cred)
     inode.i_link = target
-    inode.i_size = len(target.encode("utf-8", "surrogateescape"))
+    inode.i_size = size
     d_instantiate(dentry, inode)
     dget(dentry)
     dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
@@ -214,27 +219,64 @@ ramfs_super_ops = SuperOperations(
 )
 
 
-def parse_mode_option(data: str | None, default: int) -> int:
-    """``ramfs_parse_options``: ``mode=`` in octal; other options are ignored."""
-    mode = default
-    for option in (data or "").split(","):
-        key, _, value = option.partition("=")
-        if key == "mode":
-            try:
-                mode = int(value, 8) & 0o7777
-            except ValueError:
-                raise kernel_error(errno.EINVAL) from None
+def ramfs_parse_mode(options: str | None, mode: int, fs_parse: bool) -> int:
+    """``ramfs_parse_options`` (seed: ``"mode=%o"`` with ``match_octal``; a value that
+    is not all octal digits matches no token and is ignored, like every other option),
+    or ``ramfs_parse_param`` (v5.4: ``fsparam_u32oct``, a bad value is EINVAL)."""
+    for option in (options or "").split(","):
+        key, sep, value = option.partition("=")
+        if key != "mode":
+            continue
+        if fs_parse:
+            mode = fs_param_is_u32(value if sep else None, 8) & S_IALLUGO
+        elif (number := match_octal(value if sep else None)) is not None:
+            mode = number & S_IALLUGO
     return mode
+
+
+def shmem_parse_mode(options: str | None, mode: int, fs_parse: bool) -> int:
+    """``shmem_parse_options`` (seed: a comma followed by a digit belongs to the value;
+    ``mode`` without a value, or with anything ``simple_strtoul`` leaves unread, is
+    EINVAL; ``mode=`` alone is 0), or ``shmem_parse_one`` (v5.4: ``fsparam_u32oct``).
+    Only ``mode=`` is modelled; tmpfs's other options are ignored."""
+    if fs_parse:
+        return ramfs_parse_mode(options, mode, fs_parse=True)
+    for option in _shmem_split(options or ""):
+        key, sep, value = option.partition("=")
+        if key != "mode":
+            continue
+        if not sep:
+            raise kernel_error(errno.EINVAL)  # "tmpfs: No value for mount option"
+        number, rest = simple_strtoul(value, 8)
+        if rest:
+            raise kernel_error(errno.EINVAL)  # "tmpfs: Bad value"
+        mode = number & 0o7777
+    return mode
+
+
+def _shmem_split(options: str) -> list[str]:
+    """The seed's tmpfs split: a comma followed by a digit does not end an option
+    (``mpol=bind:0,2`` is one option)."""
+    pieces: list[str] = []
+    for piece in options.split(","):
+        if pieces and piece[:1].isdigit():
+            pieces[-1] += "," + piece
+        else:
+            pieces.append(piece)
+    return pieces
 
 
 def _fill_super(
     magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
 ) -> Any:
+    parse_mode = shmem_parse_mode if magic == TMPFS_MAGIC else ramfs_parse_mode
+
     def fill_super(sb: SuperBlock, data: Any) -> None:
+        fs_parse = sb.kernel.profile.mount_options_fs_parse  # type: ignore[attr-defined]
+        mode = stat.S_IFDIR | parse_mode(data.options, default_mode, fs_parse)
         sb.s_magic = magic
         sb.s_op = ramfs_super_ops
         sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops}
-        mode = stat.S_IFDIR | parse_mode_option(data.options, default_mode)
         root = ramfs_get_inode(sb, None, mode, 0, data.cred)
         sb.s_root = d_make_root(root)
 

@@ -9,6 +9,7 @@ capability, umask 022, cwd ``/``).
 from __future__ import annotations
 
 import errno
+import numbers
 import stat
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
+from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
@@ -36,6 +38,9 @@ BOOT_TIME_NS = 1_446_508_800 * 10**9
 #: How far the clock moves per syscall (coarse kernel time).
 TICK_NS = 1_000_000
 ANON_INODE_FS_MAGIC = 0x09041934
+#: ``KTIME_MAX``: the clock is signed 64-bit nanoseconds.
+KTIME_MAX = (1 << 63) - 1
+KTIME_MAX_SECONDS = KTIME_MAX // 10**9
 
 
 @attrs.define(eq=False)
@@ -58,6 +63,10 @@ class Kernel:
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
+        if unprivileged_bpf_disabled is not None:
+            _check_unpriv_default(profile, unprivileged_bpf_disabled)
+        if not isinstance(trace, bool):
+            raise TypeError(f"trace must be bool, not {type(trace).__name__}")
         self.profile = profile
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
@@ -117,10 +126,16 @@ class Kernel:
         self._clock += TICK_NS
 
     def advance_clock(self, seconds: float) -> None:
-        """Let simulated time pass (e.g. the 24 h of relatime)."""
-        if seconds < 0:
-            raise ValueError("time only moves forward")
-        self._clock += int(seconds * 10**9)
+        """Let simulated time pass (e.g. the 24 h of relatime).  The clock is a
+        ``ktime_t`` (signed 64-bit nanoseconds); it may not run past that."""
+        if not isinstance(seconds, numbers.Real) or isinstance(seconds, bool):
+            raise TypeError(f"seconds must be a real number, not {type(seconds).__name__}")
+        if not 0 <= seconds < KTIME_MAX_SECONDS:  # also refuses NaN
+            raise ValueError(f"seconds must be in [0, {KTIME_MAX_SECONDS}), not {seconds}")
+        step = int(seconds * 10**9)
+        if self._clock + step > KTIME_MAX:
+            raise ValueError(f"seconds={seconds} would run the clock past KTIME_MAX")
+        self._clock += step
 
     def get_next_ino(self) -> int:
         """``get_next_ino``: a machine-wide counter, never 0."""
@@ -142,6 +157,8 @@ class Kernel:
 
     def register_filesystem(self, fs_type: FileSystemType) -> None:
         """``register_filesystem``."""
+        if not isinstance(fs_type, FileSystemType):
+            raise TypeError(f"fs_type must be a FileSystemType, not {type(fs_type).__name__}")
         if fs_type.name in self.filesystems:
             raise kernel_error(errno.EBUSY)
         # Each kernel gets its own copy: superblock lists are per machine.
@@ -150,6 +167,10 @@ class Kernel:
     def register_bpf_object(self, obj: Any) -> int:
         """A new map or program gets the next id (for introspection; the seed has no
         user-visible ids)."""
+        if not isinstance(obj, (BpfMap, BpfProg)) or obj.kernel is not self:
+            raise TypeError(f"obj must be a map or program of this kernel, not {obj!r}")
+        if any(known is obj for known in self.bpf_objects.values()):
+            raise ValueError(f"{obj!r} is already registered")
         self._next_obj_id += 1
         self.bpf_objects[self._next_obj_id] = obj
         return self._next_obj_id
@@ -170,6 +191,7 @@ class Kernel:
 
     def user_struct(self, uid: int) -> UserStruct:
         """``find_user``/``alloc_uid``: the accounting record of a (real) kuid."""
+        _check_id(uid, "uid")
         user = self.users.get(uid)
         if user is None:
             user = self.users[uid] = UserStruct(uid)
@@ -185,6 +207,10 @@ class Kernel:
 
     def put_mnt_ns(self, ns: MountNamespace) -> None:
         """``put_mnt_ns``: the last task gone, the namespace's mounts go (lazily)."""
+        self._check_live_mnt_ns(ns, "ns")
+        users = sum(1 for task in self.tasks.values() if task.mnt_ns is ns)
+        if ns.count <= users:  # each task holds one; the caller must hold one more
+            raise ValueError(f"ns has {users} task(s) and no reference to drop: {ns!r}")
         ns.count -= 1
         if ns.count > 0:
             return
@@ -192,6 +218,12 @@ class Kernel:
         self.namespaces.remove(ns)
         if ns.root is not None:
             umount_tree(ns.root)
+
+    def _check_live_mnt_ns(self, ns: object, what: str) -> None:
+        if not isinstance(ns, MountNamespace):
+            raise TypeError(f"{what} must be a MountNamespace, not {type(ns).__name__}")
+        if not any(live is ns for live in self.namespaces):
+            raise ValueError(f"{what} is not a live mount namespace of this kernel: {ns!r}")
 
     def mounts_of(self, sb: SuperBlock) -> Iterator[Mount]:
         for ns in self.namespaces:
@@ -203,6 +235,8 @@ class Kernel:
         """``create_user_ns``: owned by our euid; we get every capability inside.
         A caller whose root is not its mount namespace's root (``current_chrooted``,
         e.g. after ``umount("/", MNT_DETACH)``) may not make one: EPERM."""
+        if not isinstance(cred, credmod.Cred):
+            raise TypeError(f"cred must be a Cred, not {type(cred).__name__}")
         parent = cred.user_ns
         if parent.level > 32:  # 33 nested namespaces at most
             raise kernel_error(getattr(errno, self.profile.userns_depth_errno))
@@ -216,31 +250,38 @@ class Kernel:
         )  # fmt: skip
 
     def write_id_map(self, task: Task, extents: list[tuple[int, int, int]], is_gid: bool) -> None:
-        """``map_write``: once per namespace; a single extent mapping the owner's own id,
-        or anything if the writer has CAP_SETUID/CAP_SETGID in the parent namespace."""
+        """``map_write``: once per namespace; the extents must parse (EINVAL); a single
+        extent mapping the owner's own id, or anything if the writer has
+        CAP_SETUID/CAP_SETGID in the parent namespace (EPERM); every range must map
+        into the parent namespace (EPERM)."""
+        if not isinstance(task, Task) or task.kernel is not self:
+            raise TypeError(f"task must be a Task of this kernel, not {task!r}")
+        lines = credmod.check_id_extents(extents)
+        if not isinstance(is_gid, bool):
+            raise TypeError(f"is_gid must be bool, not {type(is_gid).__name__}")
         ns = task.cred.user_ns
         parent = ns.parent
         current = ns.gid_map if is_gid else ns.uid_map
         if parent is None or current:
             raise kernel_error(errno.EPERM)
-        if not extents:
+        if not credmod.map_write_extents_valid(lines):
             raise kernel_error(errno.EINVAL)
-        lowered: list[tuple[int, int, int]] = []
-        for first, lower, count in extents:
-            if count <= 0 or first < 0 or lower < 0:
-                raise kernel_error(errno.EINVAL)
-            kid = parent.make_kgid(lower) if is_gid else parent.make_kuid(lower)
-            if kid is None:
-                raise kernel_error(errno.EPERM)
-            lowered.append((first, kid, count))
         own = task.cred.egid if is_gid else task.cred.euid
-        single_self = len(lowered) == 1 and lowered[0][2] == 1 and lowered[0][1] == own
+        parent_map = parent.gid_map if is_gid else parent.uid_map
+        first_kid = credmod.map_id_range_down(parent_map, lines[0][1], 1)
+        single_self = len(lines) == 1 and lines[0][2] == 1 and first_kid == own
         cap = credmod.CAP_SETGID if is_gid else credmod.CAP_SETUID
         allowed = (single_self and task.cred.euid == ns.owner) or credmod.ns_capable(
             task.cred, parent, cap
         )
         if not allowed:
-            raise kernel_error(errno.EPERM)
+            raise kernel_error(errno.EPERM)  # new_idmap_permitted
+        lowered: list[tuple[int, int, int]] = []
+        for first, lower, count in lines:
+            kid = credmod.map_id_range_down(parent_map, lower, count)
+            if kid is None:
+                raise kernel_error(errno.EPERM)
+            lowered.append((first, kid, count))
         if is_gid:
             ns.gid_map = tuple(lowered)
         else:
@@ -305,10 +346,27 @@ class Kernel:
         """A child of init (or of ``parent``) with these credentials, set the way a
         launcher would: setgroups, setresgid, (keepcaps), setresuid, capset.  ``caps``
         are capability numbers; by default uid 0 keeps every capability and others get
-        none."""
+        none.  The values are checked before the parent forks, so junk costs no pid."""
         parent = self.init_task if parent is None else parent
         if not isinstance(parent, Task) or parent.kernel is not self:
             raise TypeError(f"parent must be a task of this kernel, not {parent!r}")
+        _check_id(uid, "uid")
+        if gid is not None:
+            _check_id(gid, "gid")
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, Iterable):
+            raise TypeError(f"groups must be an iterable of ids, not {type(groups).__name__}")
+        groups = list(groups)
+        for group in groups:
+            _check_id(group, "groups")
+        if caps is not None:
+            if isinstance(caps, (str, bytes)) or not isinstance(caps, Iterable):
+                raise TypeError(f"caps must be an iterable of numbers, not {type(caps).__name__}")
+            caps = list(caps)
+            for cap in caps:
+                if not isinstance(cap, int) or isinstance(cap, bool):
+                    raise TypeError(f"caps must be capability numbers, not {cap!r}")
+                if not 0 <= cap < 64:
+                    raise ValueError(f"caps: capability number out of range: {cap}")
         trace, self.trace = self.trace, None
         try:
             task = self._spawn(parent, uid, gid, groups, caps)
@@ -347,8 +405,29 @@ class Kernel:
 
     def mounts(self, ns: MountNamespace | None = None) -> list[Mount]:
         """The mounts of ``ns`` (default: init's), parents first."""
-        ns = ns or self.init_task.mnt_ns
+        if ns is None:
+            ns = self.init_task.mnt_ns
+        elif not isinstance(ns, MountNamespace):
+            raise TypeError(f"ns must be a MountNamespace or None, not {type(ns).__name__}")
         return subtree(ns.root) if ns.root is not None else []
+
+
+def _check_id(value: object, what: str) -> None:
+    """A uid/gid a launcher can set: an int below (uid_t)-1."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what} must be int, not {type(value).__name__}")
+    if not 0 <= value < 0xFFFFFFFF:
+        raise ValueError(f"{what} out of range for a uid_t/gid_t id: {value}")
+
+
+def _check_unpriv_default(profile: Profile, value: object) -> None:
+    """The boot value of ``kernel.unprivileged_bpf_disabled``: 0 or a value the
+    profile's sysctl knows (``CONFIG_BPF_UNPRIV_DEFAULT_OFF`` boots with 2)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"unprivileged_bpf_disabled must be int, not {type(value).__name__}")
+    allowed = sorted({0, *profile.unpriv_sysctl_values})
+    if value not in allowed:
+        raise ValueError(f"unprivileged_bpf_disabled must be one of {allowed}, not {value}")
 
 
 def _no_mount(*args: Any) -> Any:

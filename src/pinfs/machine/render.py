@@ -8,6 +8,7 @@ every live map and program with its refcount and holders.
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
@@ -38,22 +39,33 @@ def _inode_line(dentry: Dentry) -> str:
     return line
 
 
+def dentry_tree(
+    root: Dentry, descend: Callable[[Dentry], bool] = lambda dentry: True
+) -> Iterator[tuple[Dentry, str]]:
+    """Every dentry under ``root`` in drawing order (each directory's entries newest
+    first, a subtree right after its directory), with the ``|-- ``/`` `-- `` branch
+    text that leads to it.  Iterative: a tree may be deeper than Python's recursion
+    limit (PATH_MAX allows about 2000 levels)."""
+    # A stack of (siblings, index of the next one, the prefix their branches share).
+    stack: list[tuple[list[Dentry], int, str]] = [(list(root.children()), 0, "")]
+    while stack:
+        siblings, index, prefix = stack.pop()
+        if index == len(siblings):
+            continue
+        stack.append((siblings, index + 1, prefix))
+        child, last = siblings[index], index == len(siblings) - 1
+        yield child, prefix + ("`-- " if last else "|-- ")
+        if descend(child):
+            stack.append((list(child.children()), 0, prefix + ("    " if last else "|   ")))
+
+
 def superblock_tree(sb: SuperBlock) -> list[str]:
     """The dentry tree of one superblock, newest entries first (readdir order)."""
     if sb.s_root is None:
         return ["(dead)"]
     lines = [f"/  {_inode_line(sb.s_root)}"]
-
-    def walk(dentry: Dentry, prefix: str) -> None:
-        children = list(dentry.children())
-        for i, child in enumerate(children):
-            last = i == len(children) - 1
-            lines.append(
-                f"{prefix}{'`-- ' if last else '|-- '}{child.d_name}  {_inode_line(child)}"
-            )
-            walk(child, prefix + ("    " if last else "|   "))
-
-    walk(sb.s_root, "")
+    for child, branch in dentry_tree(sb.s_root):
+        lines.append(f"{branch}{child.d_name}  {_inode_line(child)}")
     return lines
 
 

@@ -111,6 +111,7 @@ INIT_RLIMITS: dict[int, tuple[int, int]] = {
     RLIMIT_NOFILE: (1024, 4096),
     RLIMIT_MEMLOCK: (65536, 65536),
 }
+RLIM_NLIMITS = 16
 
 
 def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) -> int:
@@ -149,8 +150,10 @@ class Task(BpfSyscalls):
     _repr_mimebundle_ = repr_mimebundle
 
     def _enter(self) -> None:
+        """Every syscall's entry: an exited task has no syscalls left (ESRCH, the errno
+        of a pid that is gone), otherwise the clock moves on."""
         if not self.alive:
-            raise RuntimeError(f"task {self.pid} has exited")
+            raise kernel_error(errno.ESRCH)
         self.kernel.tick()
 
     def _enter_path(self, path: object) -> str:
@@ -161,7 +164,9 @@ class Task(BpfSyscalls):
         return getname(name)
 
     def rlimit(self, resource: int) -> int:
-        return self.rlimits[resource][0]
+        """The soft limit of ``resource`` (``rlimit()``): RLIM_INFINITY unless set."""
+        resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
+        return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))[0]
 
     def fdget(self, fd: int, allow_path: bool = False) -> File:
         """``fdget`` (``fdget_raw`` with ``allow_path``): EBADF if not open (O_PATH
@@ -173,6 +178,10 @@ class Task(BpfSyscalls):
 
     def install_fd(self, file: File, cloexec: bool) -> int:
         """``fd_install`` of a new file; EMFILE drops the file again."""
+        if not isinstance(file, File):
+            raise TypeError(f"file must be a File, not {type(file).__name__}")
+        if not self.alive:
+            raise kernel_error(errno.ESRCH)
         try:
             return self.files.alloc_fd(file, cloexec, self.rlimit(RLIMIT_NOFILE))
         except OSError:
@@ -212,7 +221,7 @@ class Task(BpfSyscalls):
         """The open file behind ``fd`` (introspection; no syscall)."""
         file = self.files.lookup(check_fd(fd))
         if file is None:
-            raise KeyError(fd)
+            raise kernel_error(errno.EBADF)
         return file
 
     # -- files and directories --------------------------------------------------------
@@ -240,21 +249,21 @@ class Task(BpfSyscalls):
     def rename(self, old: str | bytes, new: str | bytes, flags: int = 0) -> None:
         """renameat2(2) with AT_FDCWD for both names."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
-        old_name, new_name = path_arg(old), path_arg(new)
+        old_name, new_name = path_arg(old, "old"), path_arg(new, "new")
         self._enter()
         do_renameat2(self, old_name, new_name, flags)
 
     @syscall
     def link(self, old: str | bytes, new: str | bytes) -> None:
         """link(2): the old name's final symlink is not followed."""
-        old_name, new_name = path_arg(old), path_arg(new)
+        old_name, new_name = path_arg(old, "old"), path_arg(new, "new")
         self._enter()
         do_linkat(self, old_name, new_name)
 
     @syscall
     def symlink(self, target: str | bytes, linkpath: str | bytes) -> None:
         """symlink(2)."""
-        body, name = path_arg(target), path_arg(linkpath)
+        body, name = path_arg(target, "target"), path_arg(linkpath, "linkpath")
         self._enter()
         getname(body)
         getname(name)
@@ -502,10 +511,10 @@ class Task(BpfSyscalls):
     ) -> None:
         """mount(2): new mounts, bind mounts (MS_BIND) and remounts (MS_REMOUNT)."""
         flags = _int_arg(flags, "flags", 0, 1 << 64)
-        type_name = None if fstype is None else path_arg(fstype)
-        dir_name = path_arg(target)
-        dev_name = None if source is None else path_arg(source)
-        options = None if data is None else path_arg(data)
+        type_name = None if fstype is None else path_arg(fstype, "fstype")
+        dir_name = path_arg(target, "target")
+        dev_name = None if source is None else path_arg(source, "source")
+        options = None if data is None else path_arg(data, "data")
         self._enter()
         do_mount(self, dev_name, dir_name, type_name, flags, options)
 
@@ -513,7 +522,7 @@ class Task(BpfSyscalls):
     def umount(self, target: str | bytes, flags: int = 0) -> None:
         """umount2(2)."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
-        name = path_arg(target)
+        name = path_arg(target, "target")
         self._enter()
         ksys_umount(self, name, flags)
 
@@ -567,8 +576,8 @@ class Task(BpfSyscalls):
     def exit(self, status: int = 0) -> None:
         """exit(2): close every fd, drop the fs context and the mount namespace."""
         status = _int_arg(status, "status")
-        if self.pid == 1:
-            raise RuntimeError("Attempted to kill init!")
+        if self.pid == 1:  # Linux would panic: "Attempted to kill init!"
+            raise ValueError("init (pid 1) may not exit: the kernel would panic")
         self._enter()
         for fd in self.files.open_fds():
             fput(self.files.remove(fd))
@@ -646,7 +655,7 @@ class Task(BpfSyscalls):
     @syscall
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """setrlimit(2): raising the hard limit needs CAP_SYS_RESOURCE."""
-        resource = _int_arg(resource, "resource", 0, 16)
+        resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
         soft = _int_arg(soft, "soft", 0, RLIM_INFINITY + 1)
         hard = _int_arg(hard, "hard", 0, RLIM_INFINITY + 1)
         self._enter()
@@ -664,7 +673,7 @@ class Task(BpfSyscalls):
     @syscall
     def getrlimit(self, resource: int) -> tuple[int, int]:
         """getrlimit(2)."""
-        resource = _int_arg(resource, "resource", 0, 16)
+        resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
         self._enter()
         return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
 
@@ -673,6 +682,8 @@ class Task(BpfSyscalls):
         """Write ``value`` to /proc/sys/<name with / for .>: the file is 0644 root's
         (``test_perm`` checks the euid, no capability overrides), then the handler's
         ``proc_dointvec_minmax`` range gives EINVAL."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be str, not {type(name).__name__}")
         if name not in SYSCTL_RANGES:
             raise ValueError(f"unknown or read-only sysctl: {name!r}")
         value = _int_arg(value, "value", -(1 << 31), 1 << 31)
@@ -696,14 +707,16 @@ class Task(BpfSyscalls):
     @syscall
     def write_uid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:
         """Write /proc/self/uid_map of our own user namespace (once)."""
+        lines = credmod.check_id_extents(extents)
         self._enter()
-        self.kernel.write_id_map(self, list(extents), is_gid=False)
+        self.kernel.write_id_map(self, lines, is_gid=False)
 
     @syscall
     def write_gid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:
         """Write /proc/self/gid_map of our own user namespace (once)."""
+        lines = credmod.check_id_extents(extents)
         self._enter()
-        self.kernel.write_id_map(self, list(extents), is_gid=True)
+        self.kernel.write_id_map(self, lines, is_gid=True)
 
 
 def _statfs_flags(mnt: Mount) -> int:
