@@ -132,7 +132,10 @@ def test_valid_prog_specs_load_as_root(spec: ProgSpec) -> None:
     t = fresh().init_task
     kprobe = spec.prog_type == pinfs.BPF_PROG_TYPE_KPROBE
     version = t.kernel.profile.linux_version_code if kprobe else 0
-    t.prog_load(spec.prog_type, spec.insns, spec.license, kern_version=version)
+    fd = t.prog_load(spec.prog_type, spec.insns, spec.license, kern_version=version)
+    prog = t.fd_object(fd)
+    assert prog.prog_type == spec.prog_type  # type: ignore[attr-defined]
+    assert prog.insn_cnt == len(spec.insns) // 8  # type: ignore[attr-defined]
 
 
 @QUICK

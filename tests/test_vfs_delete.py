@@ -298,13 +298,15 @@ def test_s77_owners_and_cap_fowner_may_delete_check_sticky(
     fowner = k.spawn(uid=1002, caps=[CAP_FOWNER])
     a.mknod("/tmp/s/f2", stat.S_IFREG)
     a.mknod("/tmp/s/f3", stat.S_IFREG)
-    fowner.unlink("/tmp/s/f2")
-    t.unlink("/tmp/s/f3")  # root
-    a.unlink("/tmp/s/fa")  # the file's owner
-    a.rmdir("/tmp/s/da")
+    assert err(fowner.unlink, "/tmp/s/f2") == 0
+    assert err(t.unlink, "/tmp/s/f3") == 0  # root
+    assert err(a.unlink, "/tmp/s/fa") == 0  # the file's owner
+    assert err(a.rmdir, "/tmp/s/da") == 0
+    assert t.listdir("/tmp/s") == []
     t.chown("/tmp/s", 1001, 1001)  # now b owns the sticky dir
     a.mknod("/tmp/s/fa", stat.S_IFREG)
-    b.unlink("/tmp/s/fa")
+    assert err(b.unlink, "/tmp/s/fa") == 0  # the directory's owner
+    assert t.listdir("/tmp/s") == []
 
 
 def test_s77_dac_override_does_not_beat_the_sticky_bit_check_sticky(

@@ -362,15 +362,15 @@ def test_consistency_checker_catches_a_leak() -> None:
     check_consistency(k)
     d = t.fs.root.dentry.d_subdirs["tmp"].d_subdirs["d"]
     dget(d)
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"<dentry 'd' .*count=2"):
         check_consistency(k)
     dput(d)
     d.d_inode.i_nlink += 1
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"<dentry 'd' .*, 3\)"):
         check_consistency(k)
     d.d_inode.i_nlink -= 1
     neg = d_alloc(d, "ghost")
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="negative dentry left behind: <dentry 'ghost'"):
         check_consistency(k)
     dput(neg)
     check_consistency(k)
