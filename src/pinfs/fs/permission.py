@@ -78,6 +78,8 @@ def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
             return err
         if inode.i_flags & S_IMMUTABLE:
             return errno.EACCES
+    if inode.i_op is not None and inode.i_op.permission is not None:
+        return inode.i_op.permission(cred, inode, mask)  # do_inode_permission
     return generic_permission(cred, inode, mask)
 
 

@@ -97,7 +97,19 @@ def fifo_release(file: File) -> None:
     inode.i_private["w"] -= accmode != os.O_RDONLY
 
 
-ramfs_file_operations = FileOperations(name="ramfs_file_operations", open=_open_regular)
+def _read_regular(file: File, count: int) -> bytes:
+    """``generic_file_read_iter``: nothing writes contents here, so a file holds
+    the zeros truncate(2) gave it."""
+    inode = file.f_inode
+    assert inode is not None
+    n = max(0, min(count, inode.i_size - file.f_pos))
+    file.f_pos += n
+    return bytes(n)
+
+
+ramfs_file_operations = FileOperations(
+    name="ramfs_file_operations", open=_open_regular, read=_read_regular
+)
 device_file_operations = FileOperations(name="def_chr_fops", open=_open_device)
 pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)
 
@@ -209,8 +221,26 @@ shmem_dir_inode_operations = attrs.evolve(
     setattr=shmem_setattr,
 )
 
+
+def ramfs_show_options(root: Dentry) -> str:
+    """``ramfs_show_options``: ``mode=`` unless the default 0755; tmpfs's
+    ``shmem_show_options`` likewise (default 01777) plus ``uid=``/``gid=``.  Read from
+    the root inode; tmpfs's size options and v6.x's ``inode64`` are not modelled."""
+    inode = root.d_inode
+    assert inode is not None
+    mode = inode.i_mode & 0o7777
+    if root.d_sb.s_magic == RAMFS_MAGIC:
+        return f",mode={mode:o}" if mode != 0o755 else ""
+    out = f",mode={mode:03o}" if mode != 0o1777 else ""
+    out += f",uid={inode.i_uid}" if inode.i_uid else ""
+    return out + (f",gid={inode.i_gid}" if inode.i_gid else "")
+
+
 ramfs_super_ops = SuperOperations(
-    name="ramfs_ops", statfs=simple_statfs, drop_inode=generic_delete_inode
+    name="ramfs_ops",
+    statfs=simple_statfs,
+    drop_inode=generic_delete_inode,
+    show_options=ramfs_show_options,
 )
 
 

@@ -21,6 +21,7 @@ from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
+from pinfs.fs.procfs import proc_fs_type
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
 from pinfs.inode import bpf_fs_type
 from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
@@ -62,6 +63,7 @@ class Kernel:
         *,
         unprivileged_bpf_disabled: int | None = None,
         trace: bool = False,
+        mount_proc: bool = False,
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
@@ -92,13 +94,17 @@ class Kernel:
         self.users: dict[int, UserStruct] = {}
         self.init_user_ns = credmod.new_init_user_ns()
         self.filesystems: dict[str, FileSystemType] = {}
-        for fs_type in (ramfs_fs_type, tmpfs_fs_type, bpf_fs_type):
+        for fs_type in (ramfs_fs_type, tmpfs_fs_type, bpf_fs_type, proc_fs_type):
             self.register_filesystem(fs_type)
         if profile.userns_mount == "refused":  # 612bacad78ba dropped FS_USERNS_MOUNT
             bpf = self.filesystems["bpf"]
             bpf.fs_flags &= ~FS_USERNS_MOUNT
         self.anon_inode = self._make_anon_inode()
+        self._current: Task | None = None
         self.init_task = self._boot()
+        if mount_proc:  # what an init system does first; the seed layout has no /proc
+            self.init_task.mkdir("/proc", 0o555)
+            self.init_task.mount("proc", "/proc", "proc")
         if trace:
             self.start_trace()
 
@@ -138,6 +144,30 @@ class Kernel:
         """``get_anon_bdev``: a device number with major 0."""
         self._anon_dev += 1
         return self._anon_dev
+
+    def current_task(self) -> Task:
+        """``current``: the task whose syscall is running (init before any)."""
+        return self._current if self._current is not None else self.init_task
+
+    def sysctl_store(self, cred: credmod.Cred, name: str, value: int) -> None:
+        """The ``proc_handler`` of a writable sysctl: ``proc_dointvec_minmax``'s range
+        (EINVAL), and for ``kernel.unprivileged_bpf_disabled`` from v5.13
+        ``bpf_unpriv_handler`` (CAP_SYS_ADMIN, and 1 is locked: EPERM)."""
+        path = "/proc/sys/" + name.replace(".", "/")
+        if name not in SYSCTL_RANGES:
+            raise kernel_error(errno.EACCES, path)  # read-only
+        low, high = SYSCTL_RANGES[name]
+        if name == "kernel.unprivileged_bpf_disabled":
+            values = self.profile.unpriv_sysctl_values
+            low, high = min(values), max(values)
+            if len(values) > 1:  # bpf_unpriv_handler (v5.13)
+                if not credmod.capable(cred, self.init_user_ns, credmod.CAP_SYS_ADMIN):
+                    raise kernel_error(errno.EPERM, path)
+                if low <= value <= high and self.sysctl[name] == 1 and value != 1:
+                    raise kernel_error(errno.EPERM, path)  # 1 is locked
+        if not low <= value <= high:
+            raise kernel_error(errno.EINVAL, path)
+        self.sysctl[name] = value
 
     def next_pid(self) -> int:
         self._pid += 1

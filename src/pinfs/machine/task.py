@@ -13,12 +13,12 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
 from pinfs.base import cred as credmod
-from pinfs.base.errors import call_naming, kernel_error
+from pinfs.base.errors import KernelError, call_naming, kernel_error, naming
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
 from pinfs.fs.attr import (
@@ -37,6 +37,8 @@ from pinfs.fs.attr import (
 from pinfs.fs.fdtable import FdTable, check_fd, fget, fput
 from pinfs.fs.libfs import DirEntry, KStatFs
 from pinfs.fs.namei import (
+    FMODE_READ,
+    FMODE_WRITE,
     O_PATH,
     FsStruct,
     do_filp_open,
@@ -51,6 +53,7 @@ from pinfs.fs.namei import (
     path_arg,
     path_lookupat,
     touch_atime,
+    vfs_readlink,
 )
 from pinfs.fs.permission import inode_permission
 from pinfs.machine.trace import syscall
@@ -126,6 +129,7 @@ _UNSHARE_FLAGS = (
     | CLONE_SYSVSEM | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWPID
 )  # fmt: skip
 
+O_LARGEFILE = 0o100000  # x86_64's value (os.O_LARGEFILE is 0 in a 64-bit Python)
 RLIMIT_NOFILE = 7
 RLIMIT_MEMLOCK = 8
 RLIM_INFINITY = (1 << 64) - 1
@@ -135,6 +139,16 @@ _MNT_USER_SETTABLE = (
     MNT_NOSUID | MNT_NODEV | MNT_NOEXEC | MNT_NOATIME | MNT_NODIRATIME | MNT_RELATIME | MNT_READONLY
 )
 _MS_KNOWN_DROPPED = 0x1 | 0x2 | 0x4 | 0x8 | 0x400 | 0x800 | (1 << 21) | (1 << 24)
+
+
+class UtsName(NamedTuple):
+    """``struct new_utsname`` (without ``domainname``), like :func:`os.uname`."""
+
+    sysname: str
+    nodename: str
+    release: str
+    version: str
+    machine: str
 
 
 def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) -> int:
@@ -180,6 +194,7 @@ class Task(BpfSyscalls):
         if not self.alive:
             raise RuntimeError(f"task {self.pid} has exited")
         self.kernel.tick()
+        self.kernel._current = self
 
     def _enter_path(self, path: object) -> str:
         """The common prologue of a path syscall: the Python value is checked
@@ -275,10 +290,12 @@ class Task(BpfSyscalls):
         found = path_lookupat(self, name, follow=False)
         inode = found.dentry.d_inode
         assert inode is not None
-        if inode.i_link is None:
-            raise kernel_error(errno.EINVAL, name)
+        try:
+            text = vfs_readlink(found.dentry)
+        except KernelError as exc:
+            raise naming(exc, name) from None
         touch_atime(found)
-        return inode.i_link
+        return text
 
     @syscall
     def mknod(self, path: str | bytes, mode: int, dev: int = 0) -> None:
@@ -304,7 +321,7 @@ class Task(BpfSyscalls):
             raise kernel_error(errno.EINVAL, name)  # build_open_flags (v6.4)
         getname(name)
         self._reserve_fd()
-        open_flags = flags & ~os.O_CLOEXEC
+        open_flags = (flags & ~os.O_CLOEXEC) | O_LARGEFILE  # force_o_largefile: 64-bit
         if open_flags & O_PATH:  # build_open_flags
             open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
         file = do_filp_open(self, name, open_flags, mode)
@@ -375,6 +392,38 @@ class Task(BpfSyscalls):
         entries: list[DirEntry] = file.f_op.iterate(file)
         touch_atime(file.f_path)
         return entries
+
+    @syscall
+    def read(self, fd: int, count: int) -> bytes:
+        """read(2) (``vfs_read``): EBADF unless open for reading, EISDIR for a
+        directory (``generic_read_dir``), EINVAL for a file without ``->read``."""
+        check_fd(fd)
+        count = _int_arg(count, "count", 0, 1 << 64)
+        self._enter()
+        file = self.fdget(fd)
+        if not file.f_mode & FMODE_READ:
+            raise kernel_error(errno.EBADF)
+        if file.f_op is None or file.f_op.read is None:
+            if file.f_inode is not None and file.f_inode.is_dir:
+                raise kernel_error(errno.EISDIR)
+            raise kernel_error(errno.EINVAL)
+        data: bytes = file.f_op.read(file, min(count, 0x7FFFF000))  # MAX_RW_COUNT
+        return data
+
+    @syscall
+    def write(self, fd: int, data: bytes) -> int:
+        """write(2) (``vfs_write``): EBADF unless open for writing, EINVAL for a file
+        without ``->write``; returns the bytes taken."""
+        check_fd(fd)
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        self._enter()
+        file = self.fdget(fd)
+        if not file.f_mode & FMODE_WRITE:
+            raise kernel_error(errno.EBADF)
+        if file.f_op is None or file.f_op.write is None:
+            raise kernel_error(errno.EINVAL)
+        return file.f_op.write(file, bytes(data))
 
     @syscall
     def listdir(self, path: str | bytes = ".") -> list[str]:
@@ -783,6 +832,20 @@ class Task(BpfSyscalls):
             fsuid=c.euid, sgid=c.egid, fsgid=c.egid,
         )  # fmt: skip
 
+    @syscall
+    def getpid(self) -> int:
+        """getpid(2): the task's pid (pid namespaces are not modelled)."""
+        self._enter()
+        return self.pid
+
+    @syscall
+    def uname(self) -> UtsName:
+        """uname(2): ``release`` is the profile's, so version-deciding loaders see the
+        kernel pinfs imitates."""
+        self._enter()
+        profile = self.kernel.profile
+        return UtsName("Linux", "pinfs", profile.uname_release, "#1 SMP pinfs", "x86_64")
+
     # -- credentials --------------------------------------------------------------------
 
     @syscall
@@ -864,21 +927,9 @@ class Task(BpfSyscalls):
             raise ValueError(f"unknown or read-only sysctl: {name!r}")
         value = _int_arg(value, "value", -(1 << 31), 1 << 31)
         self._enter()
-        path = "/proc/sys/" + name.replace(".", "/")
         if self.cred.euid != 0:
-            raise kernel_error(errno.EACCES, path)
-        low, high = SYSCTL_RANGES[name]
-        if name == "kernel.unprivileged_bpf_disabled":
-            values = self.kernel.profile.unpriv_sysctl_values
-            low, high = min(values), max(values)
-            if len(values) > 1:  # bpf_unpriv_handler (v5.13)
-                if not credmod.capable(self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN):
-                    raise kernel_error(errno.EPERM, path)
-                if low <= value <= high and self.kernel.sysctl[name] == 1 and value != 1:
-                    raise kernel_error(errno.EPERM, path)  # 1 is locked
-        if not low <= value <= high:
-            raise kernel_error(errno.EINVAL, path)
-        self.kernel.sysctl[name] = value
+            raise kernel_error(errno.EACCES, "/proc/sys/" + name.replace(".", "/"))
+        self.kernel.sysctl_store(self.cred, name, value)
 
     @syscall
     def write_uid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:
