@@ -130,6 +130,7 @@ class FileOperations:
     release: Callable[[File], None] | None = None
     iterate: Callable[..., Any] | None = None
     read: Callable[[File, int], bytes] | None = None
+    llseek: Callable[[File, int, int], int] | None = None  # None: no_llseek (ESPIPE)
     write: Callable[[File, bytes], int] | None = None
     show_fdinfo: Callable[[File], str] | None = None  # extra /proc/<pid>/fdinfo lines
 

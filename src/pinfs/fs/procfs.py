@@ -44,7 +44,10 @@ from pinfs.fs.libfs import (
     DT_DIR,
     DT_LNK,
     DT_REG,
+    SEEK_CUR,
+    SEEK_SET,
     DirEntry,
+    generic_file_llseek,
     generic_shutdown_super,
     simple_statfs,
 )
@@ -564,6 +567,21 @@ def seq_read(file: File, count: int) -> bytes:
     return chunk
 
 
+def seq_lseek(file: File, offset: int, whence: int) -> int:
+    """``seq_lseek``: SEEK_SET or SEEK_CUR to a position >= 0; anything else EINVAL."""
+    if whence == SEEK_CUR:
+        offset += file.f_pos
+    elif whence != SEEK_SET:
+        raise kernel_error(errno.EINVAL)
+    if offset < 0:
+        raise kernel_error(errno.EINVAL)
+    if offset != file.f_pos:
+        file.f_pos = 0
+        seq_read(file, offset)  # the text again, up to the new position
+        file.f_pos = offset
+    return offset
+
+
 def _seq_open(inode: Inode, file: File) -> None:
     """``single_open``: fdinfo of a task or fd that is gone is ENOENT already here."""
     if _entry(inode).kind == "fdinfo":
@@ -572,9 +590,15 @@ def _seq_open(inode: Inode, file: File) -> None:
         raise kernel_error(errno.ENOENT)
 
 
-proc_seq_fops = FileOperations(name="proc_seq_fops", open=_seq_open, read=seq_read)
+proc_seq_fops = FileOperations(
+    name="proc_seq_fops", open=_seq_open, read=seq_read, llseek=seq_lseek
+)
 proc_sys_fops = FileOperations(
-    name="proc_sys_file_operations", open=_seq_open, read=seq_read, write=proc_sys_write
+    name="proc_sys_file_operations",
+    open=_seq_open,
+    read=seq_read,
+    write=proc_sys_write,
+    llseek=seq_lseek,
 )
 
 
@@ -692,12 +716,17 @@ def proc_self_get_link(dentry: Dentry, inode: Inode) -> str:
 
 
 proc_root_iops = InodeOperations(name="proc_root_inode_operations", lookup=proc_root_lookup)
-proc_root_fops = FileOperations(name="proc_root_operations", open=_dir_open, iterate=_root_readdir)
+proc_root_fops = FileOperations(
+    name="proc_root_operations", open=_dir_open, iterate=_root_readdir, llseek=generic_file_llseek
+)
 proc_tgid_base_iops = InodeOperations(
     name="proc_tgid_base_inode_operations", lookup=proc_pident_lookup
 )
 proc_tgid_base_fops = FileOperations(
-    name="proc_tgid_base_operations", open=_dir_open, iterate=_pid_readdir
+    name="proc_tgid_base_operations",
+    open=_dir_open,
+    iterate=_pid_readdir,
+    llseek=generic_file_llseek,
 )
 proc_fd_iops = InodeOperations(
     name="proc_fd_inode_operations", lookup=_fd_lookup("fd"), permission=proc_fd_permission
@@ -710,8 +739,12 @@ proc_fdinfo_iops = InodeOperations(
 proc_fdinfo_old_iops = InodeOperations(
     name="proc_fdinfo_inode_operations", lookup=_fd_lookup("fdinfo"), permission=proc_fd_permission
 )
-proc_fd_fops = FileOperations(name="proc_fd_operations", open=_dir_open, iterate=_fd_readdir)
-proc_dir_fops = FileOperations(name="proc_dir_operations", open=_dir_open, iterate=_static_readdir)
+proc_fd_fops = FileOperations(
+    name="proc_fd_operations", open=_dir_open, iterate=_fd_readdir, llseek=generic_file_llseek
+)
+proc_dir_fops = FileOperations(
+    name="proc_dir_operations", open=_dir_open, iterate=_static_readdir, llseek=generic_file_llseek
+)
 proc_self_iops = InodeOperations(name="proc_self_inode_operations", get_link=proc_self_get_link)
 proc_dir_iops = InodeOperations(name="proc_dir_inode_operations", lookup=lambda d, e: None)
 

@@ -19,6 +19,10 @@ from pinfs.base.cred import Cred
 from pinfs.base.errors import kernel_error
 from pinfs.fs.attr import ATTR_SIZE, IAttr, simple_setattr
 from pinfs.fs.libfs import (
+    MAX_LFS_FILESIZE,
+    SEEK_DATA,
+    SEEK_HOLE,
+    generic_file_llseek,
     kill_litter_super,
     simple_dir_operations,
     simple_empty,
@@ -29,6 +33,7 @@ from pinfs.fs.libfs import (
     simple_rmdir,
     simple_statfs,
     simple_unlink,
+    vfs_setpos,
 )
 from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from pinfs.mountns import mount_nodev
@@ -107,8 +112,21 @@ def _read_regular(file: File, count: int) -> bytes:
     return bytes(n)
 
 
+def _llseek_regular(file: File, offset: int, whence: int) -> int:
+    """ramfs: ``generic_file_llseek``.  tmpfs: ``shmem_file_llseek``, where
+    SEEK_DATA/SEEK_HOLE look at pages -- and nothing ever writes one here, so the
+    whole file is a hole (SEEK_DATA is ENXIO, SEEK_HOLE stays put)."""
+    inode = file.f_inode
+    assert inode is not None
+    if inode.i_sb.s_magic != TMPFS_MAGIC or whence not in (SEEK_DATA, SEEK_HOLE):
+        return generic_file_llseek(file, offset, whence)
+    if offset < 0 or offset >= inode.i_size or whence == SEEK_DATA:
+        raise kernel_error(errno.ENXIO)
+    return vfs_setpos(file, offset, MAX_LFS_FILESIZE)
+
+
 ramfs_file_operations = FileOperations(
-    name="ramfs_file_operations", open=_open_regular, read=_read_regular
+    name="ramfs_file_operations", open=_open_regular, read=_read_regular, llseek=_llseek_regular
 )
 device_file_operations = FileOperations(name="def_chr_fops", open=_open_device)
 pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)

@@ -129,6 +129,10 @@ _UNSHARE_FLAGS = (
     | CLONE_SYSVSEM | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWPID
 )  # fmt: skip
 
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC = 0, 1, 2, 3, 1030
+_FCNTL_MODELLED = frozenset({F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC})
+FD_CLOEXEC = 1
+SEEK_MAX = 4  # SEEK_HOLE
 O_LARGEFILE = 0o100000  # x86_64's value (os.O_LARGEFILE is 0 in a 64-bit Python)
 RLIMIT_NOFILE = 7
 RLIMIT_MEMLOCK = 8
@@ -341,6 +345,92 @@ class Task(BpfSyscalls):
         self._enter()
         file = self.fdget(fd, allow_path=True)
         return self.install_fd(fget(file), cloexec=False)
+
+    @syscall
+    def dup2(self, oldfd: int, newfd: int) -> int:
+        """dup2(2): the same fd is checked and returned; otherwise dup3 with no flags."""
+        check_fd(oldfd)
+        check_fd(newfd)
+        if oldfd == newfd:
+            self._enter()
+            if self.files.lookup(oldfd & 0xFFFFFFFF) is None:
+                raise kernel_error(errno.EBADF)
+            return oldfd
+        return self._dup3(oldfd, newfd, 0)
+
+    @syscall
+    def dup3(self, oldfd: int, newfd: int, flags: int = 0) -> int:
+        """dup3(2): EINVAL for flags other than O_CLOEXEC or the same fd, EBADF for
+        a new fd at or past RLIMIT_NOFILE or an old fd not open; a file open at the
+        new fd is closed."""
+        check_fd(oldfd)
+        check_fd(newfd)
+        flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
+        return self._dup3(oldfd, newfd, flags)
+
+    def _dup3(self, oldfd: int, newfd: int, flags: int) -> int:
+        """``ksys_dup3`` + ``do_dup2`` (fds are ``unsigned int``)."""
+        self._enter()
+        oldfd, newfd = oldfd & 0xFFFFFFFF, newfd & 0xFFFFFFFF
+        if flags & ~os.O_CLOEXEC:
+            raise kernel_error(errno.EINVAL)
+        if oldfd == newfd:
+            raise kernel_error(errno.EINVAL)
+        if newfd >= self.rlimit(RLIMIT_NOFILE):
+            raise kernel_error(errno.EBADF)
+        file = self.files.lookup(oldfd)
+        if file is None:
+            raise kernel_error(errno.EBADF)
+        old = self.files.install_at(newfd, fget(file), bool(flags & os.O_CLOEXEC))
+        if old is not None:
+            fput(old)  # filp_close
+        return newfd
+
+    @syscall
+    def fcntl(self, fd: int, cmd: int, arg: int = 0) -> int:
+        """fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL (other
+        commands are not modelled: ValueError).  EBADF if not open (O_PATH files
+        allow these five), EINVAL for a F_DUPFD start at or past RLIMIT_NOFILE."""
+        check_fd(fd)
+        cmd = _int_arg(cmd, "cmd", -(1 << 31), 1 << 32)
+        arg = _int_arg(arg, "arg", -(1 << 63), 1 << 64)
+        if cmd & 0xFFFFFFFF not in _FCNTL_MODELLED:
+            raise ValueError(f"fcntl command {cmd} is not modelled")
+        self._enter()
+        fd &= 0xFFFFFFFF
+        file = self.fdget(fd, allow_path=True)  # fdget_raw; check_fcntl_cmd passes
+        cmd &= 0xFFFFFFFF
+        if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+            start = arg & 0xFFFFFFFF  # f_dupfd(unsigned int from, ...)
+            nofile = self.rlimit(RLIMIT_NOFILE)
+            if start >= nofile:
+                raise kernel_error(errno.EINVAL)
+            return self.files.alloc_fd_from(start, fget(file), cmd == F_DUPFD_CLOEXEC, nofile)
+        if cmd == F_GETFD:
+            return FD_CLOEXEC if fd in self.files.cloexec else 0
+        if cmd == F_SETFD:
+            if arg & FD_CLOEXEC:
+                self.files.cloexec.add(fd)
+            else:
+                self.files.cloexec.discard(fd)
+            return 0
+        return file.f_flags  # F_GETFL
+
+    @syscall
+    def lseek(self, fd: int, offset: int, whence: int = os.SEEK_SET) -> int:
+        """lseek(2): EBADF if not open (O_PATH too), EINVAL for a whence past
+        SEEK_HOLE, ESPIPE for files without ``->llseek`` (pipes, bpf objects), then
+        the file's own rules."""
+        check_fd(fd)
+        offset = _int_arg(offset, "offset", -(1 << 63), 1 << 63)
+        whence = _int_arg(whence, "whence", 0, 1 << 32)
+        self._enter()
+        file = self.fdget(fd & 0xFFFFFFFF)
+        if whence > SEEK_MAX:
+            raise kernel_error(errno.EINVAL)
+        if file.f_op is None or file.f_op.llseek is None:
+            raise kernel_error(errno.ESPIPE)
+        return file.f_op.llseek(file, offset, whence)
 
     @syscall
     def stat(self, path: str | bytes) -> Kstat:
