@@ -275,3 +275,22 @@ def test_fd_calls_agree_with_the_live_kernel(live: Any) -> None:
     for i, (a, b) in enumerate(zip(on_pinfs, on_live, strict=True)):
         assert a == b, f"step {i}: pinfs {a!r}, live {b!r}"
     assert on_pinfs.count("EBADF") >= 6 and on_pinfs.count("EINVAL") >= 8
+
+
+def test_the_reference_model_follows_dup2_dup3_and_fcntl() -> None:
+    from pinfs.testing.runner import run_script
+
+    hash_map = {"pid": 1, "map_type": 1, "key_size": 4, "value_size": 4, "max_entries": 1}
+    script = [
+        ("map_create", hash_map),
+        ("map_create", hash_map),
+        ("dup2", {"pid": 1, "fd": 0, "new_fd": 1}),  # the second map's last fd closes
+        ("dup2", {"pid": 1, "fd": 1, "new_fd": 1}),
+        ("dup3", {"pid": 1, "fd": 0, "new_fd": 7, "flags": os.O_CLOEXEC}),
+        ("fcntl", {"pid": 1, "fd": 7, "cmd": F_DUPFD, "arg": 3}),
+        ("fcntl", {"pid": 1, "fd": 3, "cmd": F_SETFD, "arg": 1}),
+        ("execve", {"pid": 1}),
+    ]
+    outcomes = run_script(script, profile=LINUX_6_18)
+    assert [o.errno for o in outcomes] == [None] * len(script)
+    assert [o.result for o in outcomes[2:6]] == [1, 1, 7, 3]
