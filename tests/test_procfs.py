@@ -17,6 +17,7 @@ from pinfs.machine.task import CLONE_NEWNS
 from support import err
 
 SOCKET_FILTER = pinfs.BPF_PROG_TYPE_SOCKET_FILTER
+O_PATH = 0o10000000
 
 
 def boot(profile: Profile = LINUX_6_18, unprivileged_bpf: bool = False) -> pinfs.Kernel:
@@ -158,10 +159,17 @@ def test_following_an_fd_link_lands_on_the_file() -> None:
     assert t.stat(f"/proc/self/fd/{d}/.").st_ino == t.stat("/tmp/a").st_ino
 
 
-def test_following_an_anonymous_fd_link_is_not_modelled() -> None:
-    t = boot().init_task
+def test_following_an_anonymous_fd_link_lands_on_the_anon_inode() -> None:
+    k = boot()
+    t = k.init_task
     m = t.map_create(BPF_MAP_TYPE_HASH, 4, 8, 16)
-    assert err(t.open, f"/proc/self/fd/{m}") == errno.ENOENT
+    assert err(t.open, f"/proc/self/fd/{m}") == errno.ENXIO  # no_open
+    assert t.stat(f"/proc/self/fd/{m}") == t.fstat(m)
+    p = t.open(f"/proc/self/fd/{m}", O_PATH)
+    assert t.readlink(f"/proc/self/fd/{p}") == "anon_inode:bpf-map"
+    assert fields(cat(t, f"/proc/self/fdinfo/{p}"))["flags"] == "010000000"
+    t.close(p)
+    k.check_invariants()
 
 
 def test_closed_fd_disappears() -> None:

@@ -39,6 +39,7 @@ CLONE_NEWNS = 0x00020000
 MS_NOSUID = 2
 MS_NODEV = 4
 SOCKET_FILTER = 1
+O_PATH = 0o10000000
 
 
 @pytest.fixture(scope="module")
@@ -121,13 +122,23 @@ def test_fd_readlink_text(live: Any) -> None:
         modes = [stat.S_IMODE(t.lstat(f"/proc/self/fd/{fd}").st_mode) for fd in (m, d, f)]
         self_is_pid = t.readlink("/proc/self") == str(t.getpid())
         dirs = [stat.filemode(t.stat(f"/proc/self/{n}").st_mode) for n in ("fd", "fdinfo")]
-        seen[side] = (links, modes, self_is_pid, dirs)
+        try:
+            t.open(f"/proc/self/fd/{m}", os.O_RDONLY)
+            opened = "ok"
+        except OSError as e:
+            opened = errno.errorcode[e.errno or 0]
+        via_link = t.stat(f"/proc/self/fd/{m}")
+        same_inode = (via_link.st_ino, via_link.st_mode) == (t.fstat(m).st_ino, t.fstat(m).st_mode)
+        o_path = t.open(f"/proc/self/fd/{m}", O_PATH)
+        anon = (opened, same_inode, oct(via_link.st_mode), t.readlink(f"/proc/self/fd/{o_path}"))
+        seen[side] = (links, modes, self_is_pid, dirs, anon)
         finish(t)
     assert seen["pinfs"] == seen["live"]
     assert seen["pinfs"][0] == [
         "anon_inode:bpf-map", "anon_inode:bpf-prog", "anon_inode:bpf-map", "BASE",
         "BASE/x (deleted)",
     ]  # fmt: skip
+    assert seen["pinfs"][4] == ("ENXIO", True, "0o600", "anon_inode:bpf-map")
 
 
 def _normalised_bpf_fdinfo(t: Any, fd: int) -> dict[str, str]:

@@ -141,10 +141,12 @@ class FileOperations:
 @attrs.frozen(eq=False)
 class DentryOperations:
     """``struct dentry_operations``: ``d_revalidate`` says whether a cached dentry
-    still names what it named (procfs: the task or fd may be gone)."""
+    still names what it named (procfs: the task or fd may be gone); ``d_dname`` names
+    a pseudo dentry (``anon_inode:bpf-map``)."""
 
     name: str
     d_revalidate: Callable[[Dentry], bool] | None = None
+    d_dname: Callable[[Dentry], str] | None = None  # the name d_path prints instead
 
     def __repr__(self) -> str:
         return f"<dops {self.name}>"

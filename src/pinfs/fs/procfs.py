@@ -7,7 +7,7 @@ Mounted with ``mount("proc", "/proc", "proc")``.  What it holds:
 * ``/proc/<pid>/`` for every live task (``proc_pid_lookup``), holding
   ``fd/N`` (magic links: ``readlink`` prints ``anon_inode:bpf-map`` or the file's
   path, with `` (deleted)`` once unlinked; following one lands on the open file's
-  path), ``fdinfo/N`` (``pos``, ``flags``, ``mnt_id``, ``ino``, then the file's own
+  path, an anonymous file's being its anon_inodefs dentry), ``fdinfo/N`` (``pos``, ``flags``, ``mnt_id``, ``ino``, then the file's own
   ``show_fdinfo`` lines), ``mounts`` and ``mountinfo`` (``show_vfsmnt`` /
   ``show_mountinfo`` of the task's mount namespace, seen from the task's root);
 * ``/proc/sys/kernel/...`` and ``/proc/sys/fs/...`` -- the sysctls the machine
@@ -123,6 +123,10 @@ class ProcServices(KernelServices, Protocol):
 
     def current_task(self) -> ProcTask:
         """``current``: the task making the syscall."""
+        ...
+
+    def anon_inode_path(self, name: str) -> Path:
+        """Where an anon_inode file called ``name`` lives (anon_inode_mnt)."""
         ...
 
     def sysctl_store(self, cred: Cred, name: str, value: int) -> None:
@@ -271,7 +275,11 @@ def path_from_root(path: Path, root: Path) -> tuple[str, bool]:
 
 
 def d_path(path: Path, root: Path) -> str:
-    """``d_path``: the path from ``root``, `` (deleted)`` appended once unlinked."""
+    """``d_path``: a pseudo dentry's ``d_dname``, else the path from ``root``, with
+    `` (deleted)`` appended once unlinked."""
+    dops = path.dentry.d_op
+    if dops is not None and dops.d_dname is not None:
+        return dops.d_dname(path.dentry)
     text, _ = path_from_root(path, root)
     dentry = path.dentry
     if not dentry.hashed and not dentry.is_root:
@@ -322,13 +330,13 @@ def proc_pid_readlink(dentry: Dentry) -> str:
 
 
 def proc_pid_get_link(dentry: Dentry, inode: Inode) -> Path:
-    """``proc_pid_get_link``: jump to the open file's path (``nd_jump_link``).
-    Anonymous files have no path pinfs can walk to: ENOENT."""
+    """``proc_pid_get_link``: jump to the open file's path (``nd_jump_link``); for an
+    anonymous file, its anon_inodefs dentry (which only O_PATH can open: ENXIO)."""
     task, file = _fd_file(inode)
     if not _may_see(inode, task):
         raise kernel_error(errno.EACCES)
     if file.f_path is None:
-        raise kernel_error(errno.ENOENT)
+        return _services(inode.i_sb).anon_inode_path(file.anon_name or "")
     path: Path = file.f_path
     return path
 

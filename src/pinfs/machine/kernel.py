@@ -28,7 +28,17 @@ from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_object
 from pinfs.machine.task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
 from pinfs.machine.trace import Trace
 from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
-from pinfs.vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
+from pinfs.vfs import (
+    FS_USERNS_MOUNT,
+    Dentry,
+    DentryOperations,
+    FileSystemType,
+    Inode,
+    SuperBlock,
+    d_make_root,
+    ihold,
+    new_inode,
+)
 
 #: 2015-11-03 00:00:00 UTC, the day the seed commit was merged.
 BOOT_TIME_NS = 1_446_508_800 * 10**9
@@ -297,7 +307,24 @@ class Kernel:
         inode.i_ino = self.get_next_ino()
         inode.i_mode = stat.S_IRUSR | stat.S_IWUSR
         inode.i_atime = inode.i_mtime = inode.i_ctime = self._clock
+        root = sb.s_root = d_make_root(inode)
+        ihold(inode)
+        # kern_mount: outside every namespace, never unmounted; pinfs gives it no id.
+        self.anon_inode_mnt = Mount(mnt_sb=sb, mnt_root=root, mnt_flags=0, mnt_id=0)
+        self._anon_dentries: dict[str, Dentry] = {}
         return inode
+
+    def anon_inode_path(self, name: str) -> Path:
+        """The path an anon_inode file called ``name`` has (``alloc_file_pseudo``'s
+        dentry, one per name here); ``d_path`` prints it ``anon_inode:<name>``."""
+        dentry = self._anon_dentries.get(name)
+        if dentry is None:
+            ihold(self.anon_inode)
+            dentry = Dentry(d_name=name, d_sb=self.anon_inode.i_sb, d_inode=self.anon_inode)
+            dentry.d_parent = dentry
+            dentry.d_op = _anon_dentry_ops
+            self._anon_dentries[name] = dentry
+        return Path(self.anon_inode_mnt, dentry)
 
     def _boot(self) -> Task:
         full = (1 << (self.profile.cap_last_cap + 1)) - 1
@@ -378,6 +405,11 @@ class Kernel:
         """The mounts of ``ns`` (default: init's), parents first."""
         ns = ns or self.init_task.mnt_ns
         return subtree(ns.root) if ns.root is not None else []
+
+
+_anon_dentry_ops = DentryOperations(
+    name="anon_inodefs_dentry_operations", d_dname=lambda d: f"anon_inode:{d.d_name}"
+)
 
 
 def _no_mount(*args: Any) -> Any:
