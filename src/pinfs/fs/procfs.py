@@ -7,9 +7,10 @@ Mounted with ``mount("proc", "/proc", "proc")``.  What it holds:
 * ``/proc/<pid>/`` for every live task (``proc_pid_lookup``), holding
   ``fd/N`` (magic links: ``readlink`` prints ``anon_inode:bpf-map`` or the file's
   path, with `` (deleted)`` once unlinked; following one lands on the open file's
-  path, an anonymous file's being its anon_inodefs dentry), ``fdinfo/N`` (``pos``, ``flags``, ``mnt_id``, ``ino``, then the file's own
-  ``show_fdinfo`` lines), ``mounts`` and ``mountinfo`` (``show_vfsmnt`` /
-  ``show_mountinfo`` of the task's mount namespace, seen from the task's root);
+  path, an anonymous file's being its anon_inodefs dentry), ``fdinfo/N`` (``pos``,
+  ``flags``, ``mnt_id``, ``ino``, then the file's own ``show_fdinfo`` lines),
+  ``mounts`` and ``mountinfo`` (``show_vfsmnt`` / ``show_mountinfo`` of the task's
+  mount namespace, seen from the task's root);
 * ``/proc/sys/kernel/...`` and ``/proc/sys/fs/...`` -- the sysctls the machine
   models, read as ``"%d\\n"`` and written through the machine's own handler.
 
