@@ -428,3 +428,11 @@ def test_invariants_hold_after_a_procfs_session() -> None:
         child.exit()
     assert t.listdir("/proc") == ["sys", "mounts", "self", "1"]
     k.check_invariants()
+
+
+def test_protected_sysctls_are_root_only_at_the_seed() -> None:
+    k = boot(SEED)
+    u = k.spawn(uid=1000, caps=[pinfs.cred.CAP_DAC_OVERRIDE])
+    assert err(u.open, "/proc/sys/fs/protected_hardlinks") == errno.EACCES
+    assert cat(u, "/proc/sys/kernel/unprivileged_bpf_disabled") == "0\n"
+    assert cat(k.init_task, "/proc/sys/fs/protected_hardlinks") == "0\n"

@@ -313,6 +313,11 @@ def prog_tag(k: pinfs.Kernel) -> str:
     return bpf_prog_tag(k.init_task.fd_file(fd).private_data)
 
 
+def protected_sysctl_mode(k: pinfs.Kernel) -> int:
+    proc_text(k, "/proc/self/mounts")
+    return k.init_task.stat("/proc/sys/fs/protected_symlinks").st_mode & 0o777
+
+
 def uname_release(k: pinfs.Kernel) -> str:
     return k.init_task.uname().release
 
@@ -330,6 +335,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "prog_fdinfo_fields": (prog_fields, [], PROG_6_18, LATEST),
     "prog_tag_hash": (prog_tag, "a04f5eef06a7f555", "59f4a931744dcdc6", LATEST),
     "uname_release": (uname_release, "4.3.0", "6.18.0", LATEST),
+    "protected_sysctl_mode": (protected_sysctl_mode, 0o600, 0o644, LATEST),
     "instance_per_mount": (second_mount_same_point, (errno.EBUSY, ["m"]), (0, []), LINUX_4_7),
     "userns_mount": (userns_mount, 0, errno.EPERM, LATEST),
     "mount_mode_option": (mode_option, 0o41777, 0o41700, LATEST),

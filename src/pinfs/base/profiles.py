@@ -173,6 +173,9 @@ class Profile:
     prog_tag_hash: Literal["sha1", "sha256"] = "sha1"
     """``bpf_prog_calc_tag``: SHA-1 from v4.10 (f1f7714ea51c), SHA-256 on v6.18 (seen
     live; commit id not recovered) -- the first 8 bytes make ``prog_tag``."""
+    protected_sysctl_mode: int = 0o600
+    """/proc/sys/fs/protected_{symlinks,hardlinks}: 0600 (root-only, even to read) in
+    kernel/sysctl.c at the seed; 0644 on v6.18 (seen live; commit id not recovered)."""
     uname_release: str = "4.3.0"
     """``UTS_RELEASE`` (``uname -r``; like LINUX_VERSION_CODE): net-next on v4.3 at the seed; the
     presets give the release they imitate."""
@@ -271,6 +274,7 @@ LINUX_6_18 = attrs.evolve(
         "recursion_misses", "verified_insns",
     ),
     prog_tag_hash="sha256",
+    protected_sysctl_mode=0o644,
     uname_release="6.18.0",
 )  # fmt: skip
 

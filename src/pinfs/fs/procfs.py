@@ -130,6 +130,10 @@ class ProcServices(KernelServices, Protocol):
         """Where an anon_inode file called ``name`` lives (anon_inode_mnt)."""
         ...
 
+    def sysctl_mode(self, name: str) -> int:
+        """The permission bits of /proc/sys/<name> (its ``ctl_table`` entry)."""
+        ...
+
     def sysctl_store(self, cred: Cred, name: str, value: int) -> None:
         """The sysctl's ``proc_handler`` for a write of ``value`` (raises on refusal)."""
         ...
@@ -774,8 +778,8 @@ def _proc_dir(sb: SuperBlock, parent: Dentry, name: str) -> Dentry:
 
 
 def _fill_sysctls(sb: SuperBlock, root: Dentry) -> None:
-    """``/proc/sys/<a>/<b>`` for each modelled ``a.b``: 0644 root's files (the
-    ``fs.protected_*`` ones 0600 before v4.? and still 0600 here at the seed)."""
+    """``/proc/sys/<a>/<b>`` for each modelled ``a.b``: root's files, with the
+    modes of the machine's ``ctl_table``."""
     sys_dir = _proc_dir(sb, root, "sys")
     for name in _services(sb).sysctl:
         *dirs, leaf = name.split(".")
@@ -783,7 +787,8 @@ def _fill_sysctls(sb: SuperBlock, root: Dentry) -> None:
         for part in dirs:
             child = parent.d_subdirs.get(part)
             parent = child if child is not None else _proc_dir(sb, parent, part)
-        inode = _proc_inode(sb, stat.S_IFREG | 0o644, ProcEntry("sysctl", name=name))
+        mode = stat.S_IFREG | _services(sb).sysctl_mode(name)
+        inode = _proc_inode(sb, mode, ProcEntry("sysctl", name=name))
         inode.i_op, inode.i_fop = proc_sys_iops, proc_sys_fops
         _static_child(parent, leaf, inode)
 

@@ -159,6 +159,11 @@ class Kernel:
         """``current``: the task whose syscall is running (init before any)."""
         return self._current if self._current is not None else self.init_task
 
+    def sysctl_mode(self, name: str) -> int:
+        """The ``ctl_table`` mode of a sysctl: 0644, the ``fs.protected_*`` ones per
+        the profile."""
+        return self.profile.protected_sysctl_mode if name.startswith("fs.protected_") else 0o644
+
     def sysctl_store(self, cred: credmod.Cred, name: str, value: int) -> None:
         """The ``proc_handler`` of a writable sysctl: ``proc_dointvec_minmax``'s range
         (EINVAL), and for ``kernel.unprivileged_bpf_disabled`` from v5.13
