@@ -436,3 +436,16 @@ def test_protected_sysctls_are_root_only_at_the_seed() -> None:
     assert err(u.open, "/proc/sys/fs/protected_hardlinks") == errno.EACCES
     assert cat(u, "/proc/sys/kernel/unprivileged_bpf_disabled") == "0\n"
     assert cat(k.init_task, "/proc/sys/fs/protected_hardlinks") == "0\n"
+
+
+def test_getdents_inode_numbers_match_stat() -> None:
+    t = boot().init_task
+    t.map_create(BPF_MAP_TYPE_HASH, 4, 8, 16)
+    for path in ("/proc", "/proc/1", "/proc/1/fd", "/proc/1/fdinfo"):
+        fd = t.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        entries = [e for e in t.getdents(fd) if e.d_name not in (".", "..")]
+        t.close(fd)
+        for e in entries:
+            if path.startswith("/proc/1/fd") and e.d_name == str(fd):
+                continue  # the listing's own fd, closed since
+            assert e.d_ino == t.lstat(f"{path}/{e.d_name}").st_ino, (path, e.d_name)

@@ -80,6 +80,7 @@ from pinfs.vfs import (
     SuperOperations,
     d_alloc,
     d_instantiate,
+    d_lookup_valid,
     d_make_root,
     d_path_name,
     dget,
@@ -422,8 +423,7 @@ def _fd_lookup(kind: str) -> Callable[[Inode, Dentry], None]:
 
 
 def _fd_readdir(file: File) -> list[DirEntry]:
-    """``proc_readfd_common``: the open fds, ascending (inode numbers as fresh
-    lookups would give them are not reproduced: d_ino is the task dir's)."""
+    """``proc_readfd_common``: the open fds, ascending."""
     inode = file.f_inode
     assert inode is not None
     task = _task_of(inode)
@@ -431,7 +431,8 @@ def _fd_readdir(file: File) -> list[DirEntry]:
         raise kernel_error(errno.ENOENT)
     d_type = DT_LNK if _entry(inode).kind == "fd_dir" else DT_REG
     names = [str(fd) for fd in task.files.open_fds()]
-    return _listing(file, [(name, d_type, inode.i_ino) for name in names])
+    dentry = file.f_path.dentry
+    return _listing(file, [(name, d_type, proc_fill_cache(dentry, name)) for name in names])
 
 
 # ---------------------------------------------------------------------------------------
@@ -619,6 +620,22 @@ proc_sys_fops = FileOperations(
 # Directories
 
 
+def proc_fill_cache(dir: Dentry, name: str) -> int:
+    """``proc_fill_cache``: the entry's inode number, instantiating it by lookup as
+    the kernel does, so getdents and stat agree (1 if it vanished meanwhile)."""
+    child = d_lookup_valid(dir, name)
+    if child is None:
+        dir_inode = dir.d_inode
+        assert dir_inode is not None and dir_inode.i_op is not None
+        assert dir_inode.i_op.lookup is not None
+        child = d_alloc(dir, name)
+        dir_inode.i_op.lookup(dir_inode, child)
+        ino = child.d_inode.i_ino if child.d_inode is not None else 1
+        dput(child)  # a positive one stays, pinned by _instantiate
+        return ino
+    return child.d_inode.i_ino if child.d_inode is not None else 1
+
+
 def _listing(file: File, entries: list[tuple[str, int, int]]) -> list[DirEntry]:
     """All of a directory at the first getdents (".", ".." and ``entries``), then []."""
     if file.f_pos:
@@ -673,7 +690,9 @@ def _pid_readdir(file: File) -> list[DirEntry]:
     if _task_of(inode) is None:
         raise kernel_error(errno.ENOENT)
     types = {"fd": DT_DIR, "fdinfo": DT_DIR, "mounts": DT_REG, "mountinfo": DT_REG}
-    return _listing(file, [(name, types[name], inode.i_ino) for name in _PID_ENTRIES])
+    dentry = file.f_path.dentry
+    entries = [(name, types[name], proc_fill_cache(dentry, name)) for name in _PID_ENTRIES]
+    return _listing(file, entries)
 
 
 def proc_root_lookup(dir: Inode, dentry: Dentry) -> None:
@@ -703,7 +722,8 @@ def _root_readdir(file: File) -> list[DirEntry]:
     if self_dentry is not None and self_dentry.d_inode is not None:
         entries.append(("self", DT_LNK, self_dentry.d_inode.i_ino))
     tasks = _services(root.d_sb).tasks
-    entries += [(str(pid), DT_DIR, 0) for pid in sorted(tasks) if tasks[pid].alive]
+    pids = [str(pid) for pid in sorted(tasks) if tasks[pid].alive]
+    entries += [(pid, DT_DIR, proc_fill_cache(root, pid)) for pid in pids]
     return _listing(file, entries)
 
 
@@ -759,7 +779,13 @@ proc_dir_fops = FileOperations(
     name="proc_dir_operations", open=_dir_open, iterate=_static_readdir, llseek=generic_file_llseek
 )
 proc_self_iops = InodeOperations(name="proc_self_inode_operations", get_link=proc_self_get_link)
-proc_dir_iops = InodeOperations(name="proc_dir_inode_operations", lookup=lambda d, e: None)
+
+
+def _no_entry(dir: Inode, dentry: Dentry) -> None:
+    """The fixed directories hold only what was made at mount time."""
+
+
+proc_dir_iops = InodeOperations(name="proc_dir_inode_operations", lookup=_no_entry)
 
 #: Inode numbers of the fixed links (``self_inum``, ``/proc/mounts``), as Linux 6.18
 #: numbers them from PROC_DYNAMIC_FIRST.
