@@ -21,6 +21,7 @@ import pinfs
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, SEED, Profile
 from pinfs.ebpf.attr import BPF_F_PATH_FD, BPF_F_RDONLY, BPF_MAP_TYPE_ARRAY, pack_attr
+from pinfs.ebpf.objects import bpf_prog_tag
 from pinfs.ebpf.prog import RETURN_ZERO
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from support import err
@@ -295,7 +296,69 @@ def kprobe_version(k: pinfs.Kernel) -> int:
 
 
 #: switch -> (script, seed result, modern result, modern profile)
+def proc_text(k: pinfs.Kernel, path: str) -> str:
+    t = k.init_task
+    if "proc" not in [m.mnt_sb.s_type.name for m in k.mounts()]:
+        t.mkdir("/proc", 0o555)
+        t.mount("proc", "/proc", "proc")
+    fd = t.open(path)
+    try:
+        return t.read(fd, 1 << 16).decode()
+    finally:
+        t.close(fd)
+
+
+def fdinfo_names(k: pinfs.Kernel, fd: int) -> list[str]:
+    text = proc_text(k, f"/proc/self/fdinfo/{fd}")
+    return [line.split(":")[0] for line in text.splitlines()][3:]
+
+
+def fdinfo_ino(k: pinfs.Kernel) -> bool:
+    return "ino" in fdinfo_names(k, pinned_map(k))
+
+
+def fdinfo_mode(k: pinfs.Kernel) -> int:
+    proc_text(k, "/proc/self/mounts")
+    return k.init_task.stat("/proc/self/fdinfo").st_mode
+
+
+def map_fields(k: pinfs.Kernel) -> list[str]:
+    return [n for n in fdinfo_names(k, pinned_map(k)) if n != "ino"]
+
+
+def prog_fields(k: pinfs.Kernel) -> list[str]:
+    fd = k.init_task.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
+    return [n for n in fdinfo_names(k, fd) if n != "ino"]
+
+
+def prog_tag(k: pinfs.Kernel) -> str:
+    fd = k.init_task.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
+    return bpf_prog_tag(k.init_task.fd_file(fd).private_data)
+
+
+def protected_sysctl_mode(k: pinfs.Kernel) -> int:
+    proc_text(k, "/proc/self/mounts")
+    return k.init_task.stat("/proc/sys/fs/protected_symlinks").st_mode & 0o777
+
+
+def uname_release(k: pinfs.Kernel) -> str:
+    return k.init_task.uname().release
+
+
+MAP_4_7 = ["map_type", "key_size", "value_size", "max_entries", "map_flags"]
+PROG_6_18 = [
+    "prog_type", "prog_jited", "prog_tag", "memlock", "prog_id", "run_time_ns", "run_cnt",
+    "recursion_misses",
+]  # fmt: skip
+
 SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
+    "fdinfo_ino": (fdinfo_ino, False, True, LATEST),
+    "fdinfo_world_readable": (fdinfo_mode, 0o40500, 0o40555, LATEST),
+    "map_fdinfo_fields": (map_fields, [], MAP_4_7, LINUX_4_7),
+    "prog_fdinfo_fields": (prog_fields, [], PROG_6_18, LATEST),
+    "prog_tag_hash": (prog_tag, "a04f5eef06a7f555", "59f4a931744dcdc6", LATEST),
+    "uname_release": (uname_release, "4.3.0", "6.18.0", LATEST),
+    "protected_sysctl_mode": (protected_sysctl_mode, 0o600, 0o644, LATEST),
     "instance_per_mount": (second_mount_same_point, (errno.EBUSY, ["m"]), (0, []), LINUX_4_7),
     "userns_mount": (userns_mount, 0, errno.EPERM, LATEST),
     "mount_mode_option": (mode_option, 0o41777, 0o41700, LATEST),

@@ -451,11 +451,28 @@ def bpf_evict_inode(inode: Inode) -> None:
     inode.i_private = None
 
 
+def bpf_show_options(root: Dentry) -> str:
+    """``bpf_show_options`` (v4.10): ``uid=``/``gid=`` when not global root (v6.8),
+    then ``mode=`` unless 0777 (sticky bit aside).  The owner is read from the root
+    inode, which equals the mount options unless the root was chown'ed since."""
+    profile = _profile(root.d_sb)
+    inode = root.d_inode
+    if not profile.mount_mode_option or inode is None:
+        return ""
+    out = ""
+    if profile.mount_uid_gid_options:
+        out += f",uid={inode.i_uid}" if inode.i_uid else ""
+        out += f",gid={inode.i_gid}" if inode.i_gid else ""
+    mode = inode.i_mode & S_IALLUGO & ~stat.S_ISVTX
+    return out + (f",mode={mode:o}" if mode != 0o777 else "")
+
+
 bpf_super_ops = SuperOperations(
     name="bpf_super_ops",
     statfs=simple_statfs,
     drop_inode=generic_delete_inode,
     evict_inode=bpf_evict_inode,
+    show_options=bpf_show_options,
 )
 
 

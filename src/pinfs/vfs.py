@@ -104,6 +104,9 @@ class InodeOperations:
     rename: Callable[..., Any] | None = None
     rename2: Callable[..., Any] | None = None
     setattr: Callable[..., Any] | None = None
+    permission: Callable[..., int] | None = None  # (cred, inode, mask) -> errno
+    get_link: Callable[..., Any] | None = None  # (dentry, inode) -> str body, or a Path to jump to
+    readlink: Callable[..., str] | None = None  # (dentry) -> text, when it differs from get_link
 
     def __repr__(self) -> str:
         return f"<iops {self.name}>"
@@ -117,6 +120,7 @@ class SuperOperations:
     statfs: Callable[..., Any] | None = None
     drop_inode: Callable[[Inode], bool] | None = None
     evict_inode: Callable[[Inode], None] | None = None
+    show_options: Callable[[Dentry], str] | None = None  # ",opt=val..." for /proc/mounts
 
     def __repr__(self) -> str:
         return f"<sops {self.name}>"
@@ -130,9 +134,27 @@ class FileOperations:
     open: Callable[..., Any] | None = None
     release: Callable[[File], None] | None = None
     iterate: Callable[..., Any] | None = None
+    read: Callable[[File, int], bytes] | None = None
+    llseek: Callable[[File, int, int], int] | None = None  # None: no_llseek (ESPIPE)
+    write: Callable[[File, bytes], int] | None = None
+    show_fdinfo: Callable[[File], str] | None = None  # extra /proc/<pid>/fdinfo lines
 
     def __repr__(self) -> str:
         return f"<fops {self.name}>"
+
+
+@attrs.frozen(eq=False)
+class DentryOperations:
+    """``struct dentry_operations``: ``d_revalidate`` says whether a cached dentry
+    still names what it named (procfs: the task or fd may be gone); ``d_dname`` names
+    a pseudo dentry (``anon_inode:bpf-map``)."""
+
+    name: str
+    d_revalidate: Callable[[Dentry], bool] | None = None
+    d_dname: Callable[[Dentry], str] | None = None  # the name d_path prints instead
+
+    def __repr__(self) -> str:
+        return f"<dops {self.name}>"
 
 
 @attrs.define(eq=False)
@@ -225,6 +247,7 @@ class Dentry:
     d_mounted: list[Any] = attrs.field(factory=list)  # mounts on this dentry, any namespace
     d_seq: int = 0  # when it was (re)linked at the head of its parent's d_subdirs
     d_fsdata: Any = None
+    d_op: DentryOperations | None = None
     hashed: bool = True
 
     def __repr__(self) -> str:
@@ -406,6 +429,29 @@ def d_drop(dentry: Dentry) -> None:
     if dentry.hashed and parent is not None and parent.d_subdirs.get(dentry.d_name) is dentry:
         del parent.d_subdirs[dentry.d_name]
     dentry.hashed = False
+
+
+def d_invalidate(dentry: Dentry) -> None:
+    """``d_invalidate``: unhash ``dentry`` and everything below it, dropping the
+    creation reference each positive one holds (children first).  Whoever still holds
+    a reference keeps an unhashed dentry, as after an unlink."""
+    for child in reversed([dentry, *walk_tree(dentry)]):
+        pinned = child.hashed and child.d_inode is not None
+        d_drop(child)
+        if pinned:
+            dput(child)
+
+
+def d_lookup_valid(parent: Dentry, name: str) -> Dentry | None:
+    """The hashed child ``name`` (no reference taken), after ``d_revalidate``: a
+    stale one is invalidated and the name counts as not cached."""
+    dentry = parent.d_subdirs.get(name)
+    if dentry is None or dentry.d_op is None or dentry.d_op.d_revalidate is None:
+        return dentry
+    if dentry.d_op.d_revalidate(dentry):
+        return dentry
+    d_invalidate(dentry)
+    return None
 
 
 def d_delete(dentry: Dentry) -> None:

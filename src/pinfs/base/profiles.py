@@ -283,6 +283,30 @@ class Profile:
                 f"not {self.unpriv_sysctl_default}"
             )
 
+    # -- procfs and the fd calls ----------------------------------------------------------
+    fdinfo_ino: bool = False
+    """3845f256a8b5 (v5.14; id from memory) -- /proc/<pid>/fdinfo/N has an ``ino:`` line
+    after ``mnt_id:``."""
+    fdinfo_world_readable: bool = False
+    """7bc3fa0172a4 (v5.18; id from memory) -- fdinfo is 0555/0444 and guarded by
+    ``ptrace_may_access`` instead of 0500/0400 owner-only modes."""
+    map_fdinfo_fields: tuple[str, ...] = ()
+    """What ``bpf_map_show_fdinfo`` prints, in its order (none at the seed: it came
+    with f99bf205dab0 in v4.5); ``owner_prog_type``/``owner_jited`` follow for an owned
+    PROG_ARRAY when listed."""
+    prog_fdinfo_fields: tuple[str, ...] = ()
+    """7bd509e311f4 (v4.10; id from memory) -- what ``bpf_prog_show_fdinfo`` prints, in
+    its order; fields join later (``prog_id`` v4.13, the run statistics v5.1, ...)."""
+    prog_tag_hash: Literal["sha1", "sha256"] = "sha1"
+    """``bpf_prog_calc_tag``: SHA-1 from v4.10 (f1f7714ea51c), SHA-256 on v6.18 (seen
+    live; commit id not recovered) -- the first 8 bytes make ``prog_tag``."""
+    protected_sysctl_mode: int = 0o600
+    """/proc/sys/fs/protected_{symlinks,hardlinks}: 0600 (root-only, even to read) in
+    kernel/sysctl.c at the seed; 0644 on v6.18 (seen live; commit id not recovered)."""
+    uname_release: str = "4.3.0"
+    """``UTS_RELEASE`` (``uname -r``; like LINUX_VERSION_CODE): net-next on v4.3 at the seed; the
+    presets give the release they imitate."""
+
     def __repr__(self) -> str:
         return _repr(self)
 
@@ -300,6 +324,7 @@ LINUX_4_4 = attrs.evolve(
     htab_overflow_errno="E2BIG",
     htab_value_size_limit=(1 << 21) - 512 - 48,
     linux_version_code=0x040400,
+    uname_release="4.4.0",
 )
 
 LINUX_4_7 = attrs.evolve(
@@ -310,6 +335,8 @@ LINUX_4_7 = attrs.evolve(
     rename_link_ops=True,
     refcnt_limit=32768,
     linux_version_code=0x040700,
+    map_fdinfo_fields=("map_type", "key_size", "value_size", "max_entries", "map_flags"),
+    uname_release="4.7.0",
 )
 
 LINUX_5_10 = attrs.evolve(
@@ -345,7 +372,16 @@ LINUX_5_10 = attrs.evolve(
     kprobe_version_checked=False,
     verifier_log_rules="level_mask",
     linux_version_code=0x050A00,
-)
+    map_fdinfo_fields=(
+        "map_type", "key_size", "value_size", "max_entries", "map_flags", "memlock", "map_id",
+        "frozen", "owner_prog_type", "owner_jited",
+    ),
+    prog_fdinfo_fields=(
+        "prog_type", "prog_jited", "prog_tag", "memlock", "prog_id", "run_time_ns", "run_cnt",
+    ),
+    fdinfo_ino=False,
+    uname_release="5.10.0",
+)  # fmt: skip
 
 LINUX_6_18 = attrs.evolve(
     LINUX_5_10,
@@ -363,7 +399,20 @@ LINUX_6_18 = attrs.evolve(
     htab_value_size_limit=(1 << 22) - 512 - 48,
     verifier_log_rules="vlog_init",
     linux_version_code=0x061200,
-)
+    fdinfo_ino=True,
+    fdinfo_world_readable=True,
+    map_fdinfo_fields=(
+        "map_type", "key_size", "value_size", "max_entries", "map_flags", "map_extra", "memlock",
+        "map_id", "frozen", "owner_prog_type", "owner_jited",
+    ),
+    prog_fdinfo_fields=(
+        "prog_type", "prog_jited", "prog_tag", "memlock", "prog_id", "run_time_ns", "run_cnt",
+        "recursion_misses", "verified_insns",
+    ),
+    prog_tag_hash="sha256",
+    protected_sysctl_mode=0o644,
+    uname_release="6.18.0",
+)  # fmt: skip
 
 LATEST = LINUX_6_18
 

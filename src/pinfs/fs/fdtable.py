@@ -83,6 +83,31 @@ class FdTable:
             self.cloexec.discard(fd)
         return fd
 
+    def install_at(self, fd: int, file: File, cloexec: bool) -> File | None:
+        """``do_dup2``'s install: ``file`` at ``fd`` (the table grows as needed);
+        returns the file that was there, for the caller to close."""
+        fds = self.fds
+        if fd >= len(fds):
+            fds.extend([None] * (fd + 1 - len(fds)))
+        old, fds[fd] = fds[fd], file
+        if cloexec:
+            self.cloexec.add(fd)
+        else:
+            self.cloexec.discard(fd)
+        return old
+
+    def alloc_fd_from(self, start: int, file: File, cloexec: bool, nofile: int) -> int:
+        """``alloc_fd(start, flags)`` + ``fd_install``: the lowest free fd >= start."""
+        fd = max(start, self.next_fd)
+        while fd < len(self.fds) and self.fds[fd] is not None:
+            fd += 1
+        if fd >= nofile:
+            raise kernel_error(errno.EMFILE)
+        self.install_at(fd, file, cloexec)
+        if start <= self.next_fd:
+            self.next_fd = fd + 1
+        return fd
+
     def remove(self, fd: int) -> File:
         """``__close_fd`` minus the ``fput``: EBADF if nothing is open there."""
         file = self.lookup(fd)

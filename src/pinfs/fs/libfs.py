@@ -190,12 +190,65 @@ def dt_type(mode: int) -> int:
     return stat.S_IFMT(mode) >> 12
 
 
+SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE = 0, 1, 2, 3, 4
+MAX_LFS_FILESIZE = (1 << 63) - 1
+
+
+def vfs_setpos(file: File, offset: int, maxsize: int) -> int:
+    """``vfs_setpos``: EINVAL below 0 or past ``maxsize``."""
+    if offset < 0 or offset > maxsize:
+        raise kernel_error(errno.EINVAL)
+    file.f_pos = offset
+    return offset
+
+
+def generic_file_llseek(file: File, offset: int, whence: int) -> int:
+    """``generic_file_llseek``: SEEK_END from i_size, SEEK_CUR from the position,
+    SEEK_DATA/SEEK_HOLE treat the whole file as data (ENXIO at or past the end)."""
+    inode = file.f_inode
+    assert inode is not None
+    eof = inode.i_size
+    if whence == SEEK_END:
+        offset += eof
+    elif whence == SEEK_CUR:
+        if offset == 0:
+            return file.f_pos
+        offset += file.f_pos
+    elif whence == SEEK_DATA and offset % (1 << 64) >= eof:
+        raise kernel_error(errno.ENXIO)
+    elif whence == SEEK_HOLE:
+        if offset % (1 << 64) >= eof:
+            raise kernel_error(errno.ENXIO)
+        offset = eof
+    return vfs_setpos(file, offset, MAX_LFS_FILESIZE)
+
+
+def dcache_dir_lseek(file: File, offset: int, whence: int) -> int:
+    """``dcache_dir_lseek``: SEEK_SET/SEEK_CUR to a position >= 0 (else EINVAL); the
+    cursor moves past that many entries ("." and ".." count two)."""
+    if whence == SEEK_CUR:
+        offset += file.f_pos
+    elif whence != SEEK_SET:
+        raise kernel_error(errno.EINVAL)
+    if offset < 0:
+        raise kernel_error(errno.EINVAL)
+    if offset != file.f_pos:
+        file.f_pos = offset
+        children = list(file.f_path.dentry.children())
+        skip = min(offset - 2, len(children))
+        file.f_cursor = children[skip - 1].d_seq if skip > 0 else None
+    return offset
+
+
 def dcache_dir_open(inode: Inode, file: File) -> None:
     """Directories open normally."""
 
 
 simple_dir_operations = FileOperations(
-    name="simple_dir_operations", open=dcache_dir_open, iterate=dcache_readdir
+    name="simple_dir_operations",
+    open=dcache_dir_open,
+    iterate=dcache_readdir,
+    llseek=dcache_dir_lseek,
 )
 
 

@@ -63,6 +63,7 @@ from pinfs.vfs import (
     d_alloc,
     d_delete,
     d_exchange,
+    d_lookup_valid,
     d_move,
     dput,
     ihold,
@@ -194,7 +195,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         if err:
             raise kernel_error(err)
         # dcache fast path: a positive child that is neither a mountpoint nor a link.
-        child = parent.d_subdirs.get(component)
+        child = d_lookup_valid(parent, component)
         inode = child.d_inode if child is not None else None
         if child is not None and inode is not None and not child.d_mounted:
             if inode.i_mode & S_IFMT == S_IFDIR:
@@ -240,8 +241,32 @@ def get_link(nd: Nameidata, link: Path) -> str:
     if nd.total_link_count > MAXSYMLINKS:
         raise kernel_error(errno.ELOOP)
     inode = link.dentry.d_inode
-    assert inode is not None and inode.i_link is not None
-    return path_init(nd, inode.i_link, nd.path)
+    assert inode is not None
+    if inode.i_link is not None:
+        return path_init(nd, inode.i_link, nd.path)
+    assert inode.i_op is not None and inode.i_op.get_link is not None
+    target = inode.i_op.get_link(link.dentry, inode)
+    if isinstance(target, str):
+        return path_init(nd, target, nd.path)
+    nd.path = target  # nd_jump_link: a magic link (procfs fd) lands on a path
+    return ""
+
+
+def vfs_readlink(dentry: Dentry) -> str:
+    """``vfs_readlink``: the body, or the filesystem's ``->readlink`` (procfs's fd
+    links print a path); EINVAL if it is not a symlink."""
+    inode = dentry.d_inode
+    assert inode is not None
+    if inode.i_link is not None:
+        return inode.i_link
+    iops = inode.i_op
+    if iops is not None and iops.readlink is not None:
+        return iops.readlink(dentry)
+    if iops is not None and iops.get_link is not None:
+        target = iops.get_link(dentry, inode)
+        if isinstance(target, str):
+            return target
+    raise kernel_error(errno.EINVAL)
 
 
 def nested_symlink(nd: Nameidata, link: Path) -> None:
@@ -308,7 +333,7 @@ def _no_entry(name: str) -> KernelError:
 
 def lookup_walk(parent: Dentry, name: str) -> Dentry:
     """A positive child for the walk (no reference kept), else ENOENT."""
-    dentry = parent.d_subdirs.get(name)
+    dentry = d_lookup_valid(parent, name)
     if dentry is None:
         dentry = lookup_real(parent, name)
         if dentry.d_inode is None:
@@ -342,7 +367,7 @@ def lookup_real(parent: Dentry, name: str) -> Dentry:
 
 def lookup_hash(parent: Dentry, name: str) -> Dentry:
     """``__lookup_hash``: the child (positive or negative) with a reference."""
-    dentry = parent.d_subdirs.get(name)
+    dentry = d_lookup_valid(parent, name)
     if dentry is not None:
         dentry.d_count += 1
         return dentry
@@ -957,6 +982,7 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
         file.f_path = path_get(path)
         return file
     f_mode = (flags + 1) & O_ACCMODE  # OPEN_FMODE
+    flags &= ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC)  # not kept in f_flags
     if f_mode & FMODE_WRITE and stat.S_IFMT(inode.i_mode) in (stat.S_IFREG, stat.S_IFDIR):
         err = mnt_want_write(path.mnt)
         if err:

@@ -98,6 +98,8 @@ def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
             return err
         if inode.i_flags & S_IMMUTABLE:
             return refused(errno.EACCES, "inode_permission", "the inode is immutable")
+    if inode.i_op is not None and inode.i_op.permission is not None:
+        return inode.i_op.permission(cred, inode, mask)  # do_inode_permission
     return generic_permission(cred, inode, mask)
 
 

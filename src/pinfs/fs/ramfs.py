@@ -20,6 +20,10 @@ from pinfs.base.cstring import c_string_bytes
 from pinfs.base.errors import kernel_error
 from pinfs.fs.attr import ATTR_SIZE, IAttr, simple_setattr
 from pinfs.fs.libfs import (
+    MAX_LFS_FILESIZE,
+    SEEK_DATA,
+    SEEK_HOLE,
+    generic_file_llseek,
     kill_litter_super,
     simple_dir_operations,
     simple_empty,
@@ -30,6 +34,7 @@ from pinfs.fs.libfs import (
     simple_rmdir,
     simple_statfs,
     simple_unlink,
+    vfs_setpos,
 )
 from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from pinfs.fs.parser import fs_param_is_u32, match_octal, simple_strtoul
@@ -100,7 +105,32 @@ def fifo_release(file: File) -> None:
     inode.i_private["w"] -= accmode != os.O_RDONLY
 
 
-ramfs_file_operations = FileOperations(name="ramfs_file_operations", open=_open_regular)
+def _read_regular(file: File, count: int) -> bytes:
+    """``generic_file_read_iter``: nothing writes contents here, so a file holds
+    the zeros truncate(2) gave it."""
+    inode = file.f_inode
+    assert inode is not None
+    n = max(0, min(count, inode.i_size - file.f_pos))
+    file.f_pos += n
+    return bytes(n)
+
+
+def _llseek_regular(file: File, offset: int, whence: int) -> int:
+    """ramfs: ``generic_file_llseek``.  tmpfs: ``shmem_file_llseek``, where
+    SEEK_DATA/SEEK_HOLE look at pages -- and nothing ever writes one here, so the
+    whole file is a hole (SEEK_DATA is ENXIO, SEEK_HOLE stays put)."""
+    inode = file.f_inode
+    assert inode is not None
+    if inode.i_sb.s_magic != TMPFS_MAGIC or whence not in (SEEK_DATA, SEEK_HOLE):
+        return generic_file_llseek(file, offset, whence)
+    if offset < 0 or offset >= inode.i_size or whence == SEEK_DATA:
+        raise kernel_error(errno.ENXIO)
+    return vfs_setpos(file, offset, MAX_LFS_FILESIZE)
+
+
+ramfs_file_operations = FileOperations(
+    name="ramfs_file_operations", open=_open_regular, read=_read_regular, llseek=_llseek_regular
+)
 device_file_operations = FileOperations(name="def_chr_fops", open=_open_device)
 pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)
 
@@ -214,8 +244,26 @@ shmem_dir_inode_operations = attrs.evolve(
     setattr=shmem_setattr,
 )
 
+
+def ramfs_show_options(root: Dentry) -> str:
+    """``ramfs_show_options``: ``mode=`` unless the default 0755; tmpfs's
+    ``shmem_show_options`` likewise (default 01777) plus ``uid=``/``gid=``.  Read from
+    the root inode; tmpfs's size options and v6.x's ``inode64`` are not modelled."""
+    inode = root.d_inode
+    assert inode is not None
+    mode = inode.i_mode & 0o7777
+    if root.d_sb.s_magic == RAMFS_MAGIC:
+        return f",mode={mode:o}" if mode != 0o755 else ""
+    out = f",mode={mode:03o}" if mode != 0o1777 else ""
+    out += f",uid={inode.i_uid}" if inode.i_uid else ""
+    return out + (f",gid={inode.i_gid}" if inode.i_gid else "")
+
+
 ramfs_super_ops = SuperOperations(
-    name="ramfs_ops", statfs=simple_statfs, drop_inode=generic_delete_inode
+    name="ramfs_ops",
+    statfs=simple_statfs,
+    drop_inode=generic_delete_inode,
+    show_options=ramfs_show_options,
 )
 
 

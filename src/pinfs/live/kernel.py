@@ -79,7 +79,11 @@ __all__ = [
 ]
 
 # x86_64 syscall numbers.
+_SYS_LSEEK = 8
 _SYS_DUP = 32
+_SYS_DUP2 = 33
+_SYS_FCNTL = 72
+_SYS_DUP3 = 292
 _SYS_GETCWD = 79
 _SYS_CAPGET = 125
 _SYS_CAPSET = 126
@@ -606,6 +610,27 @@ def _op_table() -> dict[str, Any]:
 
     def dup(s: _Server, fd: int) -> int:
         return _sys(_SYS_DUP, s.user_fd(fd))  # os.dup would set O_CLOEXEC
+
+    def read(s: _Server, fd: int, count: int) -> bytes:
+        return os.read(s.user_fd(fd), count)
+
+    def write(s: _Server, fd: int, data: bytes) -> int:
+        return os.write(s.user_fd(fd), data)
+
+    def lseek(s: _Server, fd: int, offset: int, whence: int) -> int:
+        return _sys(_SYS_LSEEK, s.user_fd(fd), offset, whence)
+
+    def dup2(s: _Server, fd: int, new: int) -> int:
+        return _sys(_SYS_DUP2, s.user_fd(fd), s.user_fd(new))  # os.dup2 may set O_CLOEXEC
+
+    def dup3(s: _Server, fd: int, new: int, flags: int) -> int:
+        return _sys(_SYS_DUP3, s.user_fd(fd), s.user_fd(new), flags)
+
+    def fcntl(s: _Server, fd: int, cmd: int, arg: int = 0) -> int:
+        return _sys(_SYS_FCNTL, s.user_fd(fd), cmd, arg)
+
+    def uname(s: _Server) -> tuple[str, ...]:
+        return tuple(os.uname())
 
     def stat(s: _Server, path: str) -> tuple[int, ...]:
         return _stat_tuple(os.stat(path))
@@ -1317,6 +1342,27 @@ class LiveTask:
 
     def dup(self, fd: int) -> int:
         return int(self._call("dup", fd))
+
+    def read(self, fd: int, count: int) -> bytes:
+        return bytes(self._call("read", fd, count))
+
+    def write(self, fd: int, data: bytes) -> int:
+        return int(self._call("write", fd, bytes(data)))
+
+    def lseek(self, fd: int, offset: int, whence: int = os.SEEK_SET) -> int:
+        return int(self._call("lseek", fd, offset, whence))
+
+    def dup2(self, fd: int, new: int) -> int:
+        return int(self._call("dup2", fd, new))
+
+    def dup3(self, fd: int, new: int, flags: int = 0) -> int:
+        return int(self._call("dup3", fd, new, flags))
+
+    def fcntl(self, fd: int, cmd: int, arg: int = 0) -> int:
+        return int(self._call("fcntl", fd, cmd, arg))
+
+    def uname(self) -> os.uname_result:
+        return os.uname_result(self._call("uname"))
 
     def stat(self, path: str) -> LiveStat:
         return LiveStat(*self._call("stat", path))

@@ -24,14 +24,26 @@ from pinfs.ebpf.attr import layouts_for
 from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
+from pinfs.fs.procfs import proc_fs_type
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
 from pinfs.inode import bpf_fs_type
 from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
 from pinfs.machine.render import kernel_tree
+from pinfs.machine.sysctl import SYSCTL_RANGES
 from pinfs.machine.task import INIT_RLIMITS, PR_SET_KEEPCAPS, Task
 from pinfs.machine.trace import Trace
 from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
-from pinfs.vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
+from pinfs.vfs import (
+    FS_USERNS_MOUNT,
+    Dentry,
+    DentryOperations,
+    FileSystemType,
+    Inode,
+    SuperBlock,
+    d_make_root,
+    ihold,
+    new_inode,
+)
 
 #: 2015-11-03 00:00:00 UTC, the day the seed commit was merged.
 BOOT_TIME_NS = 1_446_508_800 * 10**9
@@ -60,6 +72,7 @@ class Kernel:
         *,
         unprivileged_bpf_disabled: int | None = None,
         trace: bool = False,
+        mount_proc: bool = False,
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
@@ -94,13 +107,17 @@ class Kernel:
         self.users: dict[int, UserStruct] = {}
         self.init_user_ns = credmod.new_init_user_ns()
         self.filesystems: dict[str, FileSystemType] = {}
-        for fs_type in (ramfs_fs_type, tmpfs_fs_type, bpf_fs_type):
+        for fs_type in (ramfs_fs_type, tmpfs_fs_type, bpf_fs_type, proc_fs_type):
             self.register_filesystem(fs_type)
         if profile.userns_mount == "refused":  # 612bacad78ba dropped FS_USERNS_MOUNT
             bpf = self.filesystems["bpf"]
             bpf.fs_flags &= ~FS_USERNS_MOUNT
         self.anon_inode = self._make_anon_inode()
+        self._current: Task | None = None
         self.init_task = self._boot()
+        if mount_proc:  # what an init system does first; the seed layout has no /proc
+            self.init_task.mkdir("/proc", 0o555)
+            self.init_task.mount("proc", "/proc", "proc")
         if trace:
             self.start_trace()
 
@@ -146,6 +163,35 @@ class Kernel:
         """``get_anon_bdev``: a device number with major 0."""
         self._anon_dev += 1
         return self._anon_dev
+
+    def current_task(self) -> Task:
+        """``current``: the task whose syscall is running (init before any)."""
+        return self._current if self._current is not None else self.init_task
+
+    def sysctl_mode(self, name: str) -> int:
+        """The ``ctl_table`` mode of a sysctl: 0644, the ``fs.protected_*`` ones per
+        the profile."""
+        return self.profile.protected_sysctl_mode if name.startswith("fs.protected_") else 0o644
+
+    def sysctl_store(self, cred: credmod.Cred, name: str, value: int) -> None:
+        """The ``proc_handler`` of a writable sysctl: ``proc_dointvec_minmax``'s range
+        (EINVAL), and for ``kernel.unprivileged_bpf_disabled`` from v5.13
+        ``bpf_unpriv_handler`` (CAP_SYS_ADMIN, and 1 is locked: EPERM)."""
+        path = "/proc/sys/" + name.replace(".", "/")
+        if name not in SYSCTL_RANGES:
+            raise kernel_error(errno.EACCES, path)  # read-only
+        low, high = SYSCTL_RANGES[name]
+        if name == "kernel.unprivileged_bpf_disabled":
+            values = self.profile.unpriv_sysctl_values
+            low, high = min(values), max(values)
+            if len(values) > 1:  # bpf_unpriv_handler (v5.13)
+                if not credmod.capable(cred, self.init_user_ns, credmod.CAP_SYS_ADMIN):
+                    raise kernel_error(errno.EPERM, path)
+                if low <= value <= high and self.sysctl[name] == 1 and value != 1:
+                    raise kernel_error(errno.EPERM, path)  # 1 is locked
+        if not low <= value <= high:
+            raise kernel_error(errno.EINVAL, path)
+        self.sysctl[name] = value
 
     def next_pid(self) -> int:
         self._pid += 1
@@ -299,7 +345,24 @@ class Kernel:
         inode.i_ino = self.get_next_ino()
         inode.i_mode = stat.S_IRUSR | stat.S_IWUSR
         inode.i_atime = inode.i_mtime = inode.i_ctime = self._clock
+        root = sb.s_root = d_make_root(inode)
+        ihold(inode)
+        # kern_mount: outside every namespace, never unmounted; pinfs gives it no id.
+        self.anon_inode_mnt = Mount(mnt_sb=sb, mnt_root=root, mnt_flags=0, mnt_id=0)
+        self._anon_dentries: dict[str, Dentry] = {}
         return inode
+
+    def anon_inode_path(self, name: str) -> Path:
+        """The path an anon_inode file called ``name`` has (``alloc_file_pseudo``'s
+        dentry, one per name here); ``d_path`` prints it ``anon_inode:<name>``."""
+        dentry = self._anon_dentries.get(name)
+        if dentry is None:
+            ihold(self.anon_inode)
+            dentry = Dentry(d_name=name, d_sb=self.anon_inode.i_sb, d_inode=self.anon_inode)
+            dentry.d_parent = dentry
+            dentry.d_op = _anon_dentry_ops
+            self._anon_dentries[name] = dentry
+        return Path(self.anon_inode_mnt, dentry)
 
     def _boot(self) -> Task:
         full = (1 << (self.profile.cap_last_cap + 1)) - 1
@@ -428,6 +491,11 @@ def _check_unpriv_default(profile: Profile, value: object) -> None:
     allowed = sorted({0, *profile.unpriv_sysctl_values})
     if value not in allowed:
         raise ValueError(f"unprivileged_bpf_disabled must be one of {allowed}, not {value}")
+
+
+_anon_dentry_ops = DentryOperations(
+    name="anon_inodefs_dentry_operations", d_dname=lambda d: f"anon_inode:{d.d_name}"
+)
 
 
 def _no_mount(*args: Any) -> Any:

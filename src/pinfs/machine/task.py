@@ -13,14 +13,14 @@ import errno
 import os
 import stat
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
 from pinfs.base import cred as credmod
 from pinfs.base import uapi
 from pinfs.base.display import repr_mimebundle
-from pinfs.base.errors import call_naming, kernel_error, refuse
+from pinfs.base.errors import KernelError, call_naming, kernel_error, naming, refuse
 from pinfs.base.syscall import syscall
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
@@ -41,6 +41,8 @@ from pinfs.fs.attr import (
 from pinfs.fs.fdtable import FdTable, check_fd, fget, fput
 from pinfs.fs.libfs import DirEntry, KStatFs
 from pinfs.fs.namei import (
+    FMODE_READ,
+    FMODE_WRITE,
     O_PATH,
     FsStruct,
     do_filp_open,
@@ -55,6 +57,7 @@ from pinfs.fs.namei import (
     path_arg,
     path_lookupat,
     touch_atime,
+    vfs_readlink,
 )
 from pinfs.fs.namespace import copy_mnt_ns, current_chrooted, do_mount, ksys_umount
 from pinfs.fs.permission import inode_permission
@@ -106,12 +109,27 @@ _UNSHARE_FLAGS = (
     | CLONE_SYSVSEM | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUSER | CLONE_NEWPID
 )  # fmt: skip
 
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC = 0, 1, 2, 3, 1030
+_FCNTL_MODELLED = frozenset({F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC})
+FD_CLOEXEC = 1
+SEEK_MAX = 4  # SEEK_HOLE
+O_LARGEFILE = 0o100000  # x86_64's value (os.O_LARGEFILE is 0 in a 64-bit Python)
 #: init's limits at boot (the kernel's INIT_RLIMITS for the two pinfs models).
 INIT_RLIMITS: dict[int, tuple[int, int]] = {
     RLIMIT_NOFILE: (1024, 4096),
     RLIMIT_MEMLOCK: (65536, 65536),
 }
 RLIM_NLIMITS = 16
+
+
+class UtsName(NamedTuple):
+    """``struct new_utsname`` (without ``domainname``), like :func:`os.uname`."""
+
+    sysname: str
+    nodename: str
+    release: str
+    version: str
+    machine: str
 
 
 def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) -> int:
@@ -155,6 +173,7 @@ class Task(BpfSyscalls):
         if not self.alive:
             raise kernel_error(errno.ESRCH)
         self.kernel.tick()
+        self.kernel._current = self
 
     def _enter_path(self, path: object) -> str:
         """The common prologue of a path syscall: the Python value is checked
@@ -276,10 +295,12 @@ class Task(BpfSyscalls):
         found = path_lookupat(self, name, follow=False)
         inode = found.dentry.d_inode
         assert inode is not None
-        if inode.i_link is None:
-            raise kernel_error(errno.EINVAL, name)
+        try:
+            text = vfs_readlink(found.dentry)
+        except KernelError as exc:
+            raise naming(exc, name) from None
         touch_atime(found)
-        return inode.i_link
+        return text
 
     @syscall
     def mknod(self, path: str | bytes, mode: int, dev: int = 0) -> None:
@@ -305,7 +326,7 @@ class Task(BpfSyscalls):
             raise kernel_error(errno.EINVAL, name)  # build_open_flags (v6.4)
         getname(name)
         self._reserve_fd()
-        open_flags = flags & ~os.O_CLOEXEC
+        open_flags = (flags & ~os.O_CLOEXEC) | O_LARGEFILE  # force_o_largefile: 64-bit
         if open_flags & O_PATH:  # build_open_flags
             open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
         file = do_filp_open(self, name, open_flags, mode)
@@ -325,6 +346,92 @@ class Task(BpfSyscalls):
         self._enter()
         file = self.fdget(fd, allow_path=True)
         return self.install_fd(fget(file), cloexec=False)
+
+    @syscall
+    def dup2(self, oldfd: int, newfd: int) -> int:
+        """dup2(2): the same fd is checked and returned; otherwise dup3 with no flags."""
+        check_fd(oldfd)
+        check_fd(newfd)
+        if oldfd == newfd:
+            self._enter()
+            if self.files.lookup(oldfd & 0xFFFFFFFF) is None:
+                raise kernel_error(errno.EBADF)
+            return oldfd
+        return self._dup3(oldfd, newfd, 0)
+
+    @syscall
+    def dup3(self, oldfd: int, newfd: int, flags: int = 0) -> int:
+        """dup3(2): EINVAL for flags other than O_CLOEXEC or the same fd, EBADF for
+        a new fd at or past RLIMIT_NOFILE or an old fd not open; a file open at the
+        new fd is closed."""
+        check_fd(oldfd)
+        check_fd(newfd)
+        flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
+        return self._dup3(oldfd, newfd, flags)
+
+    def _dup3(self, oldfd: int, newfd: int, flags: int) -> int:
+        """``ksys_dup3`` + ``do_dup2`` (fds are ``unsigned int``)."""
+        self._enter()
+        oldfd, newfd = oldfd & 0xFFFFFFFF, newfd & 0xFFFFFFFF
+        if flags & ~os.O_CLOEXEC:
+            raise kernel_error(errno.EINVAL)
+        if oldfd == newfd:
+            raise kernel_error(errno.EINVAL)
+        if newfd >= self.rlimit(RLIMIT_NOFILE):
+            raise kernel_error(errno.EBADF)
+        file = self.files.lookup(oldfd)
+        if file is None:
+            raise kernel_error(errno.EBADF)
+        old = self.files.install_at(newfd, fget(file), bool(flags & os.O_CLOEXEC))
+        if old is not None:
+            fput(old)  # filp_close
+        return newfd
+
+    @syscall
+    def fcntl(self, fd: int, cmd: int, arg: int = 0) -> int:
+        """fcntl(2): F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL (other
+        commands are not modelled: ValueError).  EBADF if not open (O_PATH files
+        allow these five), EINVAL for a F_DUPFD start at or past RLIMIT_NOFILE."""
+        check_fd(fd)
+        cmd = _int_arg(cmd, "cmd", -(1 << 31), 1 << 32)
+        arg = _int_arg(arg, "arg", -(1 << 63), 1 << 64)
+        if cmd & 0xFFFFFFFF not in _FCNTL_MODELLED:
+            raise ValueError(f"fcntl command {cmd} is not modelled")
+        self._enter()
+        fd &= 0xFFFFFFFF
+        file = self.fdget(fd, allow_path=True)  # fdget_raw; check_fcntl_cmd passes
+        cmd &= 0xFFFFFFFF
+        if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+            start = arg & 0xFFFFFFFF  # f_dupfd(unsigned int from, ...)
+            nofile = self.rlimit(RLIMIT_NOFILE)
+            if start >= nofile:
+                raise kernel_error(errno.EINVAL)
+            return self.files.alloc_fd_from(start, fget(file), cmd == F_DUPFD_CLOEXEC, nofile)
+        if cmd == F_GETFD:
+            return FD_CLOEXEC if fd in self.files.cloexec else 0
+        if cmd == F_SETFD:
+            if arg & FD_CLOEXEC:
+                self.files.cloexec.add(fd)
+            else:
+                self.files.cloexec.discard(fd)
+            return 0
+        return file.f_flags  # F_GETFL
+
+    @syscall
+    def lseek(self, fd: int, offset: int, whence: int = os.SEEK_SET) -> int:
+        """lseek(2): EBADF if not open (O_PATH too), EINVAL for a whence past
+        SEEK_HOLE, ESPIPE for files without ``->llseek`` (pipes, bpf objects), then
+        the file's own rules."""
+        check_fd(fd)
+        offset = _int_arg(offset, "offset", -(1 << 63), 1 << 63)
+        whence = _int_arg(whence, "whence", 0, 1 << 32)
+        self._enter()
+        file = self.fdget(fd & 0xFFFFFFFF)
+        if whence > SEEK_MAX:
+            raise kernel_error(errno.EINVAL)
+        if file.f_op is None or file.f_op.llseek is None:
+            raise kernel_error(errno.ESPIPE)
+        return file.f_op.llseek(file, offset, whence)
 
     @syscall
     def stat(self, path: str | bytes) -> Kstat:
@@ -376,6 +483,38 @@ class Task(BpfSyscalls):
         entries: list[DirEntry] = file.f_op.iterate(file)
         touch_atime(file.f_path)
         return entries
+
+    @syscall
+    def read(self, fd: int, count: int) -> bytes:
+        """read(2) (``vfs_read``): EBADF unless open for reading, EISDIR for a
+        directory (``generic_read_dir``), EINVAL for a file without ``->read``."""
+        check_fd(fd)
+        count = _int_arg(count, "count", 0, 1 << 64)
+        self._enter()
+        file = self.fdget(fd)
+        if not file.f_mode & FMODE_READ:
+            raise kernel_error(errno.EBADF)
+        if file.f_op is None or file.f_op.read is None:
+            if file.f_inode is not None and file.f_inode.is_dir:
+                raise kernel_error(errno.EISDIR)
+            raise kernel_error(errno.EINVAL)
+        data: bytes = file.f_op.read(file, min(count, 0x7FFFF000))  # MAX_RW_COUNT
+        return data
+
+    @syscall
+    def write(self, fd: int, data: bytes) -> int:
+        """write(2) (``vfs_write``): EBADF unless open for writing, EINVAL for a file
+        without ``->write``; returns the bytes taken."""
+        check_fd(fd)
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        self._enter()
+        file = self.fdget(fd)
+        if not file.f_mode & FMODE_WRITE:
+            raise kernel_error(errno.EBADF)
+        if file.f_op is None or file.f_op.write is None:
+            raise kernel_error(errno.EINVAL)
+        return file.f_op.write(file, bytes(data))
 
     @syscall
     def listdir(self, path: str | bytes = ".") -> list[str]:
@@ -607,6 +746,20 @@ class Task(BpfSyscalls):
             fsuid=c.euid, sgid=c.egid, fsgid=c.egid,
         )  # fmt: skip
 
+    @syscall
+    def getpid(self) -> int:
+        """getpid(2): the task's pid (pid namespaces are not modelled)."""
+        self._enter()
+        return self.pid
+
+    @syscall
+    def uname(self) -> UtsName:
+        """uname(2): ``release`` is the profile's, so version-deciding loaders see the
+        kernel pinfs imitates."""
+        self._enter()
+        profile = self.kernel.profile
+        return UtsName("Linux", "pinfs", profile.uname_release, "#1 SMP pinfs", "x86_64")
+
     # -- credentials --------------------------------------------------------------------
 
     @syscall
@@ -688,21 +841,9 @@ class Task(BpfSyscalls):
             raise ValueError(f"unknown or read-only sysctl: {name!r}")
         value = _int_arg(value, "value", -(1 << 31), 1 << 31)
         self._enter()
-        path = "/proc/sys/" + name.replace(".", "/")
         if self.cred.euid != 0:
-            raise kernel_error(errno.EACCES, path)
-        low, high = SYSCTL_RANGES[name]
-        if name == "kernel.unprivileged_bpf_disabled":
-            values = self.kernel.profile.unpriv_sysctl_values
-            low, high = min(values), max(values)
-            if len(values) > 1:  # bpf_unpriv_handler (v5.13)
-                if not credmod.capable(self.cred, self.kernel.init_user_ns, credmod.CAP_SYS_ADMIN):
-                    raise kernel_error(errno.EPERM, path)
-                if low <= value <= high and self.kernel.sysctl[name] == 1 and value != 1:
-                    raise kernel_error(errno.EPERM, path)  # 1 is locked
-        if not low <= value <= high:
-            raise kernel_error(errno.EINVAL, path)
-        self.kernel.sysctl[name] = value
+            raise kernel_error(errno.EACCES, "/proc/sys/" + name.replace(".", "/"))
+        self.kernel.sysctl_store(self.cred, name, value)
 
     @syscall
     def write_uid_map(self, extents: Iterable[tuple[int, int, int]]) -> None:

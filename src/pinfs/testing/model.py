@@ -203,10 +203,10 @@ class RefModel:
             raise ModelMismatch(f"pid {pid} fd {fd} is not a bpf {kind or 'object'} in the model")
         return obj
 
-    def lowest_free_fd(self, pid: int) -> int:
-        """The fd the next allocation must get (``__alloc_fd``)."""
+    def lowest_free_fd(self, pid: int, start: int = 0) -> int:
+        """The fd the next allocation from ``start`` must get (``__alloc_fd``)."""
         fds = self.task(pid).fds
-        fd = 0
+        fd = start
         while fd in fds:
             fd += 1
         return fd
@@ -313,9 +313,11 @@ class RefModel:
 
     # -- files --------------------------------------------------------------------------
 
-    def _install(self, pid: int, fd: int, file: _File, cloexec: bool) -> None:
+    def _install(
+        self, pid: int, fd: int, file: _File, cloexec: bool, lowest_from: int | None = 0
+    ) -> None:
         task = self.task(pid)
-        expected = self.lowest_free_fd(pid)
+        expected = fd if lowest_from is None else self.lowest_free_fd(pid, lowest_from)
         if fd != expected:
             raise ModelMismatch(f"pid {pid} got fd {fd}, but the lowest free fd is {expected}")
         if not file.nfds:
@@ -354,6 +356,33 @@ class RefModel:
         """dup(2): the same file, not close-on-exec."""
         file = self.file_at(pid, fd)
         self._install(pid, new_fd, file, cloexec=False)
+
+    def dup_to(self, pid: int, fd: int, new_fd: int, cloexec: bool) -> None:
+        """dup2(2)/dup3(2): the same file at ``new_fd``; what was there is closed
+        after the install (``do_dup2``), so a dup onto its own file keeps it."""
+        task = self.task(pid)
+        file = self.file_at(pid, fd)
+        displaced = -1 - new_fd
+        if new_fd in task.fds:
+            task.fds[displaced] = task.fds.pop(new_fd)
+        task.cloexec.discard(new_fd)
+        self._install(pid, new_fd, file, cloexec, lowest_from=None)
+        if displaced in task.fds:
+            self._close(task, displaced)
+            self._settle()
+
+    def dupfd(self, pid: int, fd: int, start: int, new_fd: int, cloexec: bool) -> None:
+        """fcntl(F_DUPFD/F_DUPFD_CLOEXEC): the lowest free fd >= ``start``."""
+        self._install(pid, new_fd, self.file_at(pid, fd), cloexec, lowest_from=start)
+
+    def set_cloexec(self, pid: int, fd: int, on: bool) -> None:
+        """fcntl(F_SETFD)."""
+        self.file_at(pid, fd)
+        cloexec = self.task(pid).cloexec
+        if on:
+            cloexec.add(fd)
+        else:
+            cloexec.discard(fd)
 
     def open(self, pid: int, path: str | bytes, flags: int, fd: int) -> None:
         """open(2): a new file holding the bpffs mount (and, for O_PATH, the pin)."""

@@ -290,6 +290,26 @@ class Driver:
         self.model.dup(pid, fd, new_fd)
         return new_fd
 
+    def dup2(self, pid: int, fd: int, new_fd: int) -> int:
+        result = self.task(pid).dup2(fd, new_fd)
+        if fd != new_fd:
+            self.model.dup_to(pid, fd, new_fd, cloexec=False)
+        return result
+
+    def dup3(self, pid: int, fd: int, new_fd: int, flags: int = 0) -> int:
+        result = self.task(pid).dup3(fd, new_fd, flags)
+        self.model.dup_to(pid, fd, new_fd, cloexec=bool(flags & 0o2000000))
+        return result
+
+    def fcntl(self, pid: int, fd: int, cmd: int, arg: int = 0) -> int:
+        """F_DUPFD (0), F_SETFD (2) and F_DUPFD_CLOEXEC (1030) change the fd table."""
+        result = self.task(pid).fcntl(fd, cmd, arg)
+        if cmd in (0, 1030):
+            self.model.dupfd(pid, fd, arg & 0xFFFFFFFF, result, cloexec=cmd == 1030)
+        elif cmd == 2:
+            self.model.set_cloexec(pid, fd, bool(arg & 1))
+        return result
+
     # -- bpf(2), typed ----------------------------------------------------------------------
 
     def map_create(
