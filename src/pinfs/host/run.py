@@ -1,0 +1,224 @@
+"""``pinfs run -- CMD ARGS...``: run an unmodified program on the simulated kernel.
+
+The child (before ``execve``): a private mount namespace (inside a new user namespace
+when unprivileged) in which every simulated mount point is covered by an empty,
+read-only tmpfs, so that nothing it does, not even a call racing the supervisor's path
+check, reaches the host's own ``/sys/fs/bpf``; then no_new_privs and the seccomp filter
+of :mod:`pinfs.host.seccomp`, whose listener goes to the parent over a socketpair.  The
+parent serves every notification (:mod:`pinfs.host.serve`) until the last hosted task
+is gone, and exits with the program's status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import errno
+import os
+import select
+import socket
+import sys
+
+from pinfs.base.errors import KernelError
+from pinfs.base.profiles import LATEST, by_name
+from pinfs.host import state as statemod
+from pinfs.host.seccomp import HostUnsupported, Listener, check_platform, install_filter
+from pinfs.host.serve import HANDLERS, HOST_DIR, HOST_FILE, Creds, Supervisor
+from pinfs.machine.invariants import InvariantError
+from pinfs.machine.kernel import Kernel
+
+DEFAULT_MOUNTS = ("/sys/fs/bpf",)
+CLONE_NEWNS = 0x20000
+CLONE_NEWUSER = 0x10000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pinfs run",
+        description="Run CMD with every bpf(2) call and every file operation on a "
+        "simulated bpffs served by pinfs; no root needed.",
+    )
+    p.add_argument("--profile", default=LATEST.name, help="kernel profile (default: latest)")
+    p.add_argument("--state", metavar="FILE", help="load the simulated kernel from FILE "
+                   "(if it exists) and save it there afterwards")  # fmt: skip
+    p.add_argument("--trace", metavar="FILE", help="write the served syscalls, strace-style")
+    p.add_argument("--check", action="store_true", help="check_invariants() after every call")
+    p.add_argument("--tree", action="store_true", help="print the kernel tree at the end")
+    p.add_argument("--as-root", action="store_true",
+                   help="the simulated task is root with every capability")  # fmt: skip
+    p.add_argument("--mount", action="append", default=[], metavar="PATH",
+                   help="another simulated bpffs mount point (default: /sys/fs/bpf)")  # fmt: skip
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    return p
+
+
+def boot(profile_name: str, mounts: tuple[str, ...]) -> Kernel:
+    """A fresh simulated kernel with bpffs mounted at ``mounts`` and the stand-ins
+    for real paths (see :data:`pinfs.host.serve.HOST_DIR`)."""
+    kernel = Kernel(by_name(profile_name))
+    init = kernel.init_task
+    old = init.umask(0)
+    for path in ("/.host", HOST_DIR):
+        init.mkdir(path, 0o755 if path == "/.host" else 0o777)
+    init.close(init.open(HOST_FILE, os.O_CREAT | os.O_WRONLY, 0o666))
+    init.umask(old)
+    for mount_point in mounts:
+        _mkdir_p(kernel, mount_point)
+        init.mount("bpf", mount_point, "bpf")
+    return kernel
+
+
+def _mkdir_p(kernel: Kernel, path: str) -> None:
+    parts = [p for p in path.split("/") if p]
+    for depth in range(1, len(parts) + 1):
+        try:
+            kernel.init_task.mkdir("/" + "/".join(parts[:depth]), 0o755)
+        except KernelError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+
+
+def _die(message: str) -> None:
+    os.write(2, f"pinfs run: {message}\n".encode())
+    os._exit(126)
+
+
+def _check_libc(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        _die(f"{what}: {os.strerror(err)}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def contain(mounts: tuple[str, ...]) -> None:
+    """In the child: a private mount namespace whose simulated mount points are empty
+    read-only tmpfs (in a new user namespace, mapping our own ids, if unprivileged)."""
+    uid, gid = os.geteuid(), os.getegid()
+    if uid != 0:
+        if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+            err = ctypes.get_errno()
+            _die(
+                "cannot make a user + mount namespace to keep the host's bpffs out of "
+                f"reach ({os.strerror(err)}); check sysctl user.max_user_namespaces "
+                "(and kernel.unprivileged_userns_clone / AppArmor's "
+                "apparmor_restrict_unprivileged_userns where they exist)"
+            )
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    else:
+        _check_libc(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check_libc(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount(MS_PRIVATE)")
+    for path in mounts:
+        if os.path.isdir(path):
+            flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            result = _libc.mount(b"pinfs", path.encode(), b"tmpfs", flags, b"mode=0755")
+            _check_libc(result, f"covering {path} with a tmpfs")
+
+
+def child(sock: socket.socket, cmd: list[str], mounts: tuple[str, ...]) -> None:
+    """The forked child: contain, filter, hand over the listener, exec."""
+    try:
+        contain(mounts)
+        listener = install_filter(HANDLERS)
+        socket.send_fds(sock, [b"L"], [listener])
+        os.close(listener)
+        sock.close()
+        os.execvp(cmd[0], cmd)
+    except OSError as exc:
+        _die(f"{cmd[0]}: {exc.strerror or exc}")
+    except BaseException as exc:
+        _die(str(exc))
+
+
+def serve(sup: Supervisor, listener: Listener) -> None:
+    """Answer notifications until every filtered task is gone."""
+    poller = select.poll()
+    poller.register(listener.fd, select.POLLIN)
+    while True:
+        events = poller.poll(1000)
+        if not events:
+            sup.release_closed()
+            continue
+        _fd, mask = events[0]
+        if mask & select.POLLIN:
+            notif = listener.receive()
+            if notif is not None:
+                sup.handle(notif)
+            continue
+        if mask & (select.POLLHUP | select.POLLERR):
+            return
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        parser().error("no command given (pinfs run [options] -- CMD ARGS...)")
+    mounts = tuple(dict.fromkeys([*DEFAULT_MOUNTS, *map(os.path.normpath, args.mount)]))
+    try:
+        check_platform()
+        kernel = statemod.load_or_boot(args.state, args.profile, mounts, boot)
+    except (HostUnsupported, statemod.StateError) as exc:
+        print(f"pinfs run: {exc}", file=sys.stderr)
+        return 125
+    trace = kernel.start_trace() if args.trace else None
+    creds = Creds.root() if args.as_root else Creds.of_this_process()
+    sup = Supervisor(kernel, mounts, creds, check=args.check)
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        parent_sock.close()
+        child(child_sock, cmd, mounts)
+    child_sock.close()
+    status = _supervise(sup, parent_sock, pid)
+    for task in list(sup.tasks.values()):
+        task.exit(0)
+    sup.tasks.clear()
+    if trace is not None:
+        kernel.stop_trace()
+        with open(args.trace, "w") as out:
+            out.write(str(trace) + "\n")
+    if sup.unmodelled:
+        print("pinfs run: not modelled, refused: " + ", ".join(sup.unmodelled), file=sys.stderr)
+    if args.tree:
+        print(kernel.tree(), file=sys.stderr)
+    if args.state:
+        statemod.save(args.state, kernel)
+    return status
+
+
+def _supervise(sup: Supervisor, sock: socket.socket, pid: int) -> int:
+    try:
+        _msg, fds, _flags, _addr = socket.recv_fds(sock, 1, 1)
+    except OSError:
+        fds = []
+    sock.close()
+    if fds:
+        listener = Listener(fds[0])
+        sup.listener = listener
+        try:
+            serve(sup, listener)
+        except InvariantError as exc:
+            print(f"pinfs run: invariant broken after call {sup.served}:\n{exc}", file=sys.stderr)
+            os.kill(pid, 9)
+        finally:
+            os.close(listener.fd)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
