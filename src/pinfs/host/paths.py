@@ -62,6 +62,10 @@ class Resolver:
                     current.pop()
                 continue
             candidate = [*current, part]
+            if candidate == ["proc", "self"]:  # the caller's /proc/self, not ours
+                candidate = ["proc", str(pid)]
+            elif candidate == ["proc", "thread-self"]:
+                candidate = ["proc", str(pid), "task", str(pid)]
             if self.is_mount(candidate):
                 climbed = _climbs_out(pending)
                 if climbed is None:

@@ -11,13 +11,18 @@ load only state files you made yourself.
 from __future__ import annotations
 
 import copyreg
+import importlib
 import io
 import os
 import pickle
 import struct
+import sys
+import types
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
+
+import attrs
 
 from pinfs.machine.kernel import Kernel
 
@@ -40,16 +45,58 @@ def _reduce_struct(s: struct.Struct) -> tuple[Any, ...]:
     return struct.Struct, (s.format,)
 
 
+_BY_VALUE = (int, float, str, bytes, bool, tuple, frozenset, type(None))
+
+
+def _module_objects() -> dict[int, tuple[str, str, str | None]]:
+    """Objects that live in pinfs's modules (profiles, operation tables, filesystem
+    types, and the functions made inside other functions that they hold, such as
+    each filesystem type's ``mount``) are saved by where they live and taken from
+    there again on load: the model compares them by identity, and closures cannot be
+    pickled anyway."""
+    found: dict[int, tuple[str, str, str | None]] = {}
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith("pinfs.") or module_name.startswith("pinfs.host"):
+            continue
+        for name, value in vars(module).items():
+            if isinstance(value, (*_BY_VALUE, type, types.ModuleType, types.FunctionType)):
+                continue
+            found.setdefault(id(value), (module_name, name, None))
+            if not attrs.has(type(value)):
+                continue
+            for field in attrs.fields(type(value)):
+                fn = getattr(value, field.name, None)
+                if isinstance(fn, types.FunctionType) and "<locals>" in fn.__qualname__:
+                    found.setdefault(id(fn), (module_name, name, field.name))
+    return found
+
+
 class _Pickler(pickle.Pickler):
     dispatch_table = copyreg.dispatch_table.copy()
     dispatch_table[struct.Struct] = _reduce_struct
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._module_objects = _module_objects()
+
+    def persistent_id(self, obj: Any) -> tuple[str, str, str | None] | None:
+        if isinstance(obj, _BY_VALUE):
+            return None
+        return self._module_objects.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        module_name, name, field = pid
+        value = getattr(importlib.import_module(module_name), name)
+        return value if field is None else getattr(value, field)
 
 
 def dumps(kernel: Kernel) -> bytes:
     buf = io.BytesIO()
     buf.write(MAGIC)
     payload = {"format": FORMAT, "pinfs": _pinfs_version(), "profile": kernel.profile.name}
-    _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump({**payload, "kernel": kernel})
+    _Pickler(buf).dump({**payload, "kernel": kernel})
     return buf.getvalue()
 
 
@@ -58,7 +105,7 @@ def loads(data: bytes, profile_name: str) -> Kernel:
     if not data.startswith(MAGIC):
         raise StateError("not a pinfs state file (or one of another format version)")
     try:
-        payload = pickle.loads(data[len(MAGIC) :])
+        payload = _Unpickler(io.BytesIO(data[len(MAGIC) :])).load()
     except Exception as exc:
         raise StateError(f"unreadable state file: {exc}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
