@@ -147,7 +147,7 @@ def test_state_round_trips_and_refuses_another_profile_or_format() -> None:
     again = state.loads(state.dumps(kernel), "linux-6.18")
     assert "m" in again.spawn(0).listdir("/sys/fs/bpf")
     again.check_invariants()
-    with pytest.raises(state.StateError, match="linux-6.18 kernel, not seed"):
+    with pytest.raises(state.StateError, match=r"linux-6\.18 kernel, not seed"):
         state.loads(state.dumps(kernel), SEED.name)
     with pytest.raises(state.StateError, match="not a pinfs state file"):
         state.loads(b"PINFSST2" + state.dumps(kernel)[8:], "linux-6.18")
