@@ -8,10 +8,12 @@ threads need no interception.  When the child's last copy of the write end close
 the read end reports POLLHUP and the pinfs file is released: exactly the kernel's
 "last reference" moment, observed without polling.
 
-Before each served call the simulated task's fd table is made a mirror of the child's
-(:meth:`Placeholders.sync`): the same fd numbers, placeholders as their pinfs files and
-every other (real) fd as one stand-in file that is neither a map nor a program, so an
-fd the model is given means what it means in the child.
+The simulated task's fd table is a :class:`MirrorFdTable`: the same fd numbers as the
+child's, filled in lazily.  Each ``lookup`` the model makes (``fdget``) asks the child
+what that fd is now, one ``readlink``: a placeholder is its pinfs file, any other open
+fd is one stand-in file that is neither a map nor a program (so a real fd gets the
+kernel's EINVAL, not EBADF), a closed fd is nothing.  Entries hold their references as
+in any fd table, so ``f_count`` stays the number of fds.
 """
 
 from __future__ import annotations
@@ -21,8 +23,7 @@ import select
 
 import attrs
 
-from pinfs.fs.fdtable import fget, fput
-from pinfs.machine.task import Task
+from pinfs.fs.fdtable import FdTable, fget, fput
 from pinfs.vfs import File
 
 #: What a real (non-simulated) fd looks like to the model.
@@ -65,26 +66,14 @@ class Placeholders:
                 return placeholder.file
         return None
 
-    def sync(self, task: Task, pid: int) -> None:
-        """Make ``task``'s fd table the mirror of process ``pid``'s."""
-        proc = f"/proc/{pid}/fd/"
-        fds: list[File | None] = []
-        cloexec: set[int] = set()
-        for name in os.listdir(proc):
-            fd = int(name)
-            try:
-                link = os.readlink(proc + name)
-            except OSError:
-                continue  # closed meanwhile
-            file = self.file_of(link)
-            if file is None:
-                file = self.host_file
-            elif self.by_ino[int(link[6:-1])].cloexec:
-                cloexec.add(fd)
-            if fd >= len(fds):
-                fds.extend([None] * (fd + 1 - len(fds)))
-            fds[fd] = file
-        set_table(task, fds, cloexec)
+    def child_fd(self, pid: int, fd: int) -> File | None:
+        """What fd ``fd`` of process ``pid`` is to the model, now (None: closed)."""
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            return None
+        file = self.file_of(link)
+        return self.host_file if file is None else file
 
     def released(self, timeout_ms: int = 0) -> list[File]:
         """Files whose last placeholder copy has closed (their pipes hung up)."""
@@ -97,37 +86,65 @@ class Placeholders:
         return gone
 
 
-def set_table(task: Task, fds: list[File | None], cloexec: set[int]) -> None:
-    """Replace ``task``'s fds: new references first, so nothing both old and new is
-    released on the way."""
-    for file in fds:
+@attrs.define(eq=False)
+class MirrorFdTable(FdTable):
+    """The fd table of a hosted process, corrected from the child on every lookup.
+
+    Files the model installs during the current call (``fresh``) are the model's
+    until the supervisor has given the child their placeholders."""
+
+    pid: int = 0
+    placeholders: Placeholders | None = None
+    fresh: set[int] = attrs.field(factory=set)
+
+    def lookup(self, fd: int) -> File | None:
+        if fd < 0 or fd in self.fresh or self.placeholders is None:
+            return super().lookup(fd)
+        file = self.placeholders.child_fd(self.pid, fd)
+        self.set(fd, file)
+        return file
+
+    def alloc_fd(self, file: File, cloexec: bool, nofile: int) -> int:
+        fd = super().alloc_fd(file, cloexec, nofile)
+        self.fresh.add(fd)
+        return fd
+
+    def set(self, fd: int, file: File | None) -> None:
+        """Make ``fd`` point at ``file`` (new reference first, then the old one put)."""
+        old = super().lookup(fd)
+        if old is file:
+            return
         if file is not None:
             fget(file)
-    old = task.files.fds
-    task.files.fds = fds
-    task.files.cloexec = cloexec
-    task.files.next_fd = 0
-    for file in old:
-        if file is not None:
-            fput(file)
+            if fd >= len(self.fds):
+                self.fds.extend([None] * (fd + 1 - len(self.fds)))
+            self.fds[fd] = file
+            self.next_fd = 0
+        elif fd < len(self.fds):
+            self.fds[fd] = None
+            while self.fds and self.fds[-1] is None:
+                self.fds.pop()
+            self.next_fd = 0
+        if old is not None:
+            fput(old)
 
+    def move(self, old: int, new: int, cloexec: bool) -> None:
+        """The model installed a file at ``old``; the child has it at ``new``."""
+        file = super().lookup(old)
+        assert file is not None
+        self.fresh.discard(old)
+        self.set(new, file)
+        self.set(old, None)
+        (self.cloexec.add if cloexec else self.cloexec.discard)(new)
+        self.cloexec.discard(old)
 
-def drop_file(task: Task, file: File) -> None:
-    """Remove every fd of ``task`` that points at ``file`` (its placeholder is gone)."""
-    fds = [None if f is file else f for f in task.files.fds]
-    if fds != task.files.fds:
-        set_table(task, fds, task.files.cloexec)
+    def drop(self, file: File) -> None:
+        """Remove every fd that points at ``file`` (its placeholder is gone)."""
+        for fd, entry in enumerate(list(self.fds)):
+            if entry is file:
+                self.set(fd, None)
 
-
-def move_fd(task: Task, old: int, new: int) -> None:
-    """The model installed a file at ``old``; the child got it at ``new``."""
-    fds = list(task.files.fds)
-    file = fds[old]
-    fds[old] = None
-    if new >= len(fds):
-        fds.extend([None] * (new + 1 - len(fds)))
-    fds[new] = file
-    cloexec = {fd for fd in task.files.cloexec if fd != old}
-    if old in task.files.cloexec:
-        cloexec.add(new)
-    set_table(task, fds, cloexec)
+    def clear(self) -> None:
+        for fd in range(len(self.fds) - 1, -1, -1):
+            self.set(fd, None)
+        self.fresh.clear()

@@ -186,9 +186,7 @@ def run(argv: list[str]) -> int:
         child(child_sock, cmd, mounts)
     child_sock.close()
     status = _supervise(sup, parent_sock, pid)
-    for task in list(sup.tasks.values()):
-        task.exit(0)
-    sup.tasks.clear()
+    sup.exit_all()
     if trace is not None:
         kernel.stop_trace()
         with open(args.trace, "w") as out:

@@ -20,7 +20,8 @@ import errno
 import os
 import platform
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 MINIMUM_KERNEL = "5.14"  # ADDFD_FLAG_SEND is the newest feature we cannot do without
 
@@ -196,8 +197,8 @@ class Listener:
 
     def _set_sync_wakeup(self) -> bool:
         """SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (v6.6): the woken task runs on our CPU."""
-        flag = ctypes.c_uint64(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)
-        return int(_libc.ioctl(self.fd, IOCTL_NOTIF_SET_FLAGS, ctypes.byref(flag))) == 0
+        flag = ctypes.c_void_p(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)  # the value, not a pointer
+        return int(_libc.ioctl(self.fd, IOCTL_NOTIF_SET_FLAGS, flag)) == 0
 
     def receive(self) -> Notification | None:
         """The next notification, or None if the target died before we read it."""
@@ -257,25 +258,52 @@ class _IoVec(ctypes.Structure):
     _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
 
 
+def _prototype(name: str) -> Any:
+    fn = getattr(_libc, name)
+    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p,
+                   ctypes.c_ulong, ctypes.c_ulong]  # fmt: skip
+    fn.restype = ctypes.c_ssize_t
+    return fn
+
+
+_process_vm_readv = _prototype("process_vm_readv")
+_process_vm_writev = _prototype("process_vm_writev")
+#: One buffer and one pair of iovecs, reused: the supervisor is single-threaded, and
+#: building ctypes objects per call cost more than the syscall.
+_BUF_SIZE = 1 << 16
+_buf = ctypes.create_string_buffer(_BUF_SIZE)
+_local = _IoVec(ctypes.addressof(_buf), 0)
+_remote = _IoVec(0, 0)
+_local_ref = ctypes.byref(_local)
+_remote_ref = ctypes.byref(_remote)
+
+
 def read_child(pid: int, address: int, size: int) -> bytes:
     """``process_vm_readv``: up to ``size`` bytes (fewer at the end of a mapping)."""
-    if size == 0:
+    if size <= 0:
         return b""
-    buf = ctypes.create_string_buffer(size)
-    local = _IoVec(ctypes.cast(buf, ctypes.c_void_p), size)
-    remote = _IoVec(address, size)
-    n = _syscall(NR_PROCESS_VM_READV, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
-    if n < 0:
-        return b""
-    return buf.raw[:n]
+    if size > _BUF_SIZE:
+        return b"".join(_chunks(pid, address, size))
+    _local.len = _remote.len = size
+    _remote.base = address
+    n = _process_vm_readv(pid, _local_ref, 1, _remote_ref, 1, 0)
+    return ctypes.string_at(_buf, n) if n > 0 else b""
+
+
+def _chunks(pid: int, address: int, size: int) -> Iterator[bytes]:
+    for offset in range(0, size, _BUF_SIZE):
+        part = read_child(pid, address + offset, min(_BUF_SIZE, size - offset))
+        yield part
+        if len(part) < min(_BUF_SIZE, size - offset):
+            return
 
 
 def write_child(pid: int, address: int, data: bytes) -> int:
     """``process_vm_writev``: how many bytes were written."""
     if not data:
         return 0
-    buf = ctypes.create_string_buffer(data, len(data))
-    local = _IoVec(ctypes.cast(buf, ctypes.c_void_p), len(data))
-    remote = _IoVec(address, len(data))
-    n = _syscall(NR_PROCESS_VM_WRITEV, pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    local = ctypes.create_string_buffer(data, len(data))
+    iov = _IoVec(ctypes.addressof(local), len(data))
+    _remote.base, _remote.len = address, len(data)
+    n = _process_vm_writev(pid, ctypes.byref(iov), 1, _remote_ref, 1, 0)
     return max(int(n), 0)

@@ -22,7 +22,7 @@ from pinfs.fs.attr import Kstat
 from pinfs.fs.libfs import KStatFs
 from pinfs.host import abi
 from pinfs.host.childmem import ChildMemory
-from pinfs.host.fds import Placeholders, drop_file, move_fd
+from pinfs.host.fds import MirrorFdTable, Placeholders
 from pinfs.host.paths import AT_FDCWD, Resolver
 from pinfs.host.seccomp import Listener, Notification
 from pinfs.machine.kernel import Kernel
@@ -109,6 +109,7 @@ class Supervisor:
     listener: Listener | None = None
     placeholders: Placeholders = attrs.field(factory=Placeholders)
     tasks: dict[int, Task] = attrs.field(factory=dict)  # tgid -> task
+    tgids: dict[int, int] = attrs.field(factory=dict)  # tid -> tgid
     unmodelled: list[str] = attrs.field(factory=list)
     served: int = 0
     resolver: Resolver = attrs.field(init=False)
@@ -120,16 +121,26 @@ class Supervisor:
     # -- the loop's pieces ------------------------------------------------------------
 
     def task_of(self, pid: int) -> Task:
-        """The simulated task of the process ``pid`` belongs to (made on first use)."""
-        tgid = _tgid(pid)
+        """The simulated task of the process thread ``pid`` belongs to (made on
+        first use, with a mirror of that process's fd table)."""
+        tgid = self.tgids.get(pid)
+        if tgid is None:
+            tgid = self.tgids[pid] = _tgid(pid)
         task = self.tasks.get(tgid)
         if task is None:
             self.reap()
             c = self.creds
             task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
             task.mem = ChildMemory(pid=tgid)
+            task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
             self.tasks[tgid] = task
         return task
+
+    @staticmethod
+    def table(task: Task) -> MirrorFdTable:
+        files = task.files
+        assert isinstance(files, MirrorFdTable)
+        return files
 
     def _caps(self, creds: Creds) -> tuple[int, ...]:
         last = self.kernel.profile.cap_last_cap
@@ -140,13 +151,22 @@ class Supervisor:
         for tgid, task in list(self.tasks.items()):
             if not _alive(tgid):
                 del self.tasks[tgid]
+                self.table(task).clear()
                 task.exit(0)
+        self.tgids = {tid: tgid for tid, tgid in self.tgids.items() if tgid in self.tasks}
+
+    def exit_all(self) -> None:
+        """The run is over: every hosted task exits (its fds are closed)."""
+        for task in self.tasks.values():
+            self.table(task).clear()
+            task.exit(0)
+        self.tasks.clear()
 
     def release_closed(self) -> None:
         """Drop pinfs files whose last placeholder the child has closed."""
         for file in self.placeholders.released():
             for task in self.tasks.values():
-                drop_file(task, file)
+                self.table(task).drop(file)
 
     def handle(self, notif: Notification) -> None:
         """Serve or pass one notification, and answer it."""
@@ -159,6 +179,7 @@ class Supervisor:
                 listener.pass_through(notif.id)
                 return
             task = self.task_of(notif.pid)
+            self.table(task).fresh.clear()
             mem = task.mem
             assert isinstance(mem, ChildMemory)
             mem.pid = notif.pid
@@ -200,17 +221,15 @@ class Supervisor:
             child_fd = listener.reply_fd(call.notif.id, write_end, cloexec)
         finally:
             os.close(write_end)
+        table = self.table(call.task)
         if child_fd < 0:  # the caller died (or hit EMFILE): the model's fd goes
-            move_fd(call.task, fd, fd)
-            call.task.close(fd)
+            table.fresh.discard(fd)
+            table.set(fd, None)
             return -1
-        move_fd(call.task, fd, child_fd)
+        table.move(fd, child_fd, cloexec)
         return child_fd
 
     # -- shared steps -----------------------------------------------------------------
-
-    def sync(self, call: Call) -> None:
-        self.placeholders.sync(call.task, call.pid)
 
     def base(self, call: Call, dirfd: int) -> str:
         """The directory a relative path starts from: the cwd or ``dirfd``'s."""
@@ -300,18 +319,17 @@ def serve_bpf(sup: Supervisor, call: Call) -> object:
     installs becomes a placeholder in the child."""
     cmd, uattr, size = call.sarg(0), call.arg(1), call.arg(2) & 0xFFFFFFFF
     task = call.task
-    sup.sync(call)
     if task.kernel.profile.memlock_rlimit:
         soft, hard = resource.prlimit(call.pid, resource.RLIMIT_MEMLOCK)
         task.rlimits[RLIMIT_MEMLOCK] = (soft & (1 << 64) - 1, hard & (1 << 64) - 1)
     if cmd in (BPF_OBJ_PIN, BPF_OBJ_GET):
         _rewrite_obj_path(sup, call, cmd, uattr, size)
-    before = {fd for fd, f in enumerate(task.files.fds) if f is not None}
     result = task.bpf(cmd, uattr, size)
-    new = [fd for fd, f in enumerate(task.files.fds) if f is not None and fd not in before]
-    if result in new:
-        sup.served_fd(call, result, result in task.files.cloexec)
+    table = sup.table(task)
+    if result in table.fresh:  # a new fd: the model's, until the child has its own
+        sup.served_fd(call, result, result in table.cloexec)
         return PASS_DONE
+    table.fresh.clear()
     return result
 
 
@@ -355,7 +373,6 @@ def _stat_common(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int)
     model = sup.land(call, dirfd, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
     if model is None:
         return PASS
-    sup.sync(call)
     return model_stat(call.task, model, follow=not flags & AT_SYMLINK_NOFOLLOW)
 
 
@@ -367,7 +384,6 @@ def _fstat_fd(sup: Supervisor, call: Call, fd: int) -> object:
     file = sup.placeholder_file(call, fd)
     if file is None:
         return PASS
-    sup.sync(call)
     return call.task.fstat(fd)
 
 
@@ -409,7 +425,6 @@ def _open(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int, mode: 
     model = sup.land(call, dirfd, path, follow=follow)
     if model is None:
         return PASS
-    sup.sync(call)
     fd = call.task.open(model, flags & 0xFFFFFFFF, mode & 0o7777)
     sup.served_fd(call, fd, bool(flags & os.O_CLOEXEC))
     return PASS_DONE
@@ -438,7 +453,6 @@ def _one_path(name: str, dirfd_arg: int | None, pidx: int, follow: bool = False)
         model = sup.land(call, dirfd, path, follow=follow)
         if model is None:
             return PASS
-        sup.sync(call)
         return _PATH_OPS[name](sup, call, model, pidx)
 
     return handler
@@ -551,7 +565,6 @@ def _two_paths(name: str, old_fd: int | None, old_p: int, new_fd: int | None, ne
             return PASS
         if old is None or new is None:
             raise OSError(errno.EXDEV, "across a simulated mount")
-        sup.sync(call)
         if name == "rename":
             call.task.rename(old, new, flags)
         else:
@@ -567,7 +580,6 @@ def serve_getdents64(sup: Supervisor, call: Call) -> object:
     file = sup.placeholder_file(call, fd)
     if file is None:
         return PASS
-    sup.sync(call)
     key = id(file)
     pending = sup._dir_buffers.pop(key, None)
     if pending is None:
