@@ -302,3 +302,61 @@ def test_exit_status_and_passed_through_calls() -> None:
     )
     assert result.returncode == 3, result.stderr
     assert result.stdout == "True\n"
+
+
+@needs_host
+def test_fds_survive_dup_and_fork_and_show_as_anon_inodes() -> None:
+    """dup, fork and /proc/self/fd need no interception of their own: placeholders."""
+    result = _run([*PINFS, "--as-root", "--check", "--", PYTHON, str(HERE / "pyclient.py")],
+                  unprivileged=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "map_create True",
+        "update 0",
+        "readlink anon_inode:bpf-map",
+        "lookup through a dup 11",
+        "child lookup 11",
+        "child update 0",
+        "parent sees the child's update 22",
+        "lookup after close True",
+    ]
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_python_client_matches_the_live_kernel() -> None:
+    live = _run(["unshare", "-m", "--propagation", "private", PYTHON, str(HERE / "pyclient.py")])
+    assert live.returncode == 0, live.stderr
+    hosted = _run([*PINFS, "--as-root", "--", PYTHON, str(HERE / "pyclient.py")])
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+
+
+def test_a_pinfs_file_is_released_when_the_last_placeholder_copy_closes() -> None:
+    """This process plays the hosted child: the model's map fd becomes a placeholder
+    here, survives a dup and the close of one copy, and goes with the last copy."""
+    from pinfs.host.serve import Creds, Supervisor
+
+    kernel = boot("linux-6.18", DEFAULT_MOUNTS)
+    sup = Supervisor(kernel, DEFAULT_MOUNTS, Creds.root())
+    task = sup.task_of(os.getpid())
+    attr = ctypes.create_string_buffer(struct.pack("=IIII", 1, 4, 4, 2), 64)
+    fd = task.bpf(0, ctypes.addressof(attr), 64)  # BPF_MAP_CREATE, attr read from us
+    table = sup.table(task)
+    assert fd in table.fresh
+    file = table.fds[fd]
+    assert file is not None
+    map_obj = task.fd_object(fd)
+    write_end = sup.placeholders.make(file, cloexec=True)
+    table.move(fd, write_end, cloexec=True)  # what ADDFD does in a real child
+    copy = os.dup(write_end)
+    assert table.lookup(copy) is file and file.f_count == 2  # the mirror saw the dup
+    kernel.check_invariants()
+    os.close(write_end)
+    sup.release_closed()
+    assert not map_obj.freed
+    os.close(copy)
+    sup.release_closed()
+    assert map_obj.freed and file.f_count == 0
+    assert table.lookup(copy) is None  # the number is free again
+    kernel.check_invariants()

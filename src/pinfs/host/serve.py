@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import resource
 import struct
 from collections.abc import Callable
@@ -449,6 +450,10 @@ def _one_path(name: str, dirfd_arg: int | None, pidx: int, follow: bool = False)
 
     def handler(sup: Supervisor, call: Call) -> object:
         dirfd = AT_FDCWD if dirfd_arg is None else call.sarg(dirfd_arg)
+        if name == "readlink":
+            served = _readlink_proc_fd(sup, call, dirfd, pidx)
+            if served is not None:
+                return served
         path = call.path(pidx)
         model = sup.land(call, dirfd, path, follow=follow)
         if model is None:
@@ -456,6 +461,30 @@ def _one_path(name: str, dirfd_arg: int | None, pidx: int, follow: bool = False)
         return _PATH_OPS[name](sup, call, model, pidx)
 
     return handler
+
+
+_PROC_FD = re.compile(r"/proc/(\d+)(?:/task/\d+)?/fd/(\d+)")
+
+
+def _readlink_proc_fd(sup: Supervisor, call: Call, dirfd: int, pidx: int) -> object:
+    """readlink of ``/proc/PID/fd/N`` when N is a placeholder: what the kernel's
+    procfs shows for the pinfs file (``anon_inode:bpf-map``, or its bpffs path)."""
+    path = call.path(pidx)
+    base = "/" if path.startswith("/") else sup.base(call, dirfd)
+    host = sup.resolver.resolve(call.pid, base, path, follow=False).host
+    match = _PROC_FD.fullmatch(host or "")
+    if match is None:
+        return None
+    file = sup.placeholders.child_fd(int(match.group(1)), int(match.group(2)))
+    if file is None or file is sup.placeholders.host_file:
+        return None
+    text = f"anon_inode:{file.anon_name}" if file.f_path is None else sim_path(file)
+    size = call.sarg(pidx + 2)
+    if size <= 0:
+        raise OSError(errno.EINVAL, "bufsiz")
+    body = text.encode("utf-8", "surrogateescape")[:size]
+    call.mem.write(call.arg(pidx + 1), body)
+    return len(body)
 
 
 def _mkdir(sup: Supervisor, call: Call, model: str, pidx: int) -> int:
