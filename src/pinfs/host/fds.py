@@ -8,12 +8,15 @@ threads need no interception.  When the child's last copy of the write end close
 the read end reports POLLHUP and the pinfs file is released: exactly the kernel's
 "last reference" moment, observed without polling.
 
-The simulated task's fd table is a :class:`MirrorFdTable`: the same fd numbers as the
-child's, filled in lazily.  Each ``lookup`` the model makes (``fdget``) asks the child
-what that fd is now, one ``readlink``: a placeholder is its pinfs file, any other open
-fd is one stand-in file that is neither a map nor a program (so a real fd gets the
-kernel's EINVAL, not EBADF), a closed fd is nothing.  Entries hold their references as
-in any fd table, so ``f_count`` stays the number of fds.
+References: all the child's copies of one placeholder together hold one reference to
+the pinfs file, kept as an fd of the *holder*, a simulated task that stands for "open
+in the hosted processes" (so ``f_count`` stays the number of fds, as the invariants
+check).  A hosted process's own simulated task has a :class:`MirrorFdTable`: each
+``lookup`` the model makes (``fdget``) asks the child what that fd number is now, one
+``readlink``: a placeholder is its pinfs file, any other open fd is one stand-in file
+that is neither a map nor a program (so a real fd gets the kernel's EINVAL, not
+EBADF), a closed fd is nothing.  Only files the model installs during the current
+call live in the mirror itself, until they are handed to the child.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import select
 
 import attrs
 
-from pinfs.fs.fdtable import FdTable, fget, fput
+from pinfs.fs.fdtable import FdTable, fput
+from pinfs.machine.task import Task
 from pinfs.vfs import File
 
 #: What a real (non-simulated) fd looks like to the model.
@@ -35,6 +39,7 @@ class Placeholder:
     file: File
     read_end: int
     cloexec: bool
+    holder_fd: int
 
 
 @attrs.define(eq=False)
@@ -45,15 +50,19 @@ class Placeholders:
     by_read_end: dict[int, int] = attrs.field(factory=dict)  # read fd -> ino
     poller: select.poll = attrs.field(factory=select.poll)
     host_file: File = attrs.field(
-        factory=lambda: File(None, os.O_RDWR, 0, anon_name=HOST_FILE_NAME, f_count=0)
+        factory=lambda: File(None, os.O_RDWR, 0, anon_name=HOST_FILE_NAME, f_count=1)
     )
+    holder: Task | None = None
 
     def make(self, file: File, cloexec: bool) -> int:
-        """A new placeholder for ``file``; returns the write end to install (the
-        caller closes it once it is in the child)."""
+        """A new placeholder for ``file``, which the holder now holds (the caller
+        passes its reference on); returns the write end to install (the caller
+        closes it once it is in the child)."""
+        assert self.holder is not None
         read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         ino = os.fstat(write_end).st_ino
-        self.by_ino[ino] = Placeholder(file, read_end, cloexec)
+        holder_fd = self.holder.files.alloc_fd(file, False, 1 << 30)
+        self.by_ino[ino] = Placeholder(file, read_end, cloexec, holder_fd)
         self.by_read_end[read_end] = ino
         self.poller.register(read_end, 0)  # POLLHUP is always reported
         return write_end
@@ -75,20 +84,31 @@ class Placeholders:
         file = self.file_of(link)
         return self.host_file if file is None else file
 
-    def released(self, timeout_ms: int = 0) -> list[File]:
-        """Files whose last placeholder copy has closed (their pipes hung up)."""
-        gone = []
-        for read_end, _event in self.poller.poll(timeout_ms):
-            ino = self.by_read_end.pop(read_end)
-            self.poller.unregister(read_end)
-            os.close(read_end)
-            gone.append(self.by_ino.pop(ino).file)
-        return gone
+    def release_closed(self, timeout_ms: int = 0) -> int:
+        """Put the files whose last placeholder copy has closed (their pipes hung up);
+        returns how many."""
+        events = self.poller.poll(timeout_ms)
+        for read_end, _event in events:
+            self._release(self.by_read_end.pop(read_end))
+        return len(events)
+
+    def _release(self, ino: int) -> None:
+        placeholder = self.by_ino.pop(ino)
+        self.poller.unregister(placeholder.read_end)
+        os.close(placeholder.read_end)
+        assert self.holder is not None
+        fput(self.holder.files.remove(placeholder.holder_fd))
+
+    def release_all(self) -> None:
+        """The run is over: every placeholder goes."""
+        for ino in list(self.by_ino):
+            self.by_read_end.pop(self.by_ino[ino].read_end)
+            self._release(ino)
 
 
 @attrs.define(eq=False)
 class MirrorFdTable(FdTable):
-    """The fd table of a hosted process, corrected from the child on every lookup.
+    """The fd table of a hosted process: the child's own, read on every lookup.
 
     Files the model installs during the current call (``fresh``) are the model's
     until the supervisor has given the child their placeholders."""
@@ -100,51 +120,20 @@ class MirrorFdTable(FdTable):
     def lookup(self, fd: int) -> File | None:
         if fd < 0 or fd in self.fresh or self.placeholders is None:
             return super().lookup(fd)
-        file = self.placeholders.child_fd(self.pid, fd)
-        self.set(fd, file)
-        return file
+        return self.placeholders.child_fd(self.pid, fd)
 
     def alloc_fd(self, file: File, cloexec: bool, nofile: int) -> int:
         fd = super().alloc_fd(file, cloexec, nofile)
         self.fresh.add(fd)
         return fd
 
-    def set(self, fd: int, file: File | None) -> None:
-        """Make ``fd`` point at ``file`` (new reference first, then the old one put)."""
-        old = super().lookup(fd)
-        if old is file:
-            return
-        if file is not None:
-            fget(file)
-            if fd >= len(self.fds):
-                self.fds.extend([None] * (fd + 1 - len(self.fds)))
-            self.fds[fd] = file
-            self.next_fd = 0
-        elif fd < len(self.fds):
-            self.fds[fd] = None
-            while self.fds and self.fds[-1] is None:
-                self.fds.pop()
-            self.next_fd = 0
-        if old is not None:
-            fput(old)
+    def take(self, fd: int) -> File:
+        """The model's new file at ``fd`` leaves the mirror, reference and all."""
+        file = self.remove(fd)  # remove() looks up: while fresh, the model's own entry
+        self.fresh.discard(fd)
+        return file
 
-    def move(self, old: int, new: int, cloexec: bool) -> None:
-        """The model installed a file at ``old``; the child has it at ``new``."""
-        file = super().lookup(old)
-        assert file is not None
-        self.fresh.discard(old)
-        self.set(new, file)
-        self.set(old, None)
-        (self.cloexec.add if cloexec else self.cloexec.discard)(new)
-        self.cloexec.discard(old)
-
-    def drop(self, file: File) -> None:
-        """Remove every fd that points at ``file`` (its placeholder is gone)."""
-        for fd, entry in enumerate(list(self.fds)):
-            if entry is file:
-                self.set(fd, None)
-
-    def clear(self) -> None:
-        for fd in range(len(self.fds) - 1, -1, -1):
-            self.set(fd, None)
-        self.fresh.clear()
+    def drop_fresh(self) -> None:
+        """Files installed by a call that then failed: closed again."""
+        for fd in sorted(self.fresh):
+            fput(self.take(fd))

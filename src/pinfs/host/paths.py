@@ -46,11 +46,13 @@ class Resolver:
         if path.startswith("/"):
             base = "/"
         current = _split(base)
-        for index in range(len(current) + 1):  # a base inside a simulated mount
-            if self.is_mount(current[:index]):
-                return Landing(_join(current, _split(path), keep_slash=path.endswith("/")))
-        root = f"/proc/{pid}/root"
         pending = _split(path)
+        for index in range(1, len(current) + 1):  # a base inside a simulated mount:
+            if self.is_mount(current[:index]):  # walk again from the mount point
+                pending = current[index - 1 :] + pending
+                current = current[: index - 1]
+                break
+        root = f"/proc/{pid}/root"
         trailing = path.endswith("/")
         links = 0
         while pending:

@@ -23,7 +23,7 @@ from pinfs.base.errors import KernelError
 from pinfs.base.profiles import LATEST, by_name
 from pinfs.host import state as statemod
 from pinfs.host.seccomp import HostUnsupported, Listener, check_platform, install_filter
-from pinfs.host.serve import HANDLERS, HOST_DIR, HOST_FILE, Creds, Supervisor
+from pinfs.host.serve import HANDLERS, HOST_DIR, HOST_FILE, NOTIFY_WHEN, Creds, Supervisor
 from pinfs.machine.invariants import InvariantError
 from pinfs.machine.kernel import Kernel
 
@@ -132,7 +132,7 @@ def child(sock: socket.socket, cmd: list[str], mounts: tuple[str, ...]) -> None:
     """The forked child: contain, filter, hand over the listener, exec."""
     try:
         contain(mounts)
-        listener = install_filter(HANDLERS)
+        listener = install_filter(HANDLERS, NOTIFY_WHEN)
         socket.send_fds(sock, [b"L"], [listener])
         os.close(listener)
         sock.close()

@@ -126,10 +126,14 @@ _JGE_K = 0x35
 _RET_K = 0x06
 
 
-def filter_program(syscalls: Iterable[int]) -> list[tuple[int, int, int, int]]:
+def filter_program(
+    syscalls: Iterable[int], when_arg: dict[int, tuple[int, int]] | None = None
+) -> list[tuple[int, int, int, int]]:
     """The classic-BPF filter: foreign ABIs (i386, x32) get ENOSYS so that nothing
-    slips past under another syscall number; ``syscalls`` notify; the rest run."""
-    numbers = sorted(set(syscalls))
+    slips past under another syscall number; ``syscalls`` notify; the rest run.
+    ``when_arg`` maps a syscall to (argument index, value): it notifies only when the
+    low 32 bits of that argument are that value (fcntl's F_GETFL, not every fcntl)."""
+    numbers = sorted(set(syscalls) - set(when_arg or {}))
     prog = [
         (_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
         (_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
@@ -138,6 +142,14 @@ def filter_program(syscalls: Iterable[int]) -> list[tuple[int, int, int, int]]:
         (_JGE_K, 0, 1, X32_SYSCALL_BIT),
         (_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS),
     ]
+    for nr, (arg, value) in sorted((when_arg or {}).items()):
+        prog += [
+            (_JEQ_K, 0, 4, nr),  # not this call: on, with the number still loaded
+            (_LD_W_ABS, 0, 0, 16 + 8 * arg),  # seccomp_data.args[arg], low half
+            (_JEQ_K, 0, 1, value),
+            (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
+            (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        ]
     for index, nr in enumerate(numbers):
         remaining = len(numbers) - index - 1
         prog.append((_JEQ_K, remaining + 1, 0, nr))  # jump to the NOTIF return
@@ -146,7 +158,9 @@ def filter_program(syscalls: Iterable[int]) -> list[tuple[int, int, int, int]]:
     return prog
 
 
-def install_filter(syscalls: Iterable[int]) -> int:
+def install_filter(
+    syscalls: Iterable[int], when_arg: dict[int, tuple[int, int]] | None = None
+) -> int:
     """In the child: no_new_privs, then the filter; returns the listener fd."""
     _check(
         _libc.prctl(
@@ -158,7 +172,7 @@ def install_filter(syscalls: Iterable[int]) -> int:
         ),
         "prctl(PR_SET_NO_NEW_PRIVS)",
     )
-    prog = filter_program(syscalls)
+    prog = filter_program(syscalls, when_arg)
     array = (SockFilter * len(prog))(*(SockFilter(*ins) for ins in prog))
     fprog = SockFprog(len(prog), array)
     flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV

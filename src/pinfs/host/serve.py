@@ -15,6 +15,7 @@ import re
 import resource
 import struct
 from collections.abc import Callable
+from typing import NoReturn
 
 import attrs
 
@@ -111,6 +112,7 @@ class Supervisor:
     placeholders: Placeholders = attrs.field(factory=Placeholders)
     tasks: dict[int, Task] = attrs.field(factory=dict)  # tgid -> task
     tgids: dict[int, int] = attrs.field(factory=dict)  # tid -> tgid
+    sim_cwd: dict[int, str] = attrs.field(factory=dict)  # tgid -> cwd inside a mount
     unmodelled: list[str] = attrs.field(factory=list)
     served: int = 0
     resolver: Resolver = attrs.field(init=False)
@@ -118,6 +120,7 @@ class Supervisor:
 
     def __attrs_post_init__(self) -> None:
         self.resolver = Resolver(self.mounts)
+        self.placeholders.holder = self.kernel.spawn(0)  # holds the hosted fds' files
 
     # -- the loop's pieces ------------------------------------------------------------
 
@@ -126,7 +129,10 @@ class Supervisor:
         first use, with a mirror of that process's fd table)."""
         tgid = self.tgids.get(pid)
         if tgid is None:
-            tgid = self.tgids[pid] = _tgid(pid)
+            tgid, ppid = _tgid_ppid(pid)
+            self.tgids[pid] = tgid
+            if tgid not in self.tasks and ppid in self.sim_cwd:  # fork keeps the cwd
+                self.sim_cwd[tgid] = self.sim_cwd[ppid]
         task = self.tasks.get(tgid)
         if task is None:
             self.reap()
@@ -152,22 +158,25 @@ class Supervisor:
         for tgid, task in list(self.tasks.items()):
             if not _alive(tgid):
                 del self.tasks[tgid]
-                self.table(task).clear()
+                self.sim_cwd.pop(tgid, None)
+                self.table(task).drop_fresh()
                 task.exit(0)
         self.tgids = {tid: tgid for tid, tgid in self.tgids.items() if tgid in self.tasks}
 
     def exit_all(self) -> None:
         """The run is over: every hosted task exits (its fds are closed)."""
         for task in self.tasks.values():
-            self.table(task).clear()
+            self.table(task).drop_fresh()
             task.exit(0)
         self.tasks.clear()
+        self.placeholders.release_all()
+        holder = self.placeholders.holder
+        if holder is not None and holder.alive:
+            holder.exit(0)
 
     def release_closed(self) -> None:
-        """Drop pinfs files whose last placeholder the child has closed."""
-        for file in self.placeholders.released():
-            for task in self.tasks.values():
-                self.table(task).drop(file)
+        """Put the pinfs files whose last placeholder the child has closed."""
+        self.placeholders.release_closed()
 
     def handle(self, notif: Notification) -> None:
         """Serve or pass one notification, and answer it."""
@@ -180,7 +189,7 @@ class Supervisor:
                 listener.pass_through(notif.id)
                 return
             task = self.task_of(notif.pid)
-            self.table(task).fresh.clear()
+            self.table(task).drop_fresh()
             mem = task.mem
             assert isinstance(mem, ChildMemory)
             mem.pid = notif.pid
@@ -215,27 +224,22 @@ class Supervisor:
         (ADDFD, which also answers the call) and move the model's fd to its number."""
         listener = self.listener
         assert listener is not None
-        file = call.task.files.fds[fd]
-        assert file is not None
+        file = self.table(call.task).take(fd)
         write_end = self.placeholders.make(file, cloexec)
         try:
             child_fd = listener.reply_fd(call.notif.id, write_end, cloexec)
         finally:
-            os.close(write_end)
-        table = self.table(call.task)
-        if child_fd < 0:  # the caller died (or hit EMFILE): the model's fd goes
-            table.fresh.discard(fd)
-            table.set(fd, None)
-            return -1
-        table.move(fd, child_fd, cloexec)
+            os.close(write_end)  # if the child has no copy, the pipe hangs up: released
         return child_fd
 
     # -- shared steps -----------------------------------------------------------------
 
     def base(self, call: Call, dirfd: int) -> str:
-        """The directory a relative path starts from: the cwd or ``dirfd``'s."""
+        """The directory a relative path starts from: the cwd (a simulated one if
+        the process has changed into a simulated directory) or ``dirfd``'s."""
         if dirfd == AT_FDCWD:
-            return os.readlink(f"/proc/{call.pid}/cwd")
+            cwd = self.sim_cwd.get(self.tgids.get(call.pid, call.pid))
+            return cwd if cwd is not None else os.readlink(f"/proc/{call.pid}/cwd")
         file = self.placeholder_file(call, dirfd)
         if file is not None:
             return sim_path(file)
@@ -258,7 +262,23 @@ class Supervisor:
         if not path:
             return None
         base = "/" if path.startswith("/") else self.base(call, dirfd)
-        return self.resolver.resolve(call.pid, base, path, follow).simulated
+        landing = self.resolver.resolve(call.pid, base, path, follow).simulated
+        if landing is None and self._relative_to_sim_cwd(call, dirfd, path):
+            # The real kernel would resolve it from the real cwd, which is elsewhere.
+            return self.unmodelled_call("a real path relative to a simulated cwd", path)
+        return landing
+
+    def _relative_to_sim_cwd(self, call: Call, dirfd: int, path: str) -> bool:
+        tgid = self.tgids.get(call.pid, call.pid)
+        return dirfd == AT_FDCWD and not path.startswith("/") and tgid in self.sim_cwd
+
+    def set_cwd(self, call: Call, model: str | None) -> None:
+        """The process's cwd is now the simulated ``model`` (None: a real one)."""
+        tgid = self.tgids.get(call.pid, call.pid)
+        if model is None:
+            self.sim_cwd.pop(tgid, None)
+        else:
+            self.sim_cwd[tgid] = model
 
     def stand_in(self, call: Call, dirfd: int, path: str, follow: bool) -> str:
         """A model path that answers like the real ``path`` (see HOST_DIR)."""
@@ -266,27 +286,34 @@ class Supervisor:
         landing = self.resolver.resolve(call.pid, base, path, follow)
         if landing.simulated is not None:
             return landing.simulated
+        if self._relative_to_sim_cwd(call, dirfd, path):
+            self.unmodelled_call("a real path relative to a simulated cwd", path)
         real = f"/proc/{call.pid}/root{landing.host}"
         if os.path.lexists(real):
             return HOST_DIR if os.path.isdir(real) else HOST_FILE
         parent = os.path.dirname(real.rstrip("/"))
         return HOST_DIR + "/absent" if os.path.isdir(parent) else HOST_MISSING
 
-    def unmodelled_call(self, name: str, path: str) -> int:
+    def unmodelled_call(self, name: str, path: str) -> NoReturn:
         """A syscall pinfs does not model, on a simulated path: refused, never passed."""
         self.unmodelled.append(f"{name}({path!r})")
         raise OSError(errno.EOPNOTSUPP, f"{name} is not modelled")
 
 
-def _tgid(pid: int) -> int:
+def _tgid_ppid(pid: int) -> tuple[int, int]:
+    """The thread group (process) of thread ``pid``, and that process's parent."""
+    tgid, ppid = pid, 0
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("Tgid:"):
-                    return int(line.split()[1])
+                    tgid = int(line.split()[1])
+                elif line.startswith("PPid:"):
+                    ppid = int(line.split()[1])
+                    break
     except OSError:
         pass
-    return pid
+    return tgid, ppid
 
 
 def _alive(pid: int) -> bool:
@@ -330,7 +357,7 @@ def serve_bpf(sup: Supervisor, call: Call) -> object:
     if result in table.fresh:  # a new fd: the model's, until the child has its own
         sup.served_fd(call, result, result in table.cloexec)
         return PASS_DONE
-    table.fresh.clear()
+    table.drop_fresh()
     return result
 
 
@@ -558,11 +585,36 @@ def _access(sup: Supervisor, call: Call, model: str, pidx: int) -> int:
     return 0
 
 
-def _chdir(sup: Supervisor, call: Call, model: str, pidx: int) -> int:
-    return sup.unmodelled_call("chdir", model)
+def _chdir(sup: Supervisor, call: Call, model: str, pidx: int) -> object:
+    """chdir into a simulated directory, checked by the model.  Into a mount's root
+    it is done for real too (the cwd is then the covering tmpfs, from which relative
+    paths land on the mount again); deeper, the process gets a simulated cwd that
+    the supervisor resolves relative paths from (see :meth:`Supervisor.base`)."""
+    call.task.chdir(model)
+    if model.rstrip("/") in sup.mounts and call.notif.nr == NR_CHDIR:
+        sup.set_cwd(call, None)
+        return PASS
+    sup.set_cwd(call, model.rstrip("/") or "/")  # fchdir's fd is a pipe: never passed
+    return 0
 
 
-_PATH_OPS: dict[str, Callable[[Supervisor, Call, str, int], int]] = {
+NR_CHDIR = 80
+
+
+def _getxattr(sup: Supervisor, call: Call, model: str, pidx: int) -> int:
+    """bpffs has no xattr handlers: ``vfs_getxattr`` and friends say EOPNOTSUPP once
+    the path resolves; ``listxattr`` lists nothing."""
+    call.task.lstat(model) if call.notif.nr in _NOFOLLOW_XATTR else call.task.stat(model)
+    if call.notif.nr in _LISTXATTR:
+        return 0
+    raise OSError(errno.EOPNOTSUPP, "no xattrs on a simulated bpffs")
+
+
+_NOFOLLOW_XATTR = {192, 195, 189, 198}  # lgetxattr, llistxattr, lsetxattr, lremovexattr
+_LISTXATTR = {194, 195}
+
+
+_PATH_OPS: dict[str, Callable[[Supervisor, Call, str, int], object]] = {
     "mkdir": _mkdir,
     "unlinkat": _unlinkat,
     "rmdir": _rmdir,
@@ -576,6 +628,7 @@ _PATH_OPS: dict[str, Callable[[Supervisor, Call, str, int], int]] = {
     "mknod": _mknod,
     "access": _access,
     "chdir": _chdir,
+    "xattr": _getxattr,
 }
 
 
@@ -644,11 +697,52 @@ def serve_fstatfs(sup: Supervisor, call: Call) -> object:
     return 0
 
 
-def serve_fchdir(sup: Supervisor, call: Call) -> object:
+F_GETFL = 3
+_FMODE_FLAGS_DROPPED = os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC | os.O_CLOEXEC
+
+
+def serve_fcntl(sup: Supervisor, call: Call) -> object:
+    """fcntl(F_GETFL) of a placeholder (the filter notifies no other fcntl): the
+    pinfs file's ``f_flags``, not the pipe's."""
     file = sup.placeholder_file(call, call.sarg(0))
     if file is None:
         return PASS
-    return sup.unmodelled_call("fchdir", sim_path(file) if file.f_path is not None else "")
+    flags = file.f_flags & ~_FMODE_FLAGS_DROPPED
+    if file.f_path is not None:
+        flags |= os.O_LARGEFILE  # force_o_largefile() on 64-bit
+    return flags
+
+
+def serve_fchdir(sup: Supervisor, call: Call) -> object:
+    """fchdir: into a simulated directory, a simulated cwd; elsewhere, for real."""
+    file = sup.placeholder_file(call, call.sarg(0))
+    if file is None:
+        sup.set_cwd(call, None)
+        return PASS
+    if file.f_path is None:
+        raise OSError(errno.ENOTDIR, "not a directory")
+    return _chdir(sup, call, sim_path(file), 0)
+
+
+def serve_chdir(sup: Supervisor, call: Call) -> object:
+    path = call.path(0)
+    model = sup.land(call, AT_FDCWD, path, follow=True)
+    if model is None:
+        sup.set_cwd(call, None)
+        return PASS
+    return _chdir(sup, call, model, 0)
+
+
+def serve_getcwd(sup: Supervisor, call: Call) -> object:
+    """getcwd in a simulated directory: its path, as ``d_path`` would give it."""
+    cwd = sup.sim_cwd.get(sup.tgids.get(call.pid, call.pid))
+    if cwd is None:
+        return PASS
+    data = cwd.encode("utf-8", "surrogateescape") + b"\0"
+    if len(data) > call.arg(1):
+        raise OSError(errno.ERANGE, "buffer too small")
+    call.mem.write(call.arg(0), data)
+    return len(data)
 
 
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl)
@@ -684,7 +778,8 @@ HANDLERS: dict[int, Handler] = {
     21: _one_path("access", None, 0, follow=True),
     269: _one_path("access", 0, 1, follow=True),
     439: _one_path("access", 0, 1, follow=True),
-    80: _one_path("chdir", None, 0, follow=True),
+    80: serve_chdir,
+    79: serve_getcwd,
     81: serve_fchdir,
     82: _two_paths("rename", None, 0, None, 1, None),
     264: _two_paths("rename", 0, 1, 2, 3, None),
@@ -692,4 +787,10 @@ HANDLERS: dict[int, Handler] = {
     86: _two_paths("link", None, 0, None, 1, None),
     265: _two_paths("link", 0, 1, 2, 3, 4),
     217: serve_getdents64,
+    72: serve_fcntl,
+    **{nr: _one_path("xattr", None, 0, follow=True) for nr in (191, 192, 194, 195)},
+    **{nr: _one_path("xattr", None, 0, follow=True) for nr in (188, 189, 197, 198)},
 }
+
+#: Syscalls notified only for one value of one argument: (index, value).
+NOTIFY_WHEN: dict[int, tuple[int, int]] = {72: (1, F_GETFL)}
