@@ -375,3 +375,22 @@ def test_shell_tools_on_the_bpffs_match_the_live_kernel() -> None:
     assert hosted.returncode == 0, hosted.stderr
     assert hosted.stdout.splitlines() == live.stdout.splitlines()
     assert "cafe4a11 bpf_fs" in hosted.stdout
+
+
+def test_filter_can_notify_one_argument_value_only() -> None:
+    prog = seccomp.filter_program([321], {72: (1, 3)})  # fcntl only for F_GETFL
+    at = prog.index((0x15, 0, 4, 72))
+    assert prog[at + 1] == (0x20, 0, 0, 16 + 8)  # seccomp_data.args[1]
+    assert prog[at + 2] == (0x15, 0, 1, 3)
+    assert prog[at + 3][3] == seccomp.SECCOMP_RET_USER_NOTIF
+    assert prog[at + 4][3] == seccomp.SECCOMP_RET_ALLOW
+    assert all(ins[3] != 72 for ins in prog[at + 5 :])
+
+
+@needs_host
+def test_seed_profile_serves_the_same_client(rawbpf: str) -> None:
+    """The 2015 kernel answers this client as 6.18 does (48-byte attr, zero tail)."""
+    seed = _run([*PINFS, "--as-root", "--profile", "seed", "--check", "--", rawbpf])
+    latest = _run([*PINFS, "--as-root", "--", rawbpf])
+    assert seed.returncode == 0, seed.stderr
+    assert seed.stdout == latest.stdout

@@ -18,6 +18,7 @@ import os
 import select
 import socket
 import sys
+import traceback
 
 from pinfs.base.errors import KernelError
 from pinfs.base.profiles import LATEST, by_name
@@ -190,7 +191,11 @@ def run(argv: list[str]) -> int:
     if trace is not None:
         kernel.stop_trace()
         with open(args.trace, "w") as out:
+            for model_pid, real_pid in sup.hosted_pids.items():
+                out.write(f"# pid {model_pid} is process {real_pid}\n")
             out.write(str(trace) + "\n")
+            for refused in sup.unmodelled:
+                out.write(f"# not modelled, refused with EOPNOTSUPP: {refused}\n")
     if sup.unmodelled:
         print("pinfs run: not modelled, refused: " + ", ".join(sup.unmodelled), file=sys.stderr)
     if args.tree:
@@ -213,6 +218,11 @@ def _supervise(sup: Supervisor, sock: socket.socket, pid: int) -> int:
             serve(sup, listener)
         except InvariantError as exc:
             print(f"pinfs run: invariant broken after call {sup.served}:\n{exc}", file=sys.stderr)
+            os.kill(pid, 9)
+        except Exception:  # a bug in the host or the model: stop, loudly
+            traceback.print_exc()
+            print(f"pinfs run: internal error after call {sup.served}; program killed",
+                  file=sys.stderr)  # fmt: skip
             os.kill(pid, 9)
         finally:
             os.close(listener.fd)

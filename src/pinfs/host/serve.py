@@ -9,6 +9,7 @@ the placeholders of :mod:`pinfs.host.fds` and the path resolver of
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import re
@@ -113,6 +114,7 @@ class Supervisor:
     tasks: dict[int, Task] = attrs.field(factory=dict)  # tgid -> task
     tgids: dict[int, int] = attrs.field(factory=dict)  # tid -> tgid
     sim_cwd: dict[int, str] = attrs.field(factory=dict)  # tgid -> cwd inside a mount
+    hosted_pids: dict[int, int] = attrs.field(factory=dict)  # model pid -> real pid
     unmodelled: list[str] = attrs.field(factory=list)
     served: int = 0
     resolver: Resolver = attrs.field(init=False)
@@ -141,6 +143,7 @@ class Supervisor:
             task.mem = ChildMemory(pid=tgid)
             task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
             self.tasks[tgid] = task
+            self.hosted_pids[task.pid] = tgid
         return task
 
     @staticmethod
@@ -230,7 +233,17 @@ class Supervisor:
             child_fd = listener.reply_fd(call.notif.id, write_end, cloexec)
         finally:
             os.close(write_end)  # if the child has no copy, the pipe hangs up: released
+        self._trace_fd(call.task, fd, child_fd)
         return child_fd
+
+    def _trace_fd(self, task: Task, model_fd: int, child_fd: int) -> None:
+        """The trace shows the fd the program got, not the model's momentary one."""
+        trace = self.kernel.trace
+        if trace is None or not trace.events or child_fd < 0:
+            return
+        last = trace.events[-1]
+        if last.pid == task.pid and last.result == model_fd and last.error is None:
+            trace.events[-1] = dataclasses.replace(last, result=child_fd)
 
     # -- shared steps -----------------------------------------------------------------
 
