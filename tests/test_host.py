@@ -394,3 +394,15 @@ def test_seed_profile_serves_the_same_client(rawbpf: str) -> None:
     latest = _run([*PINFS, "--as-root", "--", rawbpf])
     assert seed.returncode == 0, seed.stderr
     assert seed.stdout == latest.stdout
+
+
+@needs_host
+def test_threads_share_one_task_and_extra_mounts_are_served() -> None:
+    result = _run([*PINFS, "--as-root", "--check", "--mount", "/run/pinfs-extra", "--",
+                   PYTHON, str(HERE / "threads.py")], unprivileged=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "pin on extra mount 0",
+        "['m', 'progs.debug', 'maps.debug']",
+        "threads ok",
+    ]

@@ -53,6 +53,7 @@ class Placeholders:
         factory=lambda: File(None, os.O_RDWR, 0, anon_name=HOST_FILE_NAME, f_count=1)
     )
     holder: Task | None = None
+    listener_fd: int = -1
 
     def make(self, file: File, cloexec: bool) -> int:
         """A new placeholder for ``file``, which the holder now holds (the caller
@@ -84,13 +85,24 @@ class Placeholders:
         file = self.file_of(link)
         return self.host_file if file is None else file
 
-    def release_closed(self, timeout_ms: int = 0) -> int:
-        """Put the files whose last placeholder copy has closed (their pipes hung up);
-        returns how many."""
-        events = self.poller.poll(timeout_ms)
-        for read_end, _event in events:
-            self._release(self.by_read_end.pop(read_end))
-        return len(events)
+    def listen(self, fd: int) -> None:
+        """Poll the seccomp listener together with the placeholders' read ends: one
+        poll per notification sees both what was closed and what is asked."""
+        self.listener_fd = fd
+        self.poller.register(fd, select.POLLIN)
+
+    def poll(self, timeout_ms: int) -> tuple[bool, bool]:
+        """Release the files whose last placeholder copy has closed (their pipes hung
+        up); returns whether a notification is waiting and whether the listener is
+        gone (no filtered task is left)."""
+        ready = gone = False
+        for fd, mask in self.poller.poll(timeout_ms):
+            if fd == self.listener_fd:
+                ready = bool(mask & select.POLLIN)
+                gone = not ready and bool(mask & (select.POLLHUP | select.POLLERR))
+            else:
+                self._release(self.by_read_end.pop(fd))
+        return ready, gone
 
     def _release(self, ino: int) -> None:
         placeholder = self.by_ino.pop(ino)

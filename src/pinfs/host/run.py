@@ -15,7 +15,6 @@ import argparse
 import ctypes
 import errno
 import os
-import select
 import socket
 import sys
 import traceback
@@ -53,8 +52,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", metavar="FILE", help="write the served syscalls, strace-style")
     p.add_argument("--check", action="store_true", help="check_invariants() after every call")
     p.add_argument("--tree", action="store_true", help="print the kernel tree at the end")
-    p.add_argument("--as-root", action="store_true",
-                   help="the simulated task is root with every capability")  # fmt: skip
+    creds = p.add_mutually_exclusive_group()
+    creds.add_argument("--as-root", action="store_true",
+                       help="the simulated task is root with every capability")  # fmt: skip
+    creds.add_argument("--mirror-creds", action="store_true",
+                       help="the simulated task has your uid, gids and capabilities "
+                       "(the default)")  # fmt: skip
     p.add_argument("--mount", action="append", default=[], metavar="PATH",
                    help="another simulated bpffs mount point (default: /sys/fs/bpf)")  # fmt: skip
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
@@ -145,21 +148,16 @@ def child(sock: socket.socket, cmd: list[str], mounts: tuple[str, ...]) -> None:
 
 
 def serve(sup: Supervisor, listener: Listener) -> None:
-    """Answer notifications until every filtered task is gone."""
-    poller = select.poll()
-    poller.register(listener.fd, select.POLLIN)
+    """Answer notifications until every filtered task is gone (placeholders that
+    close meanwhile are released before the next notification is served)."""
+    sup.placeholders.listen(listener.fd)
     while True:
-        events = poller.poll(1000)
-        if not events:
-            sup.release_closed()
-            continue
-        _fd, mask = events[0]
-        if mask & select.POLLIN:
+        ready, gone = sup.placeholders.poll(-1)
+        if ready:
             notif = listener.receive()
             if notif is not None:
                 sup.handle(notif)
-            continue
-        if mask & (select.POLLHUP | select.POLLERR):
+        elif gone:
             return
 
 

@@ -179,7 +179,7 @@ class Supervisor:
 
     def release_closed(self) -> None:
         """Put the pinfs files whose last placeholder the child has closed."""
-        self.placeholders.release_closed()
+        self.placeholders.poll(0)
 
     def handle(self, notif: Notification) -> None:
         """Serve or pass one notification, and answer it."""
@@ -187,7 +187,6 @@ class Supervisor:
         assert listener is not None
         handler = HANDLERS.get(notif.nr)
         try:
-            self.release_closed()
             if handler is None:
                 listener.pass_through(notif.id)
                 return
