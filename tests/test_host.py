@@ -406,3 +406,34 @@ def test_threads_share_one_task_and_extra_mounts_are_served() -> None:
         "['m', 'progs.debug', 'maps.debug']",
         "threads ok",
     ]
+
+
+def _libbpf() -> str | None:
+    for directory in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        if os.path.exists(f"{directory}/libbpf.so.1"):
+            return None
+    return "libbpf.so.1 is not installed (Debian: libbpf1)"
+
+
+@pytest.fixture(scope="module")
+def libbpf_client(shared_dir: Path) -> str:
+    if _host_support() is not None or _libbpf() is not None:
+        pytest.skip(str(_host_support() or _libbpf()))
+    out = shared_dir / "libbpf_client"
+    source = str(HERE / "libbpf_client.c")
+    subprocess.run(["gcc", "-o", str(out), source, "-l:libbpf.so.1"], check=True)
+    return str(out)
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_libbpf_client_matches_the_live_kernel(libbpf_client: str) -> None:
+    """libbpf's own calls (its feature probe, bpf_map_create with a name it drops when
+    the probe fails, pin, get, a NULL start key) give the live kernel's output."""
+    live = _in_scratch_bpffs(libbpf_client)
+    assert live.returncode == 0, live.stderr
+    hosted = _run([*PINFS, "--as-root", "--check", "--", libbpf_client], unprivileged=True)
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    assert "lookup: 0 value 10" in hosted.stdout
