@@ -90,9 +90,9 @@ def _mkdir_p(kernel: Kernel, path: str) -> None:
                 raise
 
 
-def _die(message: str) -> None:
+def _die(message: str, status: int = 126) -> None:
     os.write(2, f"pinfs run: {message}\n".encode())
-    os._exit(126)
+    os._exit(status)
 
 
 def _check_libc(result: int, what: str) -> None:
@@ -141,8 +141,8 @@ def child(sock: socket.socket, cmd: list[str], mounts: tuple[str, ...]) -> None:
         os.close(listener)
         sock.close()
         os.execvp(cmd[0], cmd)
-    except OSError as exc:
-        _die(f"{cmd[0]}: {exc.strerror or exc}")
+    except OSError as exc:  # as a shell says it: 127 not found, 126 not executable
+        _die(f"{cmd[0]}: {exc.strerror or exc}", 127 if exc.errno == errno.ENOENT else 126)
     except BaseException as exc:
         _die(str(exc))
 
