@@ -437,3 +437,14 @@ def test_libbpf_client_matches_the_live_kernel(libbpf_client: str) -> None:
     assert hosted.returncode == 0, hosted.stderr
     assert hosted.stdout.splitlines() == live.stdout.splitlines()
     assert "lookup: 0 value 10" in hosted.stdout
+
+
+def test_a_loaded_state_gets_the_new_mount_points() -> None:
+    from pinfs.host.run import mount_bpffs
+
+    kernel = state.loads(state.dumps(boot("seed", DEFAULT_MOUNTS)), "seed")
+    mount_bpffs(kernel, ("/sys/fs/bpf", "/run/more"))
+    mount_bpffs(kernel, ("/sys/fs/bpf", "/run/more"))  # once is enough
+    task = kernel.spawn(0)
+    assert task.statfs("/run/more").f_type == 0xCAFE4A11
+    assert sum(1 for m in kernel.mounts() if m.mnt_sb.s_magic == 0xCAFE4A11) == 2

@@ -28,6 +28,7 @@ from pinfs.machine.invariants import InvariantError
 from pinfs.machine.kernel import Kernel
 
 DEFAULT_MOUNTS = ("/sys/fs/bpf",)
+BPF_FS_MAGIC = 0xCAFE4A11
 CLONE_NEWNS = 0x20000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 0x1
@@ -74,10 +75,18 @@ def boot(profile_name: str, mounts: tuple[str, ...]) -> Kernel:
         init.mkdir(path, 0o755 if path == "/.host" else 0o777)
     init.close(init.open(HOST_FILE, os.O_CREAT | os.O_WRONLY, 0o666))
     init.umask(old)
+    mount_bpffs(kernel, mounts)
+    return kernel
+
+
+def mount_bpffs(kernel: Kernel, mounts: tuple[str, ...]) -> None:
+    """A bpffs at each mount point that is not on one yet (a state file made with
+    fewer ``--mount`` options gets the new ones)."""
+    init = kernel.init_task
     for mount_point in mounts:
         _mkdir_p(kernel, mount_point)
-        init.mount("bpf", mount_point, "bpf")
-    return kernel
+        if init.statfs(mount_point).f_type != BPF_FS_MAGIC:
+            init.mount("bpf", mount_point, "bpf")
 
 
 def _mkdir_p(kernel: Kernel, path: str) -> None:
@@ -170,6 +179,7 @@ def run(argv: list[str]) -> int:
     try:
         check_platform()
         kernel = statemod.load_or_boot(args.state, args.profile, mounts, boot)
+        mount_bpffs(kernel, mounts)
     except (HostUnsupported, statemod.StateError) as exc:
         print(f"pinfs run: {exc}", file=sys.stderr)
         return 125

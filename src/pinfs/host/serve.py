@@ -222,8 +222,9 @@ class Supervisor:
             self.kernel.check_invariants()
 
     def served_fd(self, call: Call, fd: int, cloexec: bool) -> int:
-        """The model put a new file at ``fd``: give the child a placeholder for it
-        (ADDFD, which also answers the call) and move the model's fd to its number."""
+        """The model put a new file at ``fd`` of the mirror: the holder takes it over
+        and the child gets a placeholder for it (ADDFD, which also answers the call
+        with the child's fd number); returns that number (-1 if the child died)."""
         listener = self.listener
         assert listener is not None
         file = self.table(call.task).take(fd)
