@@ -448,3 +448,62 @@ def test_a_loaded_state_gets_the_new_mount_points() -> None:
     task = kernel.spawn(0)
     assert task.statfs("/run/more").f_type == 0xCAFE4A11
     assert sum(1 for m in kernel.mounts() if m.mnt_sb.s_magic == 0xCAFE4A11) == 2
+
+
+def _real_map_shapes() -> set[tuple[int, int, int, int]]:
+    """(type, key_size, value_size, max_entries) of every map the real kernel has
+    (as root: BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def bpf(cmd: int, attr: bytes) -> int:
+        buf = ctypes.create_string_buffer(attr, 128)
+        ret = int(libc.syscall(ctypes.c_long(321), ctypes.c_long(cmd), buf, ctypes.c_long(128)))
+        if cmd == 12:  # GET_NEXT_ID writes next_id back
+            return struct.unpack_from("=I", buf.raw, 4)[0] if ret == 0 else -1
+        return ret
+
+    shapes = set()
+    map_id = 0
+    while (map_id := bpf(12, struct.pack("=I", map_id))) > 0:
+        fd = bpf(14, struct.pack("=I", map_id))
+        if fd < 0:
+            continue  # gone meanwhile
+        info = ctypes.create_string_buffer(80)
+        if bpf(15, struct.pack("=IIQ", fd, 80, ctypes.addressof(info))) == 0:
+            kind, _id, key, value, entries = struct.unpack_from("=IIIII", info.raw)
+            shapes.add((kind, key, value, entries))
+        os.close(fd)
+    return shapes
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_the_real_kernel_never_sees_a_served_map_create() -> None:
+    """Hosted as root (where a real bpf(2) would succeed), a program creates a map of
+    a shape nobody else uses and holds it; meanwhile the real kernel has no such map."""
+    shape = (1, 4, 12, 4099)
+    libc = ctypes.CDLL(None, use_errno=True)
+    control = ctypes.create_string_buffer(struct.pack("=IIII", 1, 4, 12, 4098), 128)
+    control_fd = int(
+        libc.syscall(ctypes.c_long(321), ctypes.c_long(0), control, ctypes.c_long(128))
+    )
+    assert control_fd >= 0
+    try:  # the detector sees a real map of a shape like it
+        assert (1, 4, 12, 4098) in _real_map_shapes()
+    finally:
+        os.close(control_fd)
+    assert shape not in _real_map_shapes()
+    cmd = [*PINFS, "--", PYTHON, str(HERE / "holdmap.py")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                          env=env) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline() == "created\n"
+        try:
+            assert shape not in _real_map_shapes()
+        finally:
+            proc.stdin.write("\n")
+            proc.stdin.close()
+    assert proc.returncode == 0
