@@ -23,6 +23,8 @@ import attrs
 from pinfs.base.errors import KernelError
 from pinfs.fs.attr import Kstat
 from pinfs.fs.libfs import KStatFs
+from pinfs.fs.namei import path_lookupat
+from pinfs.fs.permission import inode_permission
 from pinfs.host import abi
 from pinfs.host.childmem import ChildMemory
 from pinfs.host.fds import MirrorFdTable, Placeholders
@@ -30,6 +32,7 @@ from pinfs.host.paths import AT_FDCWD, Resolver
 from pinfs.host.seccomp import Listener, Notification
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.task import RLIMIT_MEMLOCK, Task
+from pinfs.mountns import MNT_READONLY
 from pinfs.vfs import PATH_MAX, File, d_path_name
 
 PASS = object()  # SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -592,9 +595,23 @@ def _mknod(sup: Supervisor, call: Call, model: str, pidx: int) -> int:
 
 
 def _access(sup: Supervisor, call: Call, model: str, pidx: int) -> int:
-    call.task.stat(model)  # existence; mode bits beyond F_OK are not modelled
-    if call.arg(pidx + 1) & 7:
-        return sup.unmodelled_call("access", model)
+    """``do_faccessat``: resolve, then ``inode_permission`` for R/W/X (MAY_READ,
+    MAY_WRITE, MAY_EXEC have the same bits), EROFS for W_OK on a read-only mount.
+    The task's credentials are used as they are (no real-id override)."""
+    mode = call.arg(pidx + 1) & 0xFFFFFFFF
+    if mode & ~7:
+        raise OSError(errno.EINVAL, "mode")
+    call.task.stat(model)  # the errno of the walk (ENOENT, ENOTDIR, EACCES, ELOOP)
+    if not mode:
+        return 0
+    found = path_lookupat(call.task, model, follow=True)
+    inode = found.dentry.d_inode
+    assert inode is not None
+    err = inode_permission(call.task.cred, inode, mode)
+    if not err and mode & os.W_OK and found.mnt.mnt_flags & MNT_READONLY:
+        err = errno.EROFS
+    if err:
+        raise OSError(err, "access")
     return 0
 
 
