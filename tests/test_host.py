@@ -213,6 +213,10 @@ def test_unprivileged_caller_is_refused_as_the_kernel_would(rawbpf: str) -> None
     assert result.returncode == 1
     if IS_ROOT:
         assert result.stdout == "map_create: -1 Operation not permitted\n"
+        with open("/proc/sys/kernel/unprivileged_bpf_disabled") as f:
+            if f.read().strip() != "0":  # the live kernel says the same to uid 65534
+                live = _run([rawbpf], unprivileged=True)
+                assert live.stdout == result.stdout
 
 
 @pytest.mark.live
