@@ -39,6 +39,9 @@ MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_char_p]  # fmt: skip
+_libc.unshare.argtypes = [ctypes.c_int]
 
 
 def parser() -> argparse.ArgumentParser:
