@@ -511,3 +511,33 @@ def test_the_real_kernel_never_sees_a_served_map_create() -> None:
             proc.stdin.write("\n")
             proc.stdin.close()
     assert proc.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def go_client(shared_dir: Path) -> str:
+    """tests/host/gopin, built static (CGO_ENABLED=0): raw syscalls, no libc."""
+    if _host_support() is not None:
+        pytest.skip(str(_host_support()))
+    if shutil.which("go") is None:
+        pytest.skip("go is missing (Debian: golang-go)")
+    out = shared_dir / "gopin"
+    cache = shared_dir / "gocache"
+    env = {**os.environ, "CGO_ENABLED": "0", "GOCACHE": str(cache), "HOME": str(shared_dir),
+           "GOPATH": str(shared_dir / "gopath"), "GO111MODULE": "off"}  # fmt: skip
+    subprocess.run(["go", "build", "-o", str(out), str(HERE / "gopin" / "main.go")],
+                   check=True, env=env, timeout=600)  # fmt: skip
+    return str(out)
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_static_go_client_matches_the_live_kernel(go_client: str) -> None:
+    """A static Go binary (what LD_PRELOAD could not see) pins, replaces the pin by
+    rename as cilium/ebpf does, gets it back and reads through it."""
+    live = _in_scratch_bpffs(go_client)
+    assert live.returncode == 0, live.stderr
+    hosted = _run([*PINFS, "--as-root", "--check", "--", go_client], unprivileged=True)
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    assert "value: 0x1122334455667788" in hosted.stdout
