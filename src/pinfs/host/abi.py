@@ -4,7 +4,6 @@ include/uapi/linux/stat.h, asm-generic/statfs.h, include/linux/dirent.h)."""
 
 from __future__ import annotations
 
-import stat as _stat
 import struct
 
 from pinfs.fs.attr import Kstat
@@ -75,7 +74,3 @@ def dirent_bytes(entry: DirEntry, offset: int) -> bytes:
     length = (_DIRENT_HEAD.size + len(name) + 7) & ~7
     head = _DIRENT_HEAD.pack(entry.d_ino, offset, length, entry.d_type)
     return (head + name).ljust(length, b"\0")
-
-
-def is_dir_mode(mode: int) -> bool:
-    return _stat.S_ISDIR(mode)
