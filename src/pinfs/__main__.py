@@ -1,23 +1,42 @@
-"""``pinfs tour`` (the guided tour of pinning) and ``pinfs run -- CMD`` (run a program
-on the simulated kernel; see docs/run.md)."""
+"""The ``pinfs`` command (also ``python -m pinfs``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
+
+from pinfs.host.run import run
+from pinfs.tour import run_tour
+
+DESCRIPTION = """\
+pinfs: an in-memory reference model of the Linux bpf filesystem and eBPF pinning.
+
+commands:
+  tour             the guided tour of pinning (what a pin is, who may open it, when
+                   objects die), printed step by step
+  run -- CMD ...   run an unmodified program with its bpf(2) calls and /sys/fs/bpf
+                   served by pinfs, without root (see `pinfs run --help`, docs/run.md)
+"""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("pinfs")
+    except metadata.PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
-        from pinfs.host.run import run
-
-        return run(argv[1:])
-    parser = argparse.ArgumentParser(prog="pinfs", description=__doc__)
-    parser.add_argument("command", choices=["tour", "run"], help="what to run")
+        return run(argv[1:])  # `run` parses its own options (everything after `--` is CMD)
+    parser = argparse.ArgumentParser(
+        prog="pinfs", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"pinfs {_version()}")
+    parser.add_argument("command", choices=["tour", "run"], help="tour or run (see above)")
     parser.parse_args(argv)
-    from pinfs.tour import run_tour
-
     run_tour()
     return 0
 

@@ -65,6 +65,8 @@ def _check_for(what: str, hint: Any, bounds: tuple[int, int]) -> Callable[[Any],
         (inner,) = [a for a in args if a is not type(None)]
         check = _check_for(what, inner, bounds)
         return lambda value: None if value is None else check(value)
+    if origin is tuple and args[:1] == (str,):
+        return lambda value: _check_name_tuple(what, value)
     if origin is tuple:
         return lambda value: _check_int_tuple(what, value, bounds)
     if hint is bool:
@@ -102,6 +104,16 @@ def _check_int_tuple(what: str, value: object, bounds: tuple[int, int]) -> None:
         _check_int(what, item, bounds)
     if not value or list(value) != sorted(set(value)):
         raise ValueError(f"{what} must be a non-empty sorted tuple of distinct ints: {value}")
+
+
+def _check_name_tuple(what: str, value: object) -> None:
+    """A tuple of distinct names (the fdinfo fields a kernel prints, in its order)."""
+    if not isinstance(value, tuple):
+        raise TypeError(f"{what} must be a tuple, not {type(value).__name__}")
+    for item in value:
+        _check_name(what, item)
+    if len(set(value)) != len(value):
+        raise ValueError(f"{what} names a field twice: {value}")
 
 
 def _check_name(what: str, value: object) -> None:

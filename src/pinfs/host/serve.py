@@ -9,7 +9,6 @@ the placeholders of :mod:`pinfs.host.fds` and the path resolver of
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import re
@@ -246,7 +245,7 @@ class Supervisor:
             return
         last = trace.events[-1]
         if last.pid == task.pid and last.result == model_fd and last.error is None:
-            trace.events[-1] = dataclasses.replace(last, result=child_fd)
+            trace.events[-1] = attrs.evolve(last, result=child_fd)
 
     # -- shared steps -----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from pinfs.base.profiles import by_name
 from pinfs.machine.kernel import Kernel
 
 MAGIC = b"PINFSST1"
@@ -127,8 +128,6 @@ def load_or_boot(
     mounts: tuple[str, ...],
     boot: Callable[[str, tuple[str, ...]], Kernel],
 ) -> Kernel:
-    from pinfs.base.profiles import by_name
-
     try:
         profile_name = by_name(profile_name).name
     except KeyError as exc:
