@@ -17,12 +17,12 @@ import enum
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
-from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.cred import CAP_SYS_ADMIN, Cred, capable
 from pinfs.base.errors import KernelError, kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
+from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfObject,
@@ -54,6 +54,7 @@ from pinfs.fs.namei import (
     dfd_start,
     done_path_create,
     filename_create,
+    getname_user,
     path_lookupat,
     touch_atime,
     vfs_mknod,
@@ -81,10 +82,6 @@ from pinfs.vfs import (
     inode_init_owner,
     new_inode,
 )
-
-if TYPE_CHECKING:
-    from pinfs.base.cred import Cred
-    from pinfs.machine.task import Task
 
 UNNAMED_MAJOR = 0
 _ACC_MODE = (MAY_READ, MAY_WRITE, MAY_READ | MAY_WRITE, MAY_READ | MAY_WRITE)
@@ -124,7 +121,7 @@ def bpf_any_put(raw: BpfObject, type: BpfType) -> None:
         bpf_map_put_with_uref(raw)
 
 
-def bpf_fd_probe_obj(task: Task, ufd: int) -> tuple[BpfObject, BpfType]:
+def bpf_fd_probe_obj(task: BpfTask, ufd: int) -> tuple[BpfObject, BpfType]:
     """``bpf_fd_probe_obj``: try the fd as a map, then as a program.  At the seed the
     error is the program getter's (EBADF: nothing open; EINVAL: not a program); since
     70ed506c3bbc every failure is EINVAL (``probe_bad_fd_errno``)."""
@@ -163,8 +160,7 @@ def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> I
 
 
 def _profile(sb: SuperBlock) -> Profile:
-    profile: Profile = sb.kernel.profile  # type: ignore[attr-defined]
-    return profile
+    return sb.kernel.profile
 
 
 def bpf_inode_type(inode: Inode) -> BpfType:
@@ -320,7 +316,7 @@ def MKDEV(major: int, minor: int) -> int:
 
 
 def bpf_obj_do_pin(
-    task: Task, pathname: str, raw: BpfObject, type: BpfType, path_fd: int | None = None
+    task: BpfTask, pathname: str, raw: BpfObject, type: BpfType, path_fd: int | None = None
 ) -> None:
     """``bpf_obj_do_pin``: ``kern_path_create``, then "is the parent on bpffs?" (EPERM),
     then ``vfs_mknod`` with the object in ``d_fsdata``."""
@@ -345,17 +341,17 @@ def bpf_obj_do_pin(
         done_path_create(parent, dentry)
 
 
-def bpf_obj_pin_user(task: Task, ufd: int, pathname_ptr: int, path_fd: int | None = None) -> int:
+def bpf_obj_pin_user(task: BpfTask, ufd: int, pathname_ptr: int, path_fd: int | None = None) -> int:
     """``bpf_obj_pin_user`` (BPF_OBJ_PIN): at the seed the path is read first, then the
     fd probed (since v5.6 the other way round); any failure after the probe drops the
     probe's reference (S43-S57)."""
     if task.kernel.profile.pin_reads_path_first:
-        pname = task.getname_user(pathname_ptr)
+        pname = getname_user(task.mem, pathname_ptr)
         raw, type = bpf_fd_probe_obj(task, ufd)
     else:
         raw, type = bpf_fd_probe_obj(task, ufd)
         try:
-            pname = task.getname_user(pathname_ptr)
+            pname = getname_user(task.mem, pathname_ptr)
         except BaseException:
             bpf_any_put(raw, type)
             raise
@@ -380,7 +376,7 @@ def bpf_get_file_flag(flags: int) -> int:
 
 
 def bpf_obj_do_get(
-    task: Task, pathname: str, f_flags: int = os.O_RDWR, path_fd: int | None = None
+    task: BpfTask, pathname: str, f_flags: int = os.O_RDWR, path_fd: int | None = None
 ) -> tuple[BpfObject, BpfType]:
     """``bpf_obj_do_get``: follow the path; need MAY_WRITE at the seed, ACC_MODE of
     the flags since v4.15 (EROFS on a read-only superblock, EACCES); then the type
@@ -406,13 +402,13 @@ def bpf_obj_do_get(
 
 
 def bpf_obj_get_user(
-    task: Task, pathname_ptr: int, flags: int = 0, path_fd: int | None = None
+    task: BpfTask, pathname_ptr: int, flags: int = 0, path_fd: int | None = None
 ) -> int:
     """``bpf_obj_get_user`` (BPF_OBJ_GET): a new close-on-exec fd on a new file, O_RDWR
     (since v4.15 a map's file takes the flags' mode); if no fd can be had (EMFILE)
     the reference is dropped again."""
     f_flags = bpf_get_file_flag(flags)
-    pname = task.getname_user(pathname_ptr)
+    pname = getname_user(task.mem, pathname_ptr)
     raw, type = bpf_obj_do_get(task, pname, f_flags, path_fd)
     try:
         if type == BPF_TYPE_PROG:
@@ -451,7 +447,7 @@ def bpf_fill_super(sb: SuperBlock, ctx: MountContext) -> None:
     unprivileged user-namespace instances (v6.9), take ``mode=`` (v4.10) and
     ``uid=``/``gid=`` (v6.8, default: the mounter) and preload maps.debug/progs.debug."""
     profile = _profile(sb)
-    init_ns = sb.kernel.init_user_ns  # type: ignore[attr-defined]
+    init_ns = sb.kernel.init_user_ns
     if (
         profile.userns_mount == "privileged_create_only"
         and ctx.cred.user_ns is not init_ns
@@ -525,7 +521,7 @@ def bpf_mount(
 ) -> Dentry:
     """``bpf_mount``: one superblock per mount namespace at the seed (``mount_ns``);
     a new instance per mount since e27f4a942a0e (``mount_nodev``)."""
-    if kernel.profile.instance_per_mount:  # type: ignore[attr-defined]
+    if kernel.profile.instance_per_mount:
         return mount_nodev(fs_type, kernel, flags, ctx, bpf_fill_super)
     return mount_ns(fs_type, kernel, flags, ctx.mnt_ns, ctx, bpf_fill_super)
 

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import itertools
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import attrs
+
+from pinfs.base.cred import UserNamespace
+from pinfs.base.profiles import Profile
 
 # i_flags (include/linux/fs.h)
 S_IMMUTABLE = 8
@@ -72,7 +75,19 @@ MAY_OPEN = 32
 
 
 class KernelServices(Protocol):
-    """What the VFS needs from the running kernel: a clock and inode numbers."""
+    """What the VFS and the filesystems need from the running kernel: which kernel it
+    imitates (``profile``, read as ``kernel.profile.<switch>``), the sysctls, the
+    initial user namespace, a clock and the id allocators.  Every superblock holds
+    one as ``sb.kernel``; :class:`pinfs.machine.kernel.Kernel` is the real one."""
+
+    @property
+    def profile(self) -> Profile: ...
+
+    @property
+    def sysctl(self) -> Mapping[str, int]: ...
+
+    @property
+    def init_user_ns(self) -> UserNamespace: ...
 
     def current_time(self) -> int: ...
 

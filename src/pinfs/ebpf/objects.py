@@ -10,9 +10,10 @@ use-after-free is recorded in ``kernel.bugs`` (as KASAN would report it) and
 
 from __future__ import annotations
 
+import enum
 import errno
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -27,15 +28,13 @@ from pinfs.ebpf.attr import (
     BpfMapType,
     BpfProgType,
 )
+from pinfs.ebpf.context import BpfKernel, BpfTask, UserAccount
 from pinfs.ebpf.hashtab import htab_map_alloc
 from pinfs.fs.fdtable import check_fd
 from pinfs.vfs import File, FileOperations
 
-if TYPE_CHECKING:
-    from pinfs.machine.kernel import Kernel, UserStruct
-    from pinfs.machine.task import Task
-
 # prog_fd_array / perf_event_array values are fds: u32 little-endian.
+_RLIMIT_NOFILE = 7
 _RLIMIT_MEMLOCK = 8
 
 
@@ -43,7 +42,7 @@ _RLIMIT_MEMLOCK = 8
 class BpfMap:
     """``struct bpf_map``."""
 
-    kernel: Kernel
+    kernel: BpfKernel
     id: int
     map_type: int
     key_size: int
@@ -53,7 +52,7 @@ class BpfMap:
     pages: int
     refcnt: int = 1
     usercnt: int = 1  # only meaningful when the profile has c9da161c6517
-    user: UserStruct | None = None
+    user: UserAccount | None = None
     freed: bool = False
 
     kind = "map"
@@ -68,7 +67,7 @@ class BpfMap:
 class BpfProg:
     """``struct bpf_prog`` with its ``bpf_prog_aux``."""
 
-    kernel: Kernel
+    kernel: BpfKernel
     id: int
     prog_type: int
     insn_cnt: int
@@ -78,7 +77,7 @@ class BpfProg:
     refcnt: int = 1
     used_maps: list[BpfMap] = attrs.field(factory=list)
     jited: bool = False
-    user: UserStruct | None = None
+    user: UserAccount | None = None
     freed: bool = False
 
     kind = "prog"
@@ -92,7 +91,7 @@ class BpfProg:
 BpfObject = BpfMap | BpfProg
 
 
-def _type_name(enum_type: Any, value: int) -> str:
+def _type_name(enum_type: type[enum.IntEnum], value: int) -> str:
     try:
         return str(enum_type(value).name.split("_TYPE_")[1].lower())
     except ValueError:
@@ -191,7 +190,7 @@ def prog_put_common(prog: BpfProg) -> None:
 # Memlock accounting
 
 
-def bpf_charge_memlock(task: Task, obj: BpfObject) -> None:
+def bpf_charge_memlock(task: BpfTask, obj: BpfObject) -> None:
     """``bpf_map_charge_memlock`` / ``bpf_prog_charge_memlock``: pages against the
     caller's RLIMIT_MEMLOCK, summed per real uid; no exemption for root (S17, S36)."""
     if not task.kernel.profile.memlock_rlimit:
@@ -237,22 +236,23 @@ bpf_prog_fops = FileOperations(name="bpf_prog_fops", release=bpf_prog_release)
 
 
 def anon_inode_getfd(
-    task: Task, name: str, fops: FileOperations, priv: BpfObject, f_flags: int = os.O_RDWR
+    task: BpfTask, name: str, fops: FileOperations, priv: BpfObject, f_flags: int = os.O_RDWR
 ) -> int:
     """``anon_inode_getfd(name, fops, priv, f_flags | O_CLOEXEC)``: EMFILE before any
     file exists, so on failure the caller still owns its reference."""
-    task._reserve_fd()
+    nofile = task.rlimit(_RLIMIT_NOFILE)
+    task.files.reserve_fd(nofile)
     f_mode = (f_flags + 1) & os.O_ACCMODE  # OPEN_FMODE: FMODE_READ 1, FMODE_WRITE 2
     file = File(f_op=fops, f_flags=f_flags, f_mode=f_mode, private_data=priv, anon_name=name)
     file.f_inode = task.kernel.anon_inode
-    return task.files.alloc_fd(file, cloexec=True, nofile=task.rlimit(7))
+    return task.files.alloc_fd(file, cloexec=True, nofile=nofile)
 
 
-def bpf_map_new_fd(task: Task, map: BpfMap, f_flags: int = os.O_RDWR) -> int:
+def bpf_map_new_fd(task: BpfTask, map: BpfMap, f_flags: int = os.O_RDWR) -> int:
     return anon_inode_getfd(task, "bpf-map", bpf_map_fops, map, f_flags)
 
 
-def bpf_prog_new_fd(task: Task, prog: BpfProg) -> int:
+def bpf_prog_new_fd(task: BpfTask, prog: BpfProg) -> int:
     return anon_inode_getfd(task, "bpf-prog", bpf_prog_fops, prog)
 
 
@@ -264,13 +264,11 @@ def bpf_file_object(file: File) -> BpfObject | None:
     return None
 
 
-def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -> Any:
+def _bpf_fdget(task: BpfTask, ufd: int, fops: FileOperations, need_mode: int = 0) -> Any:
     """``fdget`` + the type check: EBADF if nothing is open there (an O_PATH file
     counts as not open), EINVAL if the file is not of this kind, EPERM if the file
     lacks the FMODE_READ/FMODE_WRITE the operation needs (v4.15 map fd modes)."""
-    file = task.files.lookup(check_fd(ufd) & 0xFFFFFFFF)
-    if file is None or file.f_flags & 0o10000000:
-        raise kernel_error(errno.EBADF)
+    file = task.files.fdget(check_fd(ufd) & 0xFFFFFFFF)
     if file.f_op is not fops:
         raise kernel_error(errno.EINVAL)
     if file.f_mode & need_mode != need_mode:
@@ -285,26 +283,26 @@ FMODE_READ = 1
 FMODE_WRITE = 2
 
 
-def bpf_map_fdget(task: Task, ufd: int, need_mode: int = 0) -> BpfMap:
+def bpf_map_fdget(task: BpfTask, ufd: int, need_mode: int = 0) -> BpfMap:
     """``fdget`` + ``__bpf_map_get`` (+ the fd's mode, for element commands)."""
     map: BpfMap = _bpf_fdget(task, ufd, bpf_map_fops, need_mode)
     return map
 
 
-def bpf_prog_fdget(task: Task, ufd: int) -> BpfProg:
+def bpf_prog_fdget(task: BpfTask, ufd: int) -> BpfProg:
     """``fdget`` + ``__bpf_prog_get``."""
     prog: BpfProg = _bpf_fdget(task, ufd, bpf_prog_fops)
     return prog
 
 
-def bpf_map_get(task: Task, ufd: int, uref: bool) -> BpfMap:
+def bpf_map_get(task: BpfTask, ufd: int, uref: bool) -> BpfMap:
     """``bpf_map_get`` (seed) / ``bpf_map_get_with_uref``: the map with +1."""
     map = bpf_map_fdget(task, ufd)
     bpf_map_inc(map, uref and task.kernel.profile.prog_array_flush_on_last_uref)
     return map
 
 
-def bpf_prog_get(task: Task, ufd: int) -> BpfProg:
+def bpf_prog_get(task: BpfTask, ufd: int) -> BpfProg:
     """``bpf_prog_get``: the program with +1."""
     prog = bpf_prog_fdget(task, ufd)
     bpf_prog_inc(prog)
@@ -316,7 +314,7 @@ def bpf_prog_get(task: Task, ufd: int) -> BpfProg:
 
 
 def find_and_alloc_map(
-    kernel: Kernel, map_type: int, key_size: int, value_size: int, max_entries: int
+    kernel: BpfKernel, map_type: int, key_size: int, value_size: int, max_entries: int
 ) -> Any:
     """``find_and_alloc_map``: the registered type's ``map_alloc``, else EINVAL."""
     if map_type == BPF_MAP_TYPE_HASH:
@@ -348,7 +346,7 @@ def bpf_prog_array_compatible(array: FdArray, prog: BpfProg) -> bool:
     return array.owner_prog_type == prog.prog_type and array.owner_jited == prog.jited
 
 
-def fd_array_get_ptr(task: Task, map: BpfMap, ufd: int) -> BpfObject:
+def fd_array_get_ptr(task: BpfTask, map: BpfMap, ufd: int) -> BpfObject:
     """``map_fd_get_ptr``: a program (+1, owner-compatible) for a PROG_ARRAY; a perf
     event for a PERF_EVENT_ARRAY, which pinfs does not model (always EBADF)."""
     if map.map_type == BPF_MAP_TYPE_PROG_ARRAY:

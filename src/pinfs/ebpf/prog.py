@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, kernel_error
@@ -25,6 +24,7 @@ from pinfs.ebpf.attr import (
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
+from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfProg,
@@ -36,9 +36,6 @@ from pinfs.ebpf.objects import (
     bpf_prog_new_fd,
     bpf_uncharge_memlock,
 )
-
-if TYPE_CHECKING:
-    from pinfs.machine.task import Task
 
 MAX_USED_MAPS = 64
 #: offsetof(struct bpf_prog, insns) on x86_64 at the seed.
@@ -104,7 +101,7 @@ def bpf_prog_size(insn_cnt: int) -> int:
     return BPF_PROG_HEADER + 8 * insn_cnt
 
 
-def replace_map_fd_with_map_ptr(task: Task, insns: bytes) -> list[BpfMap]:
+def replace_map_fd_with_map_ptr(task: BpfTask, insns: bytes) -> list[BpfMap]:
     """The verifier pass that resolves ``BPF_LD_IMM64`` map fds: reserved fields
     EINVAL, bad fds EBADF/EINVAL, more than 64 maps E2BIG; each distinct map +1.
     On failure the references already taken are dropped (``release_maps``)."""
@@ -139,7 +136,7 @@ def replace_map_fd_with_map_ptr(task: Task, insns: bytes) -> list[BpfMap]:
     return used
 
 
-def _hold_map(task: Task, used: list[BpfMap], fd: int) -> None:
+def _hold_map(task: BpfTask, used: list[BpfMap], fd: int) -> None:
     map = bpf_map_fdget(task, fd & 0xFFFFFFFF)
     if any(m is map for m in used):
         return
@@ -150,7 +147,7 @@ def _hold_map(task: Task, used: list[BpfMap], fd: int) -> None:
 
 
 def bpf_check(
-    task: Task, insns: bytes, log_level: int, log_size: int, log_buf: int
+    task: BpfTask, insns: bytes, log_level: int, log_size: int, log_buf: int
 ) -> list[BpfMap]:
     """``bpf_check`` up to the analysis: length (E2BIG), log sanity (EINVAL), map fds;
     the (empty) log is copied out (EFAULT)."""
@@ -178,7 +175,7 @@ def bpf_check(
     return used
 
 
-def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
+def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     """``bpf_prog_load``: license, insn count, kprobe version, CAP_SYS_ADMIN for all
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
+from collections.abc import Callable
 
 import attrs
 
@@ -31,7 +31,7 @@ from pinfs.fs.libfs import (
     simple_unlink,
 )
 from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
-from pinfs.mountns import mount_nodev
+from pinfs.mountns import FillSuper, MountContext, mount_nodev
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
     Dentry,
@@ -229,8 +229,8 @@ def parse_mode_option(data: str | None, default: int) -> int:
 
 def _fill_super(
     magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
-) -> Any:
-    def fill_super(sb: SuperBlock, data: Any) -> None:
+) -> FillSuper:
+    def fill_super(sb: SuperBlock, data: MountContext) -> None:
         sb.s_magic = magic
         sb.s_op = ramfs_super_ops
         sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops}
@@ -243,11 +243,11 @@ def _fill_super(
 
 def _mount_fn(
     magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
-) -> Any:
+) -> Callable[..., Dentry]:
     fill = _fill_super(magic, dir_iops, file_iops, default_mode)
 
     def mount(
-        fs_type: FileSystemType, kernel: KernelServices, flags: int, dev: str, data: Any
+        fs_type: FileSystemType, kernel: KernelServices, flags: int, dev: str, data: MountContext
     ) -> Dentry:
         return mount_nodev(fs_type, kernel, flags, data, fill)
 
