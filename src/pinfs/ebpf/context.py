@@ -2,9 +2,9 @@
 running kernel and the calling task, as small protocols.
 
 They widen the fs layer's :class:`~pinfs.vfs.KernelServices` and
-:class:`~pinfs.fs.namei.Current` with the bpf bookkeeping (object ids, memlock
+:class:`~pinfs.fs.open.FilesCurrent` with the bpf bookkeeping (object ids, memlock
 accounting, the anonymous inode, the ``bpf_attr`` layouts) and with the task's user
-memory and rlimits.  :class:`pinfs.machine.kernel.Kernel` and
+memory.  :class:`pinfs.machine.kernel.Kernel` and
 :class:`pinfs.machine.task.Task` are the real ones; nothing here imports them.
 """
 
@@ -15,8 +15,7 @@ from typing import Protocol
 
 from pinfs.base.usermem import UserMemory
 from pinfs.ebpf.attr import CommandLayout
-from pinfs.fs.fdtable import FdTable
-from pinfs.fs.namei import Current
+from pinfs.fs.open import FilesCurrent
 from pinfs.vfs import Inode, KernelServices
 
 
@@ -50,16 +49,11 @@ class BpfKernel(KernelServices, Protocol):
     def user_struct(self, uid: int) -> UserAccount: ...
 
 
-class BpfTask(Current, Protocol):
-    """``current`` as bpf(2) sees it: also its fd table, user memory and rlimits."""
+class BpfTask(FilesCurrent, Protocol):
+    """``current`` as bpf(2) sees it: also its user memory and the bpf services."""
 
     @property
     def kernel(self) -> BpfKernel: ...
 
     @property
-    def files(self) -> FdTable: ...
-
-    @property
     def mem(self) -> UserMemory: ...
-
-    def rlimit(self, resource: int) -> int: ...

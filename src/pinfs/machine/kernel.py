@@ -21,10 +21,11 @@ from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
+from pinfs.fs.open import RLIMIT_NOFILE
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
 from pinfs.inode import bpf_fs_type
 from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
-from pinfs.machine.task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, RLIMIT_NOFILE, Task
+from pinfs.machine.task import PR_SET_KEEPCAPS, RLIMIT_MEMLOCK, Task
 from pinfs.machine.trace import Trace
 from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
 from pinfs.vfs import FS_USERNS_MOUNT, FileSystemType, Inode, SuperBlock, new_inode
