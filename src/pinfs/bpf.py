@@ -61,14 +61,13 @@ KMALLOC_MAX_SIZE = 1 << 22
 def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     """``SYSCALL_DEFINE3(bpf)``: gate, access_ok, size, zero tail, copy, dispatch."""
     kernel = task.kernel
-    profile = kernel.profile
-    if profile.unpriv_gate_commands == "all":
+    if kernel.profile.unpriv_gate_commands == "all":
         unprivileged_gate(task)
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
     if size > PAGE_SIZE:
         raise kernel_error(errno.E2BIG)
-    attr_size = profile.bpf_attr_size
+    attr_size = kernel.profile.bpf_attr_size
     if size > attr_size:
         for address in range(uattr + attr_size, uattr + size):  # get_user, byte by byte
             if task.mem.read(address, 1) != b"\0":

@@ -149,7 +149,7 @@ def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> I
     """``bpf_get_inode``: directories and regular files (and symlinks where the profile
     has them); owner per ``inode_init_owner``; times now; a ``get_next_ino`` number."""
     allowed = (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK)
-    if stat.S_IFMT(mode) not in allowed[: 3 if _profile(sb).symlinks else 2]:
+    if stat.S_IFMT(mode) not in allowed[: 3 if sb.kernel.profile.symlinks else 2]:
         raise kernel_error(errno.EINVAL)
     inode = new_inode(sb)
     inode.i_ino = sb.kernel.get_next_ino()
@@ -157,10 +157,6 @@ def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> I
     inode.i_atime = inode.i_mtime = inode.i_ctime = now
     inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
     return inode
-
-
-def _profile(sb: SuperBlock) -> Profile:
-    return sb.kernel.profile
 
 
 def bpf_inode_type(inode: Inode) -> BpfType:
@@ -182,13 +178,13 @@ def bpf_dentry_finalize(dentry: Dentry, inode: Inode, dir: Inode) -> None:
     the parent's mtime and ctime move too (``dir_times_on_create``)."""
     d_instantiate(dentry, inode)
     dget(dentry)
-    if _profile(dir.i_sb).dir_times_on_create:
+    if dir.i_sb.kernel.profile.dir_times_on_create:
         dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
 
 
 def _reserved_at_create(dir: Inode, dentry: Dentry) -> bool:
     """The seed's create-time dot check (later kernels check at lookup instead)."""
-    return not _profile(dir.i_sb).dot_check_at_lookup and bpf_dname_reserved(dentry)
+    return not dir.i_sb.kernel.profile.dot_check_at_lookup and bpf_dname_reserved(dentry)
 
 
 def bpf_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
@@ -197,7 +193,7 @@ def bpf_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     if _reserved_at_create(dir, dentry):
         raise kernel_error(errno.EPERM)
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFDIR, cred)
-    inode.i_op = bpf_dir_iops_for(_profile(dir.i_sb))
+    inode.i_op = bpf_dir_iops_for(dir.i_sb.kernel.profile)
     inode.i_fop = simple_dir_operations
     inc_nlink(inode)
     inc_nlink(dir)
@@ -213,7 +209,7 @@ def bpf_mkobj_ops(cred: Cred, dir: Inode, dentry: Dentry, mode: int, iops: Inode
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFREG, cred)
     inode.i_op = iops
     inode.i_private = dentry.d_fsdata
-    if _profile(dir.i_sb).open_pinned_errno == "EIO":
+    if dir.i_sb.kernel.profile.open_pinned_errno == "EIO":
         inode.i_fop = bpffs_obj_fops
     bpf_dentry_finalize(dentry, inode, dir)
 
@@ -242,9 +238,8 @@ def bpf_mkobj(cred: Cred, dir: Inode, dentry: Dentry, mode: int, devt: int) -> N
 def bpf_lookup(dir: Inode, dentry: Dentry) -> None:
     """``bpf_lookup`` (<= v4.9): names with a dot are EPERM at lookup; since
     d71fa5c9763c not in a directory of mode 000 (how the kernel makes maps.debug)."""
-    profile = _profile(dir.i_sb)
     if bpf_dname_reserved(dentry) and (
-        not profile.dot_check_skips_mode0_dir or dir.i_mode & S_IALLUGO
+        not dir.i_sb.kernel.profile.dot_check_skips_mode0_dir or dir.i_mode & S_IALLUGO
     ):
         raise kernel_error(errno.EPERM)
     simple_lookup(dir, dentry)
@@ -263,7 +258,7 @@ def bpf_rename(
     """``bpf_rename`` / ``simple_rename``: the flags this profile's bpffs takes
     (``rename_flags``), the dot check where lookup does not do it."""
     allowed = {"none": 0, "noreplace": RENAME_NOREPLACE}.get(
-        _profile(old_dir.i_sb).rename_flags, RENAME_NOREPLACE | RENAME_EXCHANGE
+        old_dir.i_sb.kernel.profile.rename_flags, RENAME_NOREPLACE | RENAME_EXCHANGE
     )
     if flags & ~allowed:
         raise kernel_error(errno.EINVAL)
@@ -446,40 +441,40 @@ def bpf_fill_super(sb: SuperBlock, ctx: MountContext) -> None:
     world-writable), owned by global root whoever mounts it.  Later kernels: refuse
     unprivileged user-namespace instances (v6.9), take ``mode=`` (v4.10) and
     ``uid=``/``gid=`` (v6.8, default: the mounter) and preload maps.debug/progs.debug."""
-    profile = _profile(sb)
-    init_ns = sb.kernel.init_user_ns
+    kernel = sb.kernel
+    init_ns = kernel.init_user_ns
     if (
-        profile.userns_mount == "privileged_create_only"
+        kernel.profile.userns_mount == "privileged_create_only"
         and ctx.cred.user_ns is not init_ns
         and not capable(ctx.cred, init_ns, CAP_SYS_ADMIN)
     ):
         raise kernel_error(errno.EPERM)
-    mode, uid, gid = bpf_parse_options(profile, ctx)
+    mode, uid, gid = bpf_parse_options(kernel, ctx)
     simple_fill_super(sb, BPF_FS_MAGIC)
     sb.s_op = bpf_super_ops
     assert sb.s_root is not None and sb.s_root.d_inode is not None
     inode = sb.s_root.d_inode
-    inode.i_op = bpf_dir_iops_for(profile)
+    inode.i_op = bpf_dir_iops_for(kernel.profile)
     inode.i_mode &= ~S_IALLUGO
     inode.i_mode |= stat.S_ISVTX | mode
     inode.i_uid, inode.i_gid = uid, gid
-    if profile.preload_debug_files:
+    if kernel.profile.preload_debug_files:
         populate_bpffs(sb, ctx.cred)
 
 
-def bpf_parse_options(profile: Profile, ctx: MountContext) -> tuple[int, int, int]:
+def bpf_parse_options(kernel: KernelServices, ctx: MountContext) -> tuple[int, int, int]:
     """``bpf_parse_param``: ``mode=`` (octal, else EINVAL), ``uid=``/``gid=`` (ids of
     the mounter's namespace, EINVAL if unmapped); unknown options are ignored."""
     mode, uid, gid = 0o777, 0, 0
-    if profile.mount_uid_gid_options:
+    if kernel.profile.mount_uid_gid_options:
         uid, gid = ctx.cred.fsuid, ctx.cred.fsgid
     for option in (ctx.options or "").split(","):
         key, _, value = option.partition("=")
-        if key == "source" and profile.mount_options_fs_parse:
+        if key == "source" and kernel.profile.mount_options_fs_parse:
             raise kernel_error(errno.EINVAL)  # "VFS: Multiple sources"
-        if key == "mode" and profile.mount_mode_option:
+        if key == "mode" and kernel.profile.mount_mode_option:
             mode = _parse_uint(value, 8) & S_IALLUGO
-        elif key in ("uid", "gid") and profile.mount_uid_gid_options:
+        elif key in ("uid", "gid") and kernel.profile.mount_uid_gid_options:
             ns = ctx.cred.user_ns
             kid = (ns.make_kuid if key == "uid" else ns.make_kgid)(_parse_uint(value, 10))
             if kid is None:

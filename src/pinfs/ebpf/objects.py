@@ -109,11 +109,12 @@ def _report_uaf(obj: BpfObject, what: str) -> None:
 def obj_inc(obj: BpfObject) -> None:
     """``atomic_inc`` of refcnt (``bpf_map_inc``/``bpf_prog_inc``): wraps at the
     profile's width; with ``BPF_MAX_REFCNT`` a reference beyond the limit is EBUSY."""
-    profile = obj.kernel.profile
+    kernel = obj.kernel
     if obj.freed:
         _report_uaf(obj, "reference taken")
-    new = (obj.refcnt + 1) % (1 << profile.refcnt_bits)
-    if profile.refcnt_limit is not None and new > profile.refcnt_limit:
+    new = (obj.refcnt + 1) % (1 << kernel.profile.refcnt_bits)
+    limit = kernel.profile.refcnt_limit
+    if limit is not None and new > limit:
         raise kernel_error(errno.EBUSY)
     obj.refcnt = new
 
@@ -318,17 +319,16 @@ def find_and_alloc_map(
 ) -> Any:
     """``find_and_alloc_map``: the registered type's ``map_alloc``, else EINVAL."""
     if map_type == BPF_MAP_TYPE_HASH:
-        profile = kernel.profile
-        limit = profile.htab_value_size_limit
+        limit = kernel.profile.htab_value_size_limit
         if limit is not None and value_size >= limit:
             raise kernel_error(errno.E2BIG)
-        overflow = getattr(errno, profile.htab_overflow_errno)
+        overflow = getattr(errno, kernel.profile.htab_overflow_errno)
         return htab_map_alloc(
             key_size,
             value_size,
             max_entries,
             overflow_errno=overflow,
-            key_size_limit=profile.htab_key_size_limit,
+            key_size_limit=kernel.profile.htab_key_size_limit,
         )
     if map_type == BPF_MAP_TYPE_ARRAY:
         return array_map_alloc(key_size, value_size, max_entries)
