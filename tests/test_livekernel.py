@@ -148,22 +148,22 @@ def test_bpffs_pin_and_get(live: LiveKernel) -> None:
     # This kernel populates every new bpffs instance (see the module docstring).
     kernel_made = set(t.listdir("/sys/fs/bpf"))
     assert kernel_made <= {"maps.debug", "progs.debug"}
-    fd = t.bpf_map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2)
-    t.bpf_map_update_elem(fd, struct.pack("<I", 1), b"12345678")
-    t.bpf_obj_pin(fd, "/sys/fs/bpf/m")
+    fd = t.map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2)
+    t.map_update_elem(fd, struct.pack("<I", 1), b"12345678")
+    t.obj_pin(fd, "/sys/fs/bpf/m")
     assert set(t.listdir("/sys/fs/bpf")) == kernel_made | {"m"}
     st = t.stat("/sys/fs/bpf/m")
     assert stat.S_ISREG(st.st_mode)
     with pytest.raises(FileExistsError):
-        t.bpf_obj_pin(fd, "/sys/fs/bpf/m")
+        t.obj_pin(fd, "/sys/fs/bpf/m")
     other = t.fork()
     t.close(fd)
-    got = other.bpf_obj_get("/sys/fs/bpf/m")
-    assert other.bpf_map_lookup_elem(got, struct.pack("<I", 1)) == b"12345678"
+    got = other.obj_get("/sys/fs/bpf/m")
+    assert other.map_lookup_elem(got, struct.pack("<I", 1)) == b"12345678"
     assert other.bpf_map_info(got).value_size == 8
     u = live.spawn(uid=1000, gid=1000)
     with pytest.raises(PermissionError):
-        u.bpf_obj_get("/sys/fs/bpf/m")
+        u.obj_get("/sys/fs/bpf/m")
 
 
 def test_close_leaves_nothing_behind(live: LiveKernel) -> None:

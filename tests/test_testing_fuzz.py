@@ -142,16 +142,7 @@ def test_the_raw_fuzz_reaches_every_command(cmd: int) -> None:
 # Every syscall method
 
 #: Task methods that are not syscalls (introspection and plumbing).
-NOT_SYSCALLS = {
-    "fd_file",
-    "fd_object",
-    "fd_map",
-    "fd_prog",
-    "fdget",
-    "install_fd",
-    "rlimit",
-    "getname_user",
-}
+NOT_SYSCALLS = {"fd_file", "fd_object", "fd_map", "fd_prog", "rlimit"}
 #: Syscalls the model does not follow, because their success can move the world out
 #: of its scope (symlinks and hard links change what paths mean, mount(2) of other
 #: filesystems can hide a bpffs).  They are fuzzed with check_invariants() only.

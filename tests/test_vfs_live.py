@@ -11,8 +11,8 @@ times).  The test runs the scenario on a fresh pinfs kernel and on one shared
 Only behaviour that did not change between Linux 4.4 and today's kernel is compared
 here (see section 11 of the seed semantics); the live machine's ``fs.protected_*``
 sysctls are copied into pinfs, and nothing depends on ``fs.protected_regular``
-(which 4.4 does not have).  Spawned tasks get explicit capability lists, because
-the live twin spawns with none by default.
+(which 4.4 does not have).  Spawned tasks get explicit capability lists, because a
+live root only has the host's bounding set.
 """
 
 from __future__ import annotations

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from pinfs.base.cred import Cred
 from pinfs.base.cstring import c_string, c_string_bytes
 from pinfs.base.errors import ENOTSUPP, KernelError, kernel_error, naming, refuse
 from pinfs.base.syscall import syscall
-from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
+from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX, UserMemory
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
@@ -35,6 +35,7 @@ from pinfs.ebpf.attr import (
     layouts_for,
     pack_attr_in,
 )
+from pinfs.ebpf.context import BpfKernel, BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
 from pinfs.ebpf.objects import (
     FMODE_READ,
@@ -50,27 +51,26 @@ from pinfs.ebpf.objects import (
     find_and_alloc_map,
 )
 from pinfs.ebpf.prog import bpf_prog_load
-from pinfs.fs.namei import getname_user
+from pinfs.fs.fdtable import FdTable
+from pinfs.fs.namei import FsStruct
 from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
-
-if TYPE_CHECKING:
-    from pinfs.machine.task import Task
+from pinfs.mountns import MountNamespace
+from pinfs.vfs import File
 
 #: kmalloc's largest object (SLUB, x86_64): bigger key/value buffers fail with ENOMEM.
 KMALLOC_MAX_SIZE = 1 << 22
 
 
-def sys_bpf(task: Task, cmd: int, uattr: int, size: int) -> int:
+def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     """``SYSCALL_DEFINE3(bpf)``: gate, access_ok, size, zero tail, copy, dispatch."""
     kernel = task.kernel
-    profile = kernel.profile
-    if profile.unpriv_gate_commands == "all":
+    if kernel.profile.unpriv_gate_commands == "all":
         unprivileged_gate(task)
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
     if size > PAGE_SIZE:
         raise refuse(errno.E2BIG, "sys_bpf", "attr size {size} > PAGE_SIZE", size=size)
-    attr_size = profile.bpf_attr_size
+    attr_size = kernel.profile.bpf_attr_size
     if size > attr_size:
         for address in range(uattr + attr_size, uattr + size):  # get_user, byte by byte
             if task.mem.read(address, 1) != b"\0":
@@ -104,7 +104,7 @@ def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
     return layout.decode(attr)
 
 
-def map_create(task: Task, attr: dict[str, int]) -> int:
+def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_create``: allocate by type, refcnt 1, charge memlock, new fd.  If no fd
     can be had the map is freed without uncharging, a leak of the seed (S19)."""
     kernel = task.kernel
@@ -149,7 +149,7 @@ def _alloc_check(size: int) -> None:
         raise kernel_error(errno.ENOMEM)
 
 
-def _map_and_key(task: Task, attr: dict[str, int], need_mode: int) -> tuple[BpfMap, bytes]:
+def _map_and_key(task: BpfTask, attr: dict[str, int], need_mode: int) -> tuple[BpfMap, bytes]:
     """``fdget`` + ``__bpf_map_get`` (EBADF/EINVAL), the fd's mode (EPERM), then copy
     the key (EFAULT)."""
     map = bpf_map_fdget(task, attr["map_fd"], need_mode)
@@ -157,7 +157,7 @@ def _map_and_key(task: Task, attr: dict[str, int], need_mode: int) -> tuple[BpfM
     return map, task.mem.read(attr["key"], map.key_size)
 
 
-def map_lookup_elem(task: Task, attr: dict[str, int]) -> int:
+def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_lookup_elem``: ENOENT if absent (always for fd arrays), copy out."""
     map, key = _map_and_key(task, attr, FMODE_READ)
     _alloc_check(map.value_size)
@@ -180,7 +180,7 @@ def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
     return None if prog is None else int(prog.id).to_bytes(4, "little")
 
 
-def map_update_elem(task: Task, attr: dict[str, int]) -> int:
+def map_update_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_update_elem``: the value is copied before the flags are looked at."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
     _alloc_check(map.value_size)
@@ -196,7 +196,7 @@ def map_update_elem(task: Task, attr: dict[str, int]) -> int:
     return 0
 
 
-def map_delete_elem(task: Task, attr: dict[str, int]) -> int:
+def map_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_delete_elem``."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
     removed = map.storage.delete_elem(key)
@@ -210,7 +210,7 @@ def _put_slot(old: object) -> None:
         bpf_prog_put(old)
 
 
-def map_get_next_key(task: Task, attr: dict[str, int]) -> int:
+def map_get_next_key(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_get_next_key``: the key must be readable (NULL is EFAULT at the seed)."""
     if attr["key"] == 0 and task.kernel.profile.get_next_key_null_start:
         map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
@@ -234,7 +234,7 @@ def _path_fd(attr: dict[str, int]) -> int | None:
     return path_fd - (1 << 32) if path_fd >= 1 << 31 else path_fd  # s32
 
 
-def obj_pin(task: Task, attr: dict[str, int]) -> int:
+def obj_pin(task: BpfTask, attr: dict[str, int]) -> int:
     """``bpf_obj_pin``: no ``file_flags`` but BPF_F_PATH_FD (EINVAL)."""
     allowed = BPF_F_PATH_FD if task.kernel.profile.path_fd else 0
     if attr.get("file_flags", 0) & ~allowed:
@@ -242,7 +242,7 @@ def obj_pin(task: Task, attr: dict[str, int]) -> int:
     return bpf_obj_pin_user(task, attr["bpf_fd"], attr["pathname"], _path_fd(attr))
 
 
-def obj_get(task: Task, attr: dict[str, int]) -> int:
+def obj_get(task: BpfTask, attr: dict[str, int]) -> int:
     """``bpf_obj_get``: ``bpf_fd`` must be 0; ``file_flags`` only RDONLY/WRONLY (and
     PATH_FD), checked before the path is read."""
     allowed = BPF_F_RDONLY | BPF_F_WRONLY
@@ -255,7 +255,7 @@ def obj_get(task: Task, attr: dict[str, int]) -> int:
     return bpf_obj_get_user(task, attr["pathname"], flags & ~BPF_F_PATH_FD, path_fd)
 
 
-_HANDLERS: dict[int, Callable[[Task, dict[str, int]], int]] = {
+_HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_MAP_CREATE: map_create,
     BPF_MAP_LOOKUP_ELEM: map_lookup_elem,
     BPF_MAP_UPDATE_ELEM: map_update_elem,
@@ -304,10 +304,30 @@ def _obj_fields(file_flags: int, path_fd: int | None) -> dict[str, int]:
 
 
 class BpfSyscalls:
-    """bpf(2) for :class:`~pinfs.machine.task.Task`."""
+    """bpf(2) for :class:`~pinfs.machine.task.Task`.
+
+    The mixin declares what it uses of its task: the :class:`BpfTask` members, the
+    syscall entry ``_enter`` and ``fd_file``; the class that mixes it in defines them.
+    """
+
+    kernel: BpfKernel
+    cred: Cred
+    fs: FsStruct
+    files: FdTable
+    mnt_ns: MountNamespace
+    mem: UserMemory
+
+    def rlimit(self, resource: int) -> int:
+        raise NotImplementedError
+
+    def _enter(self) -> None:
+        raise NotImplementedError
+
+    def fd_file(self, fd: int) -> File:
+        raise NotImplementedError
 
     @syscall
-    def bpf(self: Task, cmd: int, attr_addr: int, size: int) -> int:  # type: ignore[misc]
+    def bpf(self, cmd: int, attr_addr: int, size: int) -> int:
         """bpf(2): ``attr_addr`` points into this task's memory (``task.mem``)."""
         if not isinstance(cmd, int) or isinstance(cmd, bool) or not -(1 << 31) <= cmd < 1 << 31:
             raise TypeError(f"cmd must be a C int, not {cmd!r}")
@@ -320,12 +340,8 @@ class BpfSyscalls:
         self._enter()
         return sys_bpf(self, cmd, attr_addr, size)
 
-    def getname_user(self: Task, address: int) -> str:  # type: ignore[misc]
-        """``getname``: a path from user memory; EFAULT, ENAMETOOLONG, ENOENT ("")."""
-        return getname_user(self.mem, address)
-
-    def _bpf_call(  # type: ignore[misc]
-        self: Task,
+    def _bpf_call(
+        self,
         cmd: int,
         buffers: dict[str, bytes | int],
         read: str | None = None,
@@ -350,7 +366,7 @@ class BpfSyscalls:
             for address in addresses.values():
                 self.mem.free(address)
 
-    def _map_sizes(self: Task, fd: int) -> tuple[int, int]:  # type: ignore[misc]
+    def _map_sizes(self, fd: int) -> tuple[int, int]:
         """Key and value sizes of the map at ``fd`` (8 if it is not one: the kernel
         will refuse the fd before it touches the buffer)."""
         file = self.files.lookup(fd)
@@ -360,9 +376,7 @@ class BpfSyscalls:
         return 8, 8
 
     @syscall
-    def map_create(  # type: ignore[misc]
-        self: Task, map_type: int, key_size: int, value_size: int, max_entries: int
-    ) -> int:
+    def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int) -> int:
         """BPF_MAP_CREATE: returns the new map's fd."""
         return self._bpf_call(
             BPF_MAP_CREATE,
@@ -375,7 +389,7 @@ class BpfSyscalls:
         )[0]
 
     @syscall
-    def map_lookup_elem(self: Task, fd: int, key: bytes) -> bytes:  # type: ignore[misc]
+    def map_lookup_elem(self, fd: int, key: bytes) -> bytes:
         """BPF_MAP_LOOKUP_ELEM: the value (ENOENT if absent)."""
         ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
         _, value_size = self._map_sizes(ufd)
@@ -388,7 +402,7 @@ class BpfSyscalls:
         return value
 
     @syscall
-    def map_update_elem(self: Task, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:  # type: ignore[misc]
+    def map_update_elem(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
         """BPF_MAP_UPDATE_ELEM."""
         ufd, key, value = _u32(fd, "fd"), _as_bytes(key, "key"), _as_bytes(value, "value")
         if not isinstance(flags, int) or isinstance(flags, bool):
@@ -398,13 +412,13 @@ class BpfSyscalls:
         self._bpf_call(BPF_MAP_UPDATE_ELEM, {"key": key, "value": value}, map_fd=ufd, flags=flags)
 
     @syscall
-    def map_delete_elem(self: Task, fd: int, key: bytes) -> None:  # type: ignore[misc]
+    def map_delete_elem(self, fd: int, key: bytes) -> None:
         """BPF_MAP_DELETE_ELEM."""
         ufd, key = _u32(fd, "fd"), _as_bytes(key, "key")
         self._bpf_call(BPF_MAP_DELETE_ELEM, {"key": key}, map_fd=ufd)
 
     @syscall
-    def map_get_next_key(self: Task, fd: int, key: bytes | None = None) -> bytes:  # type: ignore[misc]
+    def map_get_next_key(self, fd: int, key: bytes | None = None) -> bytes:
         """BPF_MAP_GET_NEXT_KEY.  ``key=None`` passes NULL, which the seed rejects
         with EFAULT (a NULL start key came in v4.12); start from any absent key."""
         ufd = _u32(fd, "fd")
@@ -416,8 +430,8 @@ class BpfSyscalls:
         return next_key
 
     @syscall
-    def prog_load(  # type: ignore[misc]
-        self: Task,
+    def prog_load(
+        self,
         prog_type: int,
         insns: bytes,
         license: str = "GPL",
@@ -443,8 +457,8 @@ class BpfSyscalls:
         )[0]
 
     @syscall
-    def obj_pin(  # type: ignore[misc]
-        self: Task, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
+    def obj_pin(
+        self, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
     ) -> None:
         """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs.
 
@@ -458,9 +472,7 @@ class BpfSyscalls:
             raise naming(exc, c_string(path, "path")) from None
 
     @syscall
-    def obj_get(  # type: ignore[misc]
-        self: Task, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
-    ) -> int:
+    def obj_get(self, path: str | bytes, file_flags: int = 0, path_fd: int | None = None) -> int:
         """BPF_OBJ_GET: a new fd for the object pinned at ``path`` (``file_flags``:
         BPF_F_RDONLY / BPF_F_WRONLY since v4.15; ``path_fd`` since v6.5)."""
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
@@ -470,7 +482,7 @@ class BpfSyscalls:
         except KernelError as exc:
             raise naming(exc, c_string(path, "path")) from None
 
-    def fd_object(self: Task, fd: int) -> object:  # type: ignore[misc]
+    def fd_object(self, fd: int) -> object:
         """The map or program behind ``fd`` (introspection, not a syscall)."""
         file = self.fd_file(fd)
         obj = bpf_file_object(file)

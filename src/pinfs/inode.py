@@ -17,12 +17,12 @@ import enum
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
-from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.cred import CAP_SYS_ADMIN, Cred, capable
 from pinfs.base.errors import KernelError, Refusal, kernel_error, naming
 from pinfs.base.profiles import Profile
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
+from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfObject,
@@ -55,6 +55,7 @@ from pinfs.fs.namei import (
     dfd_start,
     done_path_create,
     filename_create,
+    getname_user,
     path_lookupat,
     touch_atime,
     vfs_mknod,
@@ -82,10 +83,6 @@ from pinfs.vfs import (
     inode_init_owner,
     new_inode,
 )
-
-if TYPE_CHECKING:
-    from pinfs.base.cred import Cred
-    from pinfs.machine.task import Task
 
 UNNAMED_MAJOR = 0
 
@@ -124,7 +121,7 @@ def bpf_any_put(raw: BpfObject, type: BpfType) -> None:
         bpf_map_put_with_uref(raw)
 
 
-def bpf_fd_probe_obj(task: Task, ufd: int) -> tuple[BpfObject, BpfType]:
+def bpf_fd_probe_obj(task: BpfTask, ufd: int) -> tuple[BpfObject, BpfType]:
     """``bpf_fd_probe_obj``: try the fd as a map, then as a program.  At the seed the
     error is the program getter's (EBADF: nothing open; EINVAL: not a program); since
     70ed506c3bbc every failure is EINVAL (``probe_bad_fd_errno``)."""
@@ -152,7 +149,7 @@ def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> I
     """``bpf_get_inode``: directories and regular files (and symlinks where the profile
     has them); owner per ``inode_init_owner``; times now; a ``get_next_ino`` number."""
     allowed = (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK)
-    if stat.S_IFMT(mode) not in allowed[: 3 if _profile(sb).symlinks else 2]:
+    if stat.S_IFMT(mode) not in allowed[: 3 if sb.kernel.profile.symlinks else 2]:
         raise kernel_error(errno.EINVAL)
     inode = new_inode(sb)
     inode.i_ino = sb.kernel.get_next_ino()
@@ -160,11 +157,6 @@ def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> I
     inode.i_atime = inode.i_mtime = inode.i_ctime = now
     inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
     return inode
-
-
-def _profile(sb: SuperBlock) -> Profile:
-    profile: Profile = sb.kernel.profile  # type: ignore[attr-defined]
-    return profile
 
 
 def bpf_inode_type(inode: Inode) -> BpfType:
@@ -186,7 +178,7 @@ def bpf_dentry_finalize(dentry: Dentry, inode: Inode, dir: Inode) -> None:
     the parent's mtime and ctime move too (``dir_times_on_create``)."""
     d_instantiate(dentry, inode)
     dget(dentry)
-    if _profile(dir.i_sb).dir_times_on_create:
+    if dir.i_sb.kernel.profile.dir_times_on_create:
         dir.i_mtime = dir.i_ctime = dir.i_sb.kernel.current_time()
 
 
@@ -204,7 +196,7 @@ def _dotted(dentry: Dentry, where: str) -> KernelError:
 
 def _reserved_at_create(dir: Inode, dentry: Dentry) -> bool:
     """The seed's create-time dot check (later kernels check at lookup instead)."""
-    return not _profile(dir.i_sb).dot_check_at_lookup and bpf_dname_reserved(dentry)
+    return not dir.i_sb.kernel.profile.dot_check_at_lookup and bpf_dname_reserved(dentry)
 
 
 def bpf_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
@@ -213,7 +205,7 @@ def bpf_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     if _reserved_at_create(dir, dentry):
         raise _dotted(dentry, "bpf_mkdir")
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFDIR, cred)
-    inode.i_op = bpf_dir_iops_for(_profile(dir.i_sb))
+    inode.i_op = bpf_dir_iops_for(dir.i_sb.kernel.profile)
     inode.i_fop = simple_dir_operations
     inc_nlink(inode)
     inc_nlink(dir)
@@ -229,7 +221,7 @@ def bpf_mkobj_ops(cred: Cred, dir: Inode, dentry: Dentry, mode: int, iops: Inode
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFREG, cred)
     inode.i_op = iops
     inode.i_private = dentry.d_fsdata
-    if _profile(dir.i_sb).open_pinned_errno == "EIO":
+    if dir.i_sb.kernel.profile.open_pinned_errno == "EIO":
         inode.i_fop = bpffs_obj_fops
     bpf_dentry_finalize(dentry, inode, dir)
 
@@ -258,9 +250,8 @@ def bpf_mkobj(cred: Cred, dir: Inode, dentry: Dentry, mode: int, devt: int) -> N
 def bpf_lookup(dir: Inode, dentry: Dentry) -> None:
     """``bpf_lookup`` (<= v4.9): names with a dot are EPERM at lookup; since
     d71fa5c9763c not in a directory of mode 000 (how the kernel makes maps.debug)."""
-    profile = _profile(dir.i_sb)
     if bpf_dname_reserved(dentry) and (
-        not profile.dot_check_skips_mode0_dir or dir.i_mode & S_IALLUGO
+        not dir.i_sb.kernel.profile.dot_check_skips_mode0_dir or dir.i_mode & S_IALLUGO
     ):
         raise _dotted(dentry, "bpf_lookup")
     simple_lookup(dir, dentry)
@@ -279,7 +270,7 @@ def bpf_rename(
     """``bpf_rename`` / ``simple_rename``: the flags this profile's bpffs takes
     (``rename_flags``), the dot check where lookup does not do it."""
     allowed = {"none": 0, "noreplace": RENAME_NOREPLACE}.get(
-        _profile(old_dir.i_sb).rename_flags, RENAME_NOREPLACE | RENAME_EXCHANGE
+        old_dir.i_sb.kernel.profile.rename_flags, RENAME_NOREPLACE | RENAME_EXCHANGE
     )
     if flags & ~allowed:
         raise kernel_error(errno.EINVAL)
@@ -328,7 +319,7 @@ def MKDEV(major: int, minor: int) -> int:
 
 
 def bpf_obj_do_pin(
-    task: Task, pathname: str, raw: BpfObject, type: BpfType, path_fd: int | None = None
+    task: BpfTask, pathname: str, raw: BpfObject, type: BpfType, path_fd: int | None = None
 ) -> None:
     """``bpf_obj_do_pin``: ``kern_path_create``, then "is the parent on bpffs?" (EPERM),
     then ``vfs_mknod`` with the object in ``d_fsdata``."""
@@ -340,7 +331,7 @@ def bpf_obj_do_pin(
         # security_path_mknod: no LSM is modelled
         dir = parent.dentry.d_inode
         assert dir is not None
-        if dir.i_op is not bpf_dir_iops_for(_profile(dir.i_sb)):  # the table, not its name
+        if dir.i_op is not bpf_dir_iops_for(dir.i_sb.kernel.profile):  # the table, not its name
             refusal = Refusal(
                 "bpf_obj_do_pin",
                 "the parent directory is on {fstype}, not on a bpf filesystem",
@@ -358,17 +349,17 @@ def bpf_obj_do_pin(
         done_path_create(parent, dentry)
 
 
-def bpf_obj_pin_user(task: Task, ufd: int, pathname_ptr: int, path_fd: int | None = None) -> int:
+def bpf_obj_pin_user(task: BpfTask, ufd: int, pathname_ptr: int, path_fd: int | None = None) -> int:
     """``bpf_obj_pin_user`` (BPF_OBJ_PIN): at the seed the path is read first, then the
     fd probed (since v5.6 the other way round); any failure after the probe drops the
     probe's reference (S43-S57)."""
     if task.kernel.profile.pin_reads_path_first:
-        pname = task.getname_user(pathname_ptr)
+        pname = getname_user(task.mem, pathname_ptr)
         raw, type = bpf_fd_probe_obj(task, ufd)
     else:
         raw, type = bpf_fd_probe_obj(task, ufd)
         try:
-            pname = task.getname_user(pathname_ptr)
+            pname = getname_user(task.mem, pathname_ptr)
         except BaseException:
             bpf_any_put(raw, type)
             raise
@@ -393,7 +384,7 @@ def bpf_get_file_flag(flags: int) -> int:
 
 
 def bpf_obj_do_get(
-    task: Task, pathname: str, f_flags: int = os.O_RDWR, path_fd: int | None = None
+    task: BpfTask, pathname: str, f_flags: int = os.O_RDWR, path_fd: int | None = None
 ) -> tuple[BpfObject, BpfType]:
     """``bpf_obj_do_get``: follow the path; need MAY_WRITE at the seed, ACC_MODE of
     the flags since v4.15 (EROFS on a read-only superblock, EACCES); then the type
@@ -420,13 +411,13 @@ def bpf_obj_do_get(
 
 
 def bpf_obj_get_user(
-    task: Task, pathname_ptr: int, flags: int = 0, path_fd: int | None = None
+    task: BpfTask, pathname_ptr: int, flags: int = 0, path_fd: int | None = None
 ) -> int:
     """``bpf_obj_get_user`` (BPF_OBJ_GET): a new close-on-exec fd on a new file, O_RDWR
     (since v4.15 a map's file takes the flags' mode); if no fd can be had (EMFILE)
     the reference is dropped again."""
     f_flags = bpf_get_file_flag(flags)
-    pname = task.getname_user(pathname_ptr)
+    pname = getname_user(task.mem, pathname_ptr)
     raw, type = bpf_obj_do_get(task, pname, f_flags, path_fd)
     try:
         if type == BPF_TYPE_PROG:
@@ -455,7 +446,7 @@ def bpf_show_options(root: Dentry) -> str:
     """``bpf_show_options`` (v4.10): ``uid=``/``gid=`` when not global root (v6.8),
     then ``mode=`` unless 0777 (sticky bit aside).  The owner is read from the root
     inode, which equals the mount options unless the root was chown'ed since."""
-    profile = _profile(root.d_sb)
+    profile = root.d_sb.kernel.profile
     inode = root.d_inode
     if not profile.mount_mode_option or inode is None:
         return ""
@@ -481,46 +472,46 @@ def bpf_fill_super(sb: SuperBlock, ctx: MountContext) -> None:
     world-writable), owned by global root whoever mounts it.  Later kernels: refuse
     unprivileged user-namespace instances (v6.9), take ``mode=`` (v4.10) and
     ``uid=``/``gid=`` (v6.8, default: the mounter) and preload maps.debug/progs.debug."""
-    profile = _profile(sb)
-    init_ns = sb.kernel.init_user_ns  # type: ignore[attr-defined]
+    kernel = sb.kernel
+    init_ns = kernel.init_user_ns
     if (
-        profile.userns_mount == "privileged_create_only"
+        kernel.profile.userns_mount == "privileged_create_only"
         and ctx.cred.user_ns is not init_ns
         and not capable(ctx.cred, init_ns, CAP_SYS_ADMIN)
     ):
         raise kernel_error(errno.EPERM)
-    mode, uid, gid = bpf_parse_options(profile, ctx)
+    mode, uid, gid = bpf_parse_options(kernel, ctx)
     simple_fill_super(sb, BPF_FS_MAGIC)
     sb.s_op = bpf_super_ops
     assert sb.s_root is not None and sb.s_root.d_inode is not None
     inode = sb.s_root.d_inode
-    inode.i_op = bpf_dir_iops_for(profile)
+    inode.i_op = bpf_dir_iops_for(kernel.profile)
     inode.i_mode &= ~S_IALLUGO
     inode.i_mode |= stat.S_ISVTX | mode
     inode.i_uid, inode.i_gid = uid, gid
-    if profile.preload_debug_files:
+    if kernel.profile.preload_debug_files:
         populate_bpffs(sb, ctx.cred)
 
 
-def bpf_parse_options(profile: Profile, ctx: MountContext) -> tuple[int, int, int]:
+def bpf_parse_options(kernel: KernelServices, ctx: MountContext) -> tuple[int, int, int]:
     """``bpf_parse_param``: ``mode=`` (``fsparam_u32oct`` since v5.4, else EINVAL;
     before, ``match_octal``, where a bad value is ignored), ``uid=``/``gid=``
     (``fsparam_u32``: decimal, 0x.. or 0..; ids of the mounter's namespace, EINVAL if
     unmapped); unknown options are ignored."""
     mode, uid, gid = 0o777, 0, 0
-    if profile.mount_uid_gid_options:
+    if kernel.profile.mount_uid_gid_options:
         uid, gid = ctx.cred.fsuid, ctx.cred.fsgid
     for option in (ctx.options or "").split(","):
         key, sep, text = option.partition("=")
         value = text if sep else None
-        if key == "source" and profile.mount_options_fs_parse:
+        if key == "source" and kernel.profile.mount_options_fs_parse:
             raise kernel_error(errno.EINVAL)  # "VFS: Multiple sources"
-        if key == "mode" and profile.mount_mode_option:
-            if profile.mount_options_fs_parse:
+        if key == "mode" and kernel.profile.mount_mode_option:
+            if kernel.profile.mount_options_fs_parse:
                 mode = fs_param_is_u32(value, 8) & S_IALLUGO
             elif (number := match_octal(value)) is not None:
                 mode = number & S_IALLUGO
-        elif key in ("uid", "gid") and profile.mount_uid_gid_options:
+        elif key in ("uid", "gid") and kernel.profile.mount_uid_gid_options:
             ns = ctx.cred.user_ns
             kid = (ns.make_kuid if key == "uid" else ns.make_kgid)(fs_param_is_u32(value, 0))
             if kid is None:
@@ -551,7 +542,7 @@ def bpf_mount(
 ) -> Dentry:
     """``bpf_mount``: one superblock per mount namespace at the seed (``mount_ns``);
     a new instance per mount since e27f4a942a0e (``mount_nodev``)."""
-    if kernel.profile.instance_per_mount:  # type: ignore[attr-defined]
+    if kernel.profile.instance_per_mount:
         return mount_nodev(fs_type, kernel, flags, ctx, bpf_fill_super)
     return mount_ns(fs_type, kernel, flags, ctx.mnt_ns, ctx, bpf_fill_super)
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import attrs
 
 from pinfs.base import uapi
-from pinfs.base.cred import UserNamespace
+from pinfs.base.cred import Cred, UserNamespace
 from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import refused
 from pinfs.vfs import (
@@ -91,8 +91,12 @@ class MountContext:
     from which namespace (the kernel reads these from ``current``)."""
 
     options: str | None
-    cred: Any
-    mnt_ns: Any
+    cred: Cred
+    mnt_ns: MountNamespace
+
+
+#: A filesystem's ``fill_super``: fill a new superblock from the mount's context.
+FillSuper = Callable[[SuperBlock, MountContext], None]
 
 
 class Path(NamedTuple):
@@ -299,7 +303,7 @@ def add_to_namespace(ns: MountNamespace, mnts: list[Mount]) -> None:
 
 
 def sget_new(
-    fs_type: FileSystemType, kernel: KernelServices, flags: int, fs_info: Any
+    fs_type: FileSystemType, kernel: KernelServices, flags: int, fs_info: object
 ) -> SuperBlock:
     """``sget`` when no existing superblock matches: a fresh one, active once."""
     sb = SuperBlock(
@@ -318,8 +322,8 @@ def mount_nodev(
     fs_type: FileSystemType,
     kernel: KernelServices,
     flags: int,
-    data: Any,
-    fill_super: Callable[[SuperBlock, Any], None],
+    data: MountContext,
+    fill_super: FillSuper,
 ) -> Dentry:
     """``mount_nodev``: every mount gets a new superblock."""
     sb = sget_new(fs_type, kernel, flags, None)
@@ -331,8 +335,8 @@ def mount_ns(
     kernel: KernelServices,
     flags: int,
     ns_key: object,
-    data: Any,
-    fill_super: Callable[[SuperBlock, Any], None],
+    data: MountContext,
+    fill_super: FillSuper,
 ) -> Dentry:
     """``mount_ns``: one superblock per key (a mount namespace); later mounts share it.
 
@@ -346,9 +350,7 @@ def mount_ns(
     return _fill_or_kill(sb, data, fill_super)
 
 
-def _fill_or_kill(
-    sb: SuperBlock, data: Any, fill_super: Callable[[SuperBlock, Any], None]
-) -> Dentry:
+def _fill_or_kill(sb: SuperBlock, data: MountContext, fill_super: FillSuper) -> Dentry:
     try:
         fill_super(sb, data)
     except BaseException:

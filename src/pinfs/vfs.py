@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import itertools
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 import attrs
 
 from pinfs.base import uapi
+from pinfs.base.cred import UserNamespace
 from pinfs.base.display import repr_mimebundle
+from pinfs.base.profiles import Profile
 
 # Their home is pinfs.base.uapi; the names stay importable from here.
 MS_BIND = uapi.MS_BIND
@@ -77,7 +79,19 @@ MAY_OPEN = 32
 
 
 class KernelServices(Protocol):
-    """What the VFS needs from the running kernel: a clock and inode numbers."""
+    """What the VFS and the filesystems need from the running kernel: which kernel it
+    imitates (``profile``, read as ``kernel.profile.<switch>``), the sysctls, the
+    initial user namespace, a clock and the id allocators.  Every superblock holds
+    one as ``sb.kernel``; :class:`pinfs.machine.kernel.Kernel` is the real one."""
+
+    @property
+    def profile(self) -> Profile: ...
+
+    @property
+    def sysctl(self) -> Mapping[str, int]: ...
+
+    @property
+    def init_user_ns(self) -> UserNamespace: ...
 
     def current_time(self) -> int: ...
 

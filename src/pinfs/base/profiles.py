@@ -5,6 +5,17 @@ since the seed (``../shared/spec/bpffs-evolution.md`` §11).  Code reads a switc
 the behaviour lives; nothing compares version numbers.  Each switch's docstring names
 the commit that flipped it, its first release and what a user sees.
 
+Reading a switch: one way everywhere in the simulated machine.  Code reads
+``kernel.profile.<switch>`` at the point of use, where ``kernel`` is the
+:class:`~pinfs.vfs.KernelServices` protocol (or a wider one, ``BpfKernel``) of whatever
+the function holds: ``task.kernel`` / ``current.kernel`` for a syscall body,
+``sb.kernel`` for a filesystem callback, ``map.kernel`` for a bpf object, or a
+``kernel`` parameter.  No cached ``profile`` locals, no ``_profile()`` helpers, no
+``profile`` parameters -- so ``grep -rn 'kernel.profile.<switch>'`` finds every place a
+switch acts.  Only the owners read a Profile directly: the Kernel at boot, and
+``inode.bpf_dir_iops_for`` (one operations table per profile).
+``tests/test_profile_reads.py`` keeps it so.
+
 Presets are plain lists of values: :data:`SEED` (commit b2197755, the default),
 :data:`LINUX_4_4`, :data:`LINUX_4_7`, :data:`LINUX_5_10` and :data:`LINUX_6_18`
 (= :data:`LATEST`).  Variants for teaching: ``attrs.evolve(SEED, refcnt_bits=8)``.

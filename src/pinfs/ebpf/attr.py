@@ -214,6 +214,10 @@ def layouts_for(file_flags: bool, path_fd: bool) -> dict[int, CommandLayout]:
     return table
 
 
+#: :data:`ATTR_LAYOUT` keyed by plain ints, as :func:`pack_attr_in` takes tables.
+_SEED_LAYOUTS = layouts_for(file_flags=False, path_fd=False)
+
+
 def read_field(attr: bytes, field: Field) -> int:
     """A field's value from the (little-endian, x86_64) attr bytes."""
     return int.from_bytes(attr[field.offset : field.end], "little")
@@ -225,7 +229,7 @@ def pack_attr(cmd: int, size: int = SEED_ATTR_SIZE, **values: int) -> bytes:
     >>> pack_attr(BPF_OBJ_GET, pathname=0x10000).hex()[:16]
     '0000010000000000'
     """
-    return pack_attr_in(ATTR_LAYOUT, cmd, size, values)  # type: ignore[arg-type]
+    return pack_attr_in(_SEED_LAYOUTS, cmd, size, values)
 
 
 def pack_attr_in(

@@ -8,18 +8,15 @@ every command until v6.5) and program loading (:mod:`pinfs.ebpf.prog`, in
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import refuse
-
-if TYPE_CHECKING:
-    from pinfs.machine.task import Task
+from pinfs.ebpf.context import BpfTask
 
 __all__ = ["unprivileged_gate"]
 
 
-def unprivileged_gate(task: Task) -> None:
+def unprivileged_gate(task: BpfTask) -> None:
     """``kernel.unprivileged_bpf_disabled``: callers without CAP_SYS_ADMIN (or, since
     v5.8, CAP_BPF) get EPERM -- at bpf(2) entry for every command until v6.5, then
     only in MAP_CREATE and PROG_LOAD."""

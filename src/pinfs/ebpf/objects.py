@@ -10,15 +10,16 @@ use-after-free is recorded in ``kernel.bugs`` (as KASAN would report it) and
 
 from __future__ import annotations
 
+import enum
 import errno
 import hashlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from pinfs.base.errors import Refusal, kernel_error
-from pinfs.base.uapi import PAGE_SIZE, RLIMIT_MEMLOCK
+from pinfs.base.uapi import PAGE_SIZE, RLIMIT_MEMLOCK, RLIMIT_NOFILE
 from pinfs.ebpf.arraymap import FdArray, array_map_alloc, fd_array_map_alloc
 from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_ARRAY,
@@ -28,14 +29,11 @@ from pinfs.ebpf.attr import (
     BpfMapType,
     BpfProgType,
 )
+from pinfs.ebpf.context import BpfKernel, BpfTask, UserAccount
 from pinfs.ebpf.hashtab import htab_map_alloc
 from pinfs.fs import namei
 from pinfs.fs.fdtable import check_fd
 from pinfs.vfs import File, FileOperations
-
-if TYPE_CHECKING:
-    from pinfs.machine.kernel import Kernel, UserStruct
-    from pinfs.machine.task import Task
 
 # Their home is pinfs.fs.namei; the names stay importable from here.
 FMODE_READ = namei.FMODE_READ
@@ -48,7 +46,7 @@ FMODE_WRITE = namei.FMODE_WRITE
 class BpfMap:
     """``struct bpf_map``."""
 
-    kernel: Kernel
+    kernel: BpfKernel
     id: int
     map_type: int
     key_size: int
@@ -58,7 +56,7 @@ class BpfMap:
     pages: int
     refcnt: int = 1
     usercnt: int = 1  # only meaningful when the profile has c9da161c6517
-    user: UserStruct | None = None
+    user: UserAccount | None = None
     freed: bool = False
 
     kind = "map"
@@ -73,7 +71,7 @@ class BpfMap:
 class BpfProg:
     """``struct bpf_prog`` with its ``bpf_prog_aux``."""
 
-    kernel: Kernel
+    kernel: BpfKernel
     id: int
     prog_type: int
     insn_cnt: int
@@ -83,7 +81,7 @@ class BpfProg:
     refcnt: int = 1
     used_maps: list[BpfMap] = attrs.field(factory=list)
     jited: bool = False
-    user: UserStruct | None = None
+    user: UserAccount | None = None
     freed: bool = False
 
     kind = "prog"
@@ -97,7 +95,7 @@ class BpfProg:
 BpfObject = BpfMap | BpfProg
 
 
-def _type_name(enum_type: Any, value: int) -> str:
+def _type_name(enum_type: type[enum.IntEnum], value: int) -> str:
     try:
         return str(enum_type(value).name.split("_TYPE_")[1].lower())
     except ValueError:
@@ -115,11 +113,12 @@ def _report_uaf(obj: BpfObject, what: str) -> None:
 def obj_inc(obj: BpfObject) -> None:
     """``atomic_inc`` of refcnt (``bpf_map_inc``/``bpf_prog_inc``): wraps at the
     profile's width; with ``BPF_MAX_REFCNT`` a reference beyond the limit is EBUSY."""
-    profile = obj.kernel.profile
+    kernel = obj.kernel
     if obj.freed:
         _report_uaf(obj, "reference taken")
-    new = (obj.refcnt + 1) % (1 << profile.refcnt_bits)
-    if profile.refcnt_limit is not None and new > profile.refcnt_limit:
+    new = (obj.refcnt + 1) % (1 << kernel.profile.refcnt_bits)
+    limit = kernel.profile.refcnt_limit
+    if limit is not None and new > limit:
         raise kernel_error(errno.EBUSY)
     obj.refcnt = new
 
@@ -196,7 +195,7 @@ def prog_put_common(prog: BpfProg) -> None:
 # Memlock accounting
 
 
-def bpf_charge_memlock(task: Task, obj: BpfObject) -> None:
+def bpf_charge_memlock(task: BpfTask, obj: BpfObject) -> None:
     """``bpf_map_charge_memlock`` / ``bpf_prog_charge_memlock``: pages against the
     caller's RLIMIT_MEMLOCK, summed per real uid; no exemption for root (S17, S36)."""
     if not task.kernel.profile.memlock_rlimit:
@@ -321,22 +320,23 @@ bpf_prog_fops = FileOperations(
 
 
 def anon_inode_getfd(
-    task: Task, name: str, fops: FileOperations, priv: BpfObject, f_flags: int = os.O_RDWR
+    task: BpfTask, name: str, fops: FileOperations, priv: BpfObject, f_flags: int = os.O_RDWR
 ) -> int:
     """``anon_inode_getfd(name, fops, priv, f_flags | O_CLOEXEC)``: EMFILE before any
     file exists, so on failure the caller still owns its reference."""
-    task._reserve_fd()
+    nofile = task.rlimit(RLIMIT_NOFILE)
+    task.files.reserve_fd(nofile)
     f_mode = (f_flags + 1) & os.O_ACCMODE  # OPEN_FMODE: FMODE_READ 1, FMODE_WRITE 2
     file = File(f_op=fops, f_flags=f_flags, f_mode=f_mode, private_data=priv, anon_name=name)
     file.f_inode = task.kernel.anon_inode
-    return task.files.alloc_fd(file, cloexec=True, nofile=task.rlimit(7))
+    return task.files.alloc_fd(file, cloexec=True, nofile=nofile)
 
 
-def bpf_map_new_fd(task: Task, map: BpfMap, f_flags: int = os.O_RDWR) -> int:
+def bpf_map_new_fd(task: BpfTask, map: BpfMap, f_flags: int = os.O_RDWR) -> int:
     return anon_inode_getfd(task, "bpf-map", bpf_map_fops, map, f_flags)
 
 
-def bpf_prog_new_fd(task: Task, prog: BpfProg) -> int:
+def bpf_prog_new_fd(task: BpfTask, prog: BpfProg) -> int:
     return anon_inode_getfd(task, "bpf-prog", bpf_prog_fops, prog)
 
 
@@ -358,7 +358,7 @@ def _describe(file: File) -> str:
     return "a file" if file.f_path is None else "an ordinary file"
 
 
-def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -> Any:
+def _bpf_fdget(task: BpfTask, ufd: int, fops: FileOperations, need_mode: int = 0) -> Any:
     """``fdget`` + the type check: EBADF if nothing is open there (an O_PATH file
     counts as not open), EINVAL if the file is not of this kind, EPERM if the file
     lacks the FMODE_READ/FMODE_WRITE the operation needs (v4.15 map fd modes)."""
@@ -387,26 +387,26 @@ def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -
     return obj
 
 
-def bpf_map_fdget(task: Task, ufd: int, need_mode: int = 0) -> BpfMap:
+def bpf_map_fdget(task: BpfTask, ufd: int, need_mode: int = 0) -> BpfMap:
     """``fdget`` + ``__bpf_map_get`` (+ the fd's mode, for element commands)."""
     map: BpfMap = _bpf_fdget(task, ufd, bpf_map_fops, need_mode)
     return map
 
 
-def bpf_prog_fdget(task: Task, ufd: int) -> BpfProg:
+def bpf_prog_fdget(task: BpfTask, ufd: int) -> BpfProg:
     """``fdget`` + ``__bpf_prog_get``."""
     prog: BpfProg = _bpf_fdget(task, ufd, bpf_prog_fops)
     return prog
 
 
-def bpf_map_get(task: Task, ufd: int, uref: bool) -> BpfMap:
+def bpf_map_get(task: BpfTask, ufd: int, uref: bool) -> BpfMap:
     """``bpf_map_get`` (seed) / ``bpf_map_get_with_uref``: the map with +1."""
     map = bpf_map_fdget(task, ufd)
     bpf_map_inc(map, uref and task.kernel.profile.prog_array_flush_on_last_uref)
     return map
 
 
-def bpf_prog_get(task: Task, ufd: int) -> BpfProg:
+def bpf_prog_get(task: BpfTask, ufd: int) -> BpfProg:
     """``bpf_prog_get``: the program with +1."""
     prog = bpf_prog_fdget(task, ufd)
     bpf_prog_inc(prog)
@@ -418,21 +418,20 @@ def bpf_prog_get(task: Task, ufd: int) -> BpfProg:
 
 
 def find_and_alloc_map(
-    kernel: Kernel, map_type: int, key_size: int, value_size: int, max_entries: int
+    kernel: BpfKernel, map_type: int, key_size: int, value_size: int, max_entries: int
 ) -> Any:
     """``find_and_alloc_map``: the registered type's ``map_alloc``, else EINVAL."""
     if map_type == BPF_MAP_TYPE_HASH:
-        profile = kernel.profile
-        limit = profile.htab_value_size_limit
+        limit = kernel.profile.htab_value_size_limit
         if limit is not None and value_size >= limit:
             raise kernel_error(errno.E2BIG)
-        overflow = getattr(errno, profile.htab_overflow_errno)
+        overflow = getattr(errno, kernel.profile.htab_overflow_errno)
         return htab_map_alloc(
             key_size,
             value_size,
             max_entries,
             overflow_errno=overflow,
-            key_size_limit=profile.htab_key_size_limit,
+            key_size_limit=kernel.profile.htab_key_size_limit,
         )
     if map_type == BPF_MAP_TYPE_ARRAY:
         return array_map_alloc(key_size, value_size, max_entries)
@@ -450,7 +449,7 @@ def bpf_prog_array_compatible(array: FdArray, prog: BpfProg) -> bool:
     return array.owner_prog_type == prog.prog_type and array.owner_jited == prog.jited
 
 
-def fd_array_get_ptr(task: Task, map: BpfMap, ufd: int) -> BpfObject:
+def fd_array_get_ptr(task: BpfTask, map: BpfMap, ufd: int) -> BpfObject:
     """``map_fd_get_ptr``: a program (+1, owner-compatible) for a PROG_ARRAY; a perf
     event for a PERF_EVENT_ARRAY, which pinfs does not model (always EBADF)."""
     if map.map_type == BPF_MAP_TYPE_PROG_ARRAY:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, kernel_error, refuse
+from pinfs.base.profiles import Profile
 from pinfs.base.usermem import PAGE_SIZE
 from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_PROG_ARRAY,
@@ -25,6 +25,7 @@ from pinfs.ebpf.attr import (
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
+from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
 from pinfs.ebpf.objects import (
     BpfMap,
@@ -37,10 +38,6 @@ from pinfs.ebpf.objects import (
     bpf_prog_new_fd,
     bpf_uncharge_memlock,
 )
-
-if TYPE_CHECKING:
-    from pinfs.base.profiles import Profile
-    from pinfs.machine.task import Task
 
 MAX_USED_MAPS = 64
 #: offsetof(struct bpf_prog, insns) on x86_64 at the seed.
@@ -131,7 +128,7 @@ def bpf_prog_size(insn_cnt: int) -> int:
     return BPF_PROG_HEADER + 8 * insn_cnt
 
 
-def replace_map_fd_with_map_ptr(task: Task, insns: bytes) -> list[BpfMap]:
+def replace_map_fd_with_map_ptr(task: BpfTask, insns: bytes) -> list[BpfMap]:
     """The verifier pass that resolves ``BPF_LD_IMM64`` map fds: reserved fields
     EINVAL, bad fds EBADF/EINVAL, more than 64 maps E2BIG; each distinct map +1.
     On failure the references already taken are dropped (``release_maps``)."""
@@ -166,7 +163,7 @@ def replace_map_fd_with_map_ptr(task: Task, insns: bytes) -> list[BpfMap]:
     return used
 
 
-def _hold_map(task: Task, used: list[BpfMap], fd: int) -> None:
+def _hold_map(task: BpfTask, used: list[BpfMap], fd: int) -> None:
     map = bpf_map_fdget(task, fd & 0xFFFFFFFF)
     if any(m is map for m in used):
         return
@@ -206,7 +203,7 @@ def verifier_log_attr_valid(profile: Profile, level: int, size: int, buf: int) -
 
 
 def bpf_check(
-    task: Task, insns: bytes, log_level: int, log_size: int, log_buf: int
+    task: BpfTask, insns: bytes, log_level: int, log_size: int, log_buf: int
 ) -> list[BpfMap]:
     """``bpf_check`` up to the analysis: length (E2BIG), log sanity (EINVAL), map fds;
     the (empty) log is copied out if there is a buffer (EFAULT)."""
@@ -233,7 +230,7 @@ def bpf_check(
     return used
 
 
-def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
+def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     """``bpf_prog_load``: license, insn count, kprobe version, CAP_SYS_ADMIN for all
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]

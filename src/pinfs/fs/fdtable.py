@@ -12,7 +12,7 @@ import errno
 import attrs
 
 from pinfs.base.errors import kernel_error, refuse
-from pinfs.fs.namei import fput_path
+from pinfs.fs.namei import O_PATH, fput_path
 from pinfs.vfs import File
 
 INT_MAX = 0x7FFFFFFF
@@ -61,6 +61,32 @@ class FdTable:
         if 0 <= fd < len(self.fds):
             return self.fds[fd]
         return None
+
+    def fdget(self, fd: int, allow_path: bool = False) -> File:
+        """``fdget`` (``fdget_raw`` with ``allow_path``): EBADF if not open (O_PATH
+        files count as not open unless ``allow_path``)."""
+        file = self.lookup(fd)
+        if file is None or (file.f_flags & O_PATH and not allow_path):
+            raise kernel_error(errno.EBADF)
+        return file
+
+    def reserve_fd(self, nofile: int) -> None:
+        """``get_unused_fd_flags`` before the work: EMFILE if no fd below ``nofile``
+        (RLIMIT_NOFILE) is free.  Nothing is taken; :meth:`install` takes it."""
+        fd = self.next_fd
+        while fd < len(self.fds) and self.fds[fd] is not None:
+            fd += 1
+        if fd >= nofile:
+            check = "no free fd below RLIMIT_NOFILE {limit}"
+            raise refuse(errno.EMFILE, "get_unused_fd_flags", check, limit=nofile)
+
+    def install(self, file: File, cloexec: bool, nofile: int) -> int:
+        """``fd_install`` of a new file reference; on EMFILE the reference is put."""
+        try:
+            return self.alloc_fd(file, cloexec, nofile)
+        except OSError:
+            fput(file)
+            raise
 
     def alloc_fd(self, file: File, cloexec: bool, nofile: int) -> int:
         """``__alloc_fd`` + ``fd_install``: the lowest free fd below RLIMIT_NOFILE."""

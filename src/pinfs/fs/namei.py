@@ -16,12 +16,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
+from collections.abc import Mapping
+from typing import Protocol
 
 import attrs
 
 from pinfs.base import uapi
-from pinfs.base.cred import CAP_MKNOD, Cred, capable
+from pinfs.base.cred import CAP_MKNOD, Cred, UserNamespace, capable
 from pinfs.base.cstring import c_string
 from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
 from pinfs.base.usermem import UserMemory
@@ -37,6 +38,7 @@ from pinfs.mountns import (
     MNT_NODIRATIME,
     MNT_RELATIME,
     Mount,
+    MountNamespace,
     Path,
     detach_mounts,
     follow_mount,
@@ -60,6 +62,7 @@ from pinfs.vfs import (
     Dentry,
     File,
     Inode,
+    KernelServices,
     d_alloc,
     d_delete,
     d_exchange,
@@ -104,6 +107,34 @@ class FsStruct:
         return FsStruct(root=path_get(self.root), pwd=path_get(self.pwd), umask=self.umask)
 
 
+class FileLookup(Protocol):
+    """What the walk needs of an fd table: the file at a directory fd (``fcheck``)."""
+
+    def lookup(self, fd: int) -> File | None: ...
+
+
+class Current(Protocol):
+    """``current`` as the fs layer sees it: the caller's credentials, fs context, fd
+    table and mount namespace, and the kernel it runs on.  Read-only properties, so
+    :class:`pinfs.machine.task.Task` (and the layers above, with wider protocols)
+    fit."""
+
+    @property
+    def cred(self) -> Cred: ...
+
+    @property
+    def fs(self) -> FsStruct: ...
+
+    @property
+    def files(self) -> FileLookup: ...
+
+    @property
+    def mnt_ns(self) -> MountNamespace: ...
+
+    @property
+    def kernel(self) -> KernelServices: ...
+
+
 @attrs.define(eq=False)
 class Nameidata:
     """``struct nameidata``: where the walk is and what its last component is."""
@@ -111,7 +142,7 @@ class Nameidata:
     path: Path
     root: Path
     cred: Cred
-    sysctl: Any
+    sysctl: Mapping[str, int]
     last: str = ""
     last_type: int = LAST_ROOT
     trailing: bool = False
@@ -191,7 +222,9 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
     cred = nd.cred
     for component in components[:-1]:
         mnt, parent = nd.path
-        err = inode_permission(cred, parent.d_inode, MAY_EXEC)  # type: ignore[arg-type]
+        dir = parent.d_inode
+        assert dir is not None  # the walk only stands on positive dentries
+        err = inode_permission(cred, dir, MAY_EXEC)
         if err:
             raise kernel_error(err)
         # dcache fast path: a positive child that is neither a mountpoint nor a link.
@@ -374,12 +407,12 @@ def lookup_hash(parent: Dentry, name: str) -> Dentry:
     return lookup_real(parent, name)
 
 
-def new_nameidata(current: Any) -> Nameidata:
+def new_nameidata(current: Current) -> Nameidata:
     fs: FsStruct = current.fs
     return Nameidata(path=fs.pwd, root=fs.root, cred=current.cred, sysctl=current.kernel.sysctl)
 
 
-def path_lookupat(current: Any, name: str, follow: bool, start: Path | None = None) -> Path:
+def path_lookupat(current: Current, name: str, follow: bool, start: Path | None = None) -> Path:
     """``kern_path`` / ``user_path_at``: resolve ``name`` entirely (no reference taken)."""
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
@@ -411,7 +444,7 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     raise kernel_error(errno.EACCES)
 
 
-def dfd_start(current: Any, dfd: int | None, name: str) -> Path | None:
+def dfd_start(current: Current, dfd: int | None, name: str) -> Path | None:
     """``path_init`` with a directory fd: None for AT_FDCWD or an absolute name;
     EBADF if nothing is open at ``dfd``, ENOTDIR if it is not a directory."""
     if dfd is None or dfd == AT_FDCWD or name.startswith("/"):
@@ -426,7 +459,7 @@ def dfd_start(current: Any, dfd: int | None, name: str) -> Path | None:
     return start
 
 
-def filename_parentat(current: Any, name: str, start: Path | None = None) -> Nameidata:
+def filename_parentat(current: Current, name: str, start: Path | None = None) -> Nameidata:
     """``filename_parentat``: walk to the parent; the last component is not looked up."""
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
@@ -439,7 +472,7 @@ def filename_parentat(current: Any, name: str, start: Path | None = None) -> Nam
 
 
 def filename_create(
-    current: Any, name: str, is_dir: bool, start: Path | None = None
+    current: Current, name: str, is_dir: bool, start: Path | None = None
 ) -> tuple[Path, Dentry]:
     """``filename_create``: EEXIST for dots/root, remember EROFS, look up, EEXIST if
     present, ENOENT for a trailing slash on a non-directory, then the EROFS."""
@@ -485,7 +518,9 @@ def vfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     dir.i_op.mkdir(cred, dir, dentry, mode & (S_IRWXUGO | stat.S_ISVTX))
 
 
-def vfs_mknod(cred: Cred, init_ns: Any, dir: Inode, dentry: Dentry, mode: int, dev: int) -> None:
+def vfs_mknod(
+    cred: Cred, init_ns: UserNamespace, dir: Inode, dentry: Dentry, mode: int, dev: int
+) -> None:
     """``vfs_mknod``: may_create, CAP_MKNOD for devices, no ``->mknod`` EPERM."""
     err = may_create(cred, dir, dentry)
     if err:
@@ -543,14 +578,14 @@ def may_mknod(mode: int) -> int:
 # Deletion
 
 
-def is_local_mountpoint(ns: Any, dentry: Dentry) -> bool:
+def is_local_mountpoint(ns: MountNamespace | None, dentry: Dentry) -> bool:
     """``is_local_mountpoint``: something in the caller's namespace is mounted here."""
     if not dentry.d_mounted:
         return False
     return ns is None or any(m.mnt_mountpoint is dentry for m in ns.mounts)
 
 
-def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
+def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None = None) -> None:
     """``vfs_unlink``: may_delete, no ``->unlink`` EPERM, mountpoint EBUSY, then d_delete."""
     err = may_delete(cred, dir, dentry, isdir=False)
     if err:
@@ -564,7 +599,7 @@ def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
     d_delete(dentry)
 
 
-def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
+def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None = None) -> None:
     """``vfs_rmdir``: may_delete(isdir), no ``->rmdir`` EPERM, mountpoint EBUSY, then
     the filesystem; the victim is marked dead so nothing more is created in it."""
     err = may_delete(cred, dir, dentry, isdir=True)
@@ -582,7 +617,7 @@ def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: Any = None) -> None:
     d_delete(dentry)
 
 
-def do_unlinkat(current: Any, name: str) -> None:
+def do_unlinkat(current: Current, name: str) -> None:
     """``do_unlinkat``: EISDIR for dots/root, EROFS, lookup, trailing-slash rules, then
     ``vfs_unlink``.  The inode is put last, so eviction happens as unlink returns."""
     nd = filename_parentat(current, name)
@@ -593,26 +628,22 @@ def do_unlinkat(current: Any, name: str) -> None:
         raise kernel_error(err, name)
     dentry = lookup_hash(nd.path.dentry, nd.last)
     inode = dentry.d_inode
+    if nd.trailing or inode is None:
+        dput(dentry)
+        if inode is None:
+            raise kernel_error(errno.ENOENT, name)
+        raise kernel_error(errno.EISDIR if inode.is_dir else errno.ENOTDIR, name)
+    ihold(inode)
     try:
-        if nd.trailing or inode is None:
-            if inode is None:
-                raise kernel_error(errno.ENOENT, name)
-            raise kernel_error(errno.EISDIR if inode.is_dir else errno.ENOTDIR, name)
-        ihold(inode)
-        try:
-            parent = nd.path.dentry.d_inode
-            assert parent is not None
-            call_naming(name, vfs_unlink, current.cred, parent, dentry, current.mnt_ns)
-        finally:
-            dput(dentry)
-            dentry = None  # type: ignore[assignment]
-            iput(inode)
+        parent = nd.path.dentry.d_inode
+        assert parent is not None
+        call_naming(name, vfs_unlink, current.cred, parent, dentry, current.mnt_ns)
     finally:
-        if dentry is not None:
-            dput(dentry)
+        dput(dentry)
+        iput(inode)
 
 
-def do_rmdir(current: Any, name: str) -> None:
+def do_rmdir(current: Current, name: str) -> None:
     """``do_rmdir``: ENOTEMPTY for "..", EINVAL for ".", EBUSY for "/", EROFS, lookup,
     then ``vfs_rmdir`` (a trailing slash is allowed)."""
     nd = filename_parentat(current, name)
@@ -640,7 +671,7 @@ def do_rmdir(current: Any, name: str) -> None:
 # Creation syscalls
 
 
-def do_mkdirat(current: Any, name: str, mode: int) -> None:
+def do_mkdirat(current: Current, name: str, mode: int) -> None:
     """``sys_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
     parent, dentry = filename_create(current, name, is_dir=True)
     try:
@@ -651,7 +682,7 @@ def do_mkdirat(current: Any, name: str, mode: int) -> None:
         done_path_create(parent, dentry)
 
 
-def do_mknodat(current: Any, name: str, mode: int, dev: int) -> None:
+def do_mknodat(current: Current, name: str, mode: int, dev: int) -> None:
     """``sys_mknodat``: ``may_mknod`` first, then create, umask, and by type
     ``vfs_create`` (regular, 0) or ``vfs_mknod`` (devices, fifos, sockets)."""
     err = may_mknod(mode)
@@ -674,7 +705,7 @@ def do_mknodat(current: Any, name: str, mode: int, dev: int) -> None:
         done_path_create(parent, dentry)
 
 
-def do_symlinkat(current: Any, target: str, name: str) -> None:
+def do_symlinkat(current: Current, target: str, name: str) -> None:
     """``sys_symlinkat``: the target string is copied first (ENOENT if empty)."""
     parent, dentry = filename_create(current, name, is_dir=False)
     try:
@@ -685,7 +716,7 @@ def do_symlinkat(current: Any, target: str, name: str) -> None:
         done_path_create(parent, dentry)
 
 
-def do_linkat(current: Any, old: str, new: str) -> None:
+def do_linkat(current: Current, old: str, new: str) -> None:
     """``sys_linkat`` without AT_SYMLINK_FOLLOW: the old name is not followed."""
     old_path = path_lookupat(current, getname(old), follow=False)
     parent, dentry = filename_create(current, getname(new), is_dir=False)
@@ -702,7 +733,7 @@ def do_linkat(current: Any, old: str, new: str) -> None:
         done_path_create(parent, dentry)
 
 
-def may_linkat(current: Any, link: Path) -> None:
+def may_linkat(current: Current, link: Path) -> None:
     """``may_linkat`` (fs.protected_hardlinks): off (0) in a vanilla 4.4 kernel."""
     if not current.kernel.sysctl.get("fs.protected_hardlinks", 0):
         return
@@ -732,7 +763,7 @@ def vfs_rename(
     new_dir: Inode,
     new_dentry: Dentry,
     flags: int,
-    ns: Any = None,
+    ns: MountNamespace | None = None,
 ) -> None:
     """``vfs_rename``: same inode is a no-op; may_delete/may_create; no rename op is
     EPERM, flags without ``rename2`` EINVAL; moving a dir needs write on it; EBUSY for
@@ -784,7 +815,7 @@ def vfs_rename(
     d_move(old_dentry, new_dentry)
 
 
-def do_renameat2(current: Any, old: str, new: str, flags: int) -> None:
+def do_renameat2(current: Current, old: str, new: str, flags: int) -> None:
     """``sys_renameat2``: flag sanity, both parents, EXDEV, EBUSY for dots, EROFS,
     lookups and trailing-slash rules, loops (EINVAL/ENOTEMPTY), then ``vfs_rename``."""
     if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
@@ -899,7 +930,7 @@ def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
         raise kernel_error(errno.EPERM)
 
 
-def do_filp_open(current: Any, name: str, flags: int, mode: int) -> File:
+def do_filp_open(current: Current, name: str, flags: int, mode: int) -> File:
     """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1)."""
     acc_mode = build_acc_mode(flags)
     create_mode = (mode & S_IALLUGO) | stat.S_IFREG
@@ -951,7 +982,7 @@ def do_filp_open(current: Any, name: str, flags: int, mode: int) -> File:
     return _finish_open(current, path, flags, acc_mode, name)
 
 
-def _finish_open(current: Any, path: Path, flags: int, acc_mode: int, name: str) -> File:
+def _finish_open(current: Current, path: Path, flags: int, acc_mode: int, name: str) -> File:
     """``finish_open``: may_open (not for O_PATH), then ``vfs_open`` and O_TRUNC."""
     inode = path.dentry.d_inode
     assert inode is not None

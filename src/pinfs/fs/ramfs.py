@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
+from collections.abc import Callable
 
 import attrs
 
@@ -38,7 +38,7 @@ from pinfs.fs.libfs import (
 )
 from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from pinfs.fs.parser import fs_param_is_u32, match_octal, simple_strtoul
-from pinfs.mountns import mount_nodev
+from pinfs.mountns import FillSuper, MountContext, mount_nodev
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
     S_IALLUGO,
@@ -316,11 +316,11 @@ def _shmem_split(options: str) -> list[str]:
 
 def _fill_super(
     magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
-) -> Any:
+) -> FillSuper:
     parse_mode = shmem_parse_mode if magic == TMPFS_MAGIC else ramfs_parse_mode
 
-    def fill_super(sb: SuperBlock, data: Any) -> None:
-        fs_parse = sb.kernel.profile.mount_options_fs_parse  # type: ignore[attr-defined]
+    def fill_super(sb: SuperBlock, data: MountContext) -> None:
+        fs_parse = sb.kernel.profile.mount_options_fs_parse
         mode = stat.S_IFDIR | parse_mode(data.options, default_mode, fs_parse)
         sb.s_magic = magic
         sb.s_op = ramfs_super_ops
@@ -333,11 +333,11 @@ def _fill_super(
 
 def _mount_fn(
     magic: int, dir_iops: InodeOperations, file_iops: InodeOperations | None, default_mode: int
-) -> Any:
+) -> Callable[..., Dentry]:
     fill = _fill_super(magic, dir_iops, file_iops, default_mode)
 
     def mount(
-        fs_type: FileSystemType, kernel: KernelServices, flags: int, dev: str, data: Any
+        fs_type: FileSystemType, kernel: KernelServices, flags: int, dev: str, data: MountContext
     ) -> Dentry:
         return mount_nodev(fs_type, kernel, flags, data, fill)
 

@@ -75,6 +75,7 @@ __all__ = [
     "LiveStat",
     "LiveStatfs",
     "LiveTask",
+    "LiveUserMemory",
     "live_unavailable_reason",
 ]
 
@@ -92,6 +93,7 @@ _SYS_FSTATFS = 138
 _SYS_PRCTL = 157
 _SYS_CHROOT = 161
 _SYS_MOUNT = 165
+_SYS_SETRLIMIT = 160
 _SYS_UMOUNT2 = 166
 _SYS_OPENAT = 257
 _SYS_UNSHARE = 272
@@ -117,8 +119,10 @@ _BPF_PROG_LOAD = 5
 _BPF_OBJ_PIN = 6
 _BPF_OBJ_GET = 7
 _BPF_OBJ_GET_INFO_BY_FD = 15
+_BPF_F_PATH_FD = 1 << 14
 _PERCPU_MAP_TYPES = frozenset({5, 6, 10, 21})  # values are per possible CPU
 
+_U64 = (1 << 64) - 1
 _HARNESS_FD_BASE = 900  # harness sockets live at fds >= this, invisible to tasks
 _HARNESS_FD_ROOM = 8
 _BOOT_NOFILE = (1024, 4096)
@@ -216,7 +220,7 @@ def _probe() -> str | None:
     try:
         with LiveKernel() as k:
             try:
-                fd = k.init_task.bpf_map_create(2, 4, 4, 1)  # BPF_MAP_TYPE_ARRAY
+                fd = k.init_task.map_create(2, 4, 4, 1)  # BPF_MAP_TYPE_ARRAY
             except OSError as e:
                 return f"bpf(BPF_MAP_CREATE) fails in the sandbox: {e}"
             k.init_task.close(fd)
@@ -460,7 +464,8 @@ class _Server:
                 OSError, RuntimeError
             ):  # keep one socket ready so that this task can still fork once
                 self.spare = self.make_pair()
-        resource.setrlimit(res, (soft, hard))
+        limits = struct.pack("<QQ", soft & _U64, hard & _U64)  # RLIM_INFINITY may be -1
+        _sys(_SYS_SETRLIMIT, res, limits)  # EINVAL/EPERM as OSError, as in pinfs
 
     # ---- user memory for bpf()
     def op_write_user(self, data: bytes) -> int:
@@ -474,13 +479,27 @@ class _Server:
     def op_read_user(self, addr: int, size: int) -> bytes:
         import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
+        self._user_range(addr, size)
+        return ctypes.string_at(addr, size)
+
+    def op_poke_user(self, addr: int, data: bytes) -> None:
+        import ctypes  # noqa: PLC0415 - see op_peek_user
+
+        self._user_range(addr, len(data))
+        ctypes.memmove(addr, data, len(data))
+
+    def _user_range(self, addr: int, size: int) -> None:
+        """EFAULT unless [addr, addr+size) is inside one write_user buffer."""
+        import ctypes  # noqa: PLC0415 - see op_peek_user
+
         for base, buf in self.mem.items():
             if base <= addr and addr + size <= base + ctypes.sizeof(buf):
-                return ctypes.string_at(addr, size)
-        raise ValueError("read_user: range is not inside a write_user buffer")
+                return
+        raise _oserror(_errno.EFAULT)
 
     def op_free_user(self, addr: int) -> None:
-        del self.mem[addr]
+        if self.mem.pop(addr, None) is None:
+            raise _oserror(_errno.EFAULT)
 
 
 def _capset(effective: int, permitted: int, inheritable: int) -> None:
@@ -787,10 +806,13 @@ def _op_table() -> dict[str, Any]:
         log_level: int = 0,
         kern_version: int = 0,
         prog_name: str = "",
+        log_size: int | None = None,
     ) -> int:
         ibuf = ctypes.create_string_buffer(insns, max(len(insns), 1))
         lic = ctypes.create_string_buffer(license.encode())
-        log = ctypes.create_string_buffer(1 << 16 if log_level else 1)
+        if log_size is None:  # the harness default: a 64 KiB log when asked for one
+            log_size = 1 << 16 if log_level else 0
+        log = ctypes.create_string_buffer(max(log_size, 1))
         attr = struct.pack(
             "<IIQQIIQII16sII",
             prog_type,
@@ -798,8 +820,8 @@ def _op_table() -> dict[str, Any]:
             ctypes.addressof(ibuf),
             ctypes.addressof(lic),
             log_level,
-            ctypes.sizeof(log) if log_level else 0,
-            ctypes.addressof(log) if log_level else 0,
+            log_size,
+            ctypes.addressof(log) if log_size else 0,
             kern_version,
             0,
             prog_name.encode(),
@@ -813,17 +835,26 @@ def _op_table() -> dict[str, Any]:
                 e.bpf_log = log.value.decode(errors="replace")  # type: ignore[attr-defined]
             raise
 
-    def bpf_obj_pin(s: _Server, fd: int, path: str, file_flags: int = 0) -> None:
+    def obj_attr(s: _Server, path: str, bpf_fd: int, flags: int, path_fd: int | None) -> Any:
+        """The OBJ_PIN/OBJ_GET attr (with BPF_F_PATH_FD when ``path_fd`` is given)
+        and the path buffer it points to."""
         p = ctypes.create_string_buffer(_cstr(path))
-        attr = struct.pack("<QII", ctypes.addressof(p), s.user_fd(fd), file_flags)
+        if path_fd is None:
+            return struct.pack("<QII", ctypes.addressof(p), bpf_fd, flags), p
+        fields = (bpf_fd, flags | _BPF_F_PATH_FD, s.user_fd(path_fd) & 0xFFFFFFFF)
+        return struct.pack("<QIII", ctypes.addressof(p), *fields), p
+
+    def bpf_obj_pin(
+        s: _Server, fd: int, path: str, file_flags: int = 0, path_fd: int | None = None
+    ) -> None:
+        attr, _p = obj_attr(s, path, s.user_fd(fd), file_flags, path_fd)
         try:
             _bpf(_BPF_OBJ_PIN, attr)
         except OSError as e:
             raise _oserror(e.errno or 0, _pathname(path)) from None
 
-    def bpf_obj_get(s: _Server, path: str, file_flags: int = 0) -> int:
-        p = ctypes.create_string_buffer(_cstr(path))
-        attr = struct.pack("<QII", ctypes.addressof(p), 0, file_flags)
+    def bpf_obj_get(s: _Server, path: str, file_flags: int = 0, path_fd: int | None = None) -> int:
+        attr, _p = obj_attr(s, path, 0, file_flags, path_fd)
         try:
             return _bpf(_BPF_OBJ_GET, attr)[0]
         except OSError as e:
@@ -832,7 +863,7 @@ def _op_table() -> dict[str, Any]:
     table: dict[str, Any] = {
         name.rstrip("_"): fn
         for name, fn in locals().items()
-        if callable(fn) and not isinstance(fn, type) and name != "elem"
+        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr")
     }
     for name in dir(_Server):
         if name.startswith("op_"):
@@ -1063,14 +1094,17 @@ class LiveKernel:
     def spawn(
         self,
         uid: int = 0,
-        gid: int = 0,
+        gid: int | None = None,
         groups: Iterable[int] = (),
-        caps: Iterable[int | str] = (),
+        caps: Iterable[int | str] | None = None,
         parent: LiveTask | None = None,
     ) -> LiveTask:
         """Fork a child of init (or of ``parent``) and give it these credentials
-        (real=effective=saved=fs)."""
-        mask = _caps_mask(caps)
+        (real=effective=saved=fs), as ``pinfs.Kernel.spawn``: ``gid`` defaults to
+        ``uid``; by default uid 0 keeps every capability init has (the host's bounding
+        set) and others get none."""
+        gid = uid if gid is None else gid
+        mask = self._default_caps(uid) if caps is None else _caps_mask(caps)
         child = (self.init_task if parent is None else parent).fork()
         try:
             child._call("_setcreds", uid, gid, [int(g) for g in groups], mask)
@@ -1079,6 +1113,10 @@ class LiveKernel:
                 child.exit(0)
             raise
         return child
+
+    def _default_caps(self, uid: int) -> int:
+        """pinfs's default: root keeps every capability (here: all init has)."""
+        return self.init_task.capget()[1] if uid == 0 else 0
 
     @property
     def tasks(self) -> list[LiveTask]:
@@ -1104,7 +1142,14 @@ class LiveKernel:
 
 
 class LiveTask:
-    """Proxy to one real process of a :class:`LiveKernel` sandbox."""
+    """Proxy to one real process of a :class:`LiveKernel` sandbox.
+
+    It speaks :class:`pinfs.Task`'s API: every method both have takes the same
+    arguments (live-only extras are keyword-only), user memory is ``task.mem``
+    (``alloc``/``read``/``write``/``free``), failures are ``OSError`` with the errno,
+    and :meth:`LiveKernel.spawn` gives root every capability by default.  What only
+    one side has is listed (and checked) in ``tests/test_live_parity.py``.
+    """
 
     pid: int
     """The pid inside the sandbox's pid namespace (init is 1)."""
@@ -1274,7 +1319,7 @@ class LiveTask:
     def setgroups(self, groups: Iterable[int]) -> None:
         self._call("setgroups", [int(g) for g in groups])
 
-    def capset(self, effective: int, permitted: int, inheritable: int) -> None:
+    def capset(self, effective: int, permitted: int, inheritable: int = 0) -> None:
         self._call("capset", effective, permitted, inheritable)
 
     def capget(self) -> tuple[int, int, int]:
@@ -1379,7 +1424,7 @@ class LiveTask:
     def fstatfs(self, fd: int) -> LiveStatfs:
         return _make_statfs(self._call("fstatfs", fd))
 
-    def listdir(self, path: str) -> list[str]:
+    def listdir(self, path: str = ".") -> list[str]:
         """Names in getdents order, without "." and ".."."""
         return list(self._call("listdir", path))
 
@@ -1416,10 +1461,18 @@ class LiveTask:
         """umount2(2)."""
         self._call("umount", target, flags)
 
-    # ---- bpf
-    def bpf(self, cmd: int, attr: bytes | int, size: int | None = None) -> int:
-        """bpf(2) with ``attr`` copied into the task (or an address from :meth:`write_user`)."""
-        return int(self._call("bpf", cmd, bytes(attr) if not isinstance(attr, int) else attr, size))
+    # ---- bpf: the same helpers, names and signatures as pinfs's Task
+    def bpf(self, cmd: int, attr_addr: int | bytes, size: int | None = None) -> int:
+        """bpf(2): ``attr_addr`` is an address in this task's memory (``task.mem``), as
+        in pinfs; live only, it may also be the attr bytes (copied in, ``size`` their
+        length by default)."""
+        attr = attr_addr if isinstance(attr_addr, int) else bytes(attr_addr)
+        return int(self._call("bpf", cmd, attr, size))
+
+    @property
+    def mem(self) -> LiveUserMemory:
+        """This task's user memory, with pinfs's ``UserMemory`` calls."""
+        return LiveUserMemory(self)
 
     def write_user(self, data: bytes) -> int:
         """Copy ``data`` into the task's memory; returns its address."""
@@ -1432,48 +1485,55 @@ class LiveTask:
     def free_user(self, address: int) -> None:
         self._call("_free_user", address)
 
-    def bpf_map_create(
+    def map_create(
         self,
         map_type: int,
         key_size: int,
         value_size: int,
         max_entries: int,
+        *,
         map_flags: int = 0,
         name: str = "",
     ) -> int:
-        return int(
-            self._call(
-                "bpf_map_create", map_type, key_size, value_size, max_entries, map_flags, name
-            )
-        )
+        """BPF_MAP_CREATE: returns the new map's fd (``map_flags``/``name``: live only)."""
+        args = (map_type, key_size, value_size, max_entries, map_flags, name)
+        return int(self._call("bpf_map_create", *args))
 
-    def bpf_map_update_elem(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
+    def map_update_elem(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
+        """BPF_MAP_UPDATE_ELEM."""
         self._call("bpf_map_update_elem", fd, bytes(key), bytes(value), flags)
 
-    def bpf_map_lookup_elem(self, fd: int, key: bytes, flags: int = 0) -> bytes:
+    def map_lookup_elem(self, fd: int, key: bytes, *, flags: int = 0) -> bytes:
+        """BPF_MAP_LOOKUP_ELEM: the value (``flags``: live only)."""
         return bytes(self._call("bpf_map_lookup_elem", fd, bytes(key), flags))
 
-    def bpf_map_delete_elem(self, fd: int, key: bytes) -> None:
+    def map_delete_elem(self, fd: int, key: bytes) -> None:
+        """BPF_MAP_DELETE_ELEM."""
         self._call("bpf_map_delete_elem", fd, bytes(key))
 
-    def bpf_map_get_next_key(self, fd: int, key: bytes | None) -> bytes:
+    def map_get_next_key(self, fd: int, key: bytes | None = None) -> bytes:
+        """BPF_MAP_GET_NEXT_KEY; ``key=None`` passes NULL."""
         return bytes(self._call("bpf_map_get_next_key", fd, None if key is None else bytes(key)))
 
     def bpf_map_info(self, fd: int) -> LiveBpfMapInfo:
+        """BPF_OBJ_GET_INFO_BY_FD of a map (live only)."""
         return LiveBpfMapInfo(*self._call("bpf_map_info", fd))
 
-    def bpf_prog_load(
+    def prog_load(
         self,
         prog_type: int,
         insns: bytes,
         license: str = "GPL",
+        log_level: int = 0,
+        log_size: int = 0,
+        kern_version: int = 0,
         *,
         expected_attach_type: int = 0,
-        log_level: int = 0,
-        kern_version: int = 0,
         prog_name: str = "",
     ) -> int:
-        """BPF_PROG_LOAD; with ``log_level`` a failure carries the verifier log in ``.bpf_log``."""
+        """BPF_PROG_LOAD: returns the program's fd; with ``log_size`` a log buffer of that
+        size is provided, and a failure carries the verifier log in ``.bpf_log``.
+        ``expected_attach_type`` and ``prog_name``: live only."""
         return int(
             self._call(
                 "bpf_prog_load",
@@ -1484,11 +1544,37 @@ class LiveTask:
                 log_level,
                 kern_version,
                 prog_name,
+                log_size,
             )
         )
 
-    def bpf_obj_pin(self, fd: int, path: str, file_flags: int = 0) -> None:
-        self._call("bpf_obj_pin", fd, path, file_flags)
+    def obj_pin(
+        self, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
+    ) -> None:
+        """BPF_OBJ_PIN (``path_fd`` sets BPF_F_PATH_FD)."""
+        self._call("bpf_obj_pin", fd, path, file_flags, path_fd)
 
-    def bpf_obj_get(self, path: str, file_flags: int = 0) -> int:
-        return int(self._call("bpf_obj_get", path, file_flags))
+    def obj_get(self, path: str | bytes, file_flags: int = 0, path_fd: int | None = None) -> int:
+        """BPF_OBJ_GET (``path_fd`` sets BPF_F_PATH_FD)."""
+        return int(self._call("bpf_obj_get", path, file_flags, path_fd))
+
+
+class LiveUserMemory:
+    """A live task's memory seen through pinfs's ``UserMemory`` calls: ``alloc`` (bytes,
+    or a size for a zeroed buffer), ``read``, ``write`` and ``free``; outside a buffer
+    they fail with EFAULT."""
+
+    def __init__(self, task: LiveTask) -> None:
+        self._task = task
+
+    def alloc(self, data: bytes | bytearray | int) -> int:
+        return self._task.write_user(bytes(data))  # bytes(n): n zero bytes
+
+    def read(self, address: int, n: int) -> bytes:
+        return self._task.read_user(address, n)
+
+    def write(self, address: int, data: bytes) -> None:
+        self._task._call("_poke_user", address, bytes(data))
+
+    def free(self, address: int) -> None:
+        self._task.free_user(address)

@@ -2,16 +2,19 @@
 and the syscalls it can make (kernel/fork.c, kernel/exit.c, kernel/sys.c, fs/open.c,
 fs/stat.c, fs/namespace.c entry points).
 
-Every syscall method validates its Python arguments first (wrong types and values no C
-prototype can carry raise ``TypeError``/``ValueError`` and change nothing), then runs the
-kernel's checks in order and raises :class:`~pinfs.base.errors.KernelError` on failure.
+Every syscall method reads like the kernel's ``SYSCALL_DEFINE``: it validates its Python
+arguments first (wrong types and values no C prototype can carry raise
+``TypeError``/``ValueError`` and change nothing), enters the syscall, then calls the body
+in the fs layer with itself as ``current`` (``pinfs.fs.namei`` for names,
+``pinfs.fs.open``, ``pinfs.fs.stat``, ``pinfs.fs.statfs``, ``pinfs.fs.readdir``,
+``pinfs.fs.d_path``), which runs the kernel's checks in order and raises
+:class:`~pinfs.base.errors.KernelError` on failure.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import stat
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -20,32 +23,22 @@ import attrs
 from pinfs.base import cred as credmod
 from pinfs.base import uapi
 from pinfs.base.display import repr_mimebundle
-from pinfs.base.errors import KernelError, call_naming, kernel_error, naming, refuse
+from pinfs.base.errors import kernel_error
 from pinfs.base.syscall import syscall
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
 from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.attr import (
-    ATTR_CTIME,
-    ATTR_GID,
-    ATTR_KILL_SGID,
-    ATTR_KILL_SUID,
-    ATTR_MODE,
-    ATTR_UID,
-    IAttr,
     Kstat,
-    do_truncate,
     generic_fillattr,
-    notify_change,
 )
+from pinfs.fs.d_path import getcwd
 from pinfs.fs.fdtable import FdTable, check_fd, fget, fput
 from pinfs.fs.libfs import DirEntry, KStatFs
 from pinfs.fs.namei import (
     FMODE_READ,
     FMODE_WRITE,
-    O_PATH,
     FsStruct,
-    do_filp_open,
     do_linkat,
     do_mkdirat,
     do_mknodat,
@@ -55,31 +48,24 @@ from pinfs.fs.namei import (
     do_unlinkat,
     getname,
     path_arg,
-    path_lookupat,
-    touch_atime,
-    vfs_readlink,
 )
 from pinfs.fs.namespace import copy_mnt_ns, current_chrooted, do_mount, ksys_umount
-from pinfs.fs.permission import inode_permission
+from pinfs.fs.open import (
+    do_chdir,
+    do_fchmodat,
+    do_fchownat,
+    do_sys_open,
+    do_sys_truncate,
+)
+from pinfs.fs.readdir import iterate_dir
+from pinfs.fs.stat import do_readlinkat, vfs_fstatat
+from pinfs.fs.statfs import user_statfs
 from pinfs.machine.sysctl import SYSCTL_RANGES
 from pinfs.mountns import (
-    MNT_NOATIME,
-    MNT_NODEV,
-    MNT_NODIRATIME,
-    MNT_NOEXEC,
-    MNT_NOSUID,
-    MNT_RELATIME,
-    Mount,
     MountNamespace,
-    mnt_want_write,
-    path_get,
     path_put,
 )
 from pinfs.vfs import (
-    MAY_EXEC,
-    MAY_WRITE,
-    S_APPEND,
-    S_IALLUGO,
     File,
 )
 
@@ -113,7 +99,6 @@ F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC = 0, 1, 2, 3, 1030
 _FCNTL_MODELLED = frozenset({F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_DUPFD_CLOEXEC})
 FD_CLOEXEC = 1
 SEEK_MAX = 4  # SEEK_HOLE
-O_LARGEFILE = 0o100000  # x86_64's value (os.O_LARGEFILE is 0 in a 64-bit Python)
 #: init's limits at boot (the kernel's INIT_RLIMITS for the two pinfs models).
 INIT_RLIMITS: dict[int, tuple[int, int]] = {
     RLIMIT_NOFILE: (1024, 4096),
@@ -187,13 +172,9 @@ class Task(BpfSyscalls):
         resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
         return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))[0]
 
-    def fdget(self, fd: int, allow_path: bool = False) -> File:
-        """``fdget`` (``fdget_raw`` with ``allow_path``): EBADF if not open (O_PATH
-        files count as not open unless ``allow_path``)."""
-        file = self.files.lookup(fd)
-        if file is None or (file.f_flags & O_PATH and not allow_path):
-            raise kernel_error(errno.EBADF)
-        return file
+    def _fdget(self, fd: int, allow_path: bool = False) -> File:
+        """``fdget`` of this task's table (:meth:`FdTable.fdget`)."""
+        return self.files.fdget(fd, allow_path)
 
     def install_fd(self, file: File, cloexec: bool) -> int:
         """``fd_install`` of a new file; EMFILE drops the file again."""
@@ -201,26 +182,7 @@ class Task(BpfSyscalls):
             raise TypeError(f"file must be a File, not {type(file).__name__}")
         if not self.alive:
             raise kernel_error(errno.ESRCH)
-        try:
-            return self.files.alloc_fd(file, cloexec, self.rlimit(RLIMIT_NOFILE))
-        except OSError:
-            fput(file)
-            raise
-
-    def _reserve_fd(self) -> None:
-        """``get_unused_fd_flags`` before the work: EMFILE first."""
-        files = self.files
-        fd = files.next_fd
-        while fd < len(files.fds) and files.fds[fd] is not None:
-            fd += 1
-        if fd >= self.rlimit(RLIMIT_NOFILE):
-            limit = self.rlimit(RLIMIT_NOFILE)
-            raise refuse(
-                errno.EMFILE,
-                "get_unused_fd_flags",
-                "no free fd below RLIMIT_NOFILE {limit}",
-                limit=limit,
-            )
+        return self.files.install(file, cloexec, self.rlimit(RLIMIT_NOFILE))
 
     def fd_map(self, fd: int) -> BpfMap:
         """The map behind ``fd``, typed (introspection; ValueError for a program)."""
@@ -292,15 +254,7 @@ class Task(BpfSyscalls):
     def readlink(self, path: str | bytes) -> str:
         """readlink(2): EINVAL if not a symlink."""
         name = self._enter_path(path)
-        found = path_lookupat(self, name, follow=False)
-        inode = found.dentry.d_inode
-        assert inode is not None
-        try:
-            text = vfs_readlink(found.dentry)
-        except KernelError as exc:
-            raise naming(exc, name) from None
-        touch_atime(found)
-        return text
+        return do_readlinkat(self, name)
 
     @syscall
     def mknod(self, path: str | bytes, mode: int, dev: int = 0) -> None:
@@ -318,19 +272,7 @@ class Task(BpfSyscalls):
         mode = _mode_arg(mode)
         name = path_arg(path)
         self._enter()
-        if (
-            flags & os.O_CREAT
-            and flags & os.O_DIRECTORY
-            and self.kernel.profile.open_creat_directory_einval
-        ):
-            raise kernel_error(errno.EINVAL, name)  # build_open_flags (v6.4)
-        getname(name)
-        self._reserve_fd()
-        open_flags = (flags & ~os.O_CLOEXEC) | O_LARGEFILE  # force_o_largefile: 64-bit
-        if open_flags & O_PATH:  # build_open_flags
-            open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
-        file = do_filp_open(self, name, open_flags, mode)
-        return self.install_fd(file, bool(flags & os.O_CLOEXEC))
+        return do_sys_open(self, name, flags, mode)
 
     @syscall
     def close(self, fd: int) -> None:
@@ -344,8 +286,8 @@ class Task(BpfSyscalls):
         """dup(2): the same file at the lowest free fd, without close-on-exec."""
         check_fd(fd)
         self._enter()
-        file = self.fdget(fd, allow_path=True)
-        return self.install_fd(fget(file), cloexec=False)
+        file = self.files.fdget(fd, allow_path=True)
+        return self.files.install(fget(file), False, self.rlimit(RLIMIT_NOFILE))
 
     @syscall
     def dup2(self, oldfd: int, newfd: int) -> int:
@@ -399,7 +341,7 @@ class Task(BpfSyscalls):
             raise ValueError(f"fcntl command {cmd} is not modelled")
         self._enter()
         fd &= 0xFFFFFFFF
-        file = self.fdget(fd, allow_path=True)  # fdget_raw; check_fcntl_cmd passes
+        file = self._fdget(fd, allow_path=True)  # fdget_raw; check_fcntl_cmd passes
         cmd &= 0xFFFFFFFF
         if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
             start = arg & 0xFFFFFFFF  # f_dupfd(unsigned int from, ...)
@@ -426,7 +368,7 @@ class Task(BpfSyscalls):
         offset = _int_arg(offset, "offset", -(1 << 63), 1 << 63)
         whence = _int_arg(whence, "whence", 0, 1 << 32)
         self._enter()
-        file = self.fdget(fd & 0xFFFFFFFF)
+        file = self._fdget(fd & 0xFFFFFFFF)
         if whence > SEEK_MAX:
             raise kernel_error(errno.EINVAL)
         if file.f_op is None or file.f_op.llseek is None:
@@ -436,26 +378,21 @@ class Task(BpfSyscalls):
     @syscall
     def stat(self, path: str | bytes) -> Kstat:
         """stat(2)."""
-        return self._vfs_stat(path, follow=True)
+        name = self._enter_path(path)
+        return vfs_fstatat(self, name, follow=True)
 
     @syscall
     def lstat(self, path: str | bytes) -> Kstat:
         """lstat(2)."""
-        return self._vfs_stat(path, follow=False)
-
-    def _vfs_stat(self, path: str | bytes, follow: bool) -> Kstat:
-        """``vfs_fstatat``: resolve, then ``generic_fillattr``."""
         name = self._enter_path(path)
-        found = path_lookupat(self, name, follow=follow)
-        assert found.dentry.d_inode is not None
-        return generic_fillattr(found.dentry.d_inode, self.cred)
+        return vfs_fstatat(self, name, follow=False)
 
     @syscall
     def fstat(self, fd: int) -> Kstat:
         """fstat(2) (O_PATH fds allowed)."""
         check_fd(fd)
         self._enter()
-        file = self.fdget(fd, allow_path=True)
+        file = self.files.fdget(fd, allow_path=True)
         inode = file.f_inode if file.f_inode is not None else self.kernel.anon_inode
         return generic_fillattr(inode, self.cred)
 
@@ -463,26 +400,14 @@ class Task(BpfSyscalls):
     def statfs(self, path: str | bytes) -> KStatFs:
         """statfs(2)."""
         name = self._enter_path(path)
-        found = path_lookupat(self, name, follow=True)
-        sops = found.dentry.d_sb.s_op
-        if sops is None or sops.statfs is None:
-            raise kernel_error(errno.ENOSYS, name)
-        result: KStatFs = sops.statfs(found.dentry)
-        return attrs.evolve(result, f_flags=_statfs_flags(found.mnt))
+        return user_statfs(self, name)
 
     @syscall
     def getdents(self, fd: int) -> list[DirEntry]:
         """getdents64(2): every remaining entry of an open directory (then [])."""
         check_fd(fd)
         self._enter()
-        file = self.fdget(fd)
-        if file.f_op is None or file.f_op.iterate is None:
-            raise kernel_error(errno.ENOTDIR)
-        if file.f_path is not None and file.f_path.dentry.d_inode.is_dead_dir:
-            raise kernel_error(errno.ENOENT)
-        entries: list[DirEntry] = file.f_op.iterate(file)
-        touch_atime(file.f_path)
-        return entries
+        return iterate_dir(self.files.fdget(fd))
 
     @syscall
     def read(self, fd: int, count: int) -> bytes:
@@ -491,7 +416,7 @@ class Task(BpfSyscalls):
         check_fd(fd)
         count = _int_arg(count, "count", 0, 1 << 64)
         self._enter()
-        file = self.fdget(fd)
+        file = self._fdget(fd)
         if not file.f_mode & FMODE_READ:
             raise kernel_error(errno.EBADF)
         if file.f_op is None or file.f_op.read is None:
@@ -509,7 +434,7 @@ class Task(BpfSyscalls):
         if not isinstance(data, bytes | bytearray):
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         self._enter()
-        file = self.fdget(fd)
+        file = self._fdget(fd)
         if not file.f_mode & FMODE_WRITE:
             raise kernel_error(errno.EBADF)
         if file.f_op is None or file.f_op.write is None:
@@ -531,16 +456,7 @@ class Task(BpfSyscalls):
         """chmod(2)."""
         mode = _mode_arg(mode)
         name = self._enter_path(path)
-        found = path_lookupat(self, name, follow=True)
-        err = mnt_want_write(found.mnt)
-        if err:
-            raise kernel_error(err, name)
-        inode = found.dentry.d_inode
-        assert inode is not None
-        new_mode = (mode & S_IALLUGO) | (inode.i_mode & ~S_IALLUGO)
-        call_naming(
-            name, notify_change, self.cred, inode, IAttr(ATTR_MODE | ATTR_CTIME, ia_mode=new_mode)
-        )
+        do_fchmodat(self, name, mode)
 
     @syscall
     def chown(self, path: str | bytes, uid: int, gid: int) -> None:
@@ -548,27 +464,7 @@ class Task(BpfSyscalls):
         uid = _int_arg(uid, "uid", -1, 1 << 32)
         gid = _int_arg(gid, "gid", -1, 1 << 32)
         name = self._enter_path(path)
-        found = path_lookupat(self, name, follow=True)
-        err = mnt_want_write(found.mnt)
-        if err:
-            raise kernel_error(err, name)
-        inode = found.dentry.d_inode
-        assert inode is not None
-        ns = self.cred.user_ns
-        valid, kuid, kgid = ATTR_CTIME, 0, 0
-        if uid not in (-1, 0xFFFFFFFF):
-            mapped = ns.make_kuid(uid)
-            if mapped is None:
-                raise kernel_error(errno.EINVAL, name)
-            valid, kuid = valid | ATTR_UID, mapped
-        if gid not in (-1, 0xFFFFFFFF):
-            mapped = ns.make_kgid(gid)
-            if mapped is None:
-                raise kernel_error(errno.EINVAL, name)
-            valid, kgid = valid | ATTR_GID, mapped
-        if not inode.is_dir:  # even chown(-1, -1) clears the setuid bits
-            valid |= ATTR_KILL_SUID | ATTR_KILL_SGID
-        call_naming(name, notify_change, self.cred, inode, IAttr(valid, ia_uid=kuid, ia_gid=kgid))
+        do_fchownat(self, name, uid, gid)
 
     @syscall
     def truncate(self, path: str | bytes, length: int) -> None:
@@ -576,58 +472,19 @@ class Task(BpfSyscalls):
         length = _int_arg(length, "length", -(1 << 63), 1 << 63)  # loff_t
         name = path_arg(path)
         self._enter()
-        if length < 0:
-            raise kernel_error(errno.EINVAL, name)
-        found = path_lookupat(self, getname(name), follow=True)
-        inode = found.dentry.d_inode
-        assert inode is not None
-        if inode.is_dir:
-            raise kernel_error(errno.EISDIR, name)
-        if not stat.S_ISREG(inode.i_mode):
-            raise kernel_error(errno.EINVAL, name)
-        err = mnt_want_write(found.mnt) or inode_permission(self.cred, inode, MAY_WRITE)
-        if err:
-            raise kernel_error(err, name)
-        if inode.i_flags & S_APPEND:
-            raise kernel_error(errno.EPERM, name)
-        init_ns = self.kernel.init_user_ns
-        call_naming(name, do_truncate, self.cred, inode, length, 0, init_ns)
+        do_sys_truncate(self, name, length)
 
     @syscall
     def chdir(self, path: str | bytes) -> None:
         """chdir(2): a directory we may search."""
         name = self._enter_path(path)
-        found = path_lookupat(self, name, follow=True)
-        inode = found.dentry.d_inode
-        assert inode is not None
-        if not inode.is_dir:
-            raise kernel_error(errno.ENOTDIR, name)
-        err = inode_permission(self.cred, inode, MAY_EXEC)
-        if err:
-            raise kernel_error(err, name)
-        old = self.fs.pwd
-        self.fs.pwd = path_get(found)
-        path_put(old)
+        do_chdir(self, name)
 
     @syscall
     def getcwd(self) -> str:
         """getcwd(2): ENOENT if the cwd was removed."""
         self._enter()
-        mnt, dentry = self.fs.pwd
-        if not dentry.hashed and not dentry.is_root:
-            raise kernel_error(errno.ENOENT)
-        root = self.fs.root
-        parts: list[str] = []
-        while not (mnt is root.mnt and dentry is root.dentry):
-            if dentry is mnt.mnt_root or dentry.is_root:
-                if mnt.mnt_parent is None or mnt.mnt_mountpoint is None:
-                    break
-                dentry, mnt = mnt.mnt_mountpoint, mnt.mnt_parent
-                continue
-            parts.append(dentry.d_name)
-            assert dentry.d_parent is not None
-            dentry = dentry.d_parent
-        return "/" + "/".join(reversed(parts))
+        return getcwd(self.fs)
 
     @syscall
     def umask(self, mask: int) -> int:
@@ -858,20 +715,3 @@ class Task(BpfSyscalls):
         lines = credmod.check_id_extents(extents)
         self._enter()
         self.kernel.write_id_map(self, lines, is_gid=True)
-
-
-def _statfs_flags(mnt: Mount) -> int:
-    """``calculate_f_flags``: ST_* bits from the mount and superblock flags."""
-    flags = 0x20  # ST_VALID: f_flags is filled in (since 2.6.36)
-    if mnt.read_only:
-        flags |= 1  # ST_RDONLY
-    for mnt_bit, st_bit in ((MNT_NOSUID, 2), (MNT_NODEV, 4), (MNT_NOEXEC, 8)):
-        if mnt.mnt_flags & mnt_bit:
-            flags |= st_bit
-    if mnt.mnt_flags & MNT_NOATIME:
-        flags |= 1024
-    if mnt.mnt_flags & MNT_NODIRATIME:
-        flags |= 2048
-    if mnt.mnt_flags & MNT_RELATIME:
-        flags |= 4096
-    return flags

@@ -353,8 +353,6 @@ class _LiveSession(Session):
         return task
 
     def call(self, task: Any, op: str, args: list[Any]) -> Any:
-        if op in ("map_create", "map_update_elem", "map_delete_elem"):
-            return getattr(task, "bpf_" + op)(*args)
         if op == "map_lookup_elem":
             key_size, value_size = self._map_sizes(task, args[0])
             return self._elem(task, 1, args[0], args[1], value_size)
@@ -366,11 +364,7 @@ class _LiveSession(Session):
             kw: dict[str, Any] = {}
             if len(rest) > 1:
                 kw["kern_version"] = rest[1]
-            return task.bpf_prog_load(prog_type, insns, rest[0] if rest else "GPL", **kw)
-        if op == "obj_pin":
-            return task.bpf_obj_pin(*args)
-        if op == "obj_get":
-            return task.bpf_obj_get(*args)
+            return task.prog_load(prog_type, insns, rest[0] if rest else "GPL", **kw)
         if op == "fork":
             child = task.fork()
             self.tasks.append(child)
