@@ -55,6 +55,9 @@ class BpfMap:
     usercnt: int = 1  # only meaningful when the profile has c9da161c6517
     user: UserStruct | None = None
     freed: bool = False
+    idr_id: int = 0  # the id bpf(2) shows (map_idr; ``id`` is pinfs's own handle)
+    map_flags: int = 0  # minus BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent)
+    name: bytes = b""
 
     kind = "map"
 
@@ -80,6 +83,10 @@ class BpfProg:
     jited: bool = False
     user: UserStruct | None = None
     freed: bool = False
+    idr_id: int = 0  # the id bpf(2) shows (prog_idr; ``id`` is pinfs's own handle)
+    name: bytes = b""
+    created_by_uid: int = 0
+    load_time: int = 0  # ns since boot
 
     kind = "prog"
 
@@ -165,6 +172,15 @@ def bpf_map_free(map: BpfMap) -> None:
     map.storage.free()
     map.freed = True
     map.kernel.bpf_objects.pop(map.id, None)
+    bpf_obj_free_id(map)
+
+
+def bpf_obj_free_id(obj: BpfObject) -> None:
+    """``bpf_map_free_id`` / ``bpf_prog_free_id``: the object leaves its idr."""
+    if obj.idr_id:
+        idr = obj.kernel.map_idr if obj.kind == "map" else obj.kernel.prog_idr
+        idr.remove(obj.idr_id)
+        obj.idr_id = 0
 
 
 def bpf_prog_inc(prog: BpfProg) -> None:
@@ -185,6 +201,7 @@ def prog_put_common(prog: BpfProg) -> None:
     bpf_uncharge_memlock(prog)
     prog.freed = True
     prog.kernel.bpf_objects.pop(prog.id, None)
+    bpf_obj_free_id(prog)
 
 
 # ---------------------------------------------------------------------------------------

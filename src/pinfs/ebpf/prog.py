@@ -18,6 +18,7 @@ from pinfs.base.cred import CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, kernel_error
 from pinfs.base.usermem import PAGE_SIZE
 from pinfs.ebpf.attr import (
+    BPF_F_TOKEN_FD,
     BPF_MAP_TYPE_PROG_ARRAY,
     BPF_MAXINSNS,
     BPF_PROG_TYPE_KPROBE,
@@ -25,6 +26,8 @@ from pinfs.ebpf.attr import (
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
+from pinfs.ebpf.ids import bpf_prog_alloc_id
+from pinfs.ebpf.mapcreate import bpf_obj_name_cpy, not_a_btf_or_token
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfProg,
@@ -32,6 +35,7 @@ from pinfs.ebpf.objects import (
     bpf_map_fdget,
     bpf_map_inc,
     bpf_map_put,
+    bpf_obj_free_id,
     bpf_prog_array_compatible,
     bpf_prog_new_fd,
     bpf_uncharge_memlock,
@@ -182,6 +186,7 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     """``bpf_prog_load``: license, insn count, kprobe version, CAP_SYS_ADMIN for all
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
+    prog_load_attr_precheck(task, attr)
     if task.kernel.profile.unpriv_gate_commands != "all":
         from pinfs.bpf import unprivileged_gate
 
@@ -202,21 +207,29 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     ):
         raise kernel_error(errno.EPERM)
     pages = -(-bpf_prog_size(insn_cnt) // PAGE_SIZE)
+    prog_load_attach_check(attr)
     prog = BpfProg(kernel, 0, prog_type, insn_cnt, b"", is_gpl, pages)
+    prog.created_by_uid, prog.load_time = task.cred.uid, kernel.current_time()
     bpf_charge_memlock(task, prog)
     try:
         prog.insns = task.mem.read(attr["insns"], insn_cnt * 8)
+        if attr.get("prog_ifindex", 0):
+            raise kernel_error(errno.EINVAL)  # bpf_prog_dev_bound_init: no such device
         if prog_type not in _REGISTERED_PROG_TYPES:  # find_prog_type
             raise kernel_error(errno.EINVAL)
+        prog.name = bpf_obj_name_cpy(attr.get("prog_name", 0))
+        prog_load_btf_info_check(task, attr)
         prog.used_maps = bpf_check(
             task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"]
         )
         try:
             bpf_check_tail_call(prog)
             prog.id = kernel.register_bpf_object(prog)
+            bpf_prog_alloc_id(prog)
             fd = bpf_prog_new_fd(task, prog)
         except BaseException:
             kernel.bpf_objects.pop(prog.id, None)
+            bpf_obj_free_id(prog)
             for map in prog.used_maps:
                 bpf_map_put(map)
             prog.used_maps = []
@@ -236,3 +249,32 @@ def bpf_check_tail_call(prog: BpfProg) -> None:
             map.storage, prog
         ):
             raise kernel_error(errno.EINVAL)
+
+
+def prog_load_attr_precheck(task: Task, attr: dict[str, int]) -> None:
+    """``bpf_prog_load`` right after CHECK_ATTR: unknown ``prog_flags`` bits are
+    EINVAL; with BPF_F_TOKEN_FD the token fd is looked up (tokens are not modelled:
+    EBADF/EINVAL)."""
+    flags = attr.get("prog_flags", 0)
+    if flags & ~task.kernel.profile.prog_load_flags:
+        raise kernel_error(errno.EINVAL)
+    if flags & BPF_F_TOKEN_FD:
+        not_a_btf_or_token(task, attr.get("prog_token_fd", 0))
+
+
+def prog_load_attach_check(attr: dict[str, int]) -> None:
+    """``bpf_prog_load_check_attach`` for the modelled (non-tracing) types: an
+    ``attach_prog_fd`` or ``attach_btf_id`` is EINVAL whatever it names."""
+    if attr.get("attach_prog_fd", 0) or attr.get("attach_btf_id", 0):
+        raise kernel_error(errno.EINVAL)
+
+
+def prog_load_btf_info_check(task: Task, attr: dict[str, int]) -> None:
+    """``check_btf_info_early``: func or line info needs ``prog_btf_fd`` to be a BTF
+    (not modelled: EBADF/EINVAL); ``fd_array_cnt`` (v6.14) reads ``fd_array``
+    (EFAULT).  The maps such an array names are not bound (not modelled)."""
+    if attr.get("func_info_cnt", 0) or attr.get("line_info_cnt", 0):
+        not_a_btf_or_token(task, attr.get("prog_btf_fd", 0))
+    count = attr.get("fd_array_cnt", 0)
+    if count:
+        task.mem.read(attr.get("fd_array", 0), 4 * count)

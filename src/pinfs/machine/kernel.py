@@ -19,6 +19,7 @@ from pinfs.base import cred as credmod
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
+from pinfs.ebpf.ids import Idr
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
@@ -68,8 +69,9 @@ class Kernel:
         self.profile = profile
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
-        self.attr_layouts = layouts_for(profile.obj_get_file_flags, profile.path_fd)
+        self.attr_layouts = layouts_for(profile)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
+        self.map_idr, self.prog_idr = Idr(), Idr()  # the ids bpf(2) shows (v4.13)
         self._next_obj_id = 0
         self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
         self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
@@ -270,6 +272,7 @@ class Kernel:
         return inode
 
     def _boot(self) -> Task:
+        memlock = self.profile.memlock_boot_limit  # 8 MiB (MLOCK_LIMIT) since v5.16
         full = (1 << (self.profile.cap_last_cap + 1)) - 1
         init_cred = credmod.Cred(
             user_ns=self.init_user_ns, cap_permitted=full, cap_effective=full, cap_bset=full
@@ -294,7 +297,7 @@ class Kernel:
             fs=fs,
             files=FdTable(),
             mnt_ns=ns,
-            rlimits={RLIMIT_NOFILE: (1024, 4096), RLIMIT_MEMLOCK: (65536, 65536)},
+            rlimits={RLIMIT_NOFILE: (1024, 4096), RLIMIT_MEMLOCK: (memlock, memlock)},
         )
         self.tasks[init.pid] = init
         init.mkdir("/tmp", 0o1777)
