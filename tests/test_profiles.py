@@ -25,6 +25,7 @@ from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
     BPF_MAP_GET_FD_BY_ID,
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM,
     BPF_MAP_TYPE_ARRAY,
     pack_attr,
 )
@@ -366,6 +367,43 @@ def memlock_at_boot(k: pinfs.Kernel) -> tuple[int, int]:
     return k.init_task.getrlimit(pinfs.machine.task.RLIMIT_MEMLOCK)
 
 
+def program_of_4096_insns(k: pinfs.Kernel) -> int:
+    insns = pinfs.ebpf.prog.BPF_MOV64_IMM(0, 0) * 4095 + pinfs.ebpf.prog.BPF_EXIT_INSN()
+    return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_SOCKET_FILTER, insns)
+
+
+def no_insns_bad_license(k: pinfs.Kernel) -> int:
+    t = k.init_task
+    attr = struct.pack("<IIQQ", 1, 0, t.mem.alloc(RETURN_ZERO), 0).ljust(48, b"\0")
+    return err(t.bpf, pinfs.BPF_PROG_LOAD, t.mem.alloc(attr), len(attr))
+
+
+def freeze_then_update(k: pinfs.Kernel) -> tuple[int, int]:
+    t = k.init_task
+    fd = t.map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    return err(t.map_freeze, fd), err(t.map_update_elem, fd, le32(0), le32(1))
+
+
+def unprivileged_freeze(k: pinfs.Kernel) -> int:
+    pinned_map(k)
+    k.init_task.chmod(f"{BPF}/m", 0o666)
+    user = k.spawn(uid=1000)
+    return err(user.map_freeze, user.obj_get(f"{BPF}/m"))
+
+
+def lookup_and_delete(map_type: int) -> Script:
+    def script(k: pinfs.Kernel) -> int:
+        t = k.init_task
+        fd = t.map_create(map_type, 4, 4, 1)
+        if map_type == pinfs.BPF_MAP_TYPE_HASH:
+            t.map_update_elem(fd, le32(0), le32(5))
+        key, value = t.mem.alloc(le32(0)), t.mem.alloc(le32(0))
+        attr = struct.pack("<IIQQ", fd, 0, key, value).ljust(k.profile.bpf_attr_size, b"\0")
+        return err(t.bpf, BPF_MAP_LOOKUP_AND_DELETE_ELEM, t.mem.alloc(attr), len(attr))
+
+    return script
+
+
 MAP, PROG = pinfs.BPF_MAP_CREATE, pinfs.BPF_PROG_LOAD
 E2BIG, EINVAL = errno.E2BIG, errno.EINVAL
 
@@ -444,6 +482,12 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_lookup_elem_flags": (lookup_lock_bad_fd, EINVAL, errno.EBADF, LATEST),
     "object_ids": (next_map_id, EINVAL, ("id", 1), LATEST),
     "map_get_fd_by_id_open_flags": (fd_by_id_rdonly, EINVAL, "EPERM", LATEST),
+    "prog_load_cap_bpf": (program_of_4096_insns, errno.EINVAL, 0, LINUX_5_10),
+    "prog_load_license_after_insns": (no_insns_bad_license, errno.EFAULT, E2BIG, LATEST),
+    "map_freeze": (freeze_then_update, (EINVAL, 0), (0, errno.EPERM), LINUX_5_10),
+    "map_freeze_needs_write_fd": (unprivileged_freeze, EINVAL, 0, LATEST),
+    "map_lookup_and_delete_elem": (lookup_and_delete(ARRAY), EINVAL, 524, LINUX_5_10),
+    "htab_lookup_and_delete": (lookup_and_delete(pinfs.BPF_MAP_TYPE_HASH), EINVAL, 0, LATEST),
     "memlock_boot_limit": (memlock_at_boot, (65536, 65536), (8 << 20, 8 << 20), LATEST),
 }
 

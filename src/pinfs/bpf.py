@@ -23,9 +23,11 @@ from pinfs.ebpf.attr import (
     BPF_F_WRONLY,
     BPF_MAP_CREATE,
     BPF_MAP_DELETE_ELEM,
+    BPF_MAP_FREEZE,
     BPF_MAP_GET_FD_BY_ID,
     BPF_MAP_GET_NEXT_ID,
     BPF_MAP_GET_NEXT_KEY,
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM,
     BPF_MAP_LOOKUP_ELEM,
     BPF_MAP_TYPE_HASH,
     BPF_MAP_TYPE_PROG_ARRAY,
@@ -44,6 +46,7 @@ from pinfs.ebpf.ids import (
     bpf_map_alloc_id,
     bpf_map_get_fd_by_id,
     bpf_prog_get_fd_by_id,
+    map_freeze,
     map_get_next_id,
     prog_get_next_id,
 )
@@ -219,6 +222,29 @@ ENOTSUPP = 524  # kernel-internal, but bpf(2) returns it to user space
 BPF_F_LOCK = 4
 
 
+def map_lookup_and_delete_elem(task: Task, attr: dict[str, int]) -> int:
+    """``map_lookup_and_delete_elem``: unknown flags EINVAL, the map, read *and* write
+    access (EPERM), BPF_F_LOCK without a spin lock EINVAL, the key; hash maps (v5.14)
+    remove the element, then copy the value out (an EFAULT there comes after the
+    delete); other modelled types are ENOTSUPP."""
+    flags = attr.get("flags", 0)
+    if flags & ~BPF_F_LOCK:
+        raise kernel_error(errno.EINVAL)
+    map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ | FMODE_WRITE)
+    if flags & BPF_F_LOCK:
+        raise kernel_error(errno.EINVAL)
+    _alloc_check(map.key_size)
+    key = task.mem.read(attr["key"], map.key_size)
+    if map.map_type != BPF_MAP_TYPE_HASH or not task.kernel.profile.htab_lookup_and_delete:
+        raise kernel_error(ENOTSUPP)
+    value = map.storage.lookup_elem(key)
+    if value is None:
+        raise kernel_error(errno.ENOENT)
+    map.storage.delete_elem(key)
+    task.mem.write(attr["value"], value)
+    return 0
+
+
 def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
     """``bpf_fd_array_map_lookup_elem`` (v4.13): a PROG_ARRAY slot reads as the
     program's id; types without ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
@@ -325,6 +351,8 @@ _HANDLERS: dict[int, Callable[[Task, dict[str, int]], int]] = {
     BPF_PROG_GET_FD_BY_ID: bpf_prog_get_fd_by_id,
     BPF_MAP_GET_FD_BY_ID: bpf_map_get_fd_by_id,
     BPF_OBJ_GET_INFO_BY_FD: bpf_obj_get_info_by_fd,
+    BPF_MAP_FREEZE: map_freeze,
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM: map_lookup_and_delete_elem,
 }
 
 
@@ -635,3 +663,8 @@ class BpfSyscalls:
         finally:
             self.mem.free(info_addr)
             self.mem.free(attr_addr)
+
+    @syscall
+    def map_freeze(self: Task, fd: int) -> None:  # type: ignore[misc]
+        """BPF_MAP_FREEZE (v5.2): syscall writes to the map are refused from now on."""
+        self._get_id_call(BPF_MAP_FREEZE, map_fd=_u32(fd, "fd"))

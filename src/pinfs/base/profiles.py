@@ -207,6 +207,16 @@ class Profile:
     """6c9059817432 (v4.6; order from memory, seen live on v6.18) --
     ``htab_map_update_elem`` runs ``check_flags`` before allocating the element: a
     full map given BPF_EXIST for a missing key is ENOENT, not E2BIG."""
+    prog_load_cap_bpf: bool = False
+    """2c78ee898d8f (v5.8) -- PROG_LOAD's privilege checks: E2BIG for 0 or too many
+    instructions (4096, a million with CAP_BPF), CAP_BPF for all but socket filters
+    and cgroup skb programs, CAP_NET_ADMIN for networking and CAP_PERFMON for tracing
+    types (EPERM).  At the seed: EINVAL from 4096 on, CAP_SYS_ADMIN for every type but
+    socket filters."""
+    prog_load_license_after_insns: bool = False
+    """v6.18 (seen live and in the 6.x source; commit not recovered) -- the license is
+    copied after the size and capability checks and the instructions (a bad license
+    pointer with 0 instructions: E2BIG, not EFAULT)."""
     prog_load_prog_flags: bool = False
     """e07b98d9bffe (v4.12) -- PROG_LOAD reads ``prog_flags``."""
     prog_load_flags: int = 0
@@ -252,6 +262,20 @@ class Profile:
     other bits are EINVAL before the fd is looked at."""
 
     # -- object ids and introspection ----------------------------------------------------
+    map_freeze: bool = False
+    """87df15de441b (v5.2) -- BPF_MAP_FREEZE: a frozen map refuses syscall writes
+    (update/delete EPERM); freezing twice is EBUSY; it needs CAP_SYS_ADMIN (CAP_BPF
+    from v5.8)."""
+    map_freeze_needs_write_fd: bool = False
+    """v6.18 (seen live; commit not recovered; CAP_SYS_ADMIN was still required in
+    2021, cilium/ebpf#244) -- BPF_MAP_FREEZE needs an fd that may write instead of a
+    capability: any user with a read-write fd may freeze, and a frozen map is EPERM."""
+    map_lookup_and_delete_elem: bool = False
+    """bd513cd08f10 (v4.20; id from memory) -- BPF_MAP_LOOKUP_AND_DELETE_ELEM, for
+    queues and stacks: on the modelled types ENOTSUPP (524)."""
+    htab_lookup_and_delete: bool = False
+    """3e87f192b405 (v5.14; id from memory) -- hash maps support it, and its last
+    field becomes ``flags`` (BPF_F_LOCK only)."""
     object_ids: bool = False
     """f3f1c054c288, dc4bb0e23561, 34ad5580f8f9, b16d9aa4c2b9, bd5f5f4ecb78 and
     1e2709769086 (v4.13; ids from memory) -- maps and programs get ids from two
@@ -337,6 +361,9 @@ LINUX_5_10 = attrs.evolve(
     prog_load_attach_btf_id=True,
     prog_load_attach_prog_fd=True,
     map_lookup_elem_flags=True,
+    prog_load_cap_bpf=True,
+    map_freeze=True,
+    map_lookup_and_delete_elem=True,
     object_ids=True,
     map_get_fd_by_id_open_flags=True,
 )
@@ -372,6 +399,9 @@ LINUX_6_18 = attrs.evolve(
     prog_load_prog_token_fd=True,
     prog_load_fd_array_cnt=True,
     prog_load_signature=True,
+    prog_load_license_after_insns=True,
+    map_freeze_needs_write_fd=True,
+    htab_lookup_and_delete=True,
 )
 
 LATEST = LINUX_6_18

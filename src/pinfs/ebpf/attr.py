@@ -30,6 +30,8 @@ class BpfCmd(enum.IntEnum):
     BPF_PROG_GET_FD_BY_ID = 13
     BPF_MAP_GET_FD_BY_ID = 14
     BPF_OBJ_GET_INFO_BY_FD = 15
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
+    BPF_MAP_FREEZE = 22
 
 
 class BpfMapType(enum.IntEnum):
@@ -61,6 +63,8 @@ BPF_MAP_GET_NEXT_ID = BpfCmd.BPF_MAP_GET_NEXT_ID
 BPF_PROG_GET_FD_BY_ID = BpfCmd.BPF_PROG_GET_FD_BY_ID
 BPF_MAP_GET_FD_BY_ID = BpfCmd.BPF_MAP_GET_FD_BY_ID
 BPF_OBJ_GET_INFO_BY_FD = BpfCmd.BPF_OBJ_GET_INFO_BY_FD
+BPF_MAP_FREEZE = BpfCmd.BPF_MAP_FREEZE
+BPF_MAP_LOOKUP_AND_DELETE_ELEM = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM
 
 BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
 BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
@@ -268,6 +272,12 @@ _COMMANDS: dict[BpfCmd, tuple[tuple[Field, ...], _LastField | None, str | None]]
     BPF_PROG_GET_FD_BY_ID: (_GET_ID, ((None, "start_id"),), "object_ids"),
     BPF_MAP_GET_FD_BY_ID: (_GET_ID, None, "object_ids"),
     BPF_OBJ_GET_INFO_BY_FD: (_INFO, ((None, "info"),), "object_ids"),
+    BPF_MAP_FREEZE: (_ELEM, ((None, "map_fd"),), "map_freeze"),
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM: (
+        _ELEM,
+        ((None, "value"), ("htab_lookup_and_delete", "flags")),
+        "map_lookup_and_delete_elem",
+    ),
 }
 
 

@@ -1,5 +1,5 @@
 """Object ids (kernel/bpf/syscall.c, v4.13): ``map_idr`` and ``prog_idr``, two
-``idr_alloc_cyclic`` spaces, and the commands that walk them.
+``idr_alloc_cyclic`` spaces, and the commands that walk them; and BPF_MAP_FREEZE.
 
 Ids are handed out cyclically in [1, INT_MAX): the lowest free id at or after the one
 following the last allocation, wrapping to 1, so an id is not reused until the space
@@ -14,13 +14,15 @@ import errno
 from bisect import bisect_left, insort
 from typing import TYPE_CHECKING, Any
 
-from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import kernel_error
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY
 from pinfs.ebpf.mapcreate import bpf_get_file_flag
 from pinfs.ebpf.objects import (
+    FMODE_WRITE,
     BpfMap,
     BpfProg,
+    bpf_map_fdget,
     bpf_map_inc,
     bpf_map_new_fd,
     bpf_map_put_with_uref,
@@ -153,3 +155,23 @@ def bpf_prog_get_fd_by_id(task: Task, attr: dict[str, int]) -> int:
     except BaseException:
         bpf_prog_put(prog)
         raise
+
+
+def map_freeze(task: Task, attr: dict[str, int]) -> int:
+    """``map_freeze`` (87df15de441b, v5.2): the map (EBADF/EINVAL), already frozen
+    (EBUSY), then CAP_BPF / CAP_SYS_ADMIN (EPERM).  On v6.18 the capability check is
+    gone: the fd must allow writing (``map_get_sys_perms``, EPERM), so a frozen map is
+    EPERM too.  pinfs has no writable mmap and no update in flight, so
+    ``bpf_map_write_active`` is never the EBUSY."""
+    profile = task.kernel.profile
+    need = FMODE_WRITE if profile.map_freeze_needs_write_fd else 0
+    map = bpf_map_fdget(task, attr["map_fd"], need)
+    if map.frozen:
+        raise kernel_error(errno.EBUSY)
+    if not profile.map_freeze_needs_write_fd:
+        ns = task.kernel.init_user_ns
+        cap_bpf = profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF)
+        if not (capable(task.cred, ns, CAP_SYS_ADMIN) or cap_bpf):
+            raise kernel_error(errno.EPERM)
+    map.frozen = True
+    return 0

@@ -56,6 +56,7 @@ class BpfMap:
     user: UserStruct | None = None
     freed: bool = False
     idr_id: int = 0  # the id bpf(2) shows (map_idr; ``id`` is pinfs's own handle)
+    frozen: bool = False  # BPF_MAP_FREEZE (v5.2)
     map_flags: int = 0  # minus BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent)
     name: bytes = b""
 
@@ -290,9 +291,10 @@ def _bpf_fdget(task: Task, ufd: int, fops: FileOperations, need_mode: int = 0) -
         raise kernel_error(errno.EBADF)
     if file.f_op is not fops:
         raise kernel_error(errno.EINVAL)
-    if file.f_mode & need_mode != need_mode:
-        raise kernel_error(errno.EPERM)
     obj = file.private_data
+    mode = file.f_mode & ~FMODE_WRITE if getattr(obj, "frozen", False) else file.f_mode
+    if mode & need_mode != need_mode:  # map_get_sys_perms: a frozen map is read-only
+        raise kernel_error(errno.EPERM)
     if obj.freed:
         _report_uaf(obj, "accessed through an fd")
     return obj

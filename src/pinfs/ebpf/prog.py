@@ -14,7 +14,7 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
-from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.cred import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, kernel_error
 from pinfs.base.usermem import PAGE_SIZE
 from pinfs.ebpf.attr import (
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pinfs.machine.task import Task
 
 MAX_USED_MAPS = 64
+CAP_NET_ADMIN = 12  # include/uapi/linux/capability.h
 #: offsetof(struct bpf_prog, insns) on x86_64 at the seed.
 BPF_PROG_HEADER = 40
 _INSN = struct.Struct("<BBhi")
@@ -154,12 +155,17 @@ def _hold_map(task: Task, used: list[BpfMap], fd: int) -> None:
 
 
 def bpf_check(
-    task: Task, insns: bytes, log_level: int, log_size: int, log_buf: int
+    task: Task,
+    insns: bytes,
+    log_level: int,
+    log_size: int,
+    log_buf: int,
+    max_insns: int = BPF_MAXINSNS,
 ) -> list[BpfMap]:
     """``bpf_check`` up to the analysis: length (E2BIG), log sanity (EINVAL), map fds;
     the (empty) log is copied out (EFAULT)."""
     count = len(insns) // 8
-    if count <= 0 or count > BPF_MAXINSNS:
+    if count <= 0 or count > max_insns:
         raise kernel_error(errno.E2BIG)
     if log_level or log_buf or log_size:
         if log_size < 128 or log_size > 0xFFFFFFFF >> 8 or log_level == 0 or log_buf == 0:
@@ -191,21 +197,27 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
         from pinfs.bpf import unprivileged_gate
 
         unprivileged_gate(task)
-    raw_license = task.mem.strncpy_from_user(attr["license"], 127)
-    is_gpl = license_is_gpl_compatible(raw_license.decode("latin-1"))
-    if insn_cnt >= BPF_MAXINSNS:
-        raise kernel_error(errno.EINVAL)
     kernel = task.kernel
-    if (
-        prog_type == BPF_PROG_TYPE_KPROBE
-        and kernel.profile.kprobe_version_checked
-        and attr["kern_version"] != kernel.profile.linux_version_code
-    ):
-        raise kernel_error(errno.EINVAL)
-    if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
-        task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
-    ):
-        raise kernel_error(errno.EPERM)
+    profile = kernel.profile
+    is_gpl = False
+    if not profile.prog_load_license_after_insns:
+        is_gpl = _copy_license(task, attr)
+    if profile.prog_load_cap_bpf:
+        max_insns = bpf_prog_load_caps(task, prog_type, insn_cnt)
+    else:
+        max_insns = BPF_MAXINSNS
+        if insn_cnt >= BPF_MAXINSNS:
+            raise kernel_error(errno.EINVAL)
+        if (
+            prog_type == BPF_PROG_TYPE_KPROBE
+            and profile.kprobe_version_checked
+            and attr["kern_version"] != profile.linux_version_code
+        ):
+            raise kernel_error(errno.EINVAL)
+        if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
+            task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
+        ):
+            raise kernel_error(errno.EPERM)
     pages = -(-bpf_prog_size(insn_cnt) // PAGE_SIZE)
     prog_load_attach_check(attr)
     prog = BpfProg(kernel, 0, prog_type, insn_cnt, b"", is_gpl, pages)
@@ -213,6 +225,8 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
     bpf_charge_memlock(task, prog)
     try:
         prog.insns = task.mem.read(attr["insns"], insn_cnt * 8)
+        if profile.prog_load_license_after_insns:
+            prog.gpl_compatible = _copy_license(task, attr)
         if attr.get("prog_ifindex", 0):
             raise kernel_error(errno.EINVAL)  # bpf_prog_dev_bound_init: no such device
         if prog_type not in _REGISTERED_PROG_TYPES:  # find_prog_type
@@ -220,7 +234,7 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
         prog.name = bpf_obj_name_cpy(attr.get("prog_name", 0))
         prog_load_btf_info_check(task, attr)
         prog.used_maps = bpf_check(
-            task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"]
+            task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"], max_insns
         )
         try:
             bpf_check_tail_call(prog)
@@ -239,6 +253,50 @@ def bpf_prog_load(task: Task, attr: dict[str, int]) -> int:
         prog.freed = True
         raise
     return fd
+
+
+def _copy_license(task: Task, attr: dict[str, int]) -> bool:
+    """The license string (127 bytes at most, EFAULT) and whether it is GPL-compatible."""
+    raw = task.mem.strncpy_from_user(attr["license"], 127)
+    return license_is_gpl_compatible(raw.decode("latin-1"))
+
+
+#: BPF_COMPLEXITY_LIMIT_INSNS: the program size limit for CAP_BPF (v5.2, c04c0d2b968a).
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_PROG_TYPE_CGROUP_SKB = 8
+#: ``is_net_admin_prog_type`` (5.10's list; NETFILTER, 32, joined in v6.4).
+NET_ADMIN_PROG_TYPES = frozenset(
+    {3, 4, 6, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 23, 25, 28, 32}
+)
+#: ``is_perfmon_prog_type``: kprobe, tracepoint, perf_event, raw tracepoints, tracing,
+#: struct_ops, ext, lsm.
+PERFMON_PROG_TYPES = frozenset({2, 5, 7, 17, 24, 26, 27, 28, 29})
+
+
+def bpf_capable(task: Task) -> bool:
+    """``bpf_capable``: CAP_BPF or CAP_SYS_ADMIN in the initial user namespace."""
+    ns = task.kernel.init_user_ns
+    return capable(task.cred, ns, CAP_BPF) or capable(task.cred, ns, CAP_SYS_ADMIN)
+
+
+def bpf_prog_load_caps(task: Task, prog_type: int, insn_cnt: int) -> int:
+    """``bpf_prog_load``'s CAP_BPF checks (2c78ee898d8f, v5.8): the size (E2BIG; 4096
+    instructions, a million with CAP_BPF), CAP_BPF for all but socket filters and
+    cgroup skb programs, CAP_NET_ADMIN for networking types, CAP_PERFMON for tracing
+    types (CAP_SYS_ADMIN stands for each).  Returns the size limit."""
+    ns = task.kernel.init_user_ns
+    bpf_cap = bpf_capable(task)
+    limit = BPF_COMPLEXITY_LIMIT_INSNS if bpf_cap else BPF_MAXINSNS
+    if insn_cnt == 0 or insn_cnt > limit:
+        raise kernel_error(errno.E2BIG)
+    admin = capable(task.cred, ns, CAP_SYS_ADMIN)
+    if prog_type not in (BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_CGROUP_SKB) and not bpf_cap:
+        raise kernel_error(errno.EPERM)
+    if prog_type in NET_ADMIN_PROG_TYPES and not (capable(task.cred, ns, CAP_NET_ADMIN) or admin):
+        raise kernel_error(errno.EPERM)
+    if prog_type in PERFMON_PROG_TYPES and not (capable(task.cred, ns, CAP_PERFMON) or admin):
+        raise kernel_error(errno.EPERM)
+    return limit
 
 
 def bpf_check_tail_call(prog: BpfProg) -> None:
