@@ -232,3 +232,105 @@ def test_ids_are_cyclic_not_reused(sides: list[tuple[str, Raw, Raw]]) -> None:
         return ids[0] < ids[1] < ids[2]
 
     assert both(sides, script) is True
+
+
+# --------------------------------------------------------------------------------------
+# Loaders' pinning logic, transliterated (not copied) from their sources, on both sides.
+
+BPF_OBJ_PIN, BPF_OBJ_GET = 6, 7
+
+
+def obj_path_call(side: Raw, cmd: int, path: str, fd: int = 0, flags: int = 0) -> int:
+    name = side.alloc(path.encode() + b"\0")
+    try:
+        return call(side, cmd, struct.pack("<QII", name, fd, flags))[0]
+    finally:
+        side.free(name)
+
+
+def map_info_fields(side: Raw, fd: int) -> tuple[int, ...] | None:
+    """``bpf_map_get_info_by_fd`` as libbpf and cilium/ebpf call it (sizeof their
+    struct bpf_map_info, 88 bytes in today's libbpf headers)."""
+    result, _, data = info(side, fd, 88)
+    if result < 0:
+        return None
+    return struct.unpack_from("<6I", data) + struct.unpack_from("<Q", data, 80)
+
+
+def libbpf_map_is_reuse_compat(side: Raw, spec: tuple[int, ...], fd: int) -> bool:
+    """libbpf src/libbpf.c ``map_is_reuse_compat``: type, key/value size, max_entries,
+    map_flags and map_extra of the pinned map must equal the definition's."""
+    fields = map_info_fields(side, fd)
+    if fields is None:
+        return False
+    map_type, _id, key_size, value_size, max_entries, flags, extra = fields
+    return (map_type, key_size, value_size, max_entries, flags, extra) == spec
+
+
+def libbpf_reuse_or_pin(side: Raw, spec: tuple[int, ...], path: str) -> tuple[str, int]:
+    """libbpf ``bpf_object__reuse_map`` (OBJ_GET; ENOENT: nothing to reuse; an
+    incompatible map: -EINVAL) and, when nothing was reused, map creation then
+    ``bpf_map__pin`` (OBJ_PIN)."""
+    pin_fd = obj_path_call(side, BPF_OBJ_GET, path)
+    if pin_fd >= 0:
+        if not libbpf_map_is_reuse_compat(side, spec, pin_fd):
+            side.close(pin_fd)
+            return "incompatible", -errno.EINVAL
+        return "reused", 0
+    if pin_fd != -errno.ENOENT:
+        return "get failed", pin_fd
+    map_type, key_size, value_size, max_entries, flags, _extra = spec
+    attr = struct.pack("<5I", map_type, key_size, value_size, max_entries, flags)
+    fd, _ = call(side, BPF_MAP_CREATE, attr)
+    if fd < 0:
+        return "create failed", fd
+    return "pinned", obj_path_call(side, BPF_OBJ_PIN, path, fd)
+
+
+def cilium_load_pinned_map(side: Raw, path: str, spec: tuple[int, ...]) -> str:
+    """cilium/ebpf map.go ``LoadPinnedMap`` (OBJ_GET, then ``newMapFromFD`` reads the
+    info) and ``MapSpec.Compatible`` (type, key/value size, max entries, flags)."""
+    fd = obj_path_call(side, BPF_OBJ_GET, path)
+    if fd < 0:
+        return f"ObjGet: {errno.errorcode[-fd]}"
+    fields = map_info_fields(side, fd)
+    side.close(fd)
+    if fields is None:
+        return "ObjGetInfoByFd failed"
+    map_type, _id, key_size, value_size, max_entries, flags, _extra = fields
+    return (
+        "compatible"
+        if (map_type, key_size, value_size, max_entries, flags) == spec[:5]
+        else "incompatible"
+    )
+
+
+@pytest.fixture
+def bpffs_sides(live: LiveKernel) -> Iterator[list[tuple[str, Raw]]]:
+    k = pinfs.Kernel(LINUX_6_18)
+    k.init_task.mkdir("/mnt", 0o755)
+    k.init_task.mount("bpf", "/mnt", "bpf")
+    root = live.init_task.fork()
+    root.mkdir("/mnt", 0o755)
+    root.mount("bpf", "/mnt", "bpf")
+    yield [("pinfs", PinfsRaw(k.init_task)), ("live", LiveRaw(root))]
+    root.exit(0)
+
+
+def test_libbpf_and_cilium_pinning_logic_agree(bpffs_sides: list[tuple[str, Raw]]) -> None:
+    spec = (BPF_MAP_TYPE_HASH, 4, 8, 16, 1, 0)  # BPF_F_NO_PREALLOC
+    other = (BPF_MAP_TYPE_HASH, 4, 8, 32, 1, 0)
+
+    def script(side: Raw) -> Any:
+        return (
+            libbpf_reuse_or_pin(side, spec, "/mnt/counts"),
+            libbpf_reuse_or_pin(side, spec, "/mnt/counts"),
+            libbpf_reuse_or_pin(side, other, "/mnt/counts"),
+            cilium_load_pinned_map(side, "/mnt/counts", spec),
+            cilium_load_pinned_map(side, "/mnt/counts", other),
+            cilium_load_pinned_map(side, "/mnt/missing", spec),
+        )
+
+    results = {name: script(side) for name, side in bpffs_sides}
+    assert results["pinfs"] == results["live"], results
+    assert results["pinfs"][:3] == (("pinned", 0), ("reused", 0), ("incompatible", -errno.EINVAL))
