@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,15 @@ import pytest
 
 import pinfs
 from pinfs.base import profiles
-from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, SEED, Profile
-from pinfs.ebpf.attr import BPF_F_PATH_FD, BPF_F_RDONLY, BPF_MAP_TYPE_ARRAY, pack_attr
+from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
+from pinfs.ebpf.attr import (
+    BPF_F_PATH_FD,
+    BPF_F_RDONLY,
+    BPF_MAP_GET_FD_BY_ID,
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+    BPF_MAP_TYPE_ARRAY,
+    pack_attr,
+)
 from pinfs.ebpf.objects import bpf_prog_tag
 from pinfs.ebpf.prog import RETURN_ZERO
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
@@ -282,7 +290,7 @@ def prog_array_lookup(k: pinfs.Kernel) -> Any:
     prog = t.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
     t.map_update_elem(array, b"\0" * 4, prog.to_bytes(4, "little"))
     try:
-        return t.map_lookup_elem(array, b"\0" * 4) == t.fd_object(prog).id.to_bytes(4, "little")  # type: ignore[attr-defined]
+        return t.map_lookup_elem(array, b"\0" * 4) == t.fd_object(prog).idr_id.to_bytes(4, "little")  # type: ignore[attr-defined]
     except OSError as exc:
         return errno.errorcode[exc.errno or 0]
 
@@ -293,6 +301,135 @@ def small_log(k: pinfs.Kernel) -> int:
 
 def kprobe_version(k: pinfs.Kernel) -> int:
     return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_KPROBE, RETURN_ZERO, kern_version=1)
+
+
+def raw_attr(cmd: int, at: dict[int, bytes], base: str = "hash") -> Script:
+    """bpf(cmd) with an attr of the profile's size: a base (a small hash map, or a
+    socket filter returning 0), then raw bytes at offsets (fields the seed lacks)."""
+
+    def script(k: pinfs.Kernel) -> int:
+        t = k.init_task
+        attr = bytearray(k.profile.bpf_attr_size if max(at) < 48 else 168)
+        buffers = []
+        if base == "hash":
+            attr[0:16] = struct.pack("<4I", pinfs.BPF_MAP_TYPE_HASH, 4, 4, 4)
+        elif base == "prog":
+            insns, license = t.mem.alloc(RETURN_ZERO), t.mem.alloc(b"GPL\0")
+            buffers += [insns, license]
+            attr[0:24] = struct.pack("<IIQQ", 1, 2, insns, license)
+        for offset, data in at.items():
+            attr[offset : offset + len(data)] = data
+        address = t.mem.alloc(bytes(attr))
+        try:
+            result = err(t.bpf, cmd, address, len(attr))
+        finally:
+            for buf in [*buffers, address]:
+                t.mem.free(buf)
+        return result if isinstance(result, int) and result < 200 else 0
+
+    return script
+
+
+def le32(value: int) -> bytes:
+    return value.to_bytes(4, "little")
+
+
+def unprivileged_bad_sizes(k: pinfs.Kernel) -> int:
+    k.sysctl["kernel.unprivileged_bpf_disabled"] = 1
+    return err(k.spawn(uid=1000).map_create, pinfs.BPF_MAP_TYPE_HASH, 0, 4, 1)
+
+
+def unlimited(k: pinfs.Kernel) -> pinfs.Task:
+    t = k.init_task
+    inf = pinfs.machine.task.RLIM_INFINITY
+    t.setrlimit(pinfs.machine.task.RLIMIT_MEMLOCK, inf, inf)
+    return t
+
+
+def hash_key_plus_value(k: pinfs.Kernel) -> int:
+    return err(unlimited(k).map_create, pinfs.BPF_MAP_TYPE_HASH, 1, (1 << 22) - 48 - 1, 1)
+
+
+def array_value_int_max(k: pinfs.Kernel) -> int:
+    return err(unlimited(k).map_create, BPF_MAP_TYPE_ARRAY, 4, 1 << 31, 1)
+
+
+def full_hash_exist(k: pinfs.Kernel) -> int:
+    t = k.init_task
+    fd = t.map_create(pinfs.BPF_MAP_TYPE_HASH, 4, 4, 1)
+    t.map_update_elem(fd, le32(1), le32(1))
+    return err(t.map_update_elem, fd, le32(2), le32(2), 2)  # BPF_EXIST
+
+
+def lookup_lock_bad_fd(k: pinfs.Kernel) -> int:
+    t = k.init_task
+    key, value = t.mem.alloc(le32(0)), t.mem.alloc(le32(0))
+    attr = struct.pack("<IIQQQ", 999, 0, key, value, 4).ljust(k.profile.bpf_attr_size, b"\0")
+    return err(t.bpf, pinfs.BPF_MAP_LOOKUP_ELEM, t.mem.alloc(attr), len(attr))
+
+
+def next_map_id(k: pinfs.Kernel) -> Any:
+    pinned_map(k)
+    try:
+        return ("id", k.init_task.map_get_next_id(0))
+    except OSError as exc:
+        return exc.errno
+
+
+def fd_by_id_rdonly(k: pinfs.Kernel) -> Any:
+    pinned_map(k)
+    attr = struct.pack("<III", 1, 0, BPF_F_RDONLY).ljust(k.profile.bpf_attr_size, b"\0")
+    t = k.init_task
+    try:
+        fd = t.bpf(BPF_MAP_GET_FD_BY_ID, t.mem.alloc(attr), len(attr))
+    except OSError as exc:
+        return exc.errno
+    return errno.errorcode[err(t.map_update_elem, fd, le32(0), le32(1))]
+
+
+def memlock_at_boot(k: pinfs.Kernel) -> tuple[int, int]:
+    return k.init_task.getrlimit(pinfs.machine.task.RLIMIT_MEMLOCK)
+
+
+def program_of_4096_insns(k: pinfs.Kernel) -> int:
+    insns = pinfs.ebpf.prog.BPF_MOV64_IMM(0, 0) * 4095 + pinfs.ebpf.prog.BPF_EXIT_INSN()
+    return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_SOCKET_FILTER, insns)
+
+
+def no_insns_bad_license(k: pinfs.Kernel) -> int:
+    t = k.init_task
+    attr = struct.pack("<IIQQ", 1, 0, t.mem.alloc(RETURN_ZERO), 0).ljust(48, b"\0")
+    return err(t.bpf, pinfs.BPF_PROG_LOAD, t.mem.alloc(attr), len(attr))
+
+
+def freeze_then_update(k: pinfs.Kernel) -> tuple[int, int]:
+    t = k.init_task
+    fd = t.map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    return err(t.map_freeze, fd), err(t.map_update_elem, fd, le32(0), le32(1))
+
+
+def unprivileged_freeze(k: pinfs.Kernel) -> int:
+    pinned_map(k)
+    k.init_task.chmod(f"{BPF}/m", 0o666)
+    user = k.spawn(uid=1000)
+    return err(user.map_freeze, user.obj_get(f"{BPF}/m"))
+
+
+def lookup_and_delete(map_type: int) -> Script:
+    def script(k: pinfs.Kernel) -> int:
+        t = k.init_task
+        fd = t.map_create(map_type, 4, 4, 1)
+        if map_type == pinfs.BPF_MAP_TYPE_HASH:
+            t.map_update_elem(fd, le32(0), le32(5))
+        key, value = t.mem.alloc(le32(0)), t.mem.alloc(le32(0))
+        attr = struct.pack("<IIQQ", fd, 0, key, value).ljust(k.profile.bpf_attr_size, b"\0")
+        return err(t.bpf, BPF_MAP_LOOKUP_AND_DELETE_ELEM, t.mem.alloc(attr), len(attr))
+
+    return script
+
+
+MAP, PROG = pinfs.BPF_MAP_CREATE, pinfs.BPF_PROG_LOAD
+E2BIG, EINVAL = errno.E2BIG, errno.EINVAL
 
 
 #: switch -> (script, seed result, modern result, modern profile)
@@ -399,9 +536,50 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
     "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),
     "htab_key_size_limit": (big_key, errno.E2BIG, 0, LATEST),
-    "htab_value_size_limit": (big_value, 0, errno.E2BIG, LATEST),
+    "htab_value_size_limit": (big_value, 0, errno.E2BIG, LINUX_4_4),
     "fd_array_sys_lookup": (prog_array_lookup, "ENOENT", True, LATEST),
     "verifier_log_rules": (small_log, errno.EINVAL, 0, LATEST),
+    "map_create_map_flags": (raw_attr(MAP, {16: le32(1)}), EINVAL, 0, LINUX_4_7),
+    "map_create_inner_map_fd": (raw_attr(MAP, {20: le32(99)}), EINVAL, 0, LINUX_5_10),
+    "map_create_numa_node": (raw_attr(MAP, {24: le32(7)}), EINVAL, 0, LINUX_5_10),
+    "map_create_map_name": (raw_attr(MAP, {28: b"abc"}), EINVAL, 0, LINUX_5_10),
+    "map_create_map_ifindex": (raw_attr(MAP, {44: le32(1)}), EINVAL, errno.EOPNOTSUPP, LATEST),
+    "map_create_btf": (raw_attr(MAP, {48: le32(99)}), E2BIG, 0, LINUX_5_10),
+    "map_create_btf_vmlinux_value_type_id": (raw_attr(MAP, {60: le32(1)}), E2BIG, EINVAL, LATEST),
+    "map_create_map_extra": (raw_attr(MAP, {64: le32(1)}), E2BIG, EINVAL, LATEST),
+    "map_create_value_type_btf_obj_fd": (raw_attr(MAP, {72: le32(5)}), E2BIG, 0, LATEST),
+    "map_create_map_token_fd": (raw_attr(MAP, {76: le32(5)}), E2BIG, 0, LATEST),
+    "map_create_excl_prog_hash": (raw_attr(MAP, {88: le32(32)}), E2BIG, EINVAL, LATEST),
+    "map_create_flags": (raw_attr(MAP, {16: le32(1 << 6)}), EINVAL, 0, LINUX_5_10),
+    "map_alloc_check_before_gate": (unprivileged_bad_sizes, errno.EPERM, EINVAL, LATEST),
+    "htab_key_value_size_check": (hash_key_plus_value, 0, E2BIG, LATEST),
+    "array_value_size_check": (array_value_int_max, 0, E2BIG, LATEST),
+    "htab_check_flags_before_alloc": (full_hash_exist, E2BIG, errno.ENOENT, LINUX_4_7),
+    "prog_load_prog_flags": (raw_attr(PROG, {44: le32(1)}, "prog"), EINVAL, 0, LINUX_5_10),
+    "prog_load_flags": (raw_attr(PROG, {44: le32(4)}, "prog"), EINVAL, 0, LINUX_5_10),
+    "prog_load_prog_name": (raw_attr(PROG, {48: b"p"}, "prog"), E2BIG, 0, LINUX_5_10),
+    "prog_load_prog_ifindex": (raw_attr(PROG, {64: le32(1)}, "prog"), E2BIG, EINVAL, LATEST),
+    "prog_load_expected_attach_type": (raw_attr(PROG, {68: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_func_info": (raw_attr(PROG, {72: le32(99)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_line_info": (raw_attr(PROG, {92: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_attach_btf_id": (raw_attr(PROG, {108: le32(1)}, "prog"), E2BIG, EINVAL, LATEST),
+    "prog_load_attach_prog_fd": (raw_attr(PROG, {112: le32(1)}, "prog"), E2BIG, EINVAL, LATEST),
+    "prog_load_fd_array": (raw_attr(PROG, {120: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_core_relos": (raw_attr(PROG, {136: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_log_true_size": (raw_attr(PROG, {140: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_prog_token_fd": (raw_attr(PROG, {144: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "prog_load_fd_array_cnt": (raw_attr(PROG, {148: le32(1)}, "prog"), E2BIG, errno.EFAULT, LATEST),
+    "prog_load_signature": (raw_attr(PROG, {164: le32(1)}, "prog"), E2BIG, 0, LATEST),
+    "map_lookup_elem_flags": (lookup_lock_bad_fd, EINVAL, errno.EBADF, LATEST),
+    "object_ids": (next_map_id, EINVAL, ("id", 1), LATEST),
+    "map_get_fd_by_id_open_flags": (fd_by_id_rdonly, EINVAL, "EPERM", LATEST),
+    "prog_load_cap_bpf": (program_of_4096_insns, errno.EINVAL, 0, LINUX_5_10),
+    "prog_load_license_after_insns": (no_insns_bad_license, errno.EFAULT, E2BIG, LATEST),
+    "map_freeze": (freeze_then_update, (EINVAL, 0), (0, errno.EPERM), LINUX_5_10),
+    "map_freeze_needs_write_fd": (unprivileged_freeze, EINVAL, 0, LATEST),
+    "map_lookup_and_delete_elem": (lookup_and_delete(ARRAY), EINVAL, 524, LINUX_5_10),
+    "htab_lookup_and_delete": (lookup_and_delete(pinfs.BPF_MAP_TYPE_HASH), EINVAL, 0, LATEST),
+    "memlock_boot_limit": (memlock_at_boot, (65536, 65536), (8 << 20, 8 << 20), LATEST),
 }
 
 

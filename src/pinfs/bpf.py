@@ -23,13 +23,20 @@ from pinfs.ebpf.attr import (
     BPF_F_WRONLY,
     BPF_MAP_CREATE,
     BPF_MAP_DELETE_ELEM,
+    BPF_MAP_FREEZE,
+    BPF_MAP_GET_FD_BY_ID,
+    BPF_MAP_GET_NEXT_ID,
     BPF_MAP_GET_NEXT_KEY,
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM,
     BPF_MAP_LOOKUP_ELEM,
     BPF_MAP_TYPE_HASH,
     BPF_MAP_TYPE_PROG_ARRAY,
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET,
+    BPF_OBJ_GET_INFO_BY_FD,
     BPF_OBJ_PIN,
+    BPF_PROG_GET_FD_BY_ID,
+    BPF_PROG_GET_NEXT_ID,
     BPF_PROG_LOAD,
     CommandLayout,
     layouts_for,
@@ -37,6 +44,20 @@ from pinfs.ebpf.attr import (
 )
 from pinfs.ebpf.context import BpfKernel, BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
+from pinfs.ebpf.ids import (
+    bpf_map_alloc_id,
+    bpf_map_get_fd_by_id,
+    bpf_prog_get_fd_by_id,
+    map_freeze,
+    map_get_next_id,
+    prog_get_next_id,
+)
+from pinfs.ebpf.info import bpf_obj_get_info_by_fd
+from pinfs.ebpf.mapcreate import (
+    bpf_map_offload_map_alloc,
+    map_create_postcheck,
+    map_create_precheck,
+)
 from pinfs.ebpf.objects import (
     FMODE_READ,
     FMODE_WRITE,
@@ -46,6 +67,7 @@ from pinfs.ebpf.objects import (
     bpf_file_object,
     bpf_map_fdget,
     bpf_map_new_fd,
+    bpf_obj_free_id,
     bpf_prog_put,
     fd_array_get_ptr,
     find_and_alloc_map,
@@ -87,7 +109,12 @@ def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     handler = _HANDLERS.get(cmd)
     if handler is None:
         raise refuse(errno.EINVAL, "sys_bpf", "unknown command {cmd}", cmd=cmd)
-    return handler(task, _check_attr(kernel.attr_layouts[cmd], attr))
+    layout = kernel.attr_layouts.get(cmd)
+    if layout is None:
+        raise refuse(errno.EINVAL, "sys_bpf", "command {cmd} is not in this kernel", cmd=cmd)
+    decoded = _check_attr(layout, attr)
+    decoded["<uattr>"], decoded["<size>"] = uattr, size  # for put_user and log_true_size
+    return handler(task, decoded)
 
 
 def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
@@ -105,11 +132,19 @@ def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
 
 
 def map_create(task: BpfTask, attr: dict[str, int]) -> int:
-    """``map_create``: allocate by type, refcnt 1, charge memlock, new fd.  If no fd
-    can be had the map is freed without uncharging, a leak of the seed (S19)."""
+    """``map_create``: validate, allocate by type, name, refcnt 1, charge memlock, id,
+    new fd.  If no fd can be had the map is freed without uncharging, a leak of the
+    seed (S19).  Since 1d28635abcf1 (v6.5) the unprivileged gate comes after the
+    validation (:mod:`pinfs.ebpf.mapcreate`)."""
     kernel = task.kernel
-    if kernel.profile.unpriv_gate_commands != "all":
+    profile = kernel.profile
+    if profile.unpriv_gate_commands != "all" and not profile.map_alloc_check_before_gate:
         unprivileged_gate(task)
+    f_flags = map_create_precheck(task, attr)
+    if profile.unpriv_gate_commands != "all" and profile.map_alloc_check_before_gate:
+        unprivileged_gate(task)
+    if attr.get("map_ifindex", 0):
+        bpf_map_offload_map_alloc(task, attr)
     storage = find_and_alloc_map(
         kernel, attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"]
     )
@@ -123,15 +158,18 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
         storage,
         storage.pages,
     )
+    map.map_flags = attr.get("map_flags", 0) & ~(BPF_F_RDONLY | BPF_F_WRONLY)
     try:
+        map.name = map_create_postcheck(task, attr)
         bpf_charge_memlock(task, map)
     except BaseException:
         storage.free()
         map.freed = True
         raise
     map.id = kernel.register_bpf_object(map)
+    bpf_map_alloc_id(map)
     try:
-        return bpf_map_new_fd(task, map)
+        return bpf_map_new_fd(task, map, f_flags)
     except BaseException:
         if map.user is not None:
             kernel.memlock_leaked[map.user.uid] = (
@@ -141,6 +179,7 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
         storage.free()
         map.freed = True
         kernel.bpf_objects.pop(map.id, None)
+        bpf_obj_free_id(map)
         raise
 
 
@@ -158,7 +197,16 @@ def _map_and_key(task: BpfTask, attr: dict[str, int], need_mode: int) -> tuple[B
 
 
 def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
-    """``map_lookup_elem``: ENOENT if absent (always for fd arrays), copy out."""
+    """``map_lookup_elem``: ENOENT if absent (always for fd arrays), copy out.  With
+    ``flags`` (96049f3afd50, v5.1): unknown bits EINVAL before the fd, then the fd,
+    FMODE_CAN_READ (EPERM), and BPF_F_LOCK on a map without a spin lock (every map
+    here: no BTF) EINVAL."""
+    flags = attr.get("flags", 0)
+    if flags & ~BPF_F_LOCK:
+        raise kernel_error(errno.EINVAL)
+    if flags & BPF_F_LOCK:
+        bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
+        raise kernel_error(errno.EINVAL)
     map, key = _map_and_key(task, attr, FMODE_READ)
     _alloc_check(map.value_size)
     if isinstance(map.storage, FdArray) and task.kernel.profile.fd_array_sys_lookup:
@@ -171,13 +219,39 @@ def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
     return 0
 
 
+BPF_F_LOCK = 4
+
+
+def map_lookup_and_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
+    """``map_lookup_and_delete_elem``: unknown flags EINVAL, the map, read *and* write
+    access (EPERM), BPF_F_LOCK without a spin lock EINVAL, the key; hash maps (v5.14)
+    remove the element, then copy the value out (an EFAULT there comes after the
+    delete); other modelled types are ENOTSUPP."""
+    flags = attr.get("flags", 0)
+    if flags & ~BPF_F_LOCK:
+        raise kernel_error(errno.EINVAL)
+    map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ | FMODE_WRITE)
+    if flags & BPF_F_LOCK:
+        raise kernel_error(errno.EINVAL)
+    _alloc_check(map.key_size)
+    key = task.mem.read(attr["key"], map.key_size)
+    if map.map_type != BPF_MAP_TYPE_HASH or not task.kernel.profile.htab_lookup_and_delete:
+        raise kernel_error(ENOTSUPP)
+    value = map.storage.lookup_elem(key)
+    if value is None:
+        raise kernel_error(errno.ENOENT)
+    map.storage.delete_elem(key)
+    task.mem.write(attr["value"], value)
+    return 0
+
+
 def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
     """``bpf_fd_array_map_lookup_elem`` (v4.13): a PROG_ARRAY slot reads as the
     program's id; types without ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
     if map.map_type != BPF_MAP_TYPE_PROG_ARRAY:
         raise kernel_error(ENOTSUPP)
     prog = map.storage.slots.get(int.from_bytes(key, "little"))
-    return None if prog is None else int(prog.id).to_bytes(4, "little")
+    return None if prog is None else int(prog.idr_id).to_bytes(4, "little")
 
 
 def map_update_elem(task: BpfTask, attr: dict[str, int]) -> int:
@@ -192,8 +266,14 @@ def map_update_elem(task: BpfTask, attr: dict[str, int]) -> int:
         )
         _put_slot(old)
     else:
-        storage.update_elem(key, value, attr["flags"])
+        storage.update_elem(key, value, attr["flags"], **_htab_order(task, map))
     return 0
+
+
+def _htab_order(task: BpfTask, map: BpfMap) -> dict[str, bool]:
+    if map.map_type == BPF_MAP_TYPE_HASH and task.kernel.profile.htab_check_flags_before_alloc:
+        return {"check_flags_first": True}
+    return {}
 
 
 def map_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
@@ -264,6 +344,13 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_PROG_LOAD: bpf_prog_load,
     BPF_OBJ_PIN: obj_pin,
     BPF_OBJ_GET: obj_get,
+    BPF_PROG_GET_NEXT_ID: prog_get_next_id,
+    BPF_MAP_GET_NEXT_ID: map_get_next_id,
+    BPF_PROG_GET_FD_BY_ID: bpf_prog_get_fd_by_id,
+    BPF_MAP_GET_FD_BY_ID: bpf_map_get_fd_by_id,
+    BPF_OBJ_GET_INFO_BY_FD: bpf_obj_get_info_by_fd,
+    BPF_MAP_FREEZE: map_freeze,
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM: map_lookup_and_delete_elem,
 }
 
 
@@ -293,7 +380,18 @@ def _c_string(value: object, what: str) -> bytes:
 
 #: The helpers write ``file_flags`` and ``path_fd`` wherever the caller asks; the
 #: kernel's own table decides whether those bytes are fields or must be zero.
-_HELPER_LAYOUTS = layouts_for(file_flags=True, path_fd=True)
+_HELPER_LAYOUTS = layouts_for(None)
+
+
+def _name_field(value: object, what: str) -> int:
+    """A ``char name[16]`` attr field from str/bytes (not checked: the kernel does)."""
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogateescape")
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    if len(value) > 16:
+        raise ValueError(f"{what} is longer than 16 bytes")
+    return int.from_bytes(bytes(value).ljust(16, b"\0"), "little")
 
 
 def _obj_fields(file_flags: int, path_fd: int | None) -> dict[str, int]:
@@ -376,17 +474,29 @@ class BpfSyscalls:
         return 8, 8
 
     @syscall
-    def map_create(self, map_type: int, key_size: int, value_size: int, max_entries: int) -> int:
-        """BPF_MAP_CREATE: returns the new map's fd."""
-        return self._bpf_call(
-            BPF_MAP_CREATE,
-            {},
-            None,
-            map_type=_u32(map_type, "map_type"),
-            key_size=_u32(key_size, "key_size"),
-            value_size=_u32(value_size, "value_size"),
-            max_entries=_u32(max_entries, "max_entries"),
-        )[0]
+    def map_create(
+        self,
+        map_type: int,
+        key_size: int,
+        value_size: int,
+        max_entries: int,
+        map_flags: int = 0,
+        map_name: str | bytes | None = None,
+    ) -> int:
+        """BPF_MAP_CREATE: returns the new map's fd.  ``map_flags`` (v4.6) and
+        ``map_name`` (v4.15, at most 15 bytes) go in the attr whatever the profile;
+        a kernel without them answers EINVAL."""
+        fields = {
+            "map_type": _u32(map_type, "map_type"),
+            "key_size": _u32(key_size, "key_size"),
+            "value_size": _u32(value_size, "value_size"),
+            "max_entries": _u32(max_entries, "max_entries"),
+        }
+        if map_flags:
+            fields["map_flags"] = _u32(map_flags, "map_flags")
+        if map_name:
+            fields["map_name"] = _name_field(map_name, "map_name")
+        return self._bpf_call(BPF_MAP_CREATE, {}, None, **fields)[0]
 
     @syscall
     def map_lookup_elem(self, fd: int, key: bytes) -> bytes:
@@ -489,3 +599,68 @@ class BpfSyscalls:
         if obj is None:
             raise ValueError(f"fd {fd} is not a bpf map or program")
         return obj
+
+    # -- object ids and info (v4.13) ----------------------------------------------------
+
+    def _get_id_call(self, cmd: int, **fields: int) -> tuple[int, bytes]:
+        """A GET_NEXT_ID / GET_FD_BY_ID call; returns the result and the attr after it."""
+        attr = pack_attr_in(_HELPER_LAYOUTS, cmd, self.kernel.profile.bpf_attr_size, fields)
+        address = self.mem.alloc(attr)
+        try:
+            return self.bpf(cmd, address, len(attr)), self.mem.read(address, 8)
+        finally:
+            self.mem.free(address)
+
+    @syscall
+    def map_get_next_id(self, start_id: int) -> int:
+        """BPF_MAP_GET_NEXT_ID: the first map id after ``start_id`` (CAP_SYS_ADMIN)."""
+        _, out = self._get_id_call(BPF_MAP_GET_NEXT_ID, start_id=_u32(start_id, "start_id"))
+        return int.from_bytes(out[4:8], "little")
+
+    @syscall
+    def prog_get_next_id(self, start_id: int) -> int:
+        """BPF_PROG_GET_NEXT_ID: the first program id after ``start_id``."""
+        _, out = self._get_id_call(BPF_PROG_GET_NEXT_ID, start_id=_u32(start_id, "start_id"))
+        return int.from_bytes(out[4:8], "little")
+
+    @syscall
+    def map_get_fd_by_id(self, map_id: int, open_flags: int = 0) -> int:
+        """BPF_MAP_GET_FD_BY_ID: a new fd for map ``map_id`` (CAP_SYS_ADMIN;
+        ``open_flags`` BPF_F_RDONLY/BPF_F_WRONLY since v4.15)."""
+        fields = {"start_id": _u32(map_id, "map_id")}
+        if open_flags:
+            fields["open_flags"] = _u32(open_flags, "open_flags")
+        return self._get_id_call(BPF_MAP_GET_FD_BY_ID, **fields)[0]
+
+    @syscall
+    def prog_get_fd_by_id(self, prog_id: int) -> int:
+        """BPF_PROG_GET_FD_BY_ID: a new fd for program ``prog_id`` (CAP_SYS_ADMIN)."""
+        return self._get_id_call(BPF_PROG_GET_FD_BY_ID, start_id=_u32(prog_id, "prog_id"))[0]
+
+    @syscall
+    def obj_get_info_by_fd(self, fd: int, info_len: int = 256, info: bytes = b"") -> bytes:
+        """BPF_OBJ_GET_INFO_BY_FD: the ``struct bpf_map_info`` / ``bpf_prog_info``
+        bytes the kernel copied back (``info_len`` of them at most).  ``info`` is what
+        the buffer holds before the call (inputs such as ``nr_map_ids``)."""
+        buf = _as_bytes(info, "info").ljust(_u32(info_len, "info_len"), b"\0")
+        attr = pack_attr_in(
+            _HELPER_LAYOUTS,
+            BPF_OBJ_GET_INFO_BY_FD,
+            self.kernel.profile.bpf_attr_size,
+            {"bpf_fd": _u32(fd, "fd"), "info_len": len(buf)},
+        )
+        info_addr = self.mem.alloc(buf or b"\0")
+        attr_addr = self.mem.alloc(attr)
+        try:
+            self.mem.write(attr_addr + 8, info_addr.to_bytes(8, "little"))
+            self.bpf(BPF_OBJ_GET_INFO_BY_FD, attr_addr, len(attr))
+            written = int.from_bytes(self.mem.read(attr_addr + 4, 4), "little")
+            return self.mem.read(info_addr, written)
+        finally:
+            self.mem.free(info_addr)
+            self.mem.free(attr_addr)
+
+    @syscall
+    def map_freeze(self, fd: int) -> None:
+        """BPF_MAP_FREEZE (v5.2): syscall writes to the map are refused from now on."""
+        self._get_id_call(BPF_MAP_FREEZE, map_fd=_u32(fd, "fd"))

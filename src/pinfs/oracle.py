@@ -31,7 +31,6 @@ import attrs
 from pinfs.base.profiles import Profile
 from pinfs.live.kernel import LiveKernel, live_unavailable_reason
 from pinfs.scenario import (
-    Attr,
     Flags,
     Int,
     LiveBackend,
@@ -128,15 +127,6 @@ def _ramfs_boot_root(step: Step, reference: str, pinfs: str) -> bool:
     return step.op == "stat" and on_root and "stat(" in reference and "stat(" in pinfs
 
 
-def _later_map_create_fields(step: Step, reference: str, pinfs: str) -> bool:
-    """Raw MAP_CREATE setting a field after ``max_entries`` (map_flags, map_name, ...)."""
-    if step.op != "bpf" or not step.args or _int_value(step.args[0]) != 0:
-        return False
-    attrs = [a for a in step.args if isinstance(a, Attr)]
-    seed_fields = {"map_type", "key_size", "value_size", "max_entries"}
-    return pinfs == "EINVAL" and any(name not in seed_fields for a in attrs for name, _ in a.items)
-
-
 def _delegation_option(step: Step, reference: str, pinfs: str) -> bool:
     """bpffs ``delegate_*`` mount options (BPF token, v6.9)."""
     return step.op == "mount" and any(
@@ -175,15 +165,6 @@ KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
             "like the live one. Booting pinfs on tmpfs is a planned change."
         ),
         applies=_ramfs_boot_root,
-    ),
-    "later-map-create-fields": KnownDivergence(
-        reason=(
-            "pinfs models MAP_CREATE up to max_entries (the seed's LAST_FIELD) in every "
-            "profile: later fields (map_flags, inner_map_fd, numa_node, map_name, "
-            "map_ifindex, BTF ids, map_extra, token) are not modelled, so setting one is "
-            "EINVAL from CHECK_ATTR where 6.18 accepts it."
-        ),
-        applies=_later_map_create_fields,
     ),
     "bpf-token-delegation": KnownDivergence(
         reason=(

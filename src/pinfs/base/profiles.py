@@ -232,7 +232,8 @@ class Profile:
     memlock_rlimit: bool = True
     """Roman Gushchin's memcg accounting series (v5.11; ids not recovered) -- maps and
     programs are no longer charged against RLIMIT_MEMLOCK, so the "ulimit -l" EPERM
-    (S17, S36) is gone."""
+    (S17, S36) is gone.  v5.10 still charges (``bpf_map_charge_init`` in 5.10's
+    syscall.c), so LINUX_5_10 keeps it on."""
     cap_last_cap: int = 37
     """CAP_LAST_CAP: CAP_AUDIT_READ (37) at the seed; CAP_PERFMON and CAP_BPF came
     with 2c78ee898d8f's series (v5.8), CAP_CHECKPOINT_RESTORE (40) in v5.9.  Root's
@@ -330,6 +331,136 @@ class Profile:
     """``UTS_RELEASE`` (``uname -r``; like LINUX_VERSION_CODE): net-next on v4.3 at the seed; the
     presets give the release they imitate."""
 
+    # -- bpf(2) attr layouts: when each field of union bpf_attr appeared -----------------
+    map_create_map_flags: bool = False
+    """6c9059817432 (v4.6) -- MAP_CREATE reads ``map_flags`` (BPF_F_NO_PREALLOC for
+    hash maps); at the seed the bytes after ``max_entries`` must be zero (EINVAL)."""
+    map_create_inner_map_fd: bool = False
+    """56f668dfe00d (v4.12) -- ``inner_map_fd`` (map-in-map; other types ignore it)."""
+    map_create_numa_node: bool = False
+    """96eabe7a40aa (v4.14) -- ``numa_node``, read only with BPF_F_NUMA_NODE."""
+    map_create_map_name: bool = False
+    """ad5b177bd73f (v4.15) -- ``map_name[16]``, checked by ``bpf_obj_name_cpy``."""
+    map_create_map_ifindex: bool = False
+    """a3884572d2d1 (v4.16) -- ``map_ifindex`` (device offload: lo is EOPNOTSUPP, an
+    unknown ifindex EINVAL)."""
+    map_create_btf: bool = False
+    """a26ca7c982cb (v4.18) -- ``btf_fd``, ``btf_key_type_id``, ``btf_value_type_id``."""
+    map_create_btf_vmlinux_value_type_id: bool = False
+    """85d33df357b6 (v5.6) -- ``btf_vmlinux_value_type_id`` (STRUCT_OPS only)."""
+    map_create_map_extra: bool = False
+    """9330986c0300 (v5.16) -- ``map_extra`` (bloom filter / arena only)."""
+    map_create_value_type_btf_obj_fd: bool = False
+    """Kui-Feng Lee's struct_ops series (v6.9; id not recovered) --
+    ``value_type_btf_obj_fd``, read only with BPF_F_VTYPE_BTF_OBJ_FD."""
+    map_create_map_token_fd: bool = False
+    """a177fc2bf6fd (v6.9; id from memory) -- ``map_token_fd``, read only with
+    BPF_F_TOKEN_FD (a non-token fd: EBADF/EINVAL)."""
+    map_create_excl_prog_hash: bool = False
+    """KP Singh's signed-programs series (v6.18; id not recovered) --
+    ``excl_prog_hash`` and ``excl_prog_hash_size`` (must be 32, SHA-256)."""
+    map_create_flags: int = 0
+    """The ``map_flags`` bits MAP_CREATE knows (each map type then accepts a subset):
+    BPF_F_NO_PREALLOC 6c9059817432 (v4.6), BPF_F_NUMA_NODE 96eabe7a40aa (v4.14),
+    BPF_F_RDONLY/WRONLY 6e71b04a8224 (v4.15), BPF_F_ZERO_SEED 96b3b6c9091d (v5.0),
+    BPF_F_RDONLY_PROG/WRONLY_PROG 591fe9888d78 (v5.2), BPF_F_MMAPABLE fc9702273e2e
+    (v5.5), BPF_F_PRESERVE_ELEMS 792caccc4526 and BPF_F_INNER_MAP 4a8f87e60f6d (v5.10),
+    BPF_F_TOKEN_FD (v6.9, stripped before the per-type checks)."""
+    map_alloc_check_before_gate: bool = False
+    """1d28635abcf1 (v6.5) -- with the gate moved into ``map_create``, CHECK_ATTR,
+    the flag, type and ``map_alloc_check`` validation run before the
+    ``unprivileged_bpf_disabled`` EPERM: bad sizes are EINVAL/E2BIG for everyone."""
+    htab_key_value_size_check: bool = False
+    """``htab_map_alloc_check`` on v6.18 (seen live; commit not recovered) -- E2BIG when
+    key_size + value_size >= KMALLOC_MAX_SIZE - sizeof(struct htab_elem) (48); the
+    older value-only bound with MAX_BPF_STACK is gone."""
+    array_value_size_check: bool = False
+    """``array_map_alloc_check`` on v6.18 (seen live; commit not recovered) -- a
+    value_size above INT_MAX is E2BIG."""
+    htab_check_flags_before_alloc: bool = False
+    """6c9059817432 (v4.6; order from memory, seen live on v6.18) --
+    ``htab_map_update_elem`` runs ``check_flags`` before allocating the element: a
+    full map given BPF_EXIST for a missing key is ENOENT, not E2BIG."""
+    prog_load_cap_bpf: bool = False
+    """2c78ee898d8f (v5.8) -- PROG_LOAD's privilege checks: E2BIG for 0 or too many
+    instructions (4096, a million with CAP_BPF), CAP_BPF for all but socket filters
+    and cgroup skb programs, CAP_NET_ADMIN for networking and CAP_PERFMON for tracing
+    types (EPERM).  At the seed: EINVAL from 4096 on, CAP_SYS_ADMIN for every type but
+    socket filters."""
+    prog_load_license_after_insns: bool = False
+    """v6.18 (seen live and in the 6.x source; commit not recovered) -- the license is
+    copied after the size and capability checks and the instructions (a bad license
+    pointer with 0 instructions: E2BIG, not EFAULT)."""
+    prog_load_prog_flags: bool = False
+    """e07b98d9bffe (v4.12) -- PROG_LOAD reads ``prog_flags``."""
+    prog_load_flags: int = 0
+    """The ``prog_flags`` bits PROG_LOAD accepts (others EINVAL, first thing after
+    CHECK_ATTR): BPF_F_STRICT_ALIGNMENT e07b98d9bffe (v4.12), BPF_F_ANY_ALIGNMENT
+    e9ee9efc0d17 (v5.0), BPF_F_TEST_RND_HI32 (v5.3), BPF_F_TEST_STATE_FREQ (v5.4),
+    BPF_F_SLEEPABLE 1e6c62a88215 (v5.10), BPF_F_XDP_HAS_FRAGS (v5.18),
+    BPF_F_XDP_DEV_BOUND_ONLY (v6.3), BPF_F_TEST_REG_INVARIANTS (v6.7), BPF_F_TOKEN_FD
+    (v6.9).  Ids without a commit were not recovered."""
+    prog_load_prog_name: bool = False
+    """cb4d2b3f03d8 (v4.15) -- ``prog_name[16]`` (``bpf_obj_name_cpy``, after the
+    program type is found)."""
+    prog_load_prog_ifindex: bool = False
+    """ab3f0063c48c (v4.15) -- ``prog_ifindex`` (device-bound programs; pinfs has no
+    offload device: EINVAL)."""
+    prog_load_expected_attach_type: bool = False
+    """5e43f899b03a (v4.17) -- ``expected_attach_type`` (ignored by the modelled
+    program types)."""
+    prog_load_func_info: bool = False
+    """838e96904ff3 (v4.20) -- ``prog_btf_fd``, ``func_info_rec_size``, ``func_info``,
+    ``func_info_cnt``."""
+    prog_load_line_info: bool = False
+    """c454a46b5efd (v5.0) -- ``line_info_rec_size``, ``line_info``, ``line_info_cnt``."""
+    prog_load_attach_btf_id: bool = False
+    """ccfe29eb29c2 (v5.5) -- ``attach_btf_id`` (tracing types only: EINVAL here)."""
+    prog_load_attach_prog_fd: bool = False
+    """5b92a28aae4d (v5.5) -- ``attach_prog_fd`` / ``attach_btf_obj_fd``."""
+    prog_load_fd_array: bool = False
+    """387544bfa291 (v5.14; id from memory) -- ``fd_array``."""
+    prog_load_core_relos: bool = False
+    """fbd94c7afcf9 (v5.17) -- ``core_relo_cnt``, ``core_relos``, ``core_relo_rec_size``."""
+    prog_load_log_true_size: bool = False
+    """47a71c1f9af0 (v6.4) -- ``log_true_size`` (an output)."""
+    prog_load_prog_token_fd: bool = False
+    """caf8f28e036c (v6.9; id from memory) -- ``prog_token_fd`` (with BPF_F_TOKEN_FD)."""
+    prog_load_fd_array_cnt: bool = False
+    """Anton Protopopov (v6.14; id not recovered) -- ``fd_array_cnt``."""
+    prog_load_signature: bool = False
+    """KP Singh's signed-programs series (v6.18; id not recovered) -- ``signature``,
+    ``signature_size``, ``keyring_id``."""
+    map_lookup_elem_flags: bool = False
+    """96049f3afd50 (v5.1) -- MAP_LOOKUP_ELEM's last field is ``flags`` (BPF_F_LOCK);
+    other bits are EINVAL before the fd is looked at."""
+
+    # -- object ids and introspection ----------------------------------------------------
+    map_freeze: bool = False
+    """87df15de441b (v5.2) -- BPF_MAP_FREEZE: a frozen map refuses syscall writes
+    (update/delete EPERM); freezing twice is EBUSY; it needs CAP_SYS_ADMIN (CAP_BPF
+    from v5.8)."""
+    map_freeze_needs_write_fd: bool = False
+    """v6.18 (seen live; commit not recovered; CAP_SYS_ADMIN was still required in
+    2021, cilium/ebpf#244) -- BPF_MAP_FREEZE needs an fd that may write instead of a
+    capability: any user with a read-write fd may freeze, and a frozen map is EPERM."""
+    map_lookup_and_delete_elem: bool = False
+    """bd513cd08f10 (v4.20; id from memory) -- BPF_MAP_LOOKUP_AND_DELETE_ELEM, for
+    queues and stacks: on the modelled types ENOTSUPP (524)."""
+    htab_lookup_and_delete: bool = False
+    """3e87f192b405 (v5.14; id from memory) -- hash maps support it, and its last
+    field becomes ``flags`` (BPF_F_LOCK only)."""
+    object_ids: bool = False
+    """f3f1c054c288, dc4bb0e23561, 34ad5580f8f9, b16d9aa4c2b9, bd5f5f4ecb78 and
+    1e2709769086 (v4.13; ids from memory) -- maps and programs get ids from two
+    ``idr_alloc_cyclic`` spaces; BPF_{MAP,PROG}_GET_NEXT_ID, _GET_FD_BY_ID
+    (CAP_SYS_ADMIN) and BPF_OBJ_GET_INFO_BY_FD exist."""
+    map_get_fd_by_id_open_flags: bool = False
+    """6e71b04a8224 (v4.15) -- MAP_GET_FD_BY_ID takes ``open_flags``
+    (BPF_F_RDONLY/BPF_F_WRONLY)."""
+    memlock_boot_limit: int = 65536
+    """RLIMIT_MEMLOCK at boot: 64 KiB, then MLOCK_LIMIT 8 MiB from 9dcc38e2813e (v5.16)."""
+
     def __repr__(self) -> str:
         return _repr(self)
 
@@ -360,6 +491,9 @@ LINUX_4_7 = attrs.evolve(
     linux_version_code=0x040700,
     map_fdinfo_fields=("map_type", "key_size", "value_size", "max_entries", "map_flags"),
     uname_release="4.7.0",
+    map_create_map_flags=True,
+    map_create_flags=1 << 0,  # BPF_F_NO_PREALLOC
+    htab_check_flags_before_alloc=True,
 )
 
 LINUX_5_10 = attrs.evolve(
@@ -383,7 +517,6 @@ LINUX_5_10 = attrs.evolve(
     bpf_attr_size=120,
     unpriv_gate_caps="CAP_BPF_or_CAP_SYS_ADMIN",
     cap_last_cap=40,
-    memlock_rlimit=False,
     umount_lookup_first=True,
     rename_whiteout_needs_cap_mknod=False,
     mount_options_fs_parse=True,
@@ -396,15 +529,51 @@ LINUX_5_10 = attrs.evolve(
     verifier_log_rules="level_mask",
     linux_version_code=0x050A00,
     map_fdinfo_fields=(
-        "map_type", "key_size", "value_size", "max_entries", "map_flags", "memlock", "map_id",
-        "frozen", "owner_prog_type", "owner_jited",
+        "map_type",
+        "key_size",
+        "value_size",
+        "max_entries",
+        "map_flags",
+        "memlock",
+        "map_id",
+        "frozen",
+        "owner_prog_type",
+        "owner_jited",
     ),
     prog_fdinfo_fields=(
-        "prog_type", "prog_jited", "prog_tag", "memlock", "prog_id", "run_time_ns", "run_cnt",
+        "prog_type",
+        "prog_jited",
+        "prog_tag",
+        "memlock",
+        "prog_id",
+        "run_time_ns",
+        "run_cnt",
     ),
     fdinfo_ino=False,
     uname_release="5.10.0",
-)  # fmt: skip
+    map_create_inner_map_fd=True,
+    map_create_numa_node=True,
+    map_create_map_name=True,
+    map_create_map_ifindex=True,
+    map_create_btf=True,
+    map_create_btf_vmlinux_value_type_id=True,
+    map_create_flags=0x1FFF,  # NO_PREALLOC .. INNER_MAP (bits 0-12)
+    prog_load_prog_flags=True,
+    prog_load_flags=0x1F,  # STRICT_ALIGNMENT .. SLEEPABLE
+    prog_load_prog_name=True,
+    prog_load_prog_ifindex=True,
+    prog_load_expected_attach_type=True,
+    prog_load_func_info=True,
+    prog_load_line_info=True,
+    prog_load_attach_btf_id=True,
+    prog_load_attach_prog_fd=True,
+    map_lookup_elem_flags=True,
+    prog_load_cap_bpf=True,
+    map_freeze=True,
+    map_lookup_and_delete_elem=True,
+    object_ids=True,
+    map_get_fd_by_id_open_flags=True,
+)
 
 LINUX_6_18 = attrs.evolve(
     LINUX_5_10,
@@ -419,23 +588,59 @@ LINUX_6_18 = attrs.evolve(
     unpriv_sysctl_default=2,
     open_creat_directory_einval=True,
     lock_mount_needs_mounted=True,
-    htab_value_size_limit=(1 << 22) - 512 - 48,
     verifier_log_rules="vlog_init",
-    linux_version_code=0x061200,
     fdinfo_ino=True,
     fdinfo_world_readable=True,
     map_fdinfo_fields=(
-        "map_type", "key_size", "value_size", "max_entries", "map_flags", "map_extra", "memlock",
-        "map_id", "frozen", "owner_prog_type", "owner_jited",
+        "map_type",
+        "key_size",
+        "value_size",
+        "max_entries",
+        "map_flags",
+        "map_extra",
+        "memlock",
+        "map_id",
+        "frozen",
+        "owner_prog_type",
+        "owner_jited",
     ),
     prog_fdinfo_fields=(
-        "prog_type", "prog_jited", "prog_tag", "memlock", "prog_id", "run_time_ns", "run_cnt",
-        "recursion_misses", "verified_insns",
+        "prog_type",
+        "prog_jited",
+        "prog_tag",
+        "memlock",
+        "prog_id",
+        "run_time_ns",
+        "run_cnt",
+        "recursion_misses",
+        "verified_insns",
     ),
     prog_tag_hash="sha256",
     protected_sysctl_mode=0o644,
     uname_release="6.18.0",
-)  # fmt: skip
+    htab_value_size_limit=None,
+    linux_version_code=0x061200,
+    memlock_rlimit=False,
+    memlock_boot_limit=8 << 20,
+    map_create_map_extra=True,
+    map_create_value_type_btf_obj_fd=True,
+    map_create_map_token_fd=True,
+    map_create_excl_prog_hash=True,
+    map_create_flags=0x1FFF | 1 << 16,  # ... INNER_MAP, TOKEN_FD
+    map_alloc_check_before_gate=True,
+    htab_key_value_size_check=True,
+    array_value_size_check=True,
+    prog_load_flags=0xFF | 1 << 16,  # ... TEST_REG_INVARIANTS, TOKEN_FD
+    prog_load_fd_array=True,
+    prog_load_core_relos=True,
+    prog_load_log_true_size=True,
+    prog_load_prog_token_fd=True,
+    prog_load_fd_array_cnt=True,
+    prog_load_signature=True,
+    prog_load_license_after_insns=True,
+    map_freeze_needs_write_fd=True,
+    htab_lookup_and_delete=True,
+)
 
 LATEST = LINUX_6_18
 

@@ -1,8 +1,10 @@
-"""include/uapi/linux/bpf.h at the seed: constants and ``union bpf_attr`` as data.
+"""include/uapi/linux/bpf.h: constants and ``union bpf_attr`` as data.
 
-The layout is one table (:data:`ATTR_LAYOUT`): for each command, its fields with offset
-and size, and the last field ``CHECK_ATTR`` keeps (every byte after it, up to
-``sizeof(union bpf_attr)``, must be zero).  :func:`pack_attr` builds the bytes a caller
+The layout is one table: for each command, its fields with offset and size as v6.18
+lays them out, each tagged with the profile switch of the release that added it
+(:data:`_COMMANDS`).  :func:`layouts_for` picks a kernel's fields and the last one
+``CHECK_ATTR`` keeps (every byte after it, up to ``sizeof(union bpf_attr)``, must be
+zero); :data:`ATTR_LAYOUT` is the seed's.  :func:`pack_attr` builds the bytes a caller
 passes; :func:`read_field` is how the dispatcher reads them.
 """
 
@@ -23,6 +25,13 @@ class BpfCmd(enum.IntEnum):
     BPF_PROG_LOAD = 5
     BPF_OBJ_PIN = 6
     BPF_OBJ_GET = 7
+    BPF_PROG_GET_NEXT_ID = 11
+    BPF_MAP_GET_NEXT_ID = 12
+    BPF_PROG_GET_FD_BY_ID = 13
+    BPF_MAP_GET_FD_BY_ID = 14
+    BPF_OBJ_GET_INFO_BY_FD = 15
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
+    BPF_MAP_FREEZE = 22
 
 
 class BpfMapType(enum.IntEnum):
@@ -49,6 +58,13 @@ BPF_MAP_GET_NEXT_KEY = BpfCmd.BPF_MAP_GET_NEXT_KEY
 BPF_PROG_LOAD = BpfCmd.BPF_PROG_LOAD
 BPF_OBJ_PIN = BpfCmd.BPF_OBJ_PIN
 BPF_OBJ_GET = BpfCmd.BPF_OBJ_GET
+BPF_PROG_GET_NEXT_ID = BpfCmd.BPF_PROG_GET_NEXT_ID
+BPF_MAP_GET_NEXT_ID = BpfCmd.BPF_MAP_GET_NEXT_ID
+BPF_PROG_GET_FD_BY_ID = BpfCmd.BPF_PROG_GET_FD_BY_ID
+BPF_MAP_GET_FD_BY_ID = BpfCmd.BPF_MAP_GET_FD_BY_ID
+BPF_OBJ_GET_INFO_BY_FD = BpfCmd.BPF_OBJ_GET_INFO_BY_FD
+BPF_MAP_FREEZE = BpfCmd.BPF_MAP_FREEZE
+BPF_MAP_LOOKUP_AND_DELETE_ELEM = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM
 
 BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
 BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
@@ -83,6 +99,7 @@ class Field:
     offset: int
     size: int
     pointer: bool = False  # a user-space address (u64)
+    since: str | None = None  # the profile switch of the release that added it
 
     @property
     def end(self) -> int:
@@ -114,16 +131,29 @@ class CommandLayout:
         return self.by_name[name]
 
     def decode(self, attr: bytes) -> dict[str, int]:
-        """Every field's value, by name (little-endian, x86_64)."""
-        return dict(zip(self.by_name, self.decoder.unpack_from(attr), strict=True))
+        """Every field's value, by name (little-endian, x86_64; a name's 16 bytes as
+        one little-endian integer, see :func:`name_bytes`)."""
+        values = self.decoder.unpack_from(attr)
+        return {
+            name: int.from_bytes(v, "little") if isinstance(v, bytes) else v
+            for name, v in zip(self.by_name, values, strict=True)
+        }
 
 
 def _decoder(fields: tuple[Field, ...]) -> struct.Struct:
     fmt, pos = "<", 0
     for f in fields:
-        fmt += "x" * (f.offset - pos) + {4: "I", 8: "Q"}[f.size]
+        fmt += "x" * (f.offset - pos) + {4: "I", 8: "Q", 16: "16s"}[f.size]
         pos = f.end
     return struct.Struct(fmt)
+
+
+BPF_OBJ_NAME_LEN = 16
+
+
+def name_bytes(value: int) -> bytes:
+    """The ``char name[BPF_OBJ_NAME_LEN]`` bytes of a decoded name field."""
+    return value.to_bytes(BPF_OBJ_NAME_LEN, "little")
 
 
 _MAP_CREATE = (
@@ -131,6 +161,20 @@ _MAP_CREATE = (
     Field("key_size", 4, 4),
     Field("value_size", 8, 4),
     Field("max_entries", 12, 4),
+    Field("map_flags", 16, 4, since="map_create_map_flags"),
+    Field("inner_map_fd", 20, 4, since="map_create_inner_map_fd"),
+    Field("numa_node", 24, 4, since="map_create_numa_node"),
+    Field("map_name", 28, 16, since="map_create_map_name"),
+    Field("map_ifindex", 44, 4, since="map_create_map_ifindex"),
+    Field("btf_fd", 48, 4, since="map_create_btf"),
+    Field("btf_key_type_id", 52, 4, since="map_create_btf"),
+    Field("btf_value_type_id", 56, 4, since="map_create_btf"),
+    Field("btf_vmlinux_value_type_id", 60, 4, since="map_create_btf_vmlinux_value_type_id"),
+    Field("map_extra", 64, 8, since="map_create_map_extra"),
+    Field("value_type_btf_obj_fd", 72, 4, since="map_create_value_type_btf_obj_fd"),
+    Field("map_token_fd", 76, 4, since="map_create_map_token_fd"),
+    Field("excl_prog_hash", 80, 8, pointer=True, since="map_create_excl_prog_hash"),
+    Field("excl_prog_hash_size", 88, 4, since="map_create_excl_prog_hash"),
 )
 _ELEM = (
     Field("map_fd", 0, 4),
@@ -152,70 +196,137 @@ _PROG_LOAD = (
     Field("log_size", 28, 4),
     Field("log_buf", 32, 8, pointer=True),
     Field("kern_version", 40, 4),
+    Field("prog_flags", 44, 4, since="prog_load_prog_flags"),
+    Field("prog_name", 48, 16, since="prog_load_prog_name"),
+    Field("prog_ifindex", 64, 4, since="prog_load_prog_ifindex"),
+    Field("expected_attach_type", 68, 4, since="prog_load_expected_attach_type"),
+    Field("prog_btf_fd", 72, 4, since="prog_load_func_info"),
+    Field("func_info_rec_size", 76, 4, since="prog_load_func_info"),
+    Field("func_info", 80, 8, pointer=True, since="prog_load_func_info"),
+    Field("func_info_cnt", 88, 4, since="prog_load_func_info"),
+    Field("line_info_rec_size", 92, 4, since="prog_load_line_info"),
+    Field("line_info", 96, 8, pointer=True, since="prog_load_line_info"),
+    Field("line_info_cnt", 104, 4, since="prog_load_line_info"),
+    Field("attach_btf_id", 108, 4, since="prog_load_attach_btf_id"),
+    Field("attach_prog_fd", 112, 4, since="prog_load_attach_prog_fd"),
+    Field("core_relo_cnt", 116, 4, since="prog_load_core_relos"),
+    Field("fd_array", 120, 8, pointer=True, since="prog_load_fd_array"),
+    Field("core_relos", 128, 8, pointer=True, since="prog_load_core_relos"),
+    Field("core_relo_rec_size", 136, 4, since="prog_load_core_relos"),
+    Field("log_true_size", 140, 4, since="prog_load_log_true_size"),
+    Field("prog_token_fd", 144, 4, since="prog_load_prog_token_fd"),
+    Field("fd_array_cnt", 148, 4, since="prog_load_fd_array_cnt"),
+    Field("signature", 152, 8, pointer=True, since="prog_load_signature"),
+    Field("signature_size", 160, 4, since="prog_load_signature"),
+    Field("keyring_id", 164, 4, since="prog_load_signature"),
 )
-_OBJ = (Field("pathname", 0, 8, pointer=True), Field("bpf_fd", 8, 4))
-_OBJ_FLAGS = (*_OBJ, Field("file_flags", 12, 4))
-_OBJ_PATH_FD = (*_OBJ_FLAGS, Field("path_fd", 16, 4))
+_OBJ = (
+    Field("pathname", 0, 8, pointer=True),
+    Field("bpf_fd", 8, 4),
+    Field("file_flags", 12, 4, since="obj_get_file_flags"),
+    Field("path_fd", 16, 4, since="path_fd"),
+)
+_GET_ID = (
+    Field("start_id", 0, 4),  # a union: start_id / prog_id / map_id
+    Field("next_id", 4, 4),
+    Field("open_flags", 8, 4, since="map_get_fd_by_id_open_flags"),
+)
+_INFO = (
+    Field("bpf_fd", 0, 4),
+    Field("info_len", 4, 4),
+    Field("info", 8, 8, pointer=True),
+)
 
 BPF_F_RDONLY = 1 << 3
 BPF_F_WRONLY = 1 << 4
 BPF_F_PATH_FD = 1 << 14
+# map_flags (include/uapi/linux/bpf.h)
+BPF_F_NO_PREALLOC = 1 << 0
+BPF_F_NO_COMMON_LRU = 1 << 1
+BPF_F_NUMA_NODE = 1 << 2
+BPF_F_ZERO_SEED = 1 << 6
+BPF_F_RDONLY_PROG = 1 << 7
+BPF_F_WRONLY_PROG = 1 << 8
+BPF_F_MMAPABLE = 1 << 10
+BPF_F_PRESERVE_ELEMS = 1 << 11
+BPF_F_INNER_MAP = 1 << 12
+BPF_F_TOKEN_FD = 1 << 16
+
+BPF_F_ACCESS_MASK = BPF_F_RDONLY | BPF_F_RDONLY_PROG | BPF_F_WRONLY | BPF_F_WRONLY_PROG
+
+#: A command: its fields, and the candidates for LAST_FIELD as (switch, field), the
+#: last candidate whose switch is on (None: always) winning.  MAP_CREATE and PROG_LOAD
+#: end at their last field present; the element commands name theirs.
+_LastField = tuple[tuple[str | None, str], ...]
+_COMMANDS: dict[BpfCmd, tuple[tuple[Field, ...], _LastField | None, str | None]] = {
+    BPF_MAP_CREATE: (_MAP_CREATE, None, None),
+    BPF_MAP_LOOKUP_ELEM: (_ELEM, ((None, "value"), ("map_lookup_elem_flags", "flags")), None),
+    BPF_MAP_UPDATE_ELEM: (_ELEM, ((None, "flags"),), None),
+    BPF_MAP_DELETE_ELEM: (_ELEM, ((None, "key"),), None),
+    BPF_MAP_GET_NEXT_KEY: (_NEXT_KEY, ((None, "next_key"),), None),
+    BPF_PROG_LOAD: (_PROG_LOAD, None, None),
+    BPF_OBJ_PIN: (_OBJ, None, None),
+    BPF_OBJ_GET: (_OBJ, None, None),
+    BPF_PROG_GET_NEXT_ID: (_GET_ID, ((None, "next_id"),), "object_ids"),
+    BPF_MAP_GET_NEXT_ID: (_GET_ID, ((None, "next_id"),), "object_ids"),
+    BPF_PROG_GET_FD_BY_ID: (_GET_ID, ((None, "start_id"),), "object_ids"),
+    BPF_MAP_GET_FD_BY_ID: (_GET_ID, None, "object_ids"),
+    BPF_OBJ_GET_INFO_BY_FD: (_INFO, ((None, "info"),), "object_ids"),
+    BPF_MAP_FREEZE: (_ELEM, ((None, "map_fd"),), "map_freeze"),
+    BPF_MAP_LOOKUP_AND_DELETE_ELEM: (
+        _ELEM,
+        ((None, "value"), ("htab_lookup_and_delete", "flags")),
+        "map_lookup_and_delete_elem",
+    ),
+}
+
+
+def _layout(cmd: BpfCmd, switches: object) -> CommandLayout:
+    fields, last_rule, _ = _COMMANDS[cmd]
+    present = tuple(f for f in fields if f.since is None or getattr(switches, f.since))
+    if last_rule is None:
+        last = present[-1].name
+    else:
+        last = [name for switch, name in last_rule if switch is None or getattr(switches, switch)][
+            -1
+        ]
+    return CommandLayout(cmd, present, last)
+
+
+class _Seed:
+    """Every switch off: the seed's layouts."""
+
+    def __getattr__(self, name: str) -> bool:
+        return False
+
 
 #: The seed's layout: command -> fields and LAST_FIELD (syscall.c's ``*_LAST_FIELD``).
 ATTR_LAYOUT: dict[BpfCmd, CommandLayout] = {
-    BPF_MAP_CREATE: CommandLayout(BPF_MAP_CREATE, _MAP_CREATE, "max_entries"),
-    BPF_MAP_LOOKUP_ELEM: CommandLayout(BPF_MAP_LOOKUP_ELEM, _ELEM, "value"),
-    BPF_MAP_UPDATE_ELEM: CommandLayout(BPF_MAP_UPDATE_ELEM, _ELEM, "flags"),
-    BPF_MAP_DELETE_ELEM: CommandLayout(BPF_MAP_DELETE_ELEM, _ELEM, "key"),
-    BPF_MAP_GET_NEXT_KEY: CommandLayout(BPF_MAP_GET_NEXT_KEY, _NEXT_KEY, "next_key"),
-    BPF_PROG_LOAD: CommandLayout(BPF_PROG_LOAD, _PROG_LOAD, "kern_version"),
-    BPF_OBJ_PIN: CommandLayout(BPF_OBJ_PIN, _OBJ, "bpf_fd"),
-    BPF_OBJ_GET: CommandLayout(BPF_OBJ_GET, _OBJ, "bpf_fd"),
+    cmd: _layout(cmd, _Seed()) for cmd, (_, _, since) in _COMMANDS.items() if since is None
 }
 
 
-#: Every field of ``union bpf_attr`` a caller may set, by command: the fields above plus
-#: later uapi ones the model does not read (include/uapi/linux/bpf.h).  Raw ``bpf``
-#: scenarios lay out their attrs with this table; each kernel's CHECK_ATTR layout is a
-#: prefix of it (:data:`ATTR_LAYOUT`, :func:`layouts_for`).
-UAPI_FIELDS: dict[int, tuple[Field, ...]] = {
-    BPF_MAP_CREATE: (
-        *_MAP_CREATE,
-        Field("map_flags", 16, 4),
-        Field("inner_map_fd", 20, 4),
-        Field("numa_node", 24, 4),
-        Field("map_name", 28, 16),
-    ),
-    BPF_MAP_LOOKUP_ELEM: _ELEM,
-    BPF_MAP_UPDATE_ELEM: _ELEM,
-    BPF_MAP_DELETE_ELEM: _ELEM,
-    BPF_MAP_GET_NEXT_KEY: _NEXT_KEY,
-    BPF_PROG_LOAD: (*_PROG_LOAD, Field("prog_flags", 44, 4), Field("prog_name", 48, 16)),
-    BPF_OBJ_PIN: _OBJ_PATH_FD,
-    BPF_OBJ_GET: _OBJ_PATH_FD,
-}
+class _Everything:
+    """Every switch on: v6.18's layouts (what the typed helpers write)."""
 
-#: OBJ_PIN/OBJ_GET as later kernels lay them out: (file_flags?, path_fd?) -> layouts.
-_OBJ_LAYOUTS: dict[tuple[bool, bool], tuple[tuple[Field, ...], str]] = {
-    (False, False): (_OBJ, "bpf_fd"),
-    (True, False): (_OBJ_FLAGS, "file_flags"),
-    (True, True): (_OBJ_PATH_FD, "path_fd"),
-}
+    def __getattr__(self, name: str) -> bool:
+        return True
 
 
-def layouts_for(file_flags: bool, path_fd: bool) -> dict[int, CommandLayout]:
-    """The attr layout table of a kernel with (or without) OBJ_* ``file_flags`` and
-    ``path_fd``.  Other commands keep the seed's fields: later fields (map_flags,
-    BTF ids, prog names, ...) are not modelled, so non-zero bytes there stay EINVAL."""
-    fields, last = _OBJ_LAYOUTS[(file_flags, path_fd or False)]
-    table: dict[int, CommandLayout] = {int(cmd): layout for cmd, layout in ATTR_LAYOUT.items()}
-    for cmd in (BPF_OBJ_PIN, BPF_OBJ_GET):
-        table[cmd] = CommandLayout(cmd, fields, last)
-    return table
+def layouts_for(profile: object) -> dict[int, CommandLayout]:
+    """The attr layout table of the kernel ``profile`` describes (a
+    :class:`~pinfs.base.profiles.Profile`; ``None`` means every field v6.18 has).
+    Commands the kernel lacks are absent (EINVAL)."""
+    switches = _Everything() if profile is None else profile
+    return {
+        int(cmd): _layout(cmd, switches)
+        for cmd, (_, _, since) in _COMMANDS.items()
+        if since is None or getattr(switches, since)
+    }
 
 
 #: :data:`ATTR_LAYOUT` keyed by plain ints, as :func:`pack_attr_in` takes tables.
-_SEED_LAYOUTS = layouts_for(file_flags=False, path_fd=False)
+_SEED_LAYOUTS: dict[int, CommandLayout] = {int(cmd): layout for cmd, layout in ATTR_LAYOUT.items()}
 
 
 def read_field(attr: bytes, field: Field) -> int:
@@ -243,7 +354,12 @@ def pack_attr_in(
             raise TypeError(f"{name} must be int, not {type(value).__name__}")
         if not 0 <= value < 1 << (8 * f.size):
             raise ValueError(f"{name}={value} does not fit in {f.size} bytes")
-    packed = layout.decoder.pack(*(values.get(name, 0) for name in layout.by_name))
+    packed = layout.decoder.pack(
+        *(
+            values.get(name, 0).to_bytes(16, "little") if f.size == 16 else values.get(name, 0)
+            for name, f in layout.by_name.items()
+        )
+    )
     return packed.ljust(max(size, layout.check_from), b"\0")
 
 
@@ -254,3 +370,11 @@ def describe_layout() -> str:
         fields = ", ".join(f"{f.name}@{f.offset}:{f.size}" for f in layout.fields)
         lines.append(f"{cmd.name:22} {fields}  | zero from byte {layout.check_from}")
     return "\n".join(lines)
+
+
+#: Every field of ``union bpf_attr`` a caller may set, by command, as v6.18 lays them
+#: out: raw ``bpf`` scenarios lay out their attrs with this table; each kernel's
+#: CHECK_ATTR layout is a prefix of it (:func:`layouts_for`).
+UAPI_FIELDS: dict[int, tuple[Field, ...]] = {
+    cmd: layout.fields for cmd, layout in layouts_for(None).items()
+}

@@ -11,7 +11,7 @@ memory.  :class:`pinfs.machine.kernel.Kernel` and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from pinfs.base.usermem import UserMemory
 from pinfs.ebpf.attr import CommandLayout
@@ -26,6 +26,18 @@ class UserAccount(Protocol):
     locked_vm: int
 
 
+class IdSpace(Protocol):
+    """An ``idr`` of object ids (:class:`pinfs.ebpf.ids.Idr`)."""
+
+    def alloc_cyclic(self, obj: object) -> int: ...
+
+    def find(self, id: int) -> Any: ...
+
+    def get_next(self, id: int) -> int | None: ...
+
+    def remove(self, id: int) -> None: ...
+
+
 class BpfKernel(KernelServices, Protocol):
     """The kernel's bpf services: ids, accounting, the anon inode, attr layouts."""
 
@@ -37,6 +49,12 @@ class BpfKernel(KernelServices, Protocol):
 
     @property
     def bpf_objects(self) -> dict[int, object]: ...  # live maps and programs by id
+
+    @property
+    def map_idr(self) -> IdSpace: ...  # the map ids bpf(2) shows (v4.13)
+
+    @property
+    def prog_idr(self) -> IdSpace: ...
 
     @property
     def bugs(self) -> list[str]: ...  # what KASAN would report

@@ -110,11 +110,15 @@ class HashTab:
         assert chain is not None
         return chain[pos][1]
 
-    def update_elem(self, key: bytes, value: bytes, flags: int) -> None:
-        """``htab_map_update_elem`` at the seed.
+    def update_elem(
+        self, key: bytes, value: bytes, flags: int, *, check_flags_first: bool = False
+    ) -> None:
+        """``htab_map_update_elem``.
 
-        The capacity check (E2BIG) comes before the flag checks, so a full map answers
-        E2BIG for a missing key even with BPF_EXIST.
+        At the seed the capacity check (E2BIG) comes before the flag checks, so a full
+        map answers E2BIG for a missing key even with BPF_EXIST; with
+        ``check_flags_first`` (``check_flags`` before ``alloc_htab_elem``, as since
+        v4.6) that is ENOENT.
         """
         self._check_key(key)
         if len(value) != self.value_size:
@@ -126,7 +130,8 @@ class HashTab:
         bucket = self._select_bucket(key)
         chain = self._buckets.get(bucket)
         pos = self._lookup_elem_raw(chain, key)
-        if pos < 0 and self.elem_count >= self.max_entries:
+        full = pos < 0 and self.elem_count >= self.max_entries
+        if full and not check_flags_first:
             raise refuse(
                 errno.E2BIG,
                 "htab_map_update_elem",
@@ -137,6 +142,8 @@ class HashTab:
             raise kernel_error(errno.EEXIST)
         if pos < 0 and flags == BPF_EXIST:
             raise kernel_error(errno.ENOENT)
+        if full:
+            raise kernel_error(errno.E2BIG)  # alloc_htab_elem
         if chain is None:
             chain = self._buckets[bucket] = []
             insort(self._nonempty, bucket)

@@ -58,6 +58,10 @@ class BpfMap:
     usercnt: int = 1  # only meaningful when the profile has c9da161c6517
     user: UserAccount | None = None
     freed: bool = False
+    idr_id: int = 0  # the id bpf(2) shows (map_idr; ``id`` is pinfs's own handle)
+    frozen: bool = False  # BPF_MAP_FREEZE (v5.2)
+    map_flags: int = 0  # minus BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent)
+    name: bytes = b""
 
     kind = "map"
 
@@ -83,6 +87,10 @@ class BpfProg:
     jited: bool = False
     user: UserAccount | None = None
     freed: bool = False
+    idr_id: int = 0  # the id bpf(2) shows (prog_idr; ``id`` is pinfs's own handle)
+    name: bytes = b""
+    created_by_uid: int = 0
+    load_time: int = 0  # ns since boot
 
     kind = "prog"
 
@@ -169,6 +177,15 @@ def bpf_map_free(map: BpfMap) -> None:
     map.storage.free()
     map.freed = True
     map.kernel.bpf_objects.pop(map.id, None)
+    bpf_obj_free_id(map)
+
+
+def bpf_obj_free_id(obj: BpfObject) -> None:
+    """``bpf_map_free_id`` / ``bpf_prog_free_id``: the object leaves its idr."""
+    if obj.idr_id:
+        idr = obj.kernel.map_idr if obj.kind == "map" else obj.kernel.prog_idr
+        idr.remove(obj.idr_id)
+        obj.idr_id = 0
 
 
 def bpf_prog_inc(prog: BpfProg) -> None:
@@ -189,6 +206,7 @@ def prog_put_common(prog: BpfProg) -> None:
     bpf_uncharge_memlock(prog)
     prog.freed = True
     prog.kernel.bpf_objects.pop(prog.id, None)
+    bpf_obj_free_id(prog)
 
 
 # ---------------------------------------------------------------------------------------
@@ -374,14 +392,19 @@ def _bpf_fdget(task: BpfTask, ufd: int, fops: FileOperations, need_mode: int = 0
             {"fd": ufd, "what": _describe(file), "kind": kind},
         )
         raise kernel_error(errno.EINVAL, refusal=refusal)
-    if file.f_mode & need_mode != need_mode:
+    obj = file.private_data
+    mode = file.f_mode & ~FMODE_WRITE if getattr(obj, "frozen", False) else file.f_mode
+    if mode & need_mode != need_mode:  # map_get_sys_perms: a frozen map is read-only
         refusal = Refusal(
             "map_*_elem",
-            "fd {fd} is a read-only or write-only map fd; the command needs {need}",
-            {"fd": ufd, "need": "reading" if need_mode & _FMODE_READ else "writing"},
+            "fd {fd} is not open for {need}{frozen}",
+            {
+                "fd": ufd,
+                "need": "reading" if need_mode & _FMODE_READ else "writing",
+                "frozen": " (the map is frozen)" if getattr(obj, "frozen", False) else "",
+            },
         )
         raise kernel_error(errno.EPERM, refusal=refusal)
-    obj = file.private_data
     if obj.freed:
         _report_uaf(obj, "accessed through an fd")
     return obj

@@ -13,11 +13,12 @@ from __future__ import annotations
 import errno
 import struct
 
-from pinfs.base.cred import CAP_SYS_ADMIN, capable
+from pinfs.base.cred import CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import KernelError, kernel_error, refuse
 from pinfs.base.profiles import Profile
 from pinfs.base.usermem import PAGE_SIZE
 from pinfs.ebpf.attr import (
+    BPF_F_TOKEN_FD,
     BPF_MAP_TYPE_PROG_ARRAY,
     BPF_MAXINSNS,
     BPF_PROG_TYPE_KPROBE,
@@ -27,6 +28,8 @@ from pinfs.ebpf.attr import (
 )
 from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
+from pinfs.ebpf.ids import bpf_prog_alloc_id
+from pinfs.ebpf.mapcreate import bpf_obj_name_cpy, not_a_btf_or_token
 from pinfs.ebpf.objects import (
     BpfMap,
     BpfProg,
@@ -34,12 +37,14 @@ from pinfs.ebpf.objects import (
     bpf_map_fdget,
     bpf_map_inc,
     bpf_map_put,
+    bpf_obj_free_id,
     bpf_prog_array_compatible,
     bpf_prog_new_fd,
     bpf_uncharge_memlock,
 )
 
 MAX_USED_MAPS = 64
+CAP_NET_ADMIN = 12  # include/uapi/linux/capability.h
 #: offsetof(struct bpf_prog, insns) on x86_64 at the seed.
 BPF_PROG_HEADER = 40
 _INSN = struct.Struct("<BBhi")
@@ -203,12 +208,17 @@ def verifier_log_attr_valid(profile: Profile, level: int, size: int, buf: int) -
 
 
 def bpf_check(
-    task: BpfTask, insns: bytes, log_level: int, log_size: int, log_buf: int
+    task: BpfTask,
+    insns: bytes,
+    log_level: int,
+    log_size: int,
+    log_buf: int,
+    max_insns: int = BPF_MAXINSNS,
 ) -> list[BpfMap]:
     """``bpf_check`` up to the analysis: length (E2BIG), log sanity (EINVAL), map fds;
     the (empty) log is copied out if there is a buffer (EFAULT)."""
     count = len(insns) // 8
-    if count <= 0 or count > BPF_MAXINSNS:
+    if count <= 0 or count > max_insns:
         raise kernel_error(errno.E2BIG)
     if not verifier_log_attr_valid(task.kernel.profile, log_level, log_size, log_buf):
         raise kernel_error(errno.EINVAL)
@@ -234,44 +244,61 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     """``bpf_prog_load``: license, insn count, kprobe version, CAP_SYS_ADMIN for all
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
+    prog_load_attr_precheck(task, attr)
     if task.kernel.profile.unpriv_gate_commands != "all":
         unprivileged_gate(task)
-    raw_license = task.mem.strncpy_from_user(attr["license"], 127)
-    is_gpl = license_is_gpl_compatible(raw_license.decode("latin-1"))
-    if insn_cnt >= BPF_MAXINSNS:
-        raise kernel_error(errno.EINVAL)
     kernel = task.kernel
-    if (
-        prog_type == BPF_PROG_TYPE_KPROBE
-        and kernel.profile.kprobe_version_checked
-        and attr["kern_version"] != kernel.profile.linux_version_code
-    ):
-        raise kernel_error(errno.EINVAL)
-    if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
-        task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
-    ):
-        raise refuse(
-            errno.EPERM,
-            "bpf_prog_load",
-            "{prog_type} programs need CAP_SYS_ADMIN (only socket filters do not)",
-            prog_type=_prog_type_name(prog_type),
-        )
+    profile = kernel.profile
+    is_gpl = False
+    if not profile.prog_load_license_after_insns:
+        is_gpl = _copy_license(task, attr)
+    if profile.prog_load_cap_bpf:
+        max_insns = bpf_prog_load_caps(task, prog_type, insn_cnt)
+    else:
+        max_insns = BPF_MAXINSNS
+        if insn_cnt >= BPF_MAXINSNS:
+            raise kernel_error(errno.EINVAL)
+        if (
+            prog_type == BPF_PROG_TYPE_KPROBE
+            and profile.kprobe_version_checked
+            and attr["kern_version"] != profile.linux_version_code
+        ):
+            raise kernel_error(errno.EINVAL)
+        if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
+            task.cred, kernel.init_user_ns, CAP_SYS_ADMIN
+        ):
+            raise refuse(
+                errno.EPERM,
+                "bpf_prog_load",
+                "{prog_type} programs need CAP_SYS_ADMIN (only socket filters do not)",
+                prog_type=_prog_type_name(prog_type),
+            )
     pages = -(-bpf_prog_size(insn_cnt) // PAGE_SIZE)
+    prog_load_attach_check(attr)
     prog = BpfProg(kernel, 0, prog_type, insn_cnt, b"", is_gpl, pages)
+    prog.created_by_uid, prog.load_time = task.cred.uid, kernel.current_time()
     bpf_charge_memlock(task, prog)
     try:
         prog.insns = task.mem.read(attr["insns"], insn_cnt * 8)
+        if profile.prog_load_license_after_insns:
+            prog.gpl_compatible = _copy_license(task, attr)
+        if attr.get("prog_ifindex", 0):
+            raise kernel_error(errno.EINVAL)  # bpf_prog_dev_bound_init: no such device
         if prog_type not in _REGISTERED_PROG_TYPES:  # find_prog_type
             raise kernel_error(errno.EINVAL)
+        prog.name = bpf_obj_name_cpy(attr.get("prog_name", 0))
+        prog_load_btf_info_check(task, attr)
         prog.used_maps = bpf_check(
-            task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"]
+            task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"], max_insns
         )
         try:
             bpf_check_tail_call(prog)
             prog.id = kernel.register_bpf_object(prog)
+            bpf_prog_alloc_id(prog)
             fd = bpf_prog_new_fd(task, prog)
         except BaseException:
             kernel.bpf_objects.pop(prog.id, None)
+            bpf_obj_free_id(prog)
             for map in prog.used_maps:
                 bpf_map_put(map)
             prog.used_maps = []
@@ -283,6 +310,50 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     return fd
 
 
+def _copy_license(task: BpfTask, attr: dict[str, int]) -> bool:
+    """The license string (127 bytes at most, EFAULT) and whether it is GPL-compatible."""
+    raw = task.mem.strncpy_from_user(attr["license"], 127)
+    return license_is_gpl_compatible(raw.decode("latin-1"))
+
+
+#: BPF_COMPLEXITY_LIMIT_INSNS: the program size limit for CAP_BPF (v5.2, c04c0d2b968a).
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+BPF_PROG_TYPE_CGROUP_SKB = 8
+#: ``is_net_admin_prog_type`` (5.10's list; NETFILTER, 32, joined in v6.4).
+NET_ADMIN_PROG_TYPES = frozenset(
+    {3, 4, 6, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 23, 25, 28, 32}
+)
+#: ``is_perfmon_prog_type``: kprobe, tracepoint, perf_event, raw tracepoints, tracing,
+#: struct_ops, ext, lsm.
+PERFMON_PROG_TYPES = frozenset({2, 5, 7, 17, 24, 26, 27, 28, 29})
+
+
+def bpf_capable(task: BpfTask) -> bool:
+    """``bpf_capable``: CAP_BPF or CAP_SYS_ADMIN in the initial user namespace."""
+    ns = task.kernel.init_user_ns
+    return capable(task.cred, ns, CAP_BPF) or capable(task.cred, ns, CAP_SYS_ADMIN)
+
+
+def bpf_prog_load_caps(task: BpfTask, prog_type: int, insn_cnt: int) -> int:
+    """``bpf_prog_load``'s CAP_BPF checks (2c78ee898d8f, v5.8): the size (E2BIG; 4096
+    instructions, a million with CAP_BPF), CAP_BPF for all but socket filters and
+    cgroup skb programs, CAP_NET_ADMIN for networking types, CAP_PERFMON for tracing
+    types (CAP_SYS_ADMIN stands for each).  Returns the size limit."""
+    ns = task.kernel.init_user_ns
+    bpf_cap = bpf_capable(task)
+    limit = BPF_COMPLEXITY_LIMIT_INSNS if bpf_cap else BPF_MAXINSNS
+    if insn_cnt == 0 or insn_cnt > limit:
+        raise kernel_error(errno.E2BIG)
+    admin = capable(task.cred, ns, CAP_SYS_ADMIN)
+    if prog_type not in (BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_CGROUP_SKB) and not bpf_cap:
+        raise kernel_error(errno.EPERM)
+    if prog_type in NET_ADMIN_PROG_TYPES and not (capable(task.cred, ns, CAP_NET_ADMIN) or admin):
+        raise kernel_error(errno.EPERM)
+    if prog_type in PERFMON_PROG_TYPES and not (capable(task.cred, ns, CAP_PERFMON) or admin):
+        raise kernel_error(errno.EPERM)
+    return limit
+
+
 def bpf_check_tail_call(prog: BpfProg) -> None:
     """``bpf_check_tail_call``: every PROG_ARRAY the program uses must accept its
     type and JIT state (the first user claims an unowned array)."""
@@ -291,3 +362,32 @@ def bpf_check_tail_call(prog: BpfProg) -> None:
             map.storage, prog
         ):
             raise kernel_error(errno.EINVAL)
+
+
+def prog_load_attr_precheck(task: BpfTask, attr: dict[str, int]) -> None:
+    """``bpf_prog_load`` right after CHECK_ATTR: unknown ``prog_flags`` bits are
+    EINVAL; with BPF_F_TOKEN_FD the token fd is looked up (tokens are not modelled:
+    EBADF/EINVAL)."""
+    flags = attr.get("prog_flags", 0)
+    if flags & ~task.kernel.profile.prog_load_flags:
+        raise kernel_error(errno.EINVAL)
+    if flags & BPF_F_TOKEN_FD:
+        not_a_btf_or_token(task, attr.get("prog_token_fd", 0))
+
+
+def prog_load_attach_check(attr: dict[str, int]) -> None:
+    """``bpf_prog_load_check_attach`` for the modelled (non-tracing) types: an
+    ``attach_prog_fd`` or ``attach_btf_id`` is EINVAL whatever it names."""
+    if attr.get("attach_prog_fd", 0) or attr.get("attach_btf_id", 0):
+        raise kernel_error(errno.EINVAL)
+
+
+def prog_load_btf_info_check(task: BpfTask, attr: dict[str, int]) -> None:
+    """``check_btf_info_early``: func or line info needs ``prog_btf_fd`` to be a BTF
+    (not modelled: EBADF/EINVAL); ``fd_array_cnt`` (v6.14) reads ``fd_array``
+    (EFAULT).  The maps such an array names are not bound (not modelled)."""
+    if attr.get("func_info_cnt", 0) or attr.get("line_info_cnt", 0):
+        not_a_btf_or_token(task, attr.get("prog_btf_fd", 0))
+    count = attr.get("fd_array_cnt", 0)
+    if count:
+        task.mem.read(attr.get("fd_array", 0), 4 * count)

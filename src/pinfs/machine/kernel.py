@@ -17,10 +17,12 @@ from typing import Any
 import attrs
 
 from pinfs.base import cred as credmod
+from pinfs.base import uapi
 from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
+from pinfs.ebpf.ids import Idr
 from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
@@ -30,7 +32,7 @@ from pinfs.inode import bpf_fs_type
 from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
 from pinfs.machine.render import kernel_tree
 from pinfs.machine.sysctl import SYSCTL_RANGES
-from pinfs.machine.task import INIT_RLIMITS, PR_SET_KEEPCAPS, Task
+from pinfs.machine.task import PR_SET_KEEPCAPS, Task
 from pinfs.machine.trace import Trace
 from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
 from pinfs.vfs import (
@@ -83,8 +85,9 @@ class Kernel:
         self.profile = profile
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
-        self.attr_layouts = layouts_for(profile.obj_get_file_flags, profile.path_fd)
+        self.attr_layouts = layouts_for(profile)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
+        self.map_idr, self.prog_idr = Idr(), Idr()  # the ids bpf(2) shows (v4.13)
         self._next_obj_id = 0
         self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
         self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
@@ -365,6 +368,7 @@ class Kernel:
         return Path(self.anon_inode_mnt, dentry)
 
     def _boot(self) -> Task:
+        memlock = self.profile.memlock_boot_limit  # 8 MiB (MLOCK_LIMIT) since v5.16
         full = (1 << (self.profile.cap_last_cap + 1)) - 1
         init_cred = credmod.Cred(
             user_ns=self.init_user_ns, cap_permitted=full, cap_effective=full, cap_bset=full
@@ -389,7 +393,7 @@ class Kernel:
             fs=fs,
             files=FdTable(),
             mnt_ns=ns,
-            rlimits=dict(INIT_RLIMITS),
+            rlimits={uapi.RLIMIT_NOFILE: (1024, 4096), uapi.RLIMIT_MEMLOCK: (memlock, memlock)},
         )
         self.tasks[init.pid] = init
         init.mkdir("/tmp", 0o1777)
