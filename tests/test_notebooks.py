@@ -4,7 +4,8 @@ Each lesson is a jupytext ``py:percent`` file.  It must run top to bottom with
 ``python NN_name.py`` (no IPython needed: pictures fall back to text), and, converted to
 ``.ipynb`` in a temporary directory, execute cell by cell in a real IPython kernel
 through nbclient, failing on the first cell that raises.  Every lesson must also draw at
-least one SVG picture when run as a notebook.
+least one SVG picture when run as a notebook, and its text must name the errnos its
+cells print or assert (``tests/notebook_claims.py``).
 
 The notebook half needs jupytext, nbclient, nbformat and ipykernel (the ``test`` extra).
 Without them it is skipped locally; with ``CI`` set, a missing package is an error.
@@ -21,6 +22,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from notebook_claims import errno_claim_problems
 
 NOTEBOOK_DIR = Path(__file__).parent.parent / "docs" / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
@@ -124,3 +127,5 @@ def test_executes_as_a_notebook(notebook: Path, tmp_path: Path, kernel_name: str
         if output.get("output_type") == "error"
     ]
     assert not errors
+    # the text names the errnos its cells printed or asserted (tests/notebook_claims.py)
+    assert not errno_claim_problems(nb), errno_claim_problems(nb)

@@ -75,10 +75,9 @@ def test_compare_without_live_uses_the_file() -> None:
     assert summary([report, bad]).startswith("2 scenarios, 10 steps, 1 disagreements")
 
 
-def test_unknown_profile_falls_back_to_seed_with_a_warning() -> None:
-    report = compare(S.loads(SMALL.replace("LINUX_6_18", "LINUX_9_99"), "x"), use_live=False)
-    assert report.profile == "seed"
-    assert any("unknown profile 'LINUX_9_99'" in w for w in report.warnings)
+def test_unknown_profile_is_an_error_listing_the_valid_names() -> None:
+    with pytest.raises(ValueError, match="unknown profile 'LINUX_9_99'; valid names: seed, "):
+        compare(S.loads(SMALL.replace("LINUX_6_18", "LINUX_9_99"), "x"), use_live=False)
 
 
 def test_known_divergences_are_documented_and_matched() -> None:

@@ -11,6 +11,7 @@ slots, used_maps, dup/fork, unshare, O_PATH-held unlinked pins, the refcount wra
 
 from __future__ import annotations
 
+import itertools
 import re
 import runpy
 import struct
@@ -394,7 +395,94 @@ def test_fifty_objects_stay_readable() -> None:
     assert len(k.objects()) == 50
     pic = check_kernel_picture(k, svg.kernel_svg(k))
     assert len([b for b in pic.boxes() if b.id.startswith("obj-")]) == 50
-    assert float(pic.root.get("width", "0")) < 1600  # four columns, not a frieze
+    assert float(pic.root.get("width", "0")) < 2000  # four columns and their lanes
+    check_arrows_can_be_followed(pic)
+
+
+def check_arrows_can_be_followed(pic: Picture) -> None:
+    """Arrows between neighbouring columns are routed: out, along a vertical lane of
+    their own, in.  No two share a stretch of lane, and no two arrive at the same
+    point, so each holder can be followed from its end to its object."""
+    runs: list[tuple[float, float, float, str]] = []
+    ends: dict[tuple[float, float], str] = {}
+    routed = 0
+    for edge in pic.classed("edge"):
+        d = edge.get("d", "")
+        if " C" in d:
+            continue  # a curve: its ends are not in neighbouring columns
+        routed += 1
+        points = [(float(x), float(y)) for x, y in re.findall(r"(-?[\d.]+),(-?[\d.]+)", d)]
+        assert len(points) == 4, d
+        (_x1, y1), (lx, ly1), (lx2, ly2), end = points
+        assert lx == lx2 and ly1 == y1, d  # horizontal, vertical, horizontal
+        runs.append((lx, min(ly1, ly2), max(ly1, ly2), edge.get("id", "")))
+        assert end not in ends, (edge.get("id"), ends.get(end))
+        ends[end] = edge.get("id", "")
+    assert routed
+    runs.sort()
+    for (xa, _ta, ba, ida), (xb, tb, _bb, idb) in itertools.pairwise(runs):
+        if xa == xb:
+            assert ba < tb, (ida, idb)  # same lane: one run ends before the next begins
+
+
+@pytest.mark.parametrize("state", ["tail_calls", "two_namespaces", "unlinked_but_held"])
+def test_small_pictures_route_arrows_too(state: str) -> None:
+    k = STATES[state]()
+    check_arrows_can_be_followed(check_kernel_picture(k, svg.kernel_svg(k)))
+
+
+def test_limit_keeps_the_first_objects_and_says_how_many_more() -> None:
+    k = fifty_objects()
+    pic = Picture(svg.kernel_svg(k, max_objects=12))
+    check_layout(pic)
+    objs = [b.id for b in pic.boxes() if b.id.startswith("obj-")]
+    assert objs == [f"obj-{o.id}" for o in sorted(k.objects(), key=lambda o: o.id)[:12]]
+    notes = [el.text for el in pic.classed("note")]
+    assert notes == ["+38 more objects (max_objects=12)"]
+    assert {e.get("data-to") for e in pic.holder_edges()} <= set(objs)
+    assert not list(Picture(svg.kernel_svg(k, max_objects=50)).classed("note"))
+
+
+def test_filter_one_object_and_its_holders() -> None:
+    k = fifty_objects()
+    target = next(o for o in k.objects() if o.id == 2)
+    for arg in (2, target.obj):
+        pic = Picture(svg.kernel_svg(k, obj=arg))
+        check_layout(pic)
+        into = Counter(
+            next(c for c in (e.get("class") or "").split() if c.startswith("holder-"))
+            for e in pic.holder_edges()
+            if e.get("data-to") == "obj-2"
+        )
+        assert into == Counter(f"holder-{h.kind}" for h in target.holders)
+        check_arrows_can_be_followed(pic)
+
+
+def test_filter_namespace_and_superblock() -> None:
+    k = two_namespaces()
+    ns2 = k.namespaces[1]
+    assert svg.kernel_svg(k, namespace=ns2) == svg.mount_namespace_svg(ns2)
+    assert svg.kernel_svg(k, namespace=ns2.ns_id) == svg.mount_namespace_svg(ns2)
+    sb = k.filesystems["bpf"].fs_supers[0]
+    assert svg.kernel_svg(k, superblock=sb.s_dev) == svg.superblock_svg(sb)
+
+
+def test_filter_and_limit_arguments_are_checked() -> None:
+    k = tail_calls()
+    with pytest.raises(ValueError, match="at most one of"):
+        svg.kernel_svg(k, namespace=1, obj=1)
+    with pytest.raises(ValueError, match="obj 999"):
+        svg.kernel_svg(k, obj=999)
+    with pytest.raises(TypeError, match="obj must be"):
+        svg.kernel_svg(k, obj="map 1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="namespace 42"):
+        svg.kernel_svg(k, namespace=42)
+    with pytest.raises(ValueError, match="superblock 0x999"):
+        svg.kernel_svg(k, superblock=0x999)
+    with pytest.raises(ValueError, match="max_objects must be >= 0"):
+        svg.kernel_svg(k, max_objects=-1)
+    with pytest.raises(TypeError, match="max_objects must be an int"):
+        svg.kernel_svg(k, max_objects=2.5)  # type: ignore[arg-type]
 
 
 def test_pictures_are_deterministic() -> None:

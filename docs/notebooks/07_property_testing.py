@@ -134,8 +134,24 @@ print(f"name {failure['name']!r}: {failure['error']!r}")
 assert "." in failure["name"] and isinstance(failure["error"], OSError)
 
 # %% [markdown]
-# Hypothesis finds a name with a dot and shrinks it to the simplest one. bpffs refuses
-# any name containing a dot (`EPERM`, lesson 6), and `.` or `..` are not names at all.
+# Hypothesis finds a name with a dot and shrinks it to the simplest one, `.`, which is
+# not a name at all: `app/.` is the directory itself, so the loader's `BPF_OBJ_GET`
+# fails with `EACCES` (`bpf_inode_type`: not a pinned map or program), and so does
+# `..`. A longer dotted name such as `a.b` gets past `BPF_OBJ_GET` (`ENOENT`) and fails
+# at the pin instead: bpffs refuses any name containing a dot (`EPERM`, lesson 6).
+
+# %%
+k, loader = fresh_user()
+outcomes = {}
+for dotted in ("..", "a.b"):
+    try:
+        pin_by_name_v1(loader, dotted, SPEC)
+    except OSError as exc:
+        outcomes[dotted] = errno.errorcode[exc.errno]
+        print(f"{dotted!r}: {exc}")
+assert outcomes == {"..": "EACCES", "a.b": "EPERM"}
+
+# %% [markdown]
 # libbpf's answer is to replace every `.` with `_`.
 #
 # ## Version 2: sanitised names

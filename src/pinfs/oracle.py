@@ -22,12 +22,16 @@ From tests: :func:`compare` returns a :class:`Report`.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
+import itertools
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
 
+from pinfs.base import profiles
 from pinfs.base.profiles import Profile
 from pinfs.live.kernel import LiveKernel, live_unavailable_reason
 from pinfs.scenario import (
@@ -48,13 +52,24 @@ from pinfs.scenario import (
     host_sysctl,
     iter_scenarios,
     load,
-    resolve_profile,
     results_equal,
     run_scenario,
     with_results,
 )
 
-__all__ = ["KNOWN_DIVERGENCES", "KnownDivergence", "Report", "Row", "compare", "main"]
+__all__ = [
+    "KNOWN_DIVERGENCES",
+    "KnownDivergence",
+    "Report",
+    "Row",
+    "compare",
+    "divergence_table",
+    "live_profile",
+    "main",
+    "profile_for_release",
+    "profile_named",
+    "shipped_catalog",
+]
 
 
 # --------------------------------------------------------------------------- divergences
@@ -64,8 +79,10 @@ __all__ = ["KNOWN_DIVERGENCES", "KnownDivergence", "Report", "Row", "compare", "
 class KnownDivergence:
     """A documented difference between this machine's kernel and what pinfs models.
     ``applies(step, reference, pinfs)`` gets the step and both result texts (the
-    reference is the live result, or the recorded one when no live kernel runs)."""
+    reference is the live result, or the recorded one when no live kernel runs).
+    ``summary`` is the row of the table in docs/oracle.md (:func:`divergence_table`)."""
 
+    summary: str
     reason: str
     applies: Callable[[Step, str, str], bool]
 
@@ -138,6 +155,11 @@ def _delegation_option(step: Step, reference: str, pinfs: str) -> bool:
 #: is marked ``~name`` and listed in the summary; it is never dropped silently.
 KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
     "preload-debug-files": KnownDivergence(
+        summary=(
+            "the kernel-made `maps.debug`/`progs.debug` of every new instance: upstream "
+            "readable iterator links; live open(2) and OBJ_GET give ENOENT and "
+            "unlink/rename/link EPERM; pinfs (no links) gives EIO / EACCES"
+        ),
         reason=(
             "CONFIG_BPF_PRELOAD (d71fa5c9763c, v5.10) makes every new bpffs instance hold "
             "maps.debug and progs.debug (0400, the mounter's). Upstream they are pinned "
@@ -149,6 +171,10 @@ KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
         applies=_touches_debug_files,
     ),
     "live-sandbox-chroot-userns": KnownDivergence(
+        summary=(
+            "`unshare(CLONE_NEWUSER)` is EPERM for chrooted callers, and every `LiveKernel` "
+            "task is chrooted"
+        ),
         reason=(
             "unshare(CLONE_NEWUSER) is EPERM for a chrooted caller (kernel/user_namespace.c "
             "create_user_ns: current_chrooted()). Every LiveKernel task is chrooted into the "
@@ -158,6 +184,10 @@ KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
         applies=_userns_in_chroot,
     ),
     "ramfs-boot-root": KnownDivergence(
+        summary=(
+            "pinfs boots a ramfs root, the live sandbox a tmpfs: `statfs` type, renameat2 "
+            "flags on the root, and a `stat` after such a rename differ"
+        ),
         reason=(
             "pinfs boots a ramfs root (and /tmp); the live sandbox's root is a tmpfs, as "
             "rootfs is with CONFIG_TMPFS. statfs says RAMFS_MAGIC, and the root takes no "
@@ -167,6 +197,10 @@ KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
         applies=_ramfs_boot_root,
     ),
     "bpf-token-delegation": KnownDivergence(
+        summary=(
+            "bpffs `delegate_*` mount options (BPF tokens, v6.9) are ignored by pinfs, so a "
+            "bad value is not EINVAL"
+        ),
         reason=(
             "BPF tokens and bpffs's delegate_cmds/maps/progs/attachs options (6fe01d3cbb92, "
             "6c1752e0b6ca, v6.9) are out of scope: pinfs ignores the keys like any unknown "
@@ -175,6 +209,10 @@ KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
         applies=_delegation_option,
     ),
     "verifier-analysis": KnownDivergence(
+        summary=(
+            "pinfs does not run the verifier's analysis: a program the live verifier rejects "
+            "(EINVAL/EACCES) loads in pinfs"
+        ),
         reason=(
             "pinfs runs BPF_PROG_LOAD's structural checks and the map-reference pass but "
             "not the verifier's analysis (out of scope, docs/index.md): a program the live "
@@ -232,6 +270,7 @@ class Report:
     warnings: list[str]
     live_run: Run | None = None
     pinfs_run: Run | None = None
+    profile_source: str = ""  # where the profile came from (--profile, the file, uname)
 
     @property
     def disagreements(self) -> list[Row]:
@@ -253,7 +292,8 @@ class Report:
     def format(self, *, only_problems: bool = False) -> str:
         """The aligned table (step, call, live, pinfs, mark) and details of each problem."""
         ref_name = "live" if self.live_reason is None else "expected"
-        head = f"== {self.scenario.name or '<scenario>'} (profile {self.profile})"
+        source = f", {self.profile_source}" if self.profile_source else ""
+        head = f"== {self.scenario.name or '<scenario>'} (profile {self.profile}{source})"
         lines = [head]
         if self.live_reason is not None:
             lines.append(f"   live kernel not used: {self.live_reason}")
@@ -305,8 +345,91 @@ def _clip(text: str, width: int) -> str:
 # --------------------------------------------------------------------------- comparing
 
 
-def _profile_name(profile: Profile | str | None, scenario: Scenario) -> Profile | str | None:
-    return profile if profile is not None else scenario.profile
+# --------------------------------------------------------------------------- profiles
+
+
+def profile_names() -> list[str]:
+    """The profile names the oracle accepts, one spelling each (others: see
+    :func:`profile_named`)."""
+    return [*profiles.PRESETS, "latest"]
+
+
+def profile_named(name: str) -> Profile:
+    """The preset called ``name``: ``linux-6.18``, ``LINUX_6_18``, ``6.18``, ``seed``,
+    ``SEED`` or ``latest``.  Anything else is a ValueError that lists the valid names
+    (a typo must not silently run another kernel's rules)."""
+    if not isinstance(name, str):
+        raise TypeError(f"profile: expected a str, got {type(name).__name__}")
+    norm = name.strip().lower().replace("_", "-").replace(".", "-")
+    if norm == "latest":
+        return profiles.LATEST
+    for preset_name, preset in profiles.PRESETS.items():
+        spelled = preset_name.replace(".", "-")
+        if norm in (spelled, spelled.removeprefix("linux-")):
+            return preset
+    raise ValueError(f"unknown profile {name!r}; valid names: {', '.join(profile_names())}")
+
+
+def _version_code(release: str) -> int | None:
+    """``6.18.44-fc`` -> KERNEL_VERSION(6, 18, 44); None if it does not start with digits."""
+    numbers: list[int] = []
+    for part in release.split("-", 1)[0].split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    if len(numbers) < 2:
+        return None
+    major, minor, patch = (*numbers, 0)[:3]
+    return (major << 16) | (minor << 8) | min(patch, 255)
+
+
+def profile_for_release(release: str) -> Profile:
+    """The nearest preset at or below kernel ``release`` (``uname -r``): 6.18.44 is
+    ``linux-6.18``, 6.1 is ``linux-5.10``, 4.3 the seed.  An unreadable release is the
+    latest preset (the catalog's reference machine)."""
+    code = _version_code(release)
+    if code is None:
+        return profiles.LATEST
+    at_or_below = [p for p in profiles.PRESETS.values() if p.linux_version_code <= code]
+    if not at_or_below:
+        return profiles.SEED
+    return max(at_or_below, key=lambda p: p.linux_version_code)
+
+
+def live_profile() -> tuple[Profile, str]:
+    """The profile for a scenario with no ``profile`` line: the preset of the running
+    kernel (``os.uname().release``) on Linux, else the latest; and why, for the report."""
+    uname = os.uname()
+    if uname.sysname != "Linux":
+        return profiles.LATEST, f"latest preset; {uname.sysname} is not Linux"
+    chosen = profile_for_release(uname.release)
+    return chosen, f"the live kernel's: uname -r {uname.release}"
+
+
+def _choose_profile(profile: Profile | str | None, sc: Scenario) -> tuple[Profile, str]:
+    """``--profile`` first, then the scenario's ``profile`` line (with its switches),
+    then the live kernel's; and where the choice came from."""
+    if isinstance(profile, Profile):
+        return profile, "given"
+    if profile is not None:
+        return profile_named(profile), "--profile"
+    if sc.profile is None:
+        return live_profile()
+    chosen = _scenario_preset(sc.profile)
+    if sc.profile_switches:
+        chosen = attrs.evolve(chosen, **dict(sc.profile_switches))
+    return chosen, "the scenario's profile line"
+
+
+def _scenario_preset(name: str) -> Profile:
+    """A scenario's profile line names an attribute of :mod:`pinfs.base.profiles`
+    (``LINUX_6_18``) or a preset (``linux-6.18``)."""
+    obj = getattr(profiles, name, None)
+    return obj if isinstance(obj, Profile) else profile_named(name)
+
+
+# --------------------------------------------------------------------------- comparing
 
 
 def compare(
@@ -317,10 +440,12 @@ def compare(
     use_live: bool = True,
 ) -> Report:
     """Run ``scenario`` on the live kernel (``live``, or a fresh sandbox) and on pinfs
-    under ``profile`` (default: the scenario's), and compare them step by step.
-    Without a live kernel (or with ``use_live=False``), compare pinfs with the file."""
+    under ``profile`` (default: the scenario's ``profile`` line, else the live kernel's
+    preset, :func:`live_profile`), and compare them step by step.  Without a live
+    kernel (or with ``use_live=False``), compare pinfs with the file.  An unknown
+    profile name is a ValueError listing the valid ones."""
     sc = scenario if isinstance(scenario, Scenario) else load(scenario)
-    prof = _profile_name(profile, sc)
+    prof, source = _choose_profile(profile, sc)
     reason: str | None = "not requested" if not use_live else None
     if reason is None and live is None:
         reason = live_unavailable_reason()
@@ -363,15 +488,28 @@ def compare(
                 mark,
             )
         )
-    profile_label = getattr(backend_profile(prof), "name", str(prof))
-    return Report(sc, profile_label, reason, rows, warnings, live_run, pinfs_run)
+    report = Report(sc, prof.name, reason, rows, warnings, live_run, pinfs_run)
+    report.profile_source = source
+    return report
 
 
 def backend_profile(profile: Profile | str | None) -> Profile:
-    """The profile object a name stands for (SEED when unknown)."""
+    """The profile object a name stands for (None: the live kernel's preset); an
+    unknown name is a ValueError."""
     if isinstance(profile, Profile):
         return profile
-    return resolve_profile(profile)[0]
+    return live_profile()[0] if profile is None else profile_named(profile)
+
+
+# --------------------------------------------------------------------------- the docs table
+
+
+def divergence_table() -> str:
+    """The Markdown table of :data:`KNOWN_DIVERGENCES` that docs/oracle.md shows
+    (``python -m pinfs.oracle --divergence-table`` prints it; a test keeps them equal)."""
+    lines = ["| name | what |", "|---|---|"]
+    lines += [f"| `{name}` | {div.summary} |" for name, div in KNOWN_DIVERGENCES.items()]
+    return "\n".join(lines)
 
 
 def summary(reports: Sequence[Report]) -> str:
@@ -395,21 +533,73 @@ def summary(reports: Sequence[Report]) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def shipped_catalog() -> Path:
+    """The directory of the scenario catalog installed with pinfs (``tests/scenarios``
+    of the source tree, shipped as package data ``pinfs/scenario/catalog``)."""
+    catalog = Path(str(importlib.resources.files("pinfs.scenario") / "catalog"))
+    if not catalog.is_dir():
+        raise FileNotFoundError(f"the scenario catalog is not installed at {catalog}")
+    return catalog
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pinfs.oracle",
         description="Run scenarios on the live kernel and on pinfs and diff them.",
+        epilog=f"profiles: {', '.join(profile_names())} (also LINUX_6_18, 6.18)",
     )
-    parser.add_argument("scenarios", nargs="+", help="scenario files or directories (*.scn)")
-    parser.add_argument("--profile", help="pinfs profile (default: each scenario's)")
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        help="scenario files or directories (*.scn); with --shipped, groups or files "
+        "of the installed catalog (pin, perms/chmod_pin.scn, ...)",
+    )
+    parser.add_argument(
+        "--shipped", action="store_true", help="run the catalog installed with pinfs"
+    )
+    parser.add_argument(
+        "--profile",
+        help="pinfs profile for every scenario (default: the scenario's profile line, "
+        "else the live kernel's preset from uname)",
+    )
     parser.add_argument(
         "--record", action="store_true", help="write the live results into the files"
     )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print only steps that do not agree"
     )
+    parser.add_argument(
+        "--divergence-table",
+        action="store_true",
+        help="print the known-divergence table of docs/oracle.md and exit",
+    )
+    return parser
+
+
+def _scenario_paths(args: argparse.Namespace) -> list[Path]:
+    if not args.shipped:
+        return list(iter_scenarios(args.scenarios))
+    catalog = shipped_catalog()
+    names = args.scenarios or ["."]
+    return list(iter_scenarios([str(catalog / name) for name in names]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
-    paths = list(iter_scenarios(args.scenarios))
+    if args.divergence_table:
+        print(divergence_table())
+        return 0
+    if args.profile is not None:
+        try:
+            profile_named(args.profile)
+        except ValueError as err:
+            parser.error(str(err))
+    if not args.scenarios and not args.shipped:
+        parser.error("give scenario files or directories, or --shipped")
+    if args.record and args.shipped:
+        parser.error("--record writes into the files; record a copy, not the installed catalog")
+    paths = _scenario_paths(args)
     missing = [p for p in paths if not p.is_file()]
     if missing or not paths:
         print(
@@ -421,7 +611,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _record(paths)
     reports = []
     for path in paths:
-        report = compare(path, args.profile)
+        try:
+            report = compare(path, args.profile)
+        except ValueError as err:
+            print(f"{path}: {err}", file=sys.stderr)
+            return 2
         reports.append(report)
         if not (args.quiet and report.ok and not report.known and not report.warnings):
             print(report.format(only_problems=args.quiet))

@@ -28,6 +28,15 @@ Boxes sit at absolute coordinates (no transforms) and never overlap; a box's wid
 fits its longest line (names longer than :data:`MAX_CHARS` are cut, the full text is
 in the title).
 
+Arrows between neighbouring columns (and within one, e.g. used_maps) are routed
+orthogonally so each can be followed at 50 objects and beyond: out of the source's
+side, along a vertical lane of its own in the gap (arrows whose vertical runs do not
+overlap share a lane; a gap widens with its lanes, up to :data:`LANE_MAX_REGION`), and
+into the target, where arrows ending at the same box are spread down its side in the
+order of where they come from.  Arrows between columns further apart stay curves.
+For big states, :func:`kernel_svg` takes one filter (``namespace=``, ``superblock=``,
+``obj=``: one object and its holders) and a limit (``max_objects=N``, "+K more").
+
 Public functions: :func:`kernel_svg`, :func:`mount_namespace_svg`,
 :func:`superblock_svg`, :func:`task_svg`, :func:`to_svg` (any of those four kinds of
 object), :func:`mimebundle` (SVG and text for ``_repr_mimebundle_``) and :func:`show`
@@ -520,7 +529,9 @@ def _build(
     supers: list[SuperBlock],
     objects: list[BpfObject] | None,
     tasks: list[Task],
+    max_objects: int | None = None,
 ) -> _Scene:
+    _check_limit(max_objects)
     scene = _Scene(title=title)
     for ns, only in namespaces:
         scene.columns[0].append(_ns_box(kernel, ns, only))
@@ -541,6 +552,10 @@ def _build(
     all_objs, counts = _all_objects(kernel)
     if objects is None:
         objects = all_objs
+    if max_objects is not None and len(objects) > max_objects:
+        hidden = len(objects) - max_objects
+        objects = objects[:max_objects]
+        scene.notes.append(f"+{hidden} more objects (max_objects={max_objects})")
     for obj in objects:
         scene.columns[2].append(_obj_box(obj, counts.get(id(obj), 0), scene))
     inode_rows = {row.id for box in scene.columns[1] for row in box.rows}
@@ -556,39 +571,201 @@ def _build(
 # Layout and drawing
 
 
-def _layout(scene: _Scene, top: float) -> tuple[float, float, list[tuple[int, float, float]]]:
-    """Place the boxes; returns (width, height, [(column, x, width)] of used columns)."""
-    x = float(MARGIN)
-    placed: list[tuple[int, float, float]] = []
+LANE_STEP = 5.0  # distance between two vertical lanes of arrows
+LANE_MIN_STEP = 2.5  # the closest lanes get when a gap holds very many arrows
+LANE_MAX_REGION = 440.0  # a gap grows with its lanes up to this width, then they tighten
+LANE_MARGIN = 18.0  # room between a box edge and the first lane (the arrow head)
+
+_Index = dict[str, tuple[_Box, "_Row | None"]]
+
+
+@attrs.define
+class _Route:
+    """Where an arrow runs: out of its source's side, along its own vertical lane,
+    into its target's side.  ``region`` names the gap the lane is in."""
+
+    edge: _Edge
+    region: tuple[str, int]  # ("gap", placed index) between columns, ("self", column)
+    x1: float = 0.0
+    y1: float = 0.0
+    x2: float = 0.0
+    y2: float = 0.0
+    lane: int = 0
+    lane_x: float = 0.0
+
+
+def _place_rows(scene: _Scene, top: float) -> float:
+    """Vertical placement (it does not depend on the arrows); returns the bottom."""
     bottom = top
-    for col, boxes in enumerate(scene.columns):
-        if not boxes:
-            continue
-        width = max(MIN_BOX_W, max(b.text_chars() for b in boxes) * CHAR_W + 2 * PAD)
-        width = float(round(width))
+    for boxes in scene.columns:
         y = top + HEADER_H
         for box in boxes:
-            box.x, box.y, box.w, box.col = x, y, width, col
+            box.y = y
             for i, row in enumerate(box.rows):
                 row.y = y + HEADER_H + i * LINE_H
             y += box.h + BOX_GAP
         bottom = max(bottom, y)
+    return bottom
+
+
+def _routes(scene: _Scene, index: _Index) -> list[_Route]:
+    """A route for every arrow between neighbouring columns or within one column
+    (the others, e.g. a task's fd to a bpffs inode across the objects, stay curves)."""
+    used = [col for col, boxes in enumerate(scene.columns) if boxes]
+    order = {col: i for i, col in enumerate(used)}
+    routes = []
+    for edge in scene.edges:
+        if edge.src not in index or edge.dst not in index:
+            continue
+        scol, dcol = index[edge.src][0].col, index[edge.dst][0].col
+        if scol == dcol:
+            routes.append(_Route(edge, ("self", scol)))
+        elif abs(order[scol] - order[dcol]) == 1:
+            routes.append(_Route(edge, ("gap", min(order[scol], order[dcol]))))
+    return routes
+
+
+def _spread_ports(routes: list[_Route], index: _Index) -> None:
+    """Give every arrow its own end point: an arrow that ends at a row meets the row's
+    middle; arrows that end at a box (objects, superblocks) are spread evenly down the
+    side they arrive at, in the order of where they come from, so no two merge."""
+    ends: dict[tuple[str, str], list[tuple[float, str, _Route, bool]]] = {}
+    for r in routes:
+        for is_src, node, other in (
+            (True, r.edge.src, r.edge.dst),
+            (False, r.edge.dst, r.edge.src),
+        ):
+            box, row = index[node]
+            y = row.y + LINE_H / 2 if row is not None else box.y + HEADER_H / 2
+            if is_src:
+                r.y1 = y
+            else:
+                r.y2 = y
+            if row is None:
+                obox, orow = index[other]
+                oy = orow.y if orow is not None else obox.y
+                ends.setdefault((box.id, _side(r, is_src, index)), []).append(
+                    (oy, r.edge.id, r, is_src)
+                )
+    for (box_id, _side_name), group in ends.items():
+        box = index[box_id][0]
+        group.sort(key=lambda g: (g[0], g[1]))
+        step = (box.h - 8) / len(group)
+        for i, (_oy, _eid, r, is_src) in enumerate(group):
+            y = box.y + 4 + step * (i + 0.5)
+            if is_src:
+                r.y1 = y
+            else:
+                r.y2 = y
+
+
+def _side(route: _Route, is_src: bool, index: _Index) -> str:
+    """Which side of its box an arrow end uses: towards the other end's column, and the
+    right side for arrows within a column."""
+    scol, dcol = index[route.edge.src][0].col, index[route.edge.dst][0].col
+    if scol == dcol:
+        return "right"
+    this, other = (scol, dcol) if is_src else (dcol, scol)
+    return "right" if other > this else "left"
+
+
+def _assign_lanes(routes: list[_Route]) -> dict[tuple[str, int], int]:
+    """Give every arrow a vertical lane in its region; arrows whose vertical runs do not
+    overlap share a lane (greedy interval colouring, in a fixed order).  Returns the
+    number of lanes of each region."""
+    counts: dict[tuple[str, int], int] = {}
+    by_region: dict[tuple[str, int], list[_Route]] = {}
+    for r in routes:
+        by_region.setdefault(r.region, []).append(r)
+    for region, group in by_region.items():
+        group.sort(key=lambda r: (min(r.y1, r.y2), max(r.y1, r.y2), r.edge.id))
+        lane_ends: list[float] = []  # the lowest y each lane is busy down to
+        for r in group:
+            top, bottom = min(r.y1, r.y2), max(r.y1, r.y2)
+            free = [i for i, end in enumerate(lane_ends) if end + 4 < top]
+            if free:
+                r.lane = free[0]
+                lane_ends[r.lane] = bottom
+            else:
+                r.lane = len(lane_ends)
+                lane_ends.append(bottom)
+        counts[region] = len(lane_ends)
+    return counts
+
+
+def _lane_step(lanes: int) -> float:
+    if lanes == 0:
+        return LANE_STEP
+    return max(LANE_MIN_STEP, min(LANE_STEP, LANE_MAX_REGION / lanes))
+
+
+def _region_width(lanes: int, minimum: float) -> float:
+    if lanes == 0:
+        return minimum
+    return max(minimum, 2 * LANE_MARGIN + (lanes - 1) * _lane_step(lanes))
+
+
+def _layout(
+    scene: _Scene, top: float, index: _Index
+) -> tuple[float, float, list[tuple[int, float, float]], list[_Route]]:
+    """Place the boxes and route the arrows; returns (width, height, [(column, x,
+    width)] of the used columns, routes).  Each gap between columns is as wide as its
+    lanes need, so every arrow has a vertical run of its own."""
+    bottom = _place_rows(scene, top)
+    routes = _routes(scene, index)
+    _spread_ports(routes, index)
+    lanes = _assign_lanes(routes)
+    x = float(MARGIN)
+    placed: list[tuple[int, float, float]] = []
+    lane_x: dict[tuple[str, int], float] = {}
+    used = [col for col, boxes in enumerate(scene.columns) if boxes]
+    for i, col in enumerate(used):
+        boxes = scene.columns[col]
+        width = max(MIN_BOX_W, max(b.text_chars() for b in boxes) * CHAR_W + 2 * PAD)
+        width = float(round(width))
+        for box in boxes:
+            box.x, box.w = x, width
         placed.append((col, x, width))
-        x += width + COL_GAP + (30 if col == 2 else 0)
-    width = x - COL_GAP + MARGIN if placed else 2 * MARGIN
-    if placed and placed[-1][0] == 2:
-        width += COL_GAP  # room for the arcs between objects (used_maps, slots)
-    return width, bottom + MARGIN - BOX_GAP, placed
+        x += width
+        self_lanes = lanes.get(("self", col), 0)
+        if self_lanes:
+            lane_x[("self", col)] = x + LANE_MARGIN
+            x += _region_width(self_lanes, 0.0)
+        if i + 1 < len(used):
+            lane_x[("gap", i)] = x + LANE_MARGIN
+            x += _region_width(lanes.get(("gap", i), 0), float(COL_GAP))
+    for r in routes:
+        sbox, dbox = index[r.edge.src][0], index[r.edge.dst][0]
+        r.x1 = sbox.x + sbox.w if _side(r, True, index) == "right" else sbox.x
+        r.x2 = dbox.x + dbox.w if _side(r, False, index) == "right" else dbox.x
+    width = x + MARGIN if placed else 2 * MARGIN
+    for r in routes:
+        count = lanes[r.region]
+        start = lane_x[r.region]
+        if r.region[0] == "gap":  # centre the lanes in a gap wider than they need
+            room = _region_width(count, float(COL_GAP)) - 2 * LANE_MARGIN
+            start += (room - (count - 1) * _lane_step(count)) / 2
+        r.lane_x = start + r.lane * _lane_step(count)
+    return width, bottom + MARGIN - BOX_GAP, placed, routes
 
 
-def _anchor(index: dict[str, tuple[_Box, _Row | None]], node: str) -> tuple[_Box, float]:
+def _route_path(r: _Route) -> str:
+    lx = r.lane_x
+    return (
+        f"M{_num(r.x1)},{_num(r.y1)} L{_num(lx)},{_num(r.y1)} "
+        f"L{_num(lx)},{_num(r.y2)} L{_num(r.x2)},{_num(r.y2)}"
+    )
+
+
+def _anchor(index: _Index, node: str) -> tuple[_Box, float]:
     box, row = index[node]
     y = row.y + LINE_H / 2 if row is not None else box.y + HEADER_H / 2
     return box, y
 
 
-def _edge_path(index: dict[str, tuple[_Box, _Row | None]], edge: _Edge) -> str | None:
-    """The path data of an arrow, or None if one end is not in the picture."""
+def _edge_path(index: _Index, edge: _Edge) -> str | None:
+    """The curve of an arrow that has no lane (its ends are not in neighbouring
+    columns), or None if one end is not in the picture."""
     if edge.src not in index or edge.dst not in index:
         return None
     sbox, y1 = _anchor(index, edge.src)
@@ -597,14 +774,10 @@ def _edge_path(index: dict[str, tuple[_Box, _Row | None]], edge: _Edge) -> str |
         x1, x2 = sbox.x + sbox.w, dbox.x
         c = max(30.0, (x2 - x1) / 2)
         d = f"M{_num(x1)},{_num(y1)} C{_num(x1 + c)},{_num(y1)} {_num(x2 - c)},{_num(y2)} "
-    elif sbox.col > dbox.col:
+    else:
         x1, x2 = sbox.x, dbox.x + dbox.w
         c = max(30.0, (x1 - x2) / 2)
         d = f"M{_num(x1)},{_num(y1)} C{_num(x1 - c)},{_num(y1)} {_num(x2 + c)},{_num(y2)} "
-    else:  # same column: an arc out to the right and back
-        x1, x2 = sbox.x + sbox.w, dbox.x + dbox.w
-        bulge = min(COL_GAP + 10.0, 24 + abs(y2 - y1) * 0.2)
-        d = f"M{_num(x1)},{_num(y1)} C{_num(x1 + bulge)},{_num(y1)} {_num(x2 + bulge)},{_num(y2)} "
     return d + f"{_num(x2)},{_num(y2)}"
 
 
@@ -619,16 +792,17 @@ _BOX_STYLE = {
 
 def _draw(scene: _Scene) -> str:
     top = MARGIN + 58
-    width, height, placed = _layout(scene, top)
-    legend_w = MARGIN + sum(46 + len(label) * CHAR_W + 18 for _k, label in _LEGEND)
-    width = max(width, legend_w, MARGIN * 2 + len(scene.title) * 9.2)
-    index: dict[str, tuple[_Box, _Row | None]] = {}
-    for boxes in scene.columns:
+    index: _Index = {}
+    for col, boxes in enumerate(scene.columns):
         for box in boxes:
+            box.col = col
             index[box.id] = (box, None)
             for row in box.rows:
                 index[row.id] = (box, row)
-
+    width, height, placed, routes = _layout(scene, top, index)
+    paths = {r.edge.id: _route_path(r) for r in routes}
+    legend_w = MARGIN + sum(46 + len(label) * CHAR_W + 18 for _k, label in _LEGEND)
+    width = max(width, legend_w, MARGIN * 2 + len(scene.title) * 9.2)
     body: list[str] = []
     body.append(
         f'<text class="title" x="{MARGIN}" y="{MARGIN + 14}" font-size="15" '
@@ -658,7 +832,7 @@ def _draw(scene: _Scene) -> str:
         for box in boxes:
             body.append(_draw_box(box))
     for edge in scene.edges:
-        d = _edge_path(index, edge)
+        d = paths.get(edge.id) or _edge_path(index, edge)
         if d is None:
             continue
         colour = EDGE_COLOURS[edge.kind]
@@ -729,10 +903,45 @@ def _draw_box(box: _Box) -> str:
 # Public API
 
 
-def kernel_svg(kernel: Kernel, title: str | None = None) -> str:
+def kernel_svg(
+    kernel: Kernel,
+    title: str | None = None,
+    *,
+    namespace: MountNamespace | int | None = None,
+    superblock: SuperBlock | int | None = None,
+    obj: BpfObject | int | None = None,
+    max_objects: int | None = None,
+) -> str:
     """The whole machine: every mount namespace and its mounts, every bpffs superblock's
     tree, every map and program (live, or freed but still reachable) with an arrow from
-    each holder, and every task's fd table."""
+    each holder, and every task's fd table.
+
+    At most one filter: ``namespace`` (a MountNamespace or its ``ns_id``) draws
+    :func:`mount_namespace_svg`, ``superblock`` (a SuperBlock or its ``s_dev``)
+    :func:`superblock_svg`, ``obj`` (a map or program, or its id) that object, the
+    objects it leads to and everything that holds it.  ``max_objects=N`` keeps the
+    first N objects (by id) and says "+K more objects"; arrows to the others are left
+    out."""
+    if not isinstance(kernel, Kernel):
+        raise TypeError(f"kernel must be a pinfs.Kernel, not {type(kernel).__name__}")
+    _check_limit(max_objects)
+    chosen = [
+        name
+        for name, v in (("namespace", namespace), ("superblock", superblock), ("obj", obj))
+        if v is not None
+    ]
+    if len(chosen) > 1:
+        raise ValueError(
+            f"give at most one of namespace, superblock, obj (got {', '.join(chosen)})"
+        )
+    if namespace is not None:
+        ns = _find_namespace(kernel, namespace)
+        return mount_namespace_svg(ns, kernel, title, max_objects=max_objects)
+    if superblock is not None:
+        sb = _find_superblock(kernel, superblock)
+        return superblock_svg(sb, kernel, title, max_objects=max_objects)
+    if obj is not None:
+        return _object_svg(kernel, _find_object(kernel, obj), title, max_objects)
     scene = _build(
         kernel,
         title or f"pinfs kernel ({kernel.profile.name})",
@@ -740,6 +949,84 @@ def kernel_svg(kernel: Kernel, title: str | None = None) -> str:
         _bpf_supers(kernel),
         None,
         list(kernel.tasks.values()),
+        max_objects,
+    )
+    return _draw(scene)
+
+
+def _check_limit(max_objects: int | None) -> None:
+    if max_objects is None:
+        return
+    if not isinstance(max_objects, int) or isinstance(max_objects, bool):
+        raise TypeError(f"max_objects must be an int, not {type(max_objects).__name__}")
+    if max_objects < 0:
+        raise ValueError(f"max_objects must be >= 0, not {max_objects}")
+
+
+def _find_namespace(kernel: Kernel, namespace: MountNamespace | int) -> MountNamespace:
+    for ns in kernel.namespaces:
+        if ns is namespace or (isinstance(namespace, int) and ns.ns_id == namespace):
+            return ns
+    if isinstance(namespace, (MountNamespace, int)) and not isinstance(namespace, bool):
+        raise ValueError(f"namespace {namespace!r} is not a mount namespace of this kernel")
+    raise TypeError(f"namespace must be a MountNamespace or an ns_id, not {namespace!r}")
+
+
+def _find_superblock(kernel: Kernel, superblock: SuperBlock | int) -> SuperBlock:
+    for sb in _bpf_supers(kernel):
+        if sb is superblock or (isinstance(superblock, int) and sb.s_dev == superblock):
+            return sb
+    if isinstance(superblock, SuperBlock):
+        return superblock  # a superblock of another type: superblock_svg draws it too
+    if isinstance(superblock, int) and not isinstance(superblock, bool):
+        raise ValueError(f"superblock {superblock:#x} is not a bpffs superblock of this kernel")
+    raise TypeError(f"superblock must be a SuperBlock or an s_dev, not {superblock!r}")
+
+
+def _find_object(kernel: Kernel, obj: BpfObject | int) -> BpfObject:
+    all_objs, _counts = _all_objects(kernel)
+    for candidate in all_objs:
+        if candidate is obj or (
+            isinstance(obj, int) and not isinstance(obj, bool) and candidate.id == obj
+        ):
+            return candidate
+    if isinstance(obj, (BpfMap, BpfProg, int)) and not isinstance(obj, bool):
+        raise ValueError(f"obj {obj!r} is not a bpf object of this kernel")
+    raise TypeError(f"obj must be a bpf map or program or its id, not {obj!r}")
+
+
+def _holders_of(
+    kernel: Kernel, target: BpfObject
+) -> tuple[list[SuperBlock], list[BpfObject], list[Task]]:
+    """The superblocks that pin ``target``, the objects that hold it (programs using a
+    map, prog arrays holding a program) and the tasks with an fd on it."""
+    supers = [sb for sb in _bpf_supers(kernel) if any(o is target for o in _sb_objects(sb))]
+    holders: list[BpfObject] = []
+    for other in _all_objects(kernel)[0]:
+        if (isinstance(other, BpfProg) and any(m is target for m in other.used_maps)) or (
+            isinstance(other, BpfMap)
+            and isinstance(other.storage, FdArray)
+            and any(s is target for s in other.storage.slots.values())
+        ):
+            holders.append(other)
+    tasks = [t for t in kernel.tasks.values() if any(o is target for o in _task_objects(t))]
+    return supers, holders, tasks
+
+
+def _object_svg(
+    kernel: Kernel, target: BpfObject, title: str | None, max_objects: int | None
+) -> str:
+    supers, holders, tasks = _holders_of(kernel, target)
+    shown = {id(o): o for o in [*_closure([target]), *holders]}
+    objects = sorted(shown.values(), key=lambda o: (o.id, o.freed))
+    scene = _build(
+        kernel,
+        title or f"{_obj_name(target)} and its holders",
+        [],
+        supers,
+        objects,
+        tasks,
+        max_objects,
     )
     return _draw(scene)
 
@@ -752,7 +1039,11 @@ def _kernel_of(sb: SuperBlock) -> Kernel:
 
 
 def mount_namespace_svg(
-    ns: MountNamespace, kernel: Kernel | None = None, title: str | None = None
+    ns: MountNamespace,
+    kernel: Kernel | None = None,
+    title: str | None = None,
+    *,
+    max_objects: int | None = None,
 ) -> str:
     """One mount namespace: its mounts, the bpffs superblocks they show, the objects
     pinned there (and those their used_maps and slots lead to), and its tasks."""
@@ -774,11 +1065,18 @@ def mount_namespace_svg(
         supers,
         _closure(seeds),
         tasks,
+        max_objects,
     )
     return _draw(scene)
 
 
-def superblock_svg(sb: SuperBlock, kernel: Kernel | None = None, title: str | None = None) -> str:
+def superblock_svg(
+    sb: SuperBlock,
+    kernel: Kernel | None = None,
+    title: str | None = None,
+    *,
+    max_objects: int | None = None,
+) -> str:
     """One superblock: the mounts (in any namespace) that show it, its dentry tree and
     the objects pinned in it (and those their used_maps and slots lead to)."""
     kernel = kernel or _kernel_of(sb)
@@ -790,11 +1088,12 @@ def superblock_svg(sb: SuperBlock, kernel: Kernel | None = None, title: str | No
         [sb],
         _closure(_sb_objects(sb)),
         [],
+        max_objects,
     )
     return _draw(scene)
 
 
-def task_svg(task: Task, title: str | None = None) -> str:
+def task_svg(task: Task, title: str | None = None, *, max_objects: int | None = None) -> str:
     """One task: its credentials, cwd and fd table, and the objects its fds point at
     (and those their used_maps and slots lead to)."""
     scene = _build(
@@ -804,6 +1103,7 @@ def task_svg(task: Task, title: str | None = None) -> str:
         [],
         _closure(_task_objects(task)),
         [task],
+        max_objects,
     )
     return _draw(scene)
 
