@@ -34,21 +34,15 @@ LAYERS: list[tuple[str, ...]] = [
     ("pinfs.inode",),
     ("pinfs.bpf",),
     ("pinfs.machine",),
-    ("pinfs.live", "pinfs.svg", "pinfs.tour", "pinfs.testing"),  # independent siblings
+    ("pinfs.live", "pinfs.svg", "pinfs.tour", "pinfs.testing", "pinfs.host", "pinfs.clients"),
     ("pinfs.scenario",),
     ("pinfs.oracle",),
     ("pinfs.__main__",),
 ]
 
-#: Type-only imports that still point up (removed by the typed-context Protocols).
-TYPE_ONLY_UPWARD = {
-    ("pinfs.bpf", "pinfs.machine.task"),
-    ("pinfs.ebpf.gate", "pinfs.machine.task"),
-    ("pinfs.ebpf.objects", "pinfs.machine.kernel"),
-    ("pinfs.ebpf.objects", "pinfs.machine.task"),
-    ("pinfs.ebpf.prog", "pinfs.machine.task"),
-    ("pinfs.inode", "pinfs.machine.task"),
-}
+#: Type-only imports that point up a layer: none since the typed-context Protocols
+#: (vfs.KernelServices, fs.namei.Current, ebpf.context) replaced them.
+TYPE_ONLY_UPWARD: set[tuple[str, str]] = set()
 #: Type-only imports inside the machine layer: the task, the trace, the renderer and the
 #: invariant checker annotate with ``Kernel``/``Task``, which import them.
 TYPE_ONLY_WITHIN_MACHINE = {
