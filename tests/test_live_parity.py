@@ -5,19 +5,22 @@ For every method both have, the names, the parameters (in order) and Task's defa
 are the same, and failures are ``OSError`` with the same errno.  Only one of them has:
 
 * ``Task`` only -- pinfs's own introspection and plumbing: ``fd_file``, ``fd_object``,
-  ``rlimit`` (the kernel's soft-limit helper), ``getdents`` (the raw directory read
+  ``fd_map``, ``fd_prog``, ``install_fd``, ``rlimit`` (the kernel's soft-limit helper), ``getdents`` (the raw directory read
   that ``listdir`` wraps), ``prctl``, ``sysctl_write`` and ``write_uid_map`` /
   ``write_gid_map`` (the live sandbox must not change the host's sysctls and keeps to
-  its own user namespace).
+  its own user namespace); and the modern bpf(2) helpers the live twin does not wrap
+  yet (``map_freeze``, ``map_get_next_id``, ``map_get_fd_by_id``, ``prog_get_next_id``,
+  ``prog_get_fd_by_id``, ``obj_get_info_by_fd``; tests/test_modern_live.py drives them
+  on the live kernel through raw bpf(2)).
 * ``LiveTask`` only -- reads of the real process that pinfs answers through its
   objects instead (``task.cred``, ``task.fs``, ``task.kernel.tasks``): ``capget``,
-  ``getpid``, ``getresuid``, ``getresgid``, ``getgroups``; ``fstatfs``;
+  ``getresuid``, ``getresgid``, ``getgroups``; ``fstatfs``;
   ``bpf_map_info`` (BPF_OBJ_GET_INFO_BY_FD, which the seed lacks); and the raw
   user-memory calls ``write_user`` / ``read_user`` / ``free_user`` that ``task.mem``
   (on both) is built on.
 
-Live-only extras are keyword-only (``map_create(..., map_flags=, name=)``,
-``prog_load(..., expected_attach_type=, prog_name=)``).  The live tests use the
+Live-only extras are keyword-only (``prog_load(..., expected_attach_type=,
+prog_name=)``).  The live tests use the
 twin's sandbox only: private mount and pid namespaces and a scratch tmpfs, never the
 host's /sys/fs/bpf.
 """
@@ -41,6 +44,15 @@ from pinfs.live.kernel import LiveKernel, LiveTask, live_unavailable_reason
 TASK_ONLY = {
     "fd_file",
     "fd_object",
+    "fd_map",
+    "fd_prog",
+    "install_fd",
+    "map_freeze",
+    "map_get_next_id",
+    "map_get_fd_by_id",
+    "prog_get_next_id",
+    "prog_get_fd_by_id",
+    "obj_get_info_by_fd",
     "rlimit",
     "getdents",
     "prctl",
@@ -50,7 +62,6 @@ TASK_ONLY = {
 }
 LIVE_ONLY = {
     "capget",
-    "getpid",
     "getresuid",
     "getresgid",
     "getgroups",

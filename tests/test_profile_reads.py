@@ -21,7 +21,17 @@ SWITCHES = {f.name for f in attrs.fields(Profile)} - {"name"}
 #: Who may read a Profile without going through ``kernel.profile``: the Kernel owns its
 #: profile (boot reads it as ``profile``/``self.profile``), and ``bpf_dir_iops_for``
 #: builds one operations table per profile.
-OWNERS = {("machine/kernel.py", "Kernel"), ("inode.py", "bpf_dir_iops_for")}
+#: A Profile also checks its own switches when it is made (their validation).
+OWNERS = {
+    ("machine/kernel.py", "Kernel"),
+    ("machine/kernel.py", "_check_unpriv_default"),  # Kernel(...) checks its arguments
+    ("inode.py", "bpf_dir_iops_for"),
+    ("base/profiles.py", "Profile"),
+    # Pure functions of a profile, as bpf_dir_iops_for: struct sizes and log rules.
+    ("ebpf/info.py", "bpf_map_info_size"),
+    ("ebpf/info.py", "bpf_prog_info_size"),
+    ("ebpf/prog.py", "verifier_log_attr_valid"),
+}
 
 
 def _model_files() -> list[pathlib.Path]:

@@ -137,11 +137,13 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     seed (S19).  Since 1d28635abcf1 (v6.5) the unprivileged gate comes after the
     validation (:mod:`pinfs.ebpf.mapcreate`)."""
     kernel = task.kernel
-    profile = kernel.profile
-    if profile.unpriv_gate_commands != "all" and not profile.map_alloc_check_before_gate:
+    if (
+        kernel.profile.unpriv_gate_commands != "all"
+        and not kernel.profile.map_alloc_check_before_gate
+    ):
         unprivileged_gate(task)
     f_flags = map_create_precheck(task, attr)
-    if profile.unpriv_gate_commands != "all" and profile.map_alloc_check_before_gate:
+    if kernel.profile.unpriv_gate_commands != "all" and kernel.profile.map_alloc_check_before_gate:
         unprivileged_gate(task)
     if attr.get("map_ifindex", 0):
         bpf_map_offload_map_alloc(task, attr)

@@ -446,12 +446,11 @@ def bpf_show_options(root: Dentry) -> str:
     """``bpf_show_options`` (v4.10): ``uid=``/``gid=`` when not global root (v6.8),
     then ``mode=`` unless 0777 (sticky bit aside).  The owner is read from the root
     inode, which equals the mount options unless the root was chown'ed since."""
-    profile = root.d_sb.kernel.profile
     inode = root.d_inode
-    if not profile.mount_mode_option or inode is None:
+    if not root.d_sb.kernel.profile.mount_mode_option or inode is None:
         return ""
     out = ""
-    if profile.mount_uid_gid_options:
+    if root.d_sb.kernel.profile.mount_uid_gid_options:
         out += f",uid={inode.i_uid}" if inode.i_uid else ""
         out += f",gid={inode.i_gid}" if inode.i_gid else ""
     mode = inode.i_mode & S_IALLUGO & ~stat.S_ISVTX

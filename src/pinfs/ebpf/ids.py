@@ -161,14 +161,15 @@ def map_freeze(task: BpfTask, attr: dict[str, int]) -> int:
     gone: the fd must allow writing (``map_get_sys_perms``, EPERM), so a frozen map is
     EPERM too.  pinfs has no writable mmap and no update in flight, so
     ``bpf_map_write_active`` is never the EBUSY."""
-    profile = task.kernel.profile
-    need = FMODE_WRITE if profile.map_freeze_needs_write_fd else 0
+    need = FMODE_WRITE if task.kernel.profile.map_freeze_needs_write_fd else 0
     map = bpf_map_fdget(task, attr["map_fd"], need)
     if map.frozen:
         raise kernel_error(errno.EBUSY)
-    if not profile.map_freeze_needs_write_fd:
+    if not task.kernel.profile.map_freeze_needs_write_fd:
         ns = task.kernel.init_user_ns
-        cap_bpf = profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF)
+        cap_bpf = task.kernel.profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(
+            task.cred, ns, CAP_BPF
+        )
         if not (capable(task.cred, ns, CAP_SYS_ADMIN) or cap_bpf):
             raise kernel_error(errno.EPERM)
     map.frozen = True

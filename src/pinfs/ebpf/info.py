@@ -143,18 +143,17 @@ def bpf_prog_get_info_by_fd(task: BpfTask, prog: BpfProg, attr: dict[str, int]) 
     """``bpf_prog_get_info_by_fd``: the caller's struct is read first (it carries the
     ``map_ids`` buffer and its length ``nr_map_ids``), filled, and copied back; the
     program's lengths only for CAP_BPF (or CAP_SYS_ADMIN)."""
-    profile = task.kernel.profile
-    size = bpf_prog_info_size(profile)
+    size = bpf_prog_info_size(task.kernel.profile)
     bpf_check_uarg_tail_zero(task, attr["info"], size, attr["info_len"])
     info_len = min(size, attr["info_len"])
     info = bytearray(task.mem.read(attr["info"], info_len).ljust(size, b"\0"))
     struct.pack_into("<II", info, 0, prog.prog_type, prog.idr_id)
-    info[8:16] = bpf_prog_calc_tag(prog.insns, profile.prog_load_signature)
+    info[8:16] = bpf_prog_calc_tag(prog.insns, task.kernel.profile.prog_load_signature)
     if size >= 80:
         _fill_names_and_maps(task, prog, info)
     ns = task.kernel.init_user_ns
     if capable(task.cred, ns, CAP_SYS_ADMIN) or (
-        profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF)
+        task.kernel.profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(task.cred, ns, CAP_BPF)
     ):
         struct.pack_into("<II", info, 16, 0, len(prog.insns))  # no JIT image
     else:

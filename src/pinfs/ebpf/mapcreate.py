@@ -123,10 +123,9 @@ def not_a_btf_or_token(task: BpfTask, ufd: int) -> None:
 def map_create_precheck(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_create`` from after CHECK_ATTR up to the allocation (v6.18 order).
     Returns the new fd's O_* flags.  The unprivileged gate and ``map_alloc`` follow."""
-    profile = task.kernel.profile
     flags = attr.get("map_flags", 0)
     token_flag = False
-    if profile.map_create_map_token_fd:
+    if task.kernel.profile.map_create_map_token_fd:
         token_flag = bool(flags & BPF_F_TOKEN_FD)
         flags &= ~BPF_F_TOKEN_FD
         attr["map_flags"] = flags
@@ -136,11 +135,11 @@ def map_create_precheck(task: BpfTask, attr: dict[str, int]) -> int:
         raise kernel_error(errno.EINVAL)
     if attr.get("map_extra", 0):
         raise kernel_error(errno.EINVAL)  # only BLOOM_FILTER and ARENA take it
-    f_flags = bpf_get_file_flag(flags) if profile.map_fd_mode_from_flags else os.O_RDWR
+    f_flags = bpf_get_file_flag(flags) if task.kernel.profile.map_fd_mode_from_flags else os.O_RDWR
     numa_node = bpf_map_attr_numa_node(attr)
     if numa_node != NUMA_NO_NODE and not 0 <= numa_node < NR_NODE_IDS:
         raise kernel_error(errno.EINVAL)
-    if profile.map_create_map_flags:
+    if task.kernel.profile.map_create_map_flags:
         map_alloc_check(task, attr)
     if token_flag:
         not_a_btf_or_token(task, attr.get("map_token_fd", 0))

@@ -248,11 +248,10 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     if task.kernel.profile.unpriv_gate_commands != "all":
         unprivileged_gate(task)
     kernel = task.kernel
-    profile = kernel.profile
     is_gpl = False
-    if not profile.prog_load_license_after_insns:
+    if not kernel.profile.prog_load_license_after_insns:
         is_gpl = _copy_license(task, attr)
-    if profile.prog_load_cap_bpf:
+    if kernel.profile.prog_load_cap_bpf:
         max_insns = bpf_prog_load_caps(task, prog_type, insn_cnt)
     else:
         max_insns = BPF_MAXINSNS
@@ -260,8 +259,8 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
             raise kernel_error(errno.EINVAL)
         if (
             prog_type == BPF_PROG_TYPE_KPROBE
-            and profile.kprobe_version_checked
-            and attr["kern_version"] != profile.linux_version_code
+            and kernel.profile.kprobe_version_checked
+            and attr["kern_version"] != kernel.profile.linux_version_code
         ):
             raise kernel_error(errno.EINVAL)
         if prog_type != BPF_PROG_TYPE_SOCKET_FILTER and not capable(
@@ -280,7 +279,7 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     bpf_charge_memlock(task, prog)
     try:
         prog.insns = task.mem.read(attr["insns"], insn_cnt * 8)
-        if profile.prog_load_license_after_insns:
+        if kernel.profile.prog_load_license_after_insns:
             prog.gpl_compatible = _copy_license(task, attr)
         if attr.get("prog_ifindex", 0):
             raise kernel_error(errno.EINVAL)  # bpf_prog_dev_bound_init: no such device

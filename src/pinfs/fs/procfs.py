@@ -364,7 +364,7 @@ def fdinfo_text(inode: Inode) -> str:
     mnt_id = file.f_path.mnt.mnt_id if file.f_path is not None else ANON_INODE_MNT_ID
     file_inode = file.f_inode
     lines = f"pos:\t{file.f_pos}\nflags:\t0{flags:o}\nmnt_id:\t{mnt_id}\n"
-    if _services(inode.i_sb).profile.fdinfo_ino and file_inode is not None:
+    if inode.i_sb.kernel.profile.fdinfo_ino and file_inode is not None:
         lines += f"ino:\t{file_inode.i_ino}\n"
     if file.f_op is not None and file.f_op.show_fdinfo is not None:
         lines += file.f_op.show_fdinfo(file)
@@ -414,7 +414,7 @@ def _fd_lookup(kind: str) -> Callable[[Inode, Dentry], None]:
             inode.i_op = proc_fd_link_iops
             inode.i_size = 64
         else:
-            world = _services(dir.i_sb).profile.fdinfo_world_readable
+            world = dir.i_sb.kernel.profile.fdinfo_world_readable
             mode = stat.S_IFREG | (0o444 if world else 0o400)
             inode = _proc_inode(dir.i_sb, mode, entry, uid, gid)
             inode.i_fop = proc_seq_fops
@@ -668,7 +668,7 @@ def _pid_entry_inode(dir: Inode, task: ProcTask, name: str) -> Inode:
         inode = _proc_inode(sb, stat.S_IFDIR | 0o500, ProcEntry("fd_dir", task.pid), uid, gid)
         inode.i_op = proc_fd_iops
     else:
-        world = _services(sb).profile.fdinfo_world_readable
+        world = sb.kernel.profile.fdinfo_world_readable
         mode = stat.S_IFDIR | (0o555 if world else 0o500)
         inode = _proc_inode(sb, mode, ProcEntry("fdinfo_dir", task.pid), uid, gid)
         inode.i_op = proc_fdinfo_iops if world else proc_fdinfo_old_iops

@@ -1397,11 +1397,11 @@ class LiveTask:
     def lseek(self, fd: int, offset: int, whence: int = os.SEEK_SET) -> int:
         return int(self._call("lseek", fd, offset, whence))
 
-    def dup2(self, fd: int, new: int) -> int:
-        return int(self._call("dup2", fd, new))
+    def dup2(self, oldfd: int, newfd: int) -> int:
+        return int(self._call("dup2", oldfd, newfd))
 
-    def dup3(self, fd: int, new: int, flags: int = 0) -> int:
-        return int(self._call("dup3", fd, new, flags))
+    def dup3(self, oldfd: int, newfd: int, flags: int = 0) -> int:
+        return int(self._call("dup3", oldfd, newfd, flags))
 
     def fcntl(self, fd: int, cmd: int, arg: int = 0) -> int:
         return int(self._call("fcntl", fd, cmd, arg))
@@ -1491,11 +1491,11 @@ class LiveTask:
         key_size: int,
         value_size: int,
         max_entries: int,
-        *,
         map_flags: int = 0,
-        name: str = "",
+        map_name: str | bytes | None = None,
     ) -> int:
-        """BPF_MAP_CREATE: returns the new map's fd (``map_flags``/``name``: live only)."""
+        """BPF_MAP_CREATE: returns the new map's fd."""
+        name = map_name.decode() if isinstance(map_name, bytes) else (map_name or "")
         args = (map_type, key_size, value_size, max_entries, map_flags, name)
         return int(self._call("bpf_map_create", *args))
 

@@ -614,8 +614,9 @@ class Task(BpfSyscalls):
         """uname(2): ``release`` is the profile's, so version-deciding loaders see the
         kernel pinfs imitates."""
         self._enter()
-        profile = self.kernel.profile
-        return UtsName("Linux", "pinfs", profile.uname_release, "#1 SMP pinfs", "x86_64")
+        return UtsName(
+            "Linux", "pinfs", self.kernel.profile.uname_release, "#1 SMP pinfs", "x86_64"
+        )
 
     # -- credentials --------------------------------------------------------------------
 
