@@ -562,10 +562,6 @@ def cilium_client(shared_dir: Path) -> str:
 @pytest.mark.live
 @needs_host
 @needs_root
-@pytest.mark.xfail(
-    reason="cilium/ebpf's reload of a pinned map needs BPF_OBJ_GET_INFO_BY_FD (issue 12) "
-    "or /proc/self/fdinfo (issue 13); the create and the pin already work"
-)
 def test_cilium_pin_by_name_and_reload_matches_the_live_kernel(cilium_client: str) -> None:
     live = _in_scratch_bpffs(cilium_client)
     assert live.stdout.splitlines() == ["create: ok", "value after reload: 42"]
