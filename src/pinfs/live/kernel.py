@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno as _errno
+import json
 import marshal
 import os
 import platform
@@ -130,17 +131,36 @@ _BOOT_MEMLOCK = (8 << 20, 8 << 20)
 _STATFS_FORMAT = "<qqQQQQQiiqqq4q"  # struct statfs on x86_64 (120 bytes)
 _ANCBUF = 256
 
-CAP_NAMES: tuple[str, ...] = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-)  # fmt: skip
+# The harness imports pinfs's tables; the sandbox runs this file alone (``python -I -S``,
+# where pinfs cannot be imported) and is handed the attr layout by the harness.
+try:
+    from pinfs.base.cred import CAP_NAMES
+    from pinfs.ebpf.attr import UAPI_FIELDS
+except ImportError:  # the sandbox side
+    CAP_NAMES = ()
+    UAPI_FIELDS = {}
+
+#: cmd -> field -> (offset, size), from :data:`pinfs.ebpf.attr.UAPI_FIELDS`: the
+#: harness's own copy, and the sandbox's once ``_sandbox_main`` has read it.
+_ATTR: dict[int, dict[str, tuple[int, int]]] = {
+    int(cmd): {f.name: (f.offset, f.size) for f in fields} for cmd, fields in UAPI_FIELDS.items()
+}
+
+
+def _pack_attr(cmd: int, size: int, **values: int | bytes) -> bytes:
+    """``union bpf_attr`` of ``size`` bytes with the named fields of ``cmd`` set,
+    laid out by pinfs's one table (little-endian, x86_64)."""
+    buf = bytearray(size)
+    for name, value in values.items():
+        offset, width = _ATTR[cmd][name]
+        if isinstance(value, bytes):
+            data = value[:width].ljust(width, b"\0")
+        else:
+            data = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+        buf[offset : offset + width] = data
+    return bytes(buf)
+
+
 """Capability names indexed by number (Linux 5.9+)."""
 
 
@@ -579,7 +599,9 @@ def _map_info(fd: int) -> tuple[int, int, int, int, int, int, str]:
     import ctypes  # noqa: PLC0415 - ctypes (libffi) loads only where a raw syscall is made
 
     info = ctypes.create_string_buffer(80)
-    attr = struct.pack("<IIQ", fd, 80, ctypes.addressof(info))
+    attr = _pack_attr(
+        _BPF_OBJ_GET_INFO_BY_FD, 16, bpf_fd=fd, info_len=80, info=ctypes.addressof(info)
+    )
     _bpf(_BPF_OBJ_GET_INFO_BY_FD, attr)
     t, i, ks, vs, me, mf = struct.unpack_from("<6I", info.raw)
     name = info.raw[24:40].split(b"\0", 1)[0].decode(errors="replace")
@@ -764,16 +786,27 @@ def _op_table() -> dict[str, Any]:
         map_flags: int = 0,
         name: str = "",
     ) -> int:
-        attr = struct.pack(
-            "<7I16s", map_type, key_size, value_size, max_entries, map_flags, 0, 0, name.encode()
+        attr = _pack_attr(
+            _BPF_MAP_CREATE,
+            48,
+            map_type=map_type,
+            key_size=key_size,
+            value_size=value_size,
+            max_entries=max_entries,
+            map_flags=map_flags,
+            map_name=name.encode(),
         )
-        return _bpf(_BPF_MAP_CREATE, attr.ljust(48, b"\0"))[0]
+        return _bpf(_BPF_MAP_CREATE, attr)[0]
 
     def elem(cmd: int, fd: int, key: bytes | None, value: Any, flags: int) -> int:
         kbuf = None if key is None else ctypes.create_string_buffer(key, max(len(key), 1))
         kaddr = 0 if kbuf is None else ctypes.addressof(kbuf)
         vaddr = 0 if value is None else ctypes.addressof(value)
-        return _bpf(cmd, struct.pack("<IIQQQ", fd, 0, kaddr, vaddr, flags))[0]
+        value_field = "next_key" if cmd == _BPF_MAP_GET_NEXT_KEY else "value"
+        fields: dict[str, int] = {"map_fd": fd, "key": kaddr, value_field: vaddr}
+        if flags or cmd != _BPF_MAP_GET_NEXT_KEY:
+            fields["flags"] = flags
+        return _bpf(cmd, _pack_attr(cmd, 32, **fields))[0]
 
     def bpf_map_update_elem(s: _Server, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:
         vbuf = ctypes.create_string_buffer(value, max(len(value), 1))
@@ -813,20 +846,19 @@ def _op_table() -> dict[str, Any]:
         if log_size is None:  # the harness default: a 64 KiB log when asked for one
             log_size = 1 << 16 if log_level else 0
         log = ctypes.create_string_buffer(max(log_size, 1))
-        attr = struct.pack(
-            "<IIQQIIQII16sII",
-            prog_type,
-            len(insns) // 8,
-            ctypes.addressof(ibuf),
-            ctypes.addressof(lic),
-            log_level,
-            log_size,
-            ctypes.addressof(log) if log_size else 0,
-            kern_version,
-            0,
-            prog_name.encode(),
-            0,
-            expected_attach_type,
+        attr = _pack_attr(
+            _BPF_PROG_LOAD,
+            72,
+            prog_type=prog_type,
+            insn_cnt=len(insns) // 8,
+            insns=ctypes.addressof(ibuf),
+            license=ctypes.addressof(lic),
+            log_level=log_level,
+            log_size=log_size,
+            log_buf=ctypes.addressof(log) if log_size else 0,
+            kern_version=kern_version,
+            prog_name=prog_name.encode(),
+            expected_attach_type=expected_attach_type,
         )
         try:
             return _bpf(_BPF_PROG_LOAD, attr)[0]
@@ -839,10 +871,20 @@ def _op_table() -> dict[str, Any]:
         """The OBJ_PIN/OBJ_GET attr (with BPF_F_PATH_FD when ``path_fd`` is given)
         and the path buffer it points to."""
         p = ctypes.create_string_buffer(_cstr(path))
+        cmd = _BPF_OBJ_PIN  # OBJ_PIN and OBJ_GET share one layout
         if path_fd is None:
-            return struct.pack("<QII", ctypes.addressof(p), bpf_fd, flags), p
-        fields = (bpf_fd, flags | _BPF_F_PATH_FD, s.user_fd(path_fd) & 0xFFFFFFFF)
-        return struct.pack("<QIII", ctypes.addressof(p), *fields), p
+            return _pack_attr(
+                cmd, 16, pathname=ctypes.addressof(p), bpf_fd=bpf_fd, file_flags=flags
+            ), p
+        attr = _pack_attr(
+            cmd,
+            20,
+            pathname=ctypes.addressof(p),
+            bpf_fd=bpf_fd,
+            file_flags=flags | _BPF_F_PATH_FD,
+            path_fd=s.user_fd(path_fd),
+        )
+        return attr, p
 
     def bpf_obj_pin(
         s: _Server, fd: int, path: str, file_flags: int = 0, path_fd: int | None = None
@@ -889,6 +931,7 @@ def _sandbox_main(argv: list[str]) -> NoReturn:
     ctl = int(argv[0])
     scratch = argv[1]
     parent = int(argv[2])
+    _ATTR.update({int(cmd): fields for cmd, fields in json.loads(argv[3]).items()})
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         _sys(_SYS_PRCTL, _PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -1063,6 +1106,7 @@ class LiveKernel:
                         str(there.fileno()),
                         self._res.scratch,
                         str(os.getpid()),
+                        json.dumps(_ATTR),
                     ],
                     pass_fds=(there.fileno(),),
                     stdin=subprocess.DEVNULL,
