@@ -169,7 +169,14 @@ def getname(name: str) -> str:
 def getname_user(mem: UserMemory, address: int) -> str:
     """``getname`` of a user pointer: ``strncpy_from_user`` (EFAULT), then the same
     checks as :func:`getname` on the bytes copied."""
-    raw = mem.strncpy_from_user(address, PATH_MAX)
+    return getname_copied(mem.strncpy_from_user(address, PATH_MAX))
+
+
+def getname_copied(raw: bytes) -> str:
+    """The checks of :func:`getname_user` on a name already in the kernel's hands:
+    ``raw`` is what ``strncpy_from_user`` gives for a NUL-terminated buffer holding
+    it (the typed bpf helpers pass their C string this way instead of through user
+    memory; a name of PATH_MAX bytes or more comes out truncated, so ENAMETOOLONG)."""
     _getname_checks(len(raw), None)
     return raw.decode("utf-8", "surrogateescape")
 
