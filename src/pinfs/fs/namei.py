@@ -215,34 +215,70 @@ def may_lookup(nd: Nameidata) -> None:
     """``may_lookup``: search (exec) permission on the directory being walked."""
     inode = nd.path.dentry.d_inode
     assert inode is not None
+    if _owner_may_search(nd.cred, inode):
+        return
     err = inode_permission(nd.cred, inode, MAY_EXEC)
     if err:
         raise kernel_error(err)
 
 
+def _owner_may_search(cred: Cred, dir: Inode) -> bool:
+    """The common case of ``inode_permission(cred, dir, MAY_EXEC)`` answered without
+    the calls: no ``->permission`` of the filesystem's own, the caller owns the
+    directory and its owner x bit is set, so ``acl_permission_check`` grants.  False
+    means "ask :func:`inode_permission`", never "denied"."""
+    iops = dir.i_op
+    return (
+        cred.fsuid == dir.i_uid
+        and dir.i_mode & 0o100 != 0
+        and (iops is None or iops.permission is None)
+    )
+
+
 def link_path_walk(nd: Nameidata, name: str) -> None:
-    """``link_path_walk``: walk every component but the last, which is recorded."""
+    """``link_path_walk``: walk every component but the last, which is recorded.
+
+    The common step stays in this loop, on local variables: search permission the
+    owner has (:func:`_owner_may_search`), a hashed positive child without
+    ``d_revalidate``, a directory or a mountpoint whose top root is one.  Anything
+    else (dots, a miss, a symlink, a refusal to explain) goes through
+    ``inode_permission`` / ``walk_component`` with ``nd.path`` brought up to date.
+    """
     components = [c for c in name.split("/") if c]
     if not components:
         nd.last_type = LAST_ROOT
         return
     cred = nd.cred
+    fsuid = cred.fsuid
+    start = nd.path
+    mnt, dentry = start
     for component in components[:-1]:
-        mnt, parent = nd.path
-        dir = parent.d_inode
+        dir = dentry.d_inode
         assert dir is not None  # the walk only stands on positive dentries
-        err = inode_permission(cred, dir, MAY_EXEC)
-        if err:
-            raise kernel_error(err)
-        # dcache fast path: a positive child that is neither a mountpoint nor a link.
-        child = d_lookup_valid(parent, component)
+        iops = dir.i_op
+        if not (
+            fsuid == dir.i_uid and dir.i_mode & 0o100 and (iops is None or iops.permission is None)
+        ):
+            err = inode_permission(cred, dir, MAY_EXEC)
+            if err:
+                raise kernel_error(err)
+        child = dentry.d_subdirs.get(component)  # d_lookup_valid, when nothing revalidates
+        if child is not None and child.d_op is not None and child.d_op.d_revalidate is not None:
+            child = d_lookup_valid(dentry, component)
         inode = child.d_inode if child is not None else None
-        if child is not None and inode is not None and not child.d_mounted:
-            if inode.i_mode & S_IFMT == S_IFDIR:
-                nd.path = Path(mnt, child)
+        if child is not None and inode is not None:
+            if child.d_mounted:
+                below = follow_mount(Path(mnt, child))
+                root = below.dentry.d_inode
+                if root is not None and root.i_mode & S_IFMT == S_IFDIR:
+                    mnt, dentry = below
+                    continue
+            elif inode.i_mode & S_IFMT == S_IFDIR:
+                dentry = child
                 continue
-            if inode.i_mode & S_IFMT != S_IFLNK:
+            elif inode.i_mode & S_IFMT != S_IFLNK:
                 raise _not_a_dir(component)
+        nd.path = start = Path(mnt, dentry)
         link = walk_component(nd, component, follow=True)
         if link is not None:
             nested_symlink(nd, link)
@@ -250,6 +286,10 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         assert inode is not None
         if not inode.is_dir:
             raise _not_a_dir(component)
+        start = nd.path
+        mnt, dentry = start
+    if dentry is not start.dentry or mnt is not start.mnt:
+        nd.path = Path(mnt, dentry)
     may_lookup(nd)
     nd.last = components[-1]
     nd.last_type = _last_type(nd.last)
