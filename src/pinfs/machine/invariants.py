@@ -129,9 +129,21 @@ def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
     out = []
     for obj in sorted(kernel.bpf_objects.values(), key=lambda o: o.id):
         held = tuple(holders.get(id(obj), (obj, []))[1])
-        type_name = repr(obj).split()[2]
-        out.append(ObjectInfo(obj.id, obj.kind, type_name, obj.refcnt, held, obj))
+        out.append(ObjectInfo(obj.id, obj.kind, _type_name(obj), obj.refcnt, held, obj))
     return out
+
+
+#: (kind, type number) -> the type word of the object's repr ("array", "socket_filter").
+_TYPE_NAMES: dict[tuple[str, int], str] = {}
+
+
+def _type_name(obj: BpfObject) -> str:
+    """The third word of ``repr(obj)``, once per kind and type number."""
+    key = (obj.kind, obj.map_type if isinstance(obj, BpfMap) else obj.prog_type)
+    name = _TYPE_NAMES.get(key)
+    if name is None:
+        name = _TYPE_NAMES[key] = repr(obj).split()[2]
+    return name
 
 
 def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject, int, int]]:
