@@ -130,7 +130,8 @@ def _evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "c",
                 text,
                 PASS if per <= COMPONENT_US else FAIL,
-                f"pinfs {per:.3f} us/component{_of_cycle(pi)}{live_text} (need <= {COMPONENT_US} us)",
+                f"pinfs {per:.3f} us/component{_of_cycle(pi)}{live_text} "
+                f"(need <= {COMPONENT_US} us)",
                 per,
             )
         )
