@@ -2,8 +2,10 @@
 and one handler per command.  This is the only place maps and programs are made.
 
 :class:`BpfSyscalls` gives tasks the raw syscall, ``task.bpf(cmd, attr_addr, size)``,
-which reads ``union bpf_attr`` from the task's user memory, and typed helpers that
-build the attr and its buffers in user memory and go through the raw path.
+which reads ``union bpf_attr`` from the task's user memory, and typed helpers.  These
+put their buffers in user memory; when their attr is sure to pass the entry checks
+they hand it to the same handler as decoded fields (:func:`sys_bpf_typed`), else they
+pack it into user memory and go through the raw path.
 """
 
 from __future__ import annotations
