@@ -341,6 +341,16 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["become", 1000],
         ["pivot_root", "A", "missing", "new/old"],
     ],
+    "lazy_umount_of_a_copied_tree_reaches_back": [
+        ["mkdir", "A", "a"],
+        ["tmpfs", "A", "a", "s1"],
+        ["make", "A", "a", "shared", False],
+        ["mkdir", "A", "a/x"],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["newns", "B", "A"],
+        ["umount", "B", "", True],  # the scratch copy: private parent of a peer of a
+        ["view", "A"],
+    ],
     "pivot_root_like_runc": [
         ["mkdir", "A", "rootfs"],
         ["tmpfs", "A", "rootfs", "s1"],
@@ -350,6 +360,8 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["umount", "A", "!.", True],
         ["chdir", "A", "!/"],
         ["listdir", "A", "/"],
+        ["tmpfs", "A", "!/etc", "s2"],  # the new root is still mounted
+        ["listdir", "A", "/etc"],
     ],
 }
 

@@ -454,6 +454,9 @@ def ksys_umount(current: Any, name: str, flags: int) -> None:
     if not current.kernel.profile.umount_lookup_first and not may_mount(current):
         raise kernel_error(errno.EPERM)
     path = path_lookupat(current, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
+    # user_path_mountpoint_at: the last step goes down every mount stacked there, even
+    # for "." (runc's pivot_root(".", ".") then umount2(".") takes the old root on top)
+    path = follow_mount(path)
     path_umount(current, path, flags, name)
 
 
@@ -533,6 +536,24 @@ def ksys_chroot(current: Any, name: str) -> None:
     fs = current.fs
     old = fs.root
     fs.root = path_get(path)
+    path_put(old)
+
+
+def ksys_fchdir(current: Any, file: Any) -> None:
+    """``SYSCALL_DEFINE1(fchdir)`` (fs/open.c) after ``fdget``: ENOTDIR, search
+    permission (EACCES), then ``set_fs_pwd`` to the file's path (which may be a mount
+    now hidden under another: runc's way back to the old root after pivot_root)."""
+    path: Path = file.f_path
+    inode = path.dentry.d_inode
+    assert inode is not None
+    if not inode.is_dir:
+        raise kernel_error(errno.ENOTDIR)
+    err = inode_permission(current.cred, inode, MAY_EXEC)
+    if err:
+        raise kernel_error(err)
+    fs = current.fs
+    old = fs.pwd
+    fs.pwd = path_get(path)
     path_put(old)
 
 

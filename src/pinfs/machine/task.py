@@ -55,6 +55,7 @@ from pinfs.fs.namespace import (
     do_mount,
     do_pivot_root,
     ksys_chroot,
+    ksys_fchdir,
     ksys_umount,
 )
 from pinfs.fs.open import (
@@ -535,6 +536,13 @@ class Task(BpfSyscalls):
         CAP_SYS_CHROOT in our user namespace; the cwd stays."""
         name = self._enter_path(path)
         ksys_chroot(self, name)
+
+    @syscall
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2): EBADF, ENOTDIR, EACCES without search permission."""
+        fd = _int_arg(fd, "fd")
+        self._enter()
+        ksys_fchdir(self, self._fdget(fd, allow_path=True))
 
     @syscall
     def pivot_root(self, new_root: str | bytes, put_old: str | bytes) -> None:
