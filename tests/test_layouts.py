@@ -196,3 +196,20 @@ def test_volume_and_spec_check_their_input() -> None:
     spec = ContainerSpec("x", (Volume("/a", "/b", "Bidirectional"),))
     assert spec.root_flags() == uapi.MS_SHARED
     assert ContainerSpec("y").root_flags() == uapi.MS_SLAVE
+
+
+def test_tree_and_picture_show_the_split_brain() -> None:
+    """kernel.tree() and the SVG mark the host's bind as covered by the agent's own
+    bpffs, and list peer groups with their members and slaves across namespaces."""
+    from pinfs import svg
+
+    k = host_kernel()
+    pod = layouts.daemonset_with_hostpath(k, "HostToContainer")
+    layouts.agent_mounts_bpffs(pod.init)
+    text = k.tree()
+    host_bpf = k.init_task.stat("/sys/fs/bpf").st_dev
+    assert f"/sys/fs/bpf      bpf    sb dev={host_bpf:#x} shared:2\n" in text
+    assert f"/sys/fs/bpf      bpf    sb dev={host_bpf:#x} master:2 covered\n" in text
+    assert "peer group 2: ns 1 /sys/fs/bpf (mount 3)\n  slaves: ns 2 /sys/fs/bpf" in text
+    picture = svg.kernel_svg(k)
+    assert "master:2 covered" in picture and "(propagation: shared:2)" in picture
