@@ -213,3 +213,32 @@ def test_tree_and_picture_show_the_split_brain() -> None:
     assert "peer group 2: ns 1 /sys/fs/bpf (mount 3)\n  slaves: ns 2 /sys/fs/bpf" in text
     picture = svg.kernel_svg(k)
     assert "master:2 covered" in picture and "(propagation: shared:2)" in picture
+
+
+def test_failed_propagation_calls_change_nothing() -> None:
+    """MS_MOVE from a shared parent, pivot_root under a shared root, a bind of an
+    unbindable mount and a make-shared of a non-root: EINVAL, and the state is as it
+    was (peer groups, masters and slave lists included)."""
+    from snapshot import snapshot
+
+    k = host_kernel()
+    host = k.init_task
+    host.mkdir("/tmp/a")
+    host.mount("a", "/tmp/a", "tmpfs")
+    host.mkdir("/tmp/a/u")
+    host.mount("u", "/tmp/a/u", "tmpfs")
+    host.mount(None, "/tmp/a/u", None, uapi.MS_UNBINDABLE)
+    host.mkdir("/tmp/b")
+    before = snapshot(k)
+    calls = [
+        (host.mount, "/tmp/a", "/tmp/b", None, uapi.MS_MOVE),  # the parent "/" is shared
+        (host.mount, "/tmp/a/u", "/tmp/b", None, uapi.MS_BIND),  # unbindable
+        (host.mount, None, "/tmp", None, uapi.MS_SHARED),  # not a mount root
+        (host.mount, None, "/tmp/a", None, uapi.MS_SHARED | uapi.MS_SLAVE),
+        (host.pivot_root, "/tmp/a", "/tmp/a/u"),  # "/" is shared
+    ]
+    for call, *args in calls:
+        with pytest.raises(OSError) as e:
+            call(*args)
+        assert e.value.errno == errno.EINVAL, args
+        assert snapshot(k) == before, args

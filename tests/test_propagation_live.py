@@ -366,6 +366,25 @@ SCENARIOS: dict[str, list[list[Any]]] = {
 }
 
 
+RECORDED = Path(__file__).parent / "data" / "propagation_live.json"
+RECORD_BASE = "/tmp/pinfs-prop-recorded"
+
+
+@pytest.mark.skipif(not os.environ.get("PINFS_RECORD_PROPAGATION"), reason="recording only")
+def test_record_live_runs() -> None:
+    reason = _unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    out = {}
+    for name, ops in sorted(SCENARIOS.items()):
+        os.makedirs(RECORD_BASE, exist_ok=True)
+        live = run_live(ops, RECORD_BASE)
+        os.rmdir(RECORD_BASE)
+        views = agent.normalize(live["views"], RECORD_BASE)
+        out[name] = {"ops": ops, "results": live["results"], "views": views}
+    RECORDED.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+
+
 @pytest.fixture
 def base() -> Any:
     reason = _unavailable()
