@@ -247,6 +247,18 @@ def mount_on_detached_root(k: pinfs.Kernel) -> int:
     return err(k.init_task.mount, "none", "/tmp", "tmpfs")
 
 
+def unbindable_copy(k: pinfs.Kernel) -> bool:
+    """Is the new namespace's copy of an unbindable mount unbindable?"""
+    t = k.init_task
+    t.mkdir("/tmp/u")
+    t.mount("none", "/tmp/u", "tmpfs")
+    t.mount(None, "/tmp/u", None, 1 << 17)  # MS_UNBINDABLE
+    child = t.fork()
+    child.unshare(0x20000)  # CLONE_NEWNS
+    copy = next(m for m in child.mnt_ns.mounts if m.source == "none")
+    return bool(copy.mnt_t_flags & 0x2)  # T_UNBINDABLE
+
+
 def userns_too_deep(k: pinfs.Kernel) -> int:
     t = k.init_task
     for _ in range(33):
@@ -532,6 +544,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "open_creat_directory_einval": (creat_directory, 0, errno.EINVAL, LATEST),
     "userns_mount_nodev": (userns_bind_remount_without_nodev, errno.EPERM, 0, LATEST),
     "lock_mount_needs_mounted": (mount_on_detached_root, errno.EINVAL, errno.ENOENT, LATEST),
+    "clone_keeps_unbindable": (unbindable_copy, True, False, LATEST),
     "userns_depth_errno": (userns_too_deep, errno.EUSERS, errno.ENOSPC, LATEST),
     "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
     "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),

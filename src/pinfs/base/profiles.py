@@ -261,6 +261,11 @@ class Profile:
     """0d039eac6e59 (Al Viro, April 2025; release not verified, before v6.18) --
     ``do_lock_mount`` refuses a mountpoint on a lazily unmounted mount with ENOENT
     (measured on 6.18 after ``umount -l /``); before, ``check_mnt`` made it EINVAL."""
+    clone_keeps_unbindable: bool = True
+    """Al Viro's mnt_t_flags rework (v6.17; measured on 6.18) -- a copy of an
+    unbindable mount (``unshare -m``, ``clone_mnt``) is no longer unbindable: the
+    flag moved out of ``mnt_flags``, which clone_mnt copies, into ``mnt_t_flags``,
+    which it does not; before, the copy in the new namespace stayed unbindable."""
     mount_options_fs_parse: bool = False
     """d2935de7e4fd (v5.4) -- bpffs options go through fs_parse: ``source=`` after
     mount(2)'s own source is EINVAL ("Multiple sources").  ramfs and tmpfs moved in the
@@ -588,6 +593,7 @@ LINUX_6_18 = attrs.evolve(
     unpriv_sysctl_default=2,
     open_creat_directory_einval=True,
     lock_mount_needs_mounted=True,
+    clone_keeps_unbindable=False,
     verifier_log_rules="vlog_init",
     fdinfo_ino=True,
     fdinfo_world_readable=True,

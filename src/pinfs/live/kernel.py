@@ -93,6 +93,8 @@ _SYS_STATFS = 137
 _SYS_FSTATFS = 138
 _SYS_PRCTL = 157
 _SYS_CHROOT = 161
+_SYS_FCHDIR = 81
+_SYS_PIVOT_ROOT = 155
 _SYS_MOUNT = 165
 _SYS_SETRLIMIT = 160
 _SYS_UMOUNT2 = 166
@@ -738,6 +740,15 @@ def _op_table() -> dict[str, Any]:
 
     def unshare(s: _Server, flags: int) -> None:
         _sys(_SYS_UNSHARE, flags)
+
+    def chroot(s: _Server, path: str) -> None:
+        _sys(_SYS_CHROOT, _cstr(path), path=_pathname(path))
+
+    def fchdir(s: _Server, fd: int) -> None:
+        _sys(_SYS_FCHDIR, s.user_fd(fd))
+
+    def pivot_root(s: _Server, new_root: str, put_old: str) -> None:
+        _sys(_SYS_PIVOT_ROOT, _cstr(new_root), _cstr(put_old), path=_pathname(new_root))
 
     def setresuid(s: _Server, r: int, e: int, sv: int) -> None:
         os.setresuid(r, e, sv)
@@ -1504,6 +1515,18 @@ class LiveTask:
     def umount(self, target: str, flags: int = 0) -> None:
         """umount2(2)."""
         self._call("umount", target, flags)
+
+    def chroot(self, path: str) -> None:
+        """chroot(2)."""
+        self._call("chroot", path)
+
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2)."""
+        self._call("fchdir", fd)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        """pivot_root(2)."""
+        self._call("pivot_root", new_root, put_old)
 
     # ---- bpf: the same helpers, names and signatures as pinfs's Task
     def bpf(self, cmd: int, attr_addr: int | bytes, size: int | None = None) -> int:

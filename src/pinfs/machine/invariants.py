@@ -9,7 +9,8 @@ an fd points at a dead file, memlock accounting drifts, or a use-after-free was 
 and for the mount tree: every namespace's mounts are exactly the tree below its root,
 every mount hangs where its parent and its mountpoint say, every mount stacked on a
 dentry is a live one, every live mount's superblock is alive, and the mount and
-superblock counts (``mnt_count``, ``mnt_writers``, ``s_active``) match their holders.
+superblock counts (``mnt_count``, ``mnt_writers``, ``s_active``) match their holders;
+and for propagation (:func:`check_propagation`): peer groups, masters and group ids.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
 from pinfs.fs.namei import FMODE_WRITE
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
-from pinfs.mountns import Mount, subtree
+from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ def check_invariants(kernel: Kernel) -> None:
     problems.extend(_check_files(kernel))
     problems.extend(_check_memlock(kernel))
     problems.extend(_check_mounts(kernel))
+    problems.extend(check_propagation(kernel))
     if problems:
         raise InvariantError("\n".join(problems))
 
@@ -371,3 +373,70 @@ def _check_stacked_on(dentry: Dentry, live: dict[int, Mount], problems: list[str
                 f"{mnt!r} is stacked on {d_path_name(dentry) or '/'} of "
                 f"{dentry.d_sb.s_type.name} dev {dentry.d_sb.s_dev:#x} but is not mounted"
             )
+
+
+def check_propagation(kernel: Kernel) -> list[str]:
+    """Peer groups and masters (fs/pnode.c's assumptions): a peer ring is one list
+    every member holds, of shared mounts of one superblock with one group id, and no
+    two rings share an id; the IDA holds exactly the ids in use; a slave is on its
+    master's slave list and every slave list entry names its owner as master; a
+    master is shared (a private mount hands its slaves on), attached, and no chain of
+    masters loops or reaches a peer of the slave."""
+    problems: list[str] = []
+    mounts = [m for ns in kernel.namespaces for m in ns.mounts]
+    listed = {id(m) for m in mounts}
+    ring_of_id: dict[int, int] = {}
+    for m in mounts:
+        where = f"{m!r} (ns {m.mnt_ns.ns_id if m.mnt_ns else None})"
+        problems.extend(_check_peers(m, where, listed, ring_of_id))
+        problems.extend(_check_master(m, where, listed))
+    used = set(ring_of_id)
+    if kernel.mnt_group_ida.used != used:
+        problems.append(
+            f"group ids allocated {sorted(kernel.mnt_group_ida.used)}, used {sorted(used)}"
+        )
+    return problems
+
+
+def _check_peers(m: Mount, where: str, listed: set[int], ring_of_id: dict[int, int]) -> list[str]:
+    problems = []
+    if is_mnt_shared(m) != bool(m.mnt_group_id):
+        problems.append(f"{where}: shared={is_mnt_shared(m)} but group id {m.mnt_group_id}")
+    ring = m.mnt_share
+    if ring:
+        if m not in ring or len(ring) < 2:
+            problems.append(f"{where}: a peer ring without it, or of one")
+        for peer in ring:
+            if peer.mnt_share is not ring or not peers(peer, m) or peer.mnt_sb is not m.mnt_sb:
+                problems.append(f"{where}: {peer!r} is in its ring but not its peer")
+            if id(peer) not in listed:
+                problems.append(f"{where}: peer {peer!r} is in no namespace")
+    if m.mnt_group_id:
+        owner = ring_of_id.setdefault(m.mnt_group_id, id(ring) if ring else id(m))
+        if owner != (id(ring) if ring else id(m)):
+            problems.append(f"{where}: group id {m.mnt_group_id} is used by two peer groups")
+    return problems
+
+
+def _check_master(m: Mount, where: str, listed: set[int]) -> list[str]:
+    problems = []
+    for slave in m.mnt_slave_list:
+        if slave.mnt_master is not m:
+            problems.append(f"{where}: {slave!r} is on its slave list with another master")
+    if m.mnt_slave_list and not is_mnt_shared(m):
+        problems.append(f"{where}: has slaves but is not shared")
+    seen: set[int] = {id(m)}
+    master = m.mnt_master
+    while master is not None:
+        if id(master) in seen:
+            problems.append(f"{where}: its chain of masters loops")
+            break
+        if peers(master, m):
+            problems.append(f"{where}: is a slave of its own peer group")
+        if id(master) not in listed:
+            problems.append(f"{where}: master {master!r} is in no namespace")
+        if master is m.mnt_master and m not in master.mnt_slave_list:
+            problems.append(f"{where}: not on its master's slave list")
+        seen.add(id(master))
+        master = master.mnt_master
+    return problems

@@ -49,7 +49,15 @@ from pinfs.fs.namei import (
     getname,
     path_arg,
 )
-from pinfs.fs.namespace import copy_mnt_ns, current_chrooted, do_mount, ksys_umount
+from pinfs.fs.namespace import (
+    copy_mnt_ns,
+    current_chrooted,
+    do_mount,
+    do_pivot_root,
+    ksys_chroot,
+    ksys_fchdir,
+    ksys_umount,
+)
 from pinfs.fs.open import (
     do_chdir,
     do_fchmodat,
@@ -521,6 +529,29 @@ class Task(BpfSyscalls):
         name = path_arg(target, "target")
         self._enter()
         ksys_umount(self, name, flags)
+
+    @syscall
+    def chroot(self, path: str | bytes) -> None:
+        """chroot(2): ENOENT/ENOTDIR, EACCES without search permission, EPERM without
+        CAP_SYS_CHROOT in our user namespace; the cwd stays."""
+        name = self._enter_path(path)
+        ksys_chroot(self, name)
+
+    @syscall
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2): EBADF, ENOTDIR, EACCES without search permission."""
+        fd = _int_arg(fd, "fd")
+        self._enter()
+        ksys_fchdir(self, self._fdget(fd, allow_path=True))
+
+    @syscall
+    def pivot_root(self, new_root: str | bytes, put_old: str | bytes) -> None:
+        """pivot_root(2): the root mount moves to ``put_old``, ``new_root`` becomes the
+        root (``do_pivot_root`` lists the checks in their order)."""
+        new_name = path_arg(new_root, "new_root")
+        old_name = path_arg(put_old, "put_old")
+        self._enter()
+        do_pivot_root(self, new_name, old_name)
 
     @syscall
     def unshare(self, flags: int) -> None:
