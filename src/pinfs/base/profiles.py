@@ -331,6 +331,21 @@ class Profile:
     """``UTS_RELEASE`` (``uname -r``; like LINUX_VERSION_CODE): net-next on v4.3 at the seed; the
     presets give the release they imitate."""
 
+    # -- the *at calls ----------------------------------------------------------------------
+    statx: bool = False
+    """a528d35e8bfc (v4.11) -- statx(2): ENOSYS before."""
+    statx_mnt_id: bool = False
+    """fa2fcf4f1df1 (v5.8) -- statx reports ``stx_mnt_id`` (STATX_MNT_ID) and
+    STATX_ATTR_MOUNT_ROOT.  STATX_MNT_ID_UNIQUE (v6.8) is not modelled: it is
+    answered with the plain mount id."""
+    statx_mgtime: bool = False
+    """Jeff Layton's multigrain timestamps (v6.13; id not recovered; seen live on
+    v6.18) -- tmpfs reports mtime and ctime in ``stx_mask`` only when they were asked
+    for."""
+    faccessat2: bool = False
+    """c8ffd8bcdd28 (v5.8) -- faccessat2(2) with AT_EACCESS, AT_SYMLINK_NOFOLLOW and
+    AT_EMPTY_PATH: ENOSYS before."""
+
     # -- bpf(2) attr layouts: when each field of union bpf_attr appeared -----------------
     map_create_map_flags: bool = False
     """6c9059817432 (v4.6) -- MAP_CREATE reads ``map_flags`` (BPF_F_NO_PREALLOC for
@@ -551,6 +566,9 @@ LINUX_5_10 = attrs.evolve(
     ),
     fdinfo_ino=False,
     uname_release="5.10.0",
+    statx=True,
+    statx_mnt_id=True,
+    faccessat2=True,
     map_create_inner_map_fd=True,
     map_create_numa_node=True,
     map_create_map_name=True,
@@ -618,6 +636,7 @@ LINUX_6_18 = attrs.evolve(
     prog_tag_hash="sha256",
     protected_sysctl_mode=0o644,
     uname_release="6.18.0",
+    statx_mgtime=True,
     htab_value_size_limit=None,
     linux_version_code=0x061200,
     memlock_rlimit=False,

@@ -17,7 +17,7 @@ import errno
 import os
 import stat
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import attrs
 
@@ -150,11 +150,32 @@ class Nameidata:
     total_link_count: int = 0
 
 
+#: A path argument: str, bytes (a C string) or an :class:`os.PathLike` of either.
+PathArg: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+
+
 def path_arg(value: object, what: str = "path") -> str:
     """A path argument as a C string can carry it (:mod:`pinfs.base.cstring`): ``str``
-    encoded as :func:`os.fsencode` does, or ``bytes``; no NUL.  Checked before the
-    syscall runs; the kernel's own checks are :func:`getname`."""
+    encoded as :func:`os.fsencode` does, ``bytes``, or an :class:`os.PathLike` (its
+    :func:`os.fspath`); no NUL.  Anything else is a TypeError naming the argument.
+    Checked before the syscall runs; the kernel's own checks are :func:`getname`."""
+    if not isinstance(value, str | bytes):
+        value = fspath_arg(value, what)
     return c_string(value, what)
+
+
+def fspath_arg(value: object, what: str = "path") -> str | bytes:
+    """``value`` as :func:`os.fspath` gives it (str or bytes), else TypeError
+    naming the argument the way :mod:`os` does."""
+    if isinstance(value, str | bytes):
+        return value
+    if not isinstance(value, os.PathLike):
+        kind = type(value).__name__
+        raise TypeError(f"{what} should be string, bytes or os.PathLike, not {kind}")
+    path = os.fspath(value)
+    if not isinstance(path, str | bytes):  # pragma: no cover - os.fspath checks it
+        raise TypeError(f"{what}: __fspath__ returned {type(path).__name__}")
+    return path
 
 
 def getname(name: str) -> str:
@@ -412,8 +433,13 @@ def new_nameidata(current: Current) -> Nameidata:
     return Nameidata(path=fs.pwd, root=fs.root, cred=current.cred, sysctl=current.kernel.sysctl)
 
 
-def path_lookupat(current: Current, name: str, follow: bool, start: Path | None = None) -> Path:
-    """``kern_path`` / ``user_path_at``: resolve ``name`` entirely (no reference taken)."""
+def path_lookupat(
+    current: Current, name: str, follow: bool, start: Path | None = None, dfd: int = AT_FDCWD
+) -> Path:
+    """``kern_path`` / ``user_path_at``: resolve ``name`` entirely (no reference taken),
+    relative names from ``start`` or the directory fd ``dfd`` (``path_init``)."""
+    if start is None and dfd != AT_FDCWD:
+        start = dfd_start(current, dfd, name)
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
@@ -446,21 +472,28 @@ def trailing_symlink_check(nd: Nameidata) -> None:
 
 def dfd_start(current: Current, dfd: int | None, name: str) -> Path | None:
     """``path_init`` with a directory fd: None for AT_FDCWD or an absolute name;
-    EBADF if nothing is open at ``dfd``, ENOTDIR if it is not a directory."""
+    EBADF if nothing is open at ``dfd`` (``fdget_raw``: O_PATH fds count), ENOTDIR if
+    it is not a directory and there is a name to walk (an empty one, AT_EMPTY_PATH,
+    means the fd's own file)."""
     if dfd is None or dfd == AT_FDCWD or name.startswith("/"):
         return None
     file = current.files.lookup(dfd) if dfd >= 0 else None
     if file is None:
-        raise kernel_error(errno.EBADF)
+        raise refuse(errno.EBADF, "path_init", "no file is open at dirfd {dfd}", dfd=dfd)
     path = file.f_path
-    if path is None or not path.dentry.d_inode.is_dir:
-        raise kernel_error(errno.ENOTDIR)
+    if path is None or (name and not path.dentry.d_inode.is_dir):
+        check = "dirfd {dfd} is not a directory"
+        raise refuse(errno.ENOTDIR, "path_init", check, dfd=dfd)
     start: Path = path
     return start
 
 
-def filename_parentat(current: Current, name: str, start: Path | None = None) -> Nameidata:
+def filename_parentat(
+    current: Current, name: str, start: Path | None = None, dfd: int = AT_FDCWD
+) -> Nameidata:
     """``filename_parentat``: walk to the parent; the last component is not looked up."""
+    if start is None and dfd != AT_FDCWD:
+        start = dfd_start(current, dfd, name)
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
@@ -472,11 +505,11 @@ def filename_parentat(current: Current, name: str, start: Path | None = None) ->
 
 
 def filename_create(
-    current: Current, name: str, is_dir: bool, start: Path | None = None
+    current: Current, name: str, is_dir: bool, start: Path | None = None, dfd: int = AT_FDCWD
 ) -> tuple[Path, Dentry]:
     """``filename_create``: EEXIST for dots/root, remember EROFS, look up, EEXIST if
     present, ENOENT for a trailing slash on a non-directory, then the EROFS."""
-    nd = filename_parentat(current, name, start)
+    nd = filename_parentat(current, name, start, dfd)
     if nd.last_type != LAST_NORM:
         raise kernel_error(errno.EEXIST, name)
     err2 = mnt_want_write(nd.path.mnt)
@@ -617,10 +650,10 @@ def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None 
     d_delete(dentry)
 
 
-def do_unlinkat(current: Current, name: str) -> None:
+def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_unlinkat``: EISDIR for dots/root, EROFS, lookup, trailing-slash rules, then
     ``vfs_unlink``.  The inode is put last, so eviction happens as unlink returns."""
-    nd = filename_parentat(current, name)
+    nd = filename_parentat(current, name, dfd=dfd)
     if nd.last_type != LAST_NORM:
         raise kernel_error(errno.EISDIR, name)
     err = mnt_want_write(nd.path.mnt)
@@ -643,10 +676,10 @@ def do_unlinkat(current: Current, name: str) -> None:
         iput(inode)
 
 
-def do_rmdir(current: Current, name: str) -> None:
+def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_rmdir``: ENOTEMPTY for "..", EINVAL for ".", EBUSY for "/", EROFS, lookup,
     then ``vfs_rmdir`` (a trailing slash is allowed)."""
-    nd = filename_parentat(current, name)
+    nd = filename_parentat(current, name, dfd=dfd)
     if nd.last_type == LAST_DOTDOT:
         raise kernel_error(errno.ENOTEMPTY, name)
     if nd.last_type == LAST_DOT:
@@ -671,9 +704,9 @@ def do_rmdir(current: Current, name: str) -> None:
 # Creation syscalls
 
 
-def do_mkdirat(current: Current, name: str, mode: int) -> None:
-    """``sys_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
-    parent, dentry = filename_create(current, name, is_dir=True)
+def do_mkdirat(current: Current, name: str, mode: int, dfd: int = AT_FDCWD) -> None:
+    """``do_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
+    parent, dentry = filename_create(current, name, is_dir=True, dfd=dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -682,13 +715,13 @@ def do_mkdirat(current: Current, name: str, mode: int) -> None:
         done_path_create(parent, dentry)
 
 
-def do_mknodat(current: Current, name: str, mode: int, dev: int) -> None:
+def do_mknodat(current: Current, name: str, mode: int, dev: int, dfd: int = AT_FDCWD) -> None:
     """``sys_mknodat``: ``may_mknod`` first, then create, umask, and by type
     ``vfs_create`` (regular, 0) or ``vfs_mknod`` (devices, fifos, sockets)."""
     err = may_mknod(mode)
     if err:
         raise kernel_error(err, name)
-    parent, dentry = filename_create(current, getname(name), is_dir=False)
+    parent, dentry = filename_create(current, getname(name), is_dir=False, dfd=dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -705,9 +738,9 @@ def do_mknodat(current: Current, name: str, mode: int, dev: int) -> None:
         done_path_create(parent, dentry)
 
 
-def do_symlinkat(current: Current, target: str, name: str) -> None:
-    """``sys_symlinkat``: the target string is copied first (ENOENT if empty)."""
-    parent, dentry = filename_create(current, name, is_dir=False)
+def do_symlinkat(current: Current, target: str, name: str, dfd: int = AT_FDCWD) -> None:
+    """``do_symlinkat``: the target string is copied first (ENOENT if empty)."""
+    parent, dentry = filename_create(current, name, is_dir=False, dfd=dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -716,10 +749,18 @@ def do_symlinkat(current: Current, target: str, name: str) -> None:
         done_path_create(parent, dentry)
 
 
-def do_linkat(current: Current, old: str, new: str) -> None:
-    """``sys_linkat`` without AT_SYMLINK_FOLLOW: the old name is not followed."""
-    old_path = path_lookupat(current, getname(old), follow=False)
-    parent, dentry = filename_create(current, getname(new), is_dir=False)
+def do_linkat(
+    current: Current,
+    old: str,
+    new: str,
+    old_dfd: int = AT_FDCWD,
+    new_dfd: int = AT_FDCWD,
+    follow: bool = False,
+) -> None:
+    """``do_linkat``: the old name (followed only with AT_SYMLINK_FOLLOW), then the
+    new one is created; EXDEV across mounts, ``may_linkat``, ``vfs_link``."""
+    old_path = path_lookupat(current, getname(old), follow=follow, dfd=old_dfd)
+    parent, dentry = filename_create(current, getname(new), is_dir=False, dfd=new_dfd)
     try:
         if parent.mnt is not old_path.mnt:
             raise refuse(
@@ -815,7 +856,14 @@ def vfs_rename(
     d_move(old_dentry, new_dentry)
 
 
-def do_renameat2(current: Current, old: str, new: str, flags: int) -> None:
+def do_renameat2(
+    current: Current,
+    old: str,
+    new: str,
+    flags: int,
+    old_dfd: int = AT_FDCWD,
+    new_dfd: int = AT_FDCWD,
+) -> None:
     """``sys_renameat2``: flag sanity, both parents, EXDEV, EBUSY for dots, EROFS,
     lookups and trailing-slash rules, loops (EINVAL/ENOTEMPTY), then ``vfs_rename``."""
     if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
@@ -829,8 +877,8 @@ def do_renameat2(current: Current, old: str, new: str, flags: int) -> None:
         and not capable(current.cred, current.kernel.init_user_ns, CAP_MKNOD)
     ):
         raise kernel_error(errno.EPERM)
-    old_nd = filename_parentat(current, getname(old))
-    new_nd = filename_parentat(current, getname(new))
+    old_nd = filename_parentat(current, getname(old), dfd=old_dfd)
+    new_nd = filename_parentat(current, getname(new), dfd=new_dfd)
     if old_nd.path.mnt is not new_nd.path.mnt:
         raise kernel_error(errno.EXDEV, old)
     if old_nd.last_type != LAST_NORM:
@@ -930,12 +978,12 @@ def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
         raise kernel_error(errno.EPERM)
 
 
-def do_filp_open(current: Current, name: str, flags: int, mode: int) -> File:
+def do_filp_open(current: Current, name: str, flags: int, mode: int, dfd: int = AT_FDCWD) -> File:
     """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1)."""
     acc_mode = build_acc_mode(flags)
     create_mode = (mode & S_IALLUGO) | stat.S_IFREG
     follow = not flags & os.O_NOFOLLOW
-    nd = filename_parentat(current, name)
+    nd = filename_parentat(current, name, dfd=dfd)
     cred = current.cred
     while True:  # each turn handles one final component (a trailing symlink loops)
         if nd.last_type != LAST_NORM:

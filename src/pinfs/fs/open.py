@@ -27,10 +27,10 @@ from pinfs.fs.attr import (
     notify_change,
 )
 from pinfs.fs.fdtable import FdTable
-from pinfs.fs.namei import O_PATH, Current, do_filp_open, getname, path_lookupat
+from pinfs.fs.namei import AT_FDCWD, O_PATH, Current, do_filp_open, getname, path_lookupat
 from pinfs.fs.permission import inode_permission
-from pinfs.mountns import mnt_want_write, path_get, path_put
-from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO
+from pinfs.mountns import Path, mnt_want_write, path_get, path_put
+from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO, Inode
 
 #: x86_64's O_LARGEFILE (``os.O_LARGEFILE`` is 0 in a 64-bit Python).
 O_LARGEFILE = 0o100000
@@ -47,7 +47,9 @@ class FilesCurrent(Current, Protocol):
     def rlimit(self, resource: int) -> int: ...
 
 
-def do_sys_open(current: FilesCurrent, name: str, flags: int, mode: int) -> int:
+def do_sys_open(
+    current: FilesCurrent, name: str, flags: int, mode: int, dfd: int = AT_FDCWD
+) -> int:
     """``do_sys_open``: ``build_open_flags`` (O_CREAT|O_DIRECTORY is EINVAL since v6.4;
     O_PATH keeps only O_DIRECTORY and O_NOFOLLOW), ``getname``, an fd reserved
     (EMFILE first), ``do_filp_open``, then ``fd_install``.  O_CLOEXEC sets
@@ -64,33 +66,66 @@ def do_sys_open(current: FilesCurrent, name: str, flags: int, mode: int) -> int:
     open_flags = (flags & ~os.O_CLOEXEC) | O_LARGEFILE  # force_o_largefile: 64-bit
     if open_flags & O_PATH:
         open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
-    file = do_filp_open(current, name, open_flags, mode)
+    file = do_filp_open(current, name, open_flags, mode, dfd)
     return current.files.install(file, bool(flags & os.O_CLOEXEC), nofile)
 
 
-def do_fchmodat(current: Current, name: str, mode: int) -> None:
-    """``do_fchmodat`` + ``chmod_common``: EROFS, then ``notify_change`` of the
-    permission bits (the file type is kept)."""
-    found = path_lookupat(current, name, follow=True)
-    err = mnt_want_write(found.mnt)
-    if err:
-        raise kernel_error(err, name)
-    inode = found.dentry.d_inode
+def do_fchmodat(current: Current, name: str, mode: int, dfd: int = AT_FDCWD) -> None:
+    """``do_fchmodat``: the name is followed, then ``chmod_common``."""
+    found = path_lookupat(current, name, follow=True, dfd=dfd)
+    chmod_common(current, found, mode, name)
+
+
+def chmod_common(
+    current: Current, path: Path | None, mode: int, name: str | None, inode: Inode | None = None
+) -> None:
+    """``chmod_common``: EROFS, then ``notify_change`` of the permission bits (the
+    file type is kept).  ``path`` None is an anon_inode file (``fchmod`` of a bpf
+    object fd): its mount is never read-only."""
+    if path is not None:
+        err = mnt_want_write(path.mnt)
+        if err:
+            raise kernel_error(err, name)
+        inode = path.dentry.d_inode
     assert inode is not None
     new_mode = (mode & S_IALLUGO) | (inode.i_mode & ~S_IALLUGO)
     attr = IAttr(ATTR_MODE | ATTR_CTIME, ia_mode=new_mode)
-    call_naming(name, notify_change, current.cred, inode, attr)
+    _notify(name, current, inode, attr)
 
 
-def do_fchownat(current: Current, name: str, uid: int, gid: int) -> None:
-    """``do_fchownat`` + ``chown_common``: EROFS, ids mapped from the caller's
-    namespace (EINVAL if unmapped; -1 leaves one unchanged), setuid bits cleared on
-    non-directories, then ``notify_change``."""
-    found = path_lookupat(current, name, follow=True)
-    err = mnt_want_write(found.mnt)
-    if err:
-        raise kernel_error(err, name)
-    inode = found.dentry.d_inode
+def _notify(name: str | None, current: Current, inode: Inode, attr: IAttr) -> None:
+    if name is None:
+        notify_change(current.cred, inode, attr)
+    else:
+        call_naming(name, notify_change, current.cred, inode, attr)
+
+
+def do_fchownat(
+    current: Current, name: str, uid: int, gid: int, dfd: int = AT_FDCWD, follow: bool = True
+) -> None:
+    """``do_fchownat``: the name (followed unless AT_SYMLINK_NOFOLLOW), then
+    ``chown_common``."""
+    found = path_lookupat(current, name, follow=follow, dfd=dfd)
+    chown_common(current, found, uid, gid, name)
+
+
+def chown_common(
+    current: Current,
+    path: Path | None,
+    uid: int,
+    gid: int,
+    name: str | None,
+    inode: Inode | None = None,
+) -> None:
+    """``chown_common`` (after ``mnt_want_write``'s EROFS): ids mapped from the
+    caller's namespace (EINVAL if unmapped; -1 leaves one unchanged), setuid bits
+    cleared on non-directories, then ``notify_change``.  ``path`` None: an
+    anon_inode file, as in :func:`chmod_common`."""
+    if path is not None:
+        err = mnt_want_write(path.mnt)
+        if err:
+            raise kernel_error(err, name)
+        inode = path.dentry.d_inode
     assert inode is not None
     ns = current.cred.user_ns
     valid, kuid, kgid = ATTR_CTIME, 0, 0
@@ -107,7 +142,7 @@ def do_fchownat(current: Current, name: str, uid: int, gid: int) -> None:
     if not inode.is_dir:  # even chown(-1, -1) clears the setuid bits
         valid |= ATTR_KILL_SUID | ATTR_KILL_SGID
     attr = IAttr(valid, ia_uid=kuid, ia_gid=kgid)
-    call_naming(name, notify_change, current.cred, inode, attr)
+    _notify(name, current, inode, attr)
 
 
 def do_sys_truncate(current: Current, name: str, length: int) -> None:
