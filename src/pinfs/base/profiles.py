@@ -342,6 +342,11 @@ class Profile:
     """Jeff Layton's multigrain timestamps (v6.13; id not recovered; seen live on
     v6.18) -- tmpfs reports mtime and ctime in ``stx_mask`` only when they were asked
     for."""
+    empty_path_is_fstat: bool = False
+    """``vfs_empty_path`` / ``getname_maybe_null`` (v6.11-v6.13; ids not recovered;
+    seen live on v6.18) -- newfstatat and statx of "" with AT_EMPTY_PATH and a real
+    fd are fstat of that fd: newfstatat no longer rejects unknown flags then, statx
+    keeps only its mask and sync-type checks."""
     faccessat2: bool = False
     """c8ffd8bcdd28 (v5.8) -- faccessat2(2) with AT_EACCESS, AT_SYMLINK_NOFOLLOW and
     AT_EMPTY_PATH: ENOSYS before."""
@@ -637,6 +642,7 @@ LINUX_6_18 = attrs.evolve(
     protected_sysctl_mode=0o644,
     uname_release="6.18.0",
     statx_mgtime=True,
+    empty_path_is_fstat=True,
     htab_value_size_limit=None,
     linux_version_code=0x061200,
     memlock_rlimit=False,

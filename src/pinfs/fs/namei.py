@@ -759,7 +759,7 @@ def do_linkat(
 ) -> None:
     """``do_linkat``: the old name (followed only with AT_SYMLINK_FOLLOW), then the
     new one is created; EXDEV across mounts, ``may_linkat``, ``vfs_link``."""
-    old_path = path_lookupat(current, getname(old), follow=follow, dfd=old_dfd)
+    old_path = path_lookupat(current, old, follow=follow, dfd=old_dfd)  # getname'd by the caller
     parent, dentry = filename_create(current, getname(new), is_dir=False, dfd=new_dfd)
     try:
         if parent.mnt is not old_path.mnt:

@@ -152,10 +152,11 @@ def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred
         inode.i_fop = simple_dir_operations
         inc_nlink(inode)  # "." in the new directory
     elif fmt == stat.S_IFLNK:
-        pass
+        inode.i_op = sb.s_fs_info.get("other_iops")
     else:  # init_special_inode: FIFOs open as pipes; devices and sockets give ENXIO
         inode.i_fop = pipefifo_fops if fmt == stat.S_IFIFO else device_file_operations
         inode.i_rdev = dev
+        inode.i_op = sb.s_fs_info.get("other_iops")
     return inode
 
 
@@ -239,6 +240,11 @@ def shmem_getattr(inode: Inode, request_mask: int) -> tuple[int, int, int]:
 
 shmem_file_inode_operations = InodeOperations(
     name="shmem_inode_operations", setattr=shmem_setattr, getattr=shmem_getattr
+)
+#: tmpfs symlinks and special files (``shmem_symlink_inode_operations``,
+#: ``shmem_special_inode_operations``): only their ``->getattr`` differs from ramfs's.
+shmem_special_inode_operations = InodeOperations(
+    name="shmem_special_inode_operations", getattr=shmem_getattr
 )
 
 ramfs_dir_inode_operations = InodeOperations(
@@ -343,7 +349,8 @@ def _fill_super(
         mode = stat.S_IFDIR | parse_mode(data.options, default_mode, fs_parse)
         sb.s_magic = magic
         sb.s_op = ramfs_super_ops
-        sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops}
+        other_iops = shmem_special_inode_operations if magic == TMPFS_MAGIC else None
+        sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops, "other_iops": other_iops}
         root = ramfs_get_inode(sb, None, mode, 0, data.cred)
         sb.s_root = d_make_root(root)
 

@@ -47,7 +47,7 @@ def vfs_fstatat(
     return generic_fillattr(found.dentry.d_inode, current.cred)
 
 
-def _check_stat_flags(flags: int) -> None:
+def check_stat_flags(flags: int) -> None:
     """``vfs_stat_set_lookup_flags``: EINVAL for flags ``vfs_statx`` does not know."""
     if flags & ~STAT_FLAGS:
         unknown = flags & ~STAT_FLAGS
@@ -81,17 +81,15 @@ class Statx:
     stx_mnt_id: int
 
 
-def check_statx_args(flags: int, mask: int) -> None:
+def check_statx_args(flags: int, mask: int, fd_only: bool = False) -> None:
     """``do_statx``'s first checks: reserved mask bits, both sync types at once, then
-    ``vfs_statx``'s unknown flags, all EINVAL."""
+    ``vfs_statx``'s unknown flags (not for ``do_statx_fd``: ``fd_only``), all EINVAL."""
     if mask & STATX__RESERVED:
         raise refuse(errno.EINVAL, "do_statx", "STATX__RESERVED is set in the mask")
     if flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE:
         raise refuse(errno.EINVAL, "do_statx", "AT_STATX_FORCE_SYNC with AT_STATX_DONT_SYNC")
-    if flags & ~STAT_FLAGS:
-        raise refuse(
-            errno.EINVAL, "vfs_statx", "unknown flags {flags:#x}", flags=flags & ~STAT_FLAGS
-        )
+    if not fd_only:
+        check_stat_flags(flags)
 
 
 def do_statx(current: Current, name: str, dfd: int, flags: int, mask: int) -> Statx:
@@ -101,11 +99,18 @@ def do_statx(current: Current, name: str, dfd: int, flags: int, mask: int) -> St
     return statx_path(current, found, mask)
 
 
-def statx_path(current: Current, path: Path | None, mask: int, inode: Inode | None = None) -> Statx:
+def statx_path(
+    current: Current,
+    path: Path | None,
+    mask: int,
+    inode: Inode | None = None,
+    anon_mnt_id: int = 0,
+) -> Statx:
     """``vfs_statx_path``: ``vfs_getattr_nosec`` (the basic stats, the filesystem's
     ``->getattr`` extras, the automount and DAX attribute bits), then the mount id
     and STATX_ATTR_MOUNT_ROOT where the profile reports them.  ``path`` None is an
-    anon_inode file (a bpf object fd with AT_EMPTY_PATH)."""
+    anon_inode file (a bpf object fd with AT_EMPTY_PATH), on the mount
+    ``anon_mnt_id``."""
     if path is not None:
         inode = path.dentry.d_inode
     assert inode is not None
@@ -117,12 +122,11 @@ def statx_path(current: Current, path: Path | None, mask: int, inode: Inode | No
         add, drop, fs_attributes = inode.i_op.getattr(inode, mask)
         result = (result | add) & ~drop
         attributes_mask |= fs_attributes
-    profile = current.kernel.profile
     mnt_id = 0
-    if profile.statx_mnt_id and path is not None:
-        mnt_id = path.mnt.mnt_id
+    if current.kernel.profile.statx_mnt_id:
+        mnt_id = path.mnt.mnt_id if path is not None else anon_mnt_id
         result |= STATX_MNT_ID
-        if path.dentry is path.mnt.mnt_root:
+        if path is not None and path.dentry is path.mnt.mnt_root:
             attributes |= STATX_ATTR_MOUNT_ROOT
         attributes_mask |= STATX_ATTR_MOUNT_ROOT
     return Statx(

@@ -61,8 +61,8 @@ from pinfs.fs.open import (
 )
 from pinfs.fs.readdir import getdents64, iterate_dir
 from pinfs.fs.stat import (
-    STAT_FLAGS,
     Statx,
+    check_stat_flags,
     check_statx_args,
     do_readlinkat,
     do_statx,
@@ -537,21 +537,29 @@ class Task(BpfSyscalls):
         try:
             self._enter()
             name = getname_uflags(name, flags)
-            anon = self._empty_path_anon(dfd, name, flags)
-            if anon is not None and not flags & ~STAT_FLAGS:
-                return generic_fillattr(anon, self.cred)  # vfs_fstat of a bpf object fd
+            if self._empty_path_fd(dfd, name, flags):
+                if not self.kernel.profile.empty_path_is_fstat:
+                    check_stat_flags(flags)
+                return generic_fillattr(self._fd_inode(dfd), self.cred)  # vfs_fstat
             return vfs_fstatat(self, name, not flags & AT_SYMLINK_NOFOLLOW, dfd, flags)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
-    def _empty_path_anon(self, dfd: int, name: str, flags: int) -> Inode | None:
-        """The anon inode behind ``dfd`` when an AT_EMPTY_PATH call names an fd of a
-        bpf object (such files have no path in pinfs; the kernel's is on anon_inodefs)."""
-        if name or not flags & AT_EMPTY_PATH or dfd == AT_FDCWD or dfd < 0:
-            return None
+    def _empty_path_fd(self, dfd: int, name: str, flags: int) -> bool:
+        """Whether a stat call of "" with AT_EMPTY_PATH is the fstat of ``dfd``: from
+        v6.11 for any fd (``vfs_empty_path``); before, the walk lands on the fd's
+        path, the same inode (a bpf object fd has no path in pinfs, so it is taken
+        here too: the kernel's is on anon_inodefs)."""
+        if name or not flags & AT_EMPTY_PATH or dfd < 0:
+            return False
+        if self.kernel.profile.empty_path_is_fstat:
+            return True
         file = self.files.lookup(dfd)
-        if file is None or file.f_path is not None:
-            return None
+        return file is not None and file.f_path is None
+
+    def _fd_inode(self, fd: int) -> Inode:
+        """``fdget_raw`` (EBADF) and the file's inode (a bpf object's anon inode)."""
+        file = self.files.fdget(fd, allow_path=True)
         return file.f_inode if file.f_inode is not None else self.kernel.anon_inode
 
     @syscall
@@ -570,10 +578,11 @@ class Task(BpfSyscalls):
             if not self.kernel.profile.statx:
                 raise kernel_error(errno.ENOSYS)
             name = getname_uflags(name, flags)
-            anon = self._empty_path_anon(dfd, name, flags)
-            if anon is not None:
-                check_statx_args(flags, mask)
-                return statx_path(self, None, mask, anon)
+            if self._empty_path_fd(dfd, name, flags):  # do_statx_fd
+                check_statx_args(flags, mask, self.kernel.profile.empty_path_is_fstat)
+                file = self.files.fdget(dfd, allow_path=True)
+                anon_mnt = self.kernel.anon_inode_mnt.mnt_id
+                return statx_path(self, file.f_path, mask, self._fd_inode(dfd), anon_mnt)
             return do_statx(self, name, dfd, flags, mask)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
