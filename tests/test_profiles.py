@@ -21,8 +21,8 @@ import pytest
 
 import pinfs
 from pinfs.base import profiles
-from pinfs.base.uapi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
+from pinfs.base.uapi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD
 from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
