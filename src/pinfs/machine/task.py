@@ -392,7 +392,8 @@ class Task(BpfSyscalls):
             self._enter()
             do_mknodat(self, name, mode, dev, dfd)  # may_mknod comes before getname
         except KernelError as exc:
-            raise as_os_reports(exc, fspath_arg(path)) from None
+            # os.mknod names no path in its errors (CPython's posix_error()): nor does this
+            raise kernel_error(exc.errno or 0, None, exc.refusal) from None
 
     @syscall
     def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
