@@ -511,6 +511,10 @@ def empty_path_bad_flag(k: pinfs.Kernel) -> Any:
     return _errno_or(lambda: k.init_task.fstatat(fd, "", AT_EMPTY_PATH | 0x8000).st_nlink > 0)
 
 
+def openat2_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.openat2(AT_FDCWD, "/", os.O_RDONLY) >= 0)
+
+
 def faccessat2_root(k: pinfs.Kernel) -> Any:
     return _errno_or(lambda: k.init_task.faccessat2(AT_FDCWD, "/", os.R_OK, AT_EACCESS))
 
@@ -618,6 +622,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "statx_mgtime": (statx_tmpfs_times, "ENOSYS", "0x0", LATEST),
     "empty_path_is_fstat": (empty_path_bad_flag, "EINVAL", True, LATEST),
     "faccessat2": (faccessat2_root, "ENOSYS", None, LINUX_5_10),
+    "openat2": (openat2_root, "ENOSYS", True, LINUX_5_10),
 }
 
 

@@ -392,3 +392,34 @@ def test_path_calls_are_their_at_forms_in_a_trace(t: Task) -> None:
     t.fstatat(AT_FDCWD, "/tmp/w/d/l", AT_SYMLINK_NOFOLLOW)
     t.kernel.stop_trace()
     assert [e.name for e in trace.events] == ["mkdir", "unlinkat", "fstatat"]
+
+
+def test_openat2_restrictions_and_failures_change_nothing(t: Task) -> None:
+    t.mkdir("/tmp/w/d/mnt")
+    t.mount("tmpfs", "/tmp/w/d/mnt", "tmpfs")
+    t.symlink("/tmp/w/d/f", "/tmp/w/d/abs")
+    d = t.open("/tmp/w/d", O_PATH)
+    fd = t.openat2(d, "l", os.O_RDONLY | os.O_CLOEXEC, 0, 0)
+    assert t.fcntl(fd, 1) == 1  # F_GETFD: FD_CLOEXEC
+    cases = [
+        (dict(flags=1 << 40), errno.EINVAL, "build_open_flags"),
+        (dict(mode=0o600), errno.EINVAL, "build_open_flags"),
+        (dict(resolve=0x18), errno.EINVAL, "build_open_flags"),
+        (dict(flags=os.O_CREAT | os.O_WRONLY, mode=0o600, resolve=0x20), errno.EAGAIN, None),
+        (dict(resolve=0x04), errno.ELOOP, "pick_link"),  # RESOLVE_NO_SYMLINKS on "l"
+    ]
+    for kwargs, err, function in cases:
+        before = snapshot(t.kernel)
+        with pytest.raises(OSError) as info:
+            t.openat2(d, "l", **kwargs)
+        assert info.value.errno == err and info.value.filename == "l"
+        assert function is None or info.value.function == function  # type: ignore[attr-defined]
+        assert snapshot(t.kernel) == before
+    for name, resolve in (("mnt", 0x01), ("abs", 0x08), ("..", 0x08), ("/tmp", 0x08)):
+        with pytest.raises(OSError) as info:
+            t.openat2(d, name, O_PATH, 0, resolve)
+        assert info.value.errno == errno.EXDEV, name
+    t.close(t.openat2(d, "/f", os.O_RDONLY, 0, 0x10))  # RESOLVE_IN_ROOT: "/" is the dirfd
+    with pytest.raises(OSError) as nosys:
+        pinfs.Kernel(SEED).init_task.openat2(AT_FDCWD, "/")
+    assert nosys.value.errno == errno.ENOSYS

@@ -295,6 +295,84 @@ def dents_script(t: Any, base: str) -> list[Any]:
     return out
 
 
+RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS = 0x01, 0x02, 0x04
+RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_CACHED = 0x08, 0x10, 0x20
+
+
+def openat2_script(t: Any, base: str) -> list[Any]:
+    """openat2's argument checks and each RESOLVE_* restriction of the walk."""
+    out: list[Any] = []
+    t.unshare(CLONE_NEWNS)
+    t.mount("none", "/", None, 1 << 18 | 1 << 14)
+    t.mkdir(base)
+    t.mount("tmpfs", base, "tmpfs")
+    for d in ("top", "top/in", "top/mnt", "proc"):
+        t.mkdir(f"{base}/{d}")
+    t.mount("tmpfs", f"{base}/top/mnt", "tmpfs")
+    t.mount("proc", f"{base}/proc", "proc")
+    t.close(t.open(f"{base}/top/in/f", os.O_CREAT | os.O_WRONLY, 0o600))
+    t.close(t.open(f"{base}/outside", os.O_CREAT | os.O_WRONLY, 0o600))
+    t.close(t.open(f"{base}/top/mnt/g", os.O_CREAT | os.O_WRONLY, 0o600))
+    t.symlink("in/f", f"{base}/top/rel")
+    t.symlink(f"{base}/top/in/f", f"{base}/top/abs")
+    t.symlink("../outside", f"{base}/top/up")
+    t.symlink("/in/f", f"{base}/top/rootabs")  # inside the dirfd only with RESOLVE_IN_ROOT
+    t.symlink("mnt/g", f"{base}/top/tomnt")
+    top = t.open(f"{base}/top", os.O_RDONLY | os.O_DIRECTORY)
+    ptop = t.open(f"{base}/top", O_PATH)
+    f = t.open(f"{base}/top/in/f", os.O_RDONLY)
+    magic = f"{base}/proc/self/fd/{f}"
+
+    def step(dirfd: int, name: str, flags: int = 0, mode: int = 0, resolve: int = 0) -> None:
+        try:
+            fd = t.openat2(dirfd, name, flags, mode, resolve)
+        except OSError as e:
+            out.append(errno.errorcode[e.errno or 0])
+            return
+        out.append(("fd", t.fcntl(fd, 3)))  # F_GETFL
+        t.close(fd)
+
+    # the arguments, checked before the name
+    step(CLOSED, "", 1 << 40)
+    step(CLOSED, "", 0, 0, 0x40)
+    step(CLOSED, "", 0, 0, RESOLVE_BENEATH | RESOLVE_IN_ROOT)
+    step(CLOSED, "", 0, 0o644)
+    step(CLOSED, "", os.O_CREAT | os.O_WRONLY, 0o10000)
+    step(CLOSED, "", os.O_CREAT | os.O_DIRECTORY, 0o600)
+    step(CLOSED, "", O_PATH | os.O_RDWR)
+    step(CLOSED, "", os.O_CREAT | os.O_WRONLY, 0o600, RESOLVE_CACHED)
+    step(CLOSED, "", os.O_TRUNC | os.O_WRONLY, 0, RESOLVE_CACHED)
+    step(CLOSED, "x")
+    step(top, "")
+    # plain opens, O_PATH, O_CLOEXEC, O_CREAT with a mode
+    step(top, "in/f")
+    step(ptop, "in/f", O_PATH | os.O_NOFOLLOW)
+    step(top, "in/f", os.O_RDONLY | os.O_CLOEXEC)
+    step(top, "in/new", os.O_CREAT | os.O_WRONLY, 0o640)
+    step(AT_FDCWD, f"{base}/top/in/f")
+    # RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS
+    for name, flags in (("rel", 0), ("abs", 0), ("rel", O_PATH | os.O_NOFOLLOW), ("in/f", 0)):
+        step(top, name, flags, 0, RESOLVE_NO_SYMLINKS)
+    step(AT_FDCWD, magic, 0, 0, 0)
+    step(AT_FDCWD, magic, 0, 0, RESOLVE_NO_MAGICLINKS)
+    step(AT_FDCWD, magic, 0, 0, RESOLVE_NO_SYMLINKS)
+    step(AT_FDCWD, f"{base}/proc/self/fd", os.O_DIRECTORY, 0, RESOLVE_NO_MAGICLINKS)
+    # RESOLVE_NO_XDEV
+    for name in ("mnt/g", "tomnt", "in/f", "abs", "mnt/..", "rel"):
+        step(top, name, 0, 0, RESOLVE_NO_XDEV)
+    step(AT_FDCWD, f"{base}/top/in/f", 0, 0, RESOLVE_NO_XDEV)
+    step(AT_FDCWD, magic, 0, 0, RESOLVE_NO_XDEV)
+    # RESOLVE_BENEATH and RESOLVE_IN_ROOT
+    for resolve in (RESOLVE_BENEATH, RESOLVE_IN_ROOT):
+        for name in ("in/f", "rel", "abs", "up", "..", "in/../in/f", "in/../../outside",
+                     f"{base}/top/in/f", "/in/f", "rootabs", "mnt/g", "tomnt"):  # fmt: skip
+            step(top, name, 0, 0, resolve)
+        step(AT_FDCWD, magic, 0, 0, resolve)
+    step(f, "x", 0, 0, RESOLVE_BENEATH)
+    step(f, "", 0, 0, RESOLVE_BENEATH)
+    return out
+
+
 def _compare(on_pinfs: list[Any], on_live: list[Any]) -> None:
     assert len(on_pinfs) == len(on_live)
     bad = [
@@ -322,6 +400,13 @@ def test_every_at_call_agrees_with_the_live_kernel(live: Any) -> None:
     names = [v for v in on_pinfs if isinstance(v, str)]
     for err in ("EBADF", "ENOTDIR", "EINVAL", "ENOENT", "EEXIST", "EROFS", "EACCES"):
         assert err in names, err
+
+
+def test_openat2_and_resolve_flags_agree_with_the_live_kernel(live: Any) -> None:
+    on_pinfs, on_live = _both(live, openat2_script, "/tmp/surface-openat2")
+    _compare(on_pinfs, on_live)
+    for err in ("EINVAL", "EAGAIN", "ELOOP", "EXDEV"):
+        assert err in on_pinfs, err
 
 
 def test_getdents64_with_a_small_buffer_agrees_with_the_live_kernel(live: Any) -> None:

@@ -347,6 +347,10 @@ class Profile:
     seen live on v6.18) -- newfstatat and statx of "" with AT_EMPTY_PATH and a real
     fd are fstat of that fd: newfstatat no longer rejects unknown flags then, statx
     keeps only its mask and sync-type checks."""
+    openat2: bool = False
+    """fddb5d430ad9 (v5.6) -- openat2(2) with ``struct open_how`` (flags, mode,
+    resolve): every argument checked, RESOLVE_NO_XDEV, _NO_MAGICLINKS, _NO_SYMLINKS,
+    _BENEATH, _IN_ROOT (RESOLVE_CACHED from v5.12); ENOSYS before."""
     faccessat2: bool = False
     """c8ffd8bcdd28 (v5.8) -- faccessat2(2) with AT_EACCESS, AT_SYMLINK_NOFOLLOW and
     AT_EMPTY_PATH: ENOSYS before."""
@@ -573,6 +577,7 @@ LINUX_5_10 = attrs.evolve(
     uname_release="5.10.0",
     statx=True,
     statx_mnt_id=True,
+    openat2=True,
     faccessat2=True,
     map_create_inner_map_fd=True,
     map_create_numa_node=True,

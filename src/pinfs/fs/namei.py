@@ -86,6 +86,14 @@ S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
 S_IFLNK = stat.S_IFLNK
 
+#: openat2's restrictions as lookup flags (include/linux/namei.h)
+LOOKUP_NO_SYMLINKS = 0x010000
+LOOKUP_NO_MAGICLINKS = 0x020000
+LOOKUP_NO_XDEV = 0x040000
+LOOKUP_BENEATH = 0x080000
+LOOKUP_IN_ROOT = 0x100000
+LOOKUP_IS_SCOPED = LOOKUP_BENEATH | LOOKUP_IN_ROOT
+
 LAST_NORM = 0
 LAST_ROOT = 1
 LAST_DOT = 2
@@ -148,6 +156,7 @@ class Nameidata:
     trailing: bool = False
     need_dir: bool = False
     total_link_count: int = 0
+    flags: int = 0  # the LOOKUP_* scoping and restriction bits of openat2's RESOLVE_*
 
 
 #: A path argument: str, bytes (a C string) or an :class:`os.PathLike` of either.
@@ -281,6 +290,8 @@ def walk_component(nd: Nameidata, component: str, follow: bool) -> Path | None:
         return None
     dentry = lookup_walk(nd.path.dentry, component)
     path = follow_mount(Path(nd.path.mnt, dentry))
+    if nd.flags & LOOKUP_NO_XDEV:
+        restrict_mount_crossing(nd, path)
     inode = path.dentry.d_inode
     assert inode is not None
     if follow and stat.S_ISLNK(inode.i_mode):
@@ -290,20 +301,64 @@ def walk_component(nd: Nameidata, component: str, follow: bool) -> Path | None:
 
 
 def get_link(nd: Nameidata, link: Path) -> str:
-    """``get_link``: count the link (ELOOP past 40) and jump to the root for "/..."."""
+    """``pick_link`` + ``get_link``: count the link (ELOOP past 40) and jump to the
+    root for "/..."; openat2's restrictions (:func:`restrict_link`) first."""
+    if nd.flags:
+        restrict_link(nd)
     nd.total_link_count += 1
     if nd.total_link_count > MAXSYMLINKS:
         raise kernel_error(errno.ELOOP)
     inode = link.dentry.d_inode
     assert inode is not None
     if inode.i_link is not None:
+        if nd.flags and inode.i_link.startswith("/"):
+            restrict_jump_root(nd)
         return path_init(nd, inode.i_link, nd.path)
     assert inode.i_op is not None and inode.i_op.get_link is not None
     target = inode.i_op.get_link(link.dentry, inode)
     if isinstance(target, str):
+        if nd.flags and target.startswith("/"):
+            restrict_jump_root(nd)
         return path_init(nd, target, nd.path)
+    if nd.flags:
+        restrict_magic_link(nd, target)
     nd.path = target  # nd_jump_link: a magic link (procfs fd) lands on a path
     return ""
+
+
+def restrict_link(nd: Nameidata) -> None:
+    """``pick_link`` with RESOLVE_NO_SYMLINKS: every symlink is ELOOP."""
+    if nd.flags & LOOKUP_NO_SYMLINKS:
+        raise refuse(errno.ELOOP, "pick_link", "a symlink, with RESOLVE_NO_SYMLINKS")
+
+
+def restrict_jump_root(nd: Nameidata) -> None:
+    """``nd_jump_root`` for an absolute symlink body: EXDEV with RESOLVE_BENEATH, and
+    with RESOLVE_NO_XDEV if the root is on another mount (RESOLVE_IN_ROOT jumps to
+    the dirfd, which is ``nd.root``)."""
+    if nd.flags & LOOKUP_BENEATH:
+        raise refuse(errno.EXDEV, "nd_jump_root", "an absolute symlink, with RESOLVE_BENEATH")
+    if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not nd.root.mnt:
+        raise refuse(errno.EXDEV, "nd_jump_root", "the jump crosses a mount (RESOLVE_NO_XDEV)")
+
+
+def restrict_magic_link(nd: Nameidata, target: Path) -> None:
+    """``nd_jump_link``: ELOOP with RESOLVE_NO_MAGICLINKS; EXDEV onto another mount
+    with RESOLVE_NO_XDEV, and always in a scoped lookup (BENEATH, IN_ROOT)."""
+    if nd.flags & LOOKUP_NO_MAGICLINKS:
+        raise refuse(errno.ELOOP, "nd_jump_link", "a magic link, with RESOLVE_NO_MAGICLINKS")
+    if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not target.mnt:
+        raise refuse(errno.EXDEV, "nd_jump_link", "the magic link crosses a mount")
+    if nd.flags & LOOKUP_IS_SCOPED:
+        raise refuse(errno.EXDEV, "nd_jump_link", "a magic link in a scoped lookup")
+
+
+def restrict_mount_crossing(nd: Nameidata, path: Path) -> None:
+    """``traverse_mounts`` / ``follow_dotdot`` with RESOLVE_NO_XDEV: EXDEV when the
+    walk moves onto another mount."""
+    if path.mnt is not nd.path.mnt:
+        check = "the walk crosses a mount (RESOLVE_NO_XDEV)"
+        raise refuse(errno.EXDEV, "traverse_mounts", check)
 
 
 def vfs_readlink(dentry: Dentry) -> str:
@@ -365,6 +420,9 @@ def follow_dotdot(nd: Nameidata) -> None:
     mnt, dentry = nd.path
     while True:
         if mnt is nd.root.mnt and dentry is nd.root.dentry:
+            if nd.flags & LOOKUP_BENEATH:  # follow_dotdot's in_root
+                check = "'..' above the dirfd (RESOLVE_BENEATH)"
+                raise refuse(errno.EXDEV, "follow_dotdot", check)
             break
         if dentry is not mnt.mnt_root:
             assert dentry.d_parent is not None
@@ -374,7 +432,10 @@ def follow_dotdot(nd: Nameidata) -> None:
             break
         dentry = mnt.mnt_mountpoint
         mnt = mnt.mnt_parent
-    nd.path = follow_mount(Path(mnt, dentry))
+    path = follow_mount(Path(mnt, dentry))
+    if nd.flags & LOOKUP_NO_XDEV:
+        restrict_mount_crossing(nd, path)
+    nd.path = path
 
 
 def _not_a_dir(component: str) -> KernelError:
@@ -470,12 +531,12 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     raise kernel_error(errno.EACCES)
 
 
-def dfd_start(current: Current, dfd: int | None, name: str) -> Path | None:
+def dfd_start(current: Current, dfd: int | None, name: str, in_root: bool = False) -> Path | None:
     """``path_init`` with a directory fd: None for AT_FDCWD or an absolute name;
     EBADF if nothing is open at ``dfd`` (``fdget_raw``: O_PATH fds count), ENOTDIR if
     it is not a directory and there is a name to walk (an empty one, AT_EMPTY_PATH,
     means the fd's own file)."""
-    if dfd is None or dfd == AT_FDCWD or name.startswith("/"):
+    if dfd is None or dfd == AT_FDCWD or (name.startswith("/") and not in_root):
         return None
     file = current.files.lookup(dfd) if dfd >= 0 else None
     if file is None:
@@ -489,12 +550,22 @@ def dfd_start(current: Current, dfd: int | None, name: str) -> Path | None:
 
 
 def filename_parentat(
-    current: Current, name: str, start: Path | None = None, dfd: int = AT_FDCWD
+    current: Current, name: str, start: Path | None = None, dfd: int = AT_FDCWD, flags: int = 0
 ) -> Nameidata:
-    """``filename_parentat``: walk to the parent; the last component is not looked up."""
-    if start is None and dfd != AT_FDCWD:
-        start = dfd_start(current, dfd, name)
+    """``filename_parentat``: walk to the parent; the last component is not looked up.
+    ``flags``: openat2's LOOKUP_* restrictions; a scoped lookup (BENEATH, IN_ROOT)
+    takes the dirfd as its root, and IN_ROOT walks absolute names from it too."""
+    scoped = flags & LOOKUP_IS_SCOPED
+    in_root = flags & LOOKUP_IN_ROOT and name.startswith("/")
+    if start is None and (dfd != AT_FDCWD or scoped):
+        start = dfd_start(current, dfd, name, bool(in_root))
     nd = new_nameidata(current)
+    if flags:
+        nd.flags = flags
+        if scoped:
+            nd.root = start or nd.path
+        if name.startswith("/") and flags & LOOKUP_BENEATH:
+            raise refuse(errno.EXDEV, "nd_jump_root", "an absolute name, with RESOLVE_BENEATH")
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
     return nd
@@ -978,12 +1049,15 @@ def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
         raise kernel_error(errno.EPERM)
 
 
-def do_filp_open(current: Current, name: str, flags: int, mode: int, dfd: int = AT_FDCWD) -> File:
-    """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1)."""
+def do_filp_open(
+    current: Current, name: str, flags: int, mode: int, dfd: int = AT_FDCWD, lookup: int = 0
+) -> File:
+    """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1).
+    ``lookup``: openat2's LOOKUP_* restrictions."""
     acc_mode = build_acc_mode(flags)
     create_mode = (mode & S_IALLUGO) | stat.S_IFREG
     follow = not flags & os.O_NOFOLLOW
-    nd = filename_parentat(current, name, dfd=dfd)
+    nd = filename_parentat(current, name, dfd=dfd, flags=lookup)
     cred = current.cred
     while True:  # each turn handles one final component (a trailing symlink loops)
         if nd.last_type != LAST_NORM:
@@ -1010,6 +1084,8 @@ def do_filp_open(current: Current, name: str, flags: int, mode: int, dfd: int = 
             if flags & os.O_CREAT and flags & os.O_EXCL:
                 raise kernel_error(errno.EEXIST, name)
             path = follow_mount(Path(nd.path.mnt, dentry))
+            if nd.flags & LOOKUP_NO_XDEV:
+                restrict_mount_crossing(nd, path)
         finally:
             dput(dentry)
         inode = path.dentry.d_inode

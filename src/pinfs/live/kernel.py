@@ -115,6 +115,7 @@ _SYS_FCHMODAT = 268
 _SYS_FACCESSAT = 269
 _SYS_STATX = 332
 _SYS_FACCESSAT2 = 439
+_SYS_OPENAT2 = 437
 _STAT_FORMAT = "<QQQIIIiQqqqqqqqqq"  # struct stat on x86_64, up to the ctime nsec
 _STATX_FORMAT = "<IIQIIIHxxQQQQqIiqIiqIiqIiIIIIQ"  # struct statx up to stx_mnt_id
 _SYS_BPF = 321
@@ -718,6 +719,11 @@ def _op_table() -> dict[str, Any]:
     def openat(s: _Server, dirfd: int, path: str, flags: int, mode: int) -> int:
         args = (dfd(s, dirfd), _cstr(path), flags, mode)
         return _sys(_SYS_OPENAT, *args, path=_pathname(path))
+
+    def openat2(s: _Server, dirfd: int, path: str, flags: int, mode: int, resolve: int) -> int:
+        how = struct.pack("<QQQ", flags, mode, resolve)  # struct open_how
+        args = (dfd(s, dirfd), _cstr(path), how, len(how))
+        return _sys(_SYS_OPENAT2, *args, path=_pathname(path))
 
     def mkdirat(s: _Server, dirfd: int, path: str, mode: int) -> None:
         _sys(_SYS_MKDIRAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
@@ -1569,6 +1575,12 @@ class LiveTask:
     # ---- the *at calls: pinfs's Task signatures, raw syscalls (AT_FDCWD is -100)
     def openat(self, dirfd: int, path: str, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
         return int(self._call("openat", dirfd, path, flags, mode))
+
+    def openat2(
+        self, dirfd: int, path: str, flags: int = os.O_RDONLY, mode: int = 0, resolve: int = 0
+    ) -> int:
+        """openat2(2) with ``struct open_how`` {flags, mode, resolve}."""
+        return int(self._call("openat2", dirfd, path, flags, mode, resolve))
 
     def mkdirat(self, dirfd: int, path: str, mode: int = 0o777) -> None:
         self._call("mkdirat", dirfd, path, mode)

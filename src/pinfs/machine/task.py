@@ -57,6 +57,7 @@ from pinfs.fs.open import (
     do_chdir,
     do_fchmodat,
     do_sys_open,
+    do_sys_openat2,
     do_sys_truncate,
 )
 from pinfs.fs.readdir import getdents64, iterate_dir
@@ -405,6 +406,27 @@ class Task(BpfSyscalls):
         """openat(2): ``path`` relative to the directory open at ``dirfd`` (an O_PATH
         fd will do)."""
         return self._openat(_dirfd_arg(dirfd), path, flags, mode)
+
+    @syscall
+    def openat2(
+        self, dirfd: int, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0, resolve: int = 0
+    ) -> int:
+        """openat2(2) (v5.6) with ``struct open_how`` as three arguments: unknown
+        flags, a mode without O_CREAT and unknown ``resolve`` bits are EINVAL;
+        RESOLVE_NO_SYMLINKS/NO_MAGICLINKS (ELOOP), NO_XDEV, BENEATH (EXDEV), IN_ROOT
+        (the dirfd is the root) restrict the walk; ENOSYS before v5.6."""
+        dfd = _dirfd_arg(dirfd)
+        flags = _int_arg(flags, "flags", 0, 1 << 64)
+        mode = _int_arg(mode, "mode", 0, 1 << 64)
+        resolve = _int_arg(resolve, "resolve", 0, 1 << 64)
+        name = path_arg(path)
+        try:
+            self._enter()
+            if not self.kernel.profile.openat2:
+                raise kernel_error(errno.ENOSYS)
+            return do_sys_openat2(self, dfd, name, flags, mode, resolve)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     def _openat(self, dfd: int, path: PathArg, flags: int, mode: int) -> int:
         flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
