@@ -423,3 +423,14 @@ def test_openat2_restrictions_and_failures_change_nothing(t: Task) -> None:
     with pytest.raises(OSError) as nosys:
         pinfs.Kernel(SEED).init_task.openat2(AT_FDCWD, "/")
     assert nosys.value.errno == errno.ENOSYS
+
+
+def test_the_testing_kits_task_passes_the_read_only_at_calls_through() -> None:
+    from pinfs.testing.runner import Driver
+
+    driver = Driver.boot(LINUX_6_18)
+    task = driver.as_task(1)
+    assert task.statx(AT_FDCWD, "/tmp", 0).stx_mode == task.stat("/tmp").st_mode
+    assert task.fstatat(AT_FDCWD, "/tmp", 0).st_ino == task.stat("/tmp").st_ino
+    task.faccessat2(AT_FDCWD, "/tmp", os.W_OK, AT_EACCESS)
+    driver.check()
