@@ -515,6 +515,11 @@ def openat2_root(k: pinfs.Kernel) -> Any:
     return _errno_or(lambda: k.init_task.openat2(AT_FDCWD, "/", os.O_RDONLY) >= 0)
 
 
+def fchmod_map_fd(k: pinfs.Kernel) -> Any:
+    fd = k.init_task.map_create(pinfs.BPF_MAP_TYPE_HASH, 4, 4, 1)
+    return _errno_or(lambda: k.init_task.fchmod(fd, 0o644))
+
+
 def faccessat2_root(k: pinfs.Kernel) -> Any:
     return _errno_or(lambda: k.init_task.faccessat2(AT_FDCWD, "/", os.R_OK, AT_EACCESS))
 
@@ -623,6 +628,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "empty_path_is_fstat": (empty_path_bad_flag, "EINVAL", True, LATEST),
     "faccessat2": (faccessat2_root, "ENOSYS", None, LINUX_5_10),
     "openat2": (openat2_root, "ENOSYS", True, LINUX_5_10),
+    "anon_inode_setattr_blocked": (fchmod_map_fd, None, errno.errorcode[errno.EOPNOTSUPP], LATEST),
 }
 
 

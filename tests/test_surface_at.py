@@ -307,6 +307,10 @@ def test_fchmod_fchown_and_fstatfs(t: Task) -> None:
     m = t.map_create(pinfs.BPF_MAP_TYPE_HASH, 4, 4, 1)
     assert t.fstatfs(m).f_type == 0x09041934  # ANON_INODE_FS_MAGIC
     assert t.fstatat(m, "", AT_EMPTY_PATH).st_mode == t.fstat(m).st_mode
+    for call in (lambda: t.fchmod(m, 0o644), lambda: t.fchown(m, 1, 1)):  # anon_inode_setattr
+        with pytest.raises(OSError) as blocked:
+            call()
+        assert blocked.value.errno == errno.EOPNOTSUPP
 
 
 # ---------------------------------------------------------------------------------------

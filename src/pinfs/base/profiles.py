@@ -347,6 +347,10 @@ class Profile:
     seen live on v6.18) -- newfstatat and statx of "" with AT_EMPTY_PATH and a real
     fd are fstat of that fd: newfstatat no longer rejects unknown flags then, statx
     keeps only its mask and sync-type checks."""
+    anon_inode_setattr_blocked: bool = False
+    """22bdf3d6581a (v6.15, backported to the stable kernels) -- fchmod/fchown of a bpf
+    object fd (the shared anon_inode) is EOPNOTSUPP; before, root changed the mode or
+    owner every such fd shows."""
     openat2: bool = False
     """fddb5d430ad9 (v5.6) -- openat2(2) with ``struct open_how`` (flags, mode,
     resolve): every argument checked, RESOLVE_NO_XDEV, _NO_MAGICLINKS, _NO_SYMLINKS,
@@ -648,6 +652,7 @@ LINUX_6_18 = attrs.evolve(
     uname_release="6.18.0",
     statx_mgtime=True,
     empty_path_is_fstat=True,
+    anon_inode_setattr_blocked=True,
     htab_value_size_limit=None,
     linux_version_code=0x061200,
     memlock_rlimit=False,

@@ -174,6 +174,8 @@ def chmod_common(
     assert inode is not None
     new_mode = (mode & S_IALLUGO) | (inode.i_mode & ~S_IALLUGO)
     attr = IAttr(ATTR_MODE | ATTR_CTIME, ia_mode=new_mode)
+    if path is None:
+        anon_inode_setattr(current)
     _notify(name, current, inode, attr)
 
 
@@ -226,7 +228,18 @@ def chown_common(
     if not inode.is_dir:  # even chown(-1, -1) clears the setuid bits
         valid |= ATTR_KILL_SUID | ATTR_KILL_SGID
     attr = IAttr(valid, ia_uid=kuid, ia_gid=kgid)
+    if path is None:
+        anon_inode_setattr(current)
     _notify(name, current, inode, attr)
+
+
+def anon_inode_setattr(current: Current) -> None:
+    """``anon_inode_setattr`` (22bdf3d6581a, v6.15 and stable): the one inode every
+    bpf object fd shares refuses attribute changes (EOPNOTSUPP); before, root's
+    fchmod/fchown changed that shared inode, as here."""
+    if current.kernel.profile.anon_inode_setattr_blocked:
+        check = "the anon_inode shared by bpf object fds takes no chmod or chown"
+        raise refuse(errno.EOPNOTSUPP, "anon_inode_setattr", check)
 
 
 def do_sys_truncate(current: Current, name: str, length: int) -> None:
