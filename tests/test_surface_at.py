@@ -438,3 +438,67 @@ def test_the_testing_kits_task_passes_the_read_only_at_calls_through() -> None:
     assert task.fstatat(AT_FDCWD, "/tmp", 0).st_ino == task.stat("/tmp").st_ino
     task.faccessat2(AT_FDCWD, "/tmp", os.W_OK, AT_EACCESS)
     driver.check()
+
+
+# ---------------------------------------------------------------------------------------
+# Property: a dirfd-relative call is the same call as its absolute form
+
+
+NAMES = st.sampled_from(["a", "b", "a/b", "b/a", "a/..", "nope/x", ".", "a/", "l", "l/b"])
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["mkdir", "unlink", "rmdir", "creat", "rename", "link", "symlink",
+                         "stat", "lstat", "chmod", "access", "readlink"]),
+        NAMES,
+        NAMES,
+    ),
+    max_size=12,
+)  # fmt: skip
+
+
+def _run(t: Task, steps: list[tuple[str, str, str]], relative: bool) -> list[Any]:
+    base = "/tmp/w/d"
+    dfd = t.open(base, O_PATH) if relative else AT_FDCWD
+
+    def at(name: str) -> str:
+        return name if relative else f"{base}/{name}"
+
+    calls: dict[str, Callable[[str, str], Any]] = {
+        "mkdir": lambda a, b: t.mkdirat(dfd, at(a), 0o755),
+        "unlink": lambda a, b: t.unlinkat(dfd, at(a), 0),
+        "rmdir": lambda a, b: t.unlinkat(dfd, at(a), AT_REMOVEDIR),
+        "creat": lambda a, b: t.close(t.openat(dfd, at(a), os.O_CREAT | os.O_WRONLY, 0o600)),
+        "rename": lambda a, b: t.renameat2(dfd, at(a), dfd, at(b), 0),
+        "link": lambda a, b: t.linkat(dfd, at(a), dfd, at(b), 0),
+        "symlink": lambda a, b: t.symlinkat(a, dfd, at(b)),
+        "stat": lambda a, b: t.fstatat(dfd, at(a), 0).st_mode,
+        "lstat": lambda a, b: t.fstatat(dfd, at(a), AT_SYMLINK_NOFOLLOW).st_nlink,
+        "chmod": lambda a, b: t.fchmodat(dfd, at(a), 0o700),
+        "access": lambda a, b: t.faccessat2(dfd, at(a), os.R_OK, AT_EACCESS),
+        "readlink": lambda a, b: t.readlinkat(dfd, at(a)),
+    }
+    out: list[Any] = []
+    for op, a, b in steps:
+        try:
+            out.append(calls[op](a, b))
+        except OSError as e:
+            out.append(errno.errorcode[e.errno or 0])
+    out.append(sorted(t.listdir(base)))
+    return out
+
+
+@settings(max_examples=budget(60), deadline=None)
+@given(STEPS)
+def test_a_dirfd_relative_call_does_what_its_absolute_form_does(
+    steps: list[tuple[str, str, str]],
+) -> None:
+    def fresh() -> Task:
+        k = pinfs.Kernel(LINUX_6_18)
+        task = k.init_task
+        task.mkdir("/tmp/w")
+        task.mkdir("/tmp/w/d")
+        return task
+
+    absolute, relative = fresh(), fresh()
+    assert _run(absolute, steps, relative=False) == _run(relative, steps, relative=True)
+    relative.kernel.check_invariants()
