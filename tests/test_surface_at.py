@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pinfs
 from pinfs.base.profiles import LINUX_5_10, LINUX_6_18, SEED
@@ -34,6 +36,7 @@ from pinfs.base.uapi import (
 from pinfs.fs.readdir import parse_dirents
 from pinfs.machine.task import Task
 from snapshot import snapshot
+from support import budget
 
 O_PATH = 0o10000000
 
