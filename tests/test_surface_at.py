@@ -505,3 +505,24 @@ def test_a_dirfd_relative_call_does_what_its_absolute_form_does(
     absolute, relative = fresh(), fresh()
     assert _run(absolute, steps, relative=False) == _run(relative, steps, relative=True)
     relative.kernel.check_invariants()
+
+
+def test_a_trace_of_at_calls_replays_as_a_scenario() -> None:
+    from pinfs import scenario
+
+    k = pinfs.Kernel(LINUX_6_18)
+    t = k.init_task
+    trace = k.start_trace()
+    t.mkdirat(AT_FDCWD, "/tmp/s", 0o755)
+    d = t.openat(AT_FDCWD, "/tmp/s", os.O_RDONLY | os.O_DIRECTORY)
+    t.close(t.openat(d, "f", os.O_CREAT | os.O_WRONLY, 0o600))
+    t.fstatat(d, "f", 0)
+    with pytest.raises(OSError):
+        t.unlinkat(d, "f", AT_REMOVEDIR)
+    t.renameat2(d, "f", d, "g", 0)
+    t.fchmodat(d, "g", 0o640)
+    k.stop_trace()
+    text = scenario.from_trace(trace)
+    assert "openat $f1 f" in text and "renameat2 $f1 f $f1 g" in text, text
+    run = scenario.run_scenario(scenario.loads(text), scenario.PinfsBackend())
+    assert all(r.matches for r in run) and len(list(run)) == 8
