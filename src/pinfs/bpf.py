@@ -14,8 +14,8 @@ import errno
 from collections.abc import Callable, Iterable
 
 from pinfs.base.cred import Cred
-from pinfs.base.cstring import c_string, c_string_bytes
-from pinfs.base.errors import ENOTSUPP, KernelError, kernel_error, naming, refuse
+from pinfs.base.cstring import c_string_bytes
+from pinfs.base.errors import ENOTSUPP, KernelError, as_os_reports, kernel_error, refuse
 from pinfs.base.syscall import syscall
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX, UserMemory
 from pinfs.ebpf.arraymap import FdArray
@@ -76,7 +76,7 @@ from pinfs.ebpf.objects import (
 )
 from pinfs.ebpf.prog import bpf_prog_load
 from pinfs.fs.fdtable import FdTable
-from pinfs.fs.namei import FsStruct
+from pinfs.fs.namei import FsStruct, PathArg, fspath_arg
 from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
 from pinfs.mountns import MountNamespace
 from pinfs.vfs import File
@@ -679,29 +679,31 @@ class BpfSyscalls:
 
     @syscall
     def obj_pin(
-        self, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
+        self, fd: int, path: PathArg, file_flags: int = 0, path_fd: int | None = None
     ) -> None:
         """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs.
 
         ``file_flags`` (v4.15) and ``path_fd`` (v6.5, sets BPF_F_PATH_FD) are placed in
         the attr whatever the profile; a kernel without them answers EINVAL."""
+        path = fspath_arg(path)  # os.PathLike too
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
         fields = _obj_fields(file_flags, path_fd)
         try:
             self._bpf_call(BPF_OBJ_PIN, buffers, None, bpf_fd=_u32(fd, "fd"), **fields)
         except KernelError as exc:
-            raise naming(exc, c_string(path, "path")) from None
+            raise as_os_reports(exc, path) from None
 
     @syscall
-    def obj_get(self, path: str | bytes, file_flags: int = 0, path_fd: int | None = None) -> int:
+    def obj_get(self, path: PathArg, file_flags: int = 0, path_fd: int | None = None) -> int:
         """BPF_OBJ_GET: a new fd for the object pinned at ``path`` (``file_flags``:
         BPF_F_RDONLY / BPF_F_WRONLY since v4.15; ``path_fd`` since v6.5)."""
+        path = fspath_arg(path)  # os.PathLike too
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
         fields = _obj_fields(file_flags, path_fd)
         try:
             return self._bpf_call(BPF_OBJ_GET, buffers, None, **fields)[0]
         except KernelError as exc:
-            raise naming(exc, c_string(path, "path")) from None
+            raise as_os_reports(exc, path) from None
 
     def fd_object(self, fd: int) -> object:
         """The map or program behind ``fd`` (introspection, not a syscall)."""

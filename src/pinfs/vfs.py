@@ -121,6 +121,8 @@ class InodeOperations:
     permission: Callable[..., int] | None = None  # (cred, inode, mask) -> errno
     get_link: Callable[..., Any] | None = None  # (dentry, inode) -> str body, or a Path to jump to
     readlink: Callable[..., str] | None = None  # (dentry) -> text, when it differs from get_link
+    getattr: Callable[..., tuple[int, int, int]] | None = None  # (inode, request_mask) ->
+    # statx result_mask bits to set and to clear, and the attributes_mask bits it reports
 
     def __repr__(self) -> str:
         return f"<iops {self.name}>"
@@ -229,6 +231,7 @@ class Inode:
     i_atime: int = 0
     i_mtime: int = 0
     i_ctime: int = 0
+    i_crtime: int = 0  # birth time, where a filesystem keeps one (tmpfs: statx's btime)
     i_flags: int = 0
     i_count: int = 1
     i_op: InodeOperations | None = None
