@@ -280,6 +280,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         return
     cred = nd.cred
     fsuid = cred.fsuid
+    crossing_checked = nd.flags & LOOKUP_NO_XDEV  # walk_component checks each crossing
     start = nd.path
     mnt, dentry = start
     for component in components[:-1]:
@@ -298,11 +299,12 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         inode = child.d_inode if child is not None else None
         if child is not None and inode is not None:
             if child.d_mounted:
-                below = follow_mount(Path(mnt, child))
-                root = below.dentry.d_inode
-                if root is not None and root.i_mode & S_IFMT == S_IFDIR:
-                    mnt, dentry = below
-                    continue
+                if not crossing_checked:
+                    below = follow_mount(Path(mnt, child))
+                    root = below.dentry.d_inode
+                    if root is not None and root.i_mode & S_IFMT == S_IFDIR:
+                        mnt, dentry = below
+                        continue
             elif inode.i_mode & S_IFMT == S_IFDIR:
                 dentry = child
                 continue
