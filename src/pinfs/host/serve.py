@@ -142,7 +142,7 @@ class Supervisor:
             self.reap()
             c = self.creds
             task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
-            task.mem = ChildMemory(pid=tgid)
+            task.mem = ChildMemory(pid=tgid, tgid=tgid)
             task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
             self.tasks[tgid] = task
             self.hosted_pids[task.pid] = tgid
@@ -164,20 +164,29 @@ class Supervisor:
             if not _alive(tgid):
                 del self.tasks[tgid]
                 self.sim_cwd.pop(tgid, None)
-                self.table(task).drop_fresh()
+                self._forget(task)
                 task.exit(0)
         self.tgids = {tid: tgid for tid, tgid in self.tgids.items() if tgid in self.tasks}
 
     def exit_all(self) -> None:
         """The run is over: every hosted task exits (its fds are closed)."""
         for task in self.tasks.values():
-            self.table(task).drop_fresh()
+            self._forget(task)
             task.exit(0)
         self.tasks.clear()
         self.placeholders.release_all()
         holder = self.placeholders.holder
         if holder is not None and holder.alive:
             holder.exit(0)
+
+    def _forget(self, task: Task) -> None:
+        """Before a hosted task exits: its pending files, its open /proc files."""
+        table = self.table(task)
+        table.drop_fresh()
+        table.forget()
+        mem = task.mem
+        if isinstance(mem, ChildMemory):
+            mem.forget()
 
     def release_closed(self) -> None:
         """Put the pinfs files whose last placeholder the child has closed."""
@@ -193,11 +202,14 @@ class Supervisor:
                 listener.pass_through(notif.id)
                 return
             task = self.task_of(notif.pid)
-            self.table(task).drop_fresh()
+            table = self.table(task)
+            if table.fresh:
+                table.drop_fresh()
             mem = task.mem
             assert isinstance(mem, ChildMemory)
             mem.pid = notif.pid
-            mem.overlays.clear()
+            if mem.overlays:
+                mem.overlays.clear()
             result = handler(self, Call(notif, task, mem))
         except (TypeError, ValueError) as exc:  # no C value means this: the kernel's EINVAL
             result = OSError(errno.EINVAL, str(exc))
@@ -266,11 +278,8 @@ class Supervisor:
     def placeholder_file(self, call: Call, fd: int) -> File | None:
         if fd < 0:
             return None
-        try:
-            link = os.readlink(f"/proc/{call.pid}/fd/{fd}")
-        except OSError:
-            return None
-        return self.placeholders.file_of(link)
+        link = self.table(call.task).link(fd)
+        return None if link is None else self.placeholders.file_of(link)
 
     def land(self, call: Call, dirfd: int, path: str, follow: bool) -> str | None:
         """The model's path for ``path`` if it lands on a simulated mount."""
@@ -369,6 +378,8 @@ def serve_bpf(sup: Supervisor, call: Call) -> object:
         _rewrite_obj_path(sup, call, cmd, uattr, size)
     result = task.bpf(cmd, uattr, size)
     table = sup.table(task)
+    if not table.fresh:
+        return result
     if result in table.fresh:  # a new fd: the model's, until the child has its own
         sup.served_fd(call, result, result in table.cloexec)
         return PASS_DONE
@@ -774,6 +785,16 @@ def serve_getcwd(sup: Supervisor, call: Call) -> object:
     return len(data)
 
 
+def serve_execve(sup: Supervisor, call: Call) -> object:
+    """execve/execveat, passed through: the process may get a new address space, so
+    its open ``/proc/TGID/mem`` is dropped (a ``vfork`` child's would otherwise go
+    on reading its parent's memory, which stays alive)."""
+    mem = call.task.mem
+    if isinstance(mem, ChildMemory):
+        mem.forget()
+    return PASS
+
+
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 HANDLERS: dict[int, Handler] = {
     321: serve_bpf,
@@ -817,6 +838,8 @@ HANDLERS: dict[int, Handler] = {
     265: _two_paths("link", 0, 1, 2, 3, 4),
     217: serve_getdents64,
     72: serve_fcntl,
+    59: serve_execve,
+    322: serve_execve,
     **{nr: _one_path("xattr", None, 0, follow=True) for nr in (191, 192, 194, 195)},
     **{nr: _one_path("xattr", None, 0, follow=True) for nr in (188, 189, 197, 198)},
 }
