@@ -76,6 +76,10 @@ class Placeholders:
                 return placeholder.file
         return None
 
+    def holder_fd_of(self, file: File) -> int:
+        """The holder task's fd for a placeholder's pinfs file."""
+        return next(p.holder_fd for p in self.by_ino.values() if p.file is file)
+
     def child_fd(self, pid: int, fd: int) -> File | None:
         """What fd ``fd`` of process ``pid`` is to the model, now (None: closed)."""
         try:

@@ -29,6 +29,7 @@ from pinfs.machine.kernel import Kernel
 
 DEFAULT_MOUNTS = ("/sys/fs/bpf",)
 BPF_FS_MAGIC = 0xCAFE4A11
+PROC_SUPER_MAGIC = 0x9FA0
 CLONE_NEWNS = 0x20000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 0x1
@@ -84,8 +85,13 @@ def boot(profile_name: str, mounts: tuple[str, ...]) -> Kernel:
 
 def mount_bpffs(kernel: Kernel, mounts: tuple[str, ...]) -> None:
     """A bpffs at each mount point that is not on one yet (a state file made with
-    fewer ``--mount`` options gets the new ones)."""
+    fewer ``--mount`` options gets the new ones), and the model's own procfs at
+    ``/proc`` (where the supervisor reads fdinfo and mount tables; never served as
+    a path)."""
     init = kernel.init_task
+    _mkdir_p(kernel, "/proc")
+    if init.statfs("/proc").f_type != PROC_SUPER_MAGIC:
+        init.mount("proc", "/proc", "proc")
     for mount_point in mounts:
         _mkdir_p(kernel, mount_point)
         if init.statfs(mount_point).f_type != BPF_FS_MAGIC:

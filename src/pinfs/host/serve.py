@@ -24,7 +24,7 @@ from pinfs.fs.attr import Kstat
 from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
-from pinfs.host import abi
+from pinfs.host import abi, procview
 from pinfs.host.childmem import ChildMemory
 from pinfs.host.fds import MirrorFdTable, Placeholders
 from pinfs.host.paths import AT_FDCWD, Resolver
@@ -119,6 +119,7 @@ class Supervisor:
     hosted_pids: dict[int, int] = attrs.field(factory=dict)  # model pid -> real pid
     unmodelled: list[str] = attrs.field(factory=list)
     served: int = 0
+    last_host: str | None = None  # where the last path that :meth:`land` passed lands
     resolver: Resolver = attrs.field(init=False)
     _dir_buffers: dict[int, bytes] = attrs.field(factory=dict)
 
@@ -250,6 +251,11 @@ class Supervisor:
         self._trace_fd(call.task, fd, child_fd)
         return child_fd
 
+    def listener_reply_fd(self, call: Call, fd: int, cloexec: bool) -> int:
+        listener = self.listener
+        assert listener is not None
+        return listener.reply_fd(call.notif.id, fd, cloexec)
+
     def _trace_fd(self, task: Task, model_fd: int, child_fd: int) -> None:
         """The trace shows the fd the program got, not the model's momentary one."""
         trace = self.kernel.trace
@@ -286,7 +292,9 @@ class Supervisor:
         if not path:
             return None
         base = "/" if path.startswith("/") else self.base(call, dirfd)
-        landing = self.resolver.resolve(call.pid, base, path, follow).simulated
+        found = self.resolver.resolve(call.pid, base, path, follow)
+        self.last_host = found.host
+        landing = found.simulated
         if landing is None and self._relative_to_sim_cwd(call, dirfd, path):
             # The real kernel would resolve it from the real cwd, which is elsewhere.
             return self.unmodelled_call("a real path relative to a simulated cwd", path)
@@ -476,9 +484,18 @@ def _open(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int, mode: 
     path = call.path(pidx)
     follow = not flags & (os.O_NOFOLLOW | os.O_EXCL) or not flags & os.O_CREAT
     follow = follow and not flags & os.O_NOFOLLOW
+    sup.last_host = None
     model = sup.land(call, dirfd, path, follow=follow)
     if model is None:
-        return PASS
+        text = procview.proc_file_text(sup, sup.last_host, flags, call.task.cred)
+        if text is None:
+            return PASS
+        memfd = procview.memfd_with(text)
+        try:
+            sup.listener_reply_fd(call, memfd, bool(flags & os.O_CLOEXEC))
+        finally:
+            os.close(memfd)
+        return PASS_DONE
     fd = call.task.open(model, flags & 0xFFFFFFFF, mode & 0o7777)
     sup.served_fd(call, fd, bool(flags & os.O_CLOEXEC))
     return PASS_DONE
