@@ -161,3 +161,43 @@ def test_procfs_files_refuse_what_the_kernel_refuses() -> None:
         assert exc.value.errno == err
     _check_open_flags(os.O_RDWR, root)  # root opens it; its writes fail later
     _check_open_flags(os.O_RDONLY, nobody)
+
+
+@pytest.fixture(scope="module")
+def fileops_client(shared_dir: Path) -> str:  # noqa: F811
+    out = shared_dir / "fileops"
+    subprocess.run(["gcc", "-O1", "-o", str(out), str(HERE / "fileops.c")], check=True)
+    return str(out)
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_file_calls_on_pinfs_fds_match_the_live_kernel(fileops_client: str,
+                                                         shared_dir: Path) -> None:  # fmt: skip  # noqa: F811
+    """EINVAL for read/write/readv of a map, ESPIPE for its pread and lseek, ENOTTY
+    for its ioctls but FIONBIO/FIGETBSZ, ENOTSUPP (524) for mmap of a hash, EINVAL
+    for MAP_PRIVATE of an array, EIO opening a pin, EISDIR reading a directory..."""
+    live = _in_scratch(fileops_client)
+    assert live.returncode == 0, live.stderr
+    trace = shared_dir / "fileops-trace.txt"  # written by uid 65534
+    hosted = _run([*PINFS, "--as-root", "--check", "--trace", str(trace), "--",
+                   fileops_client], unprivileged=True)  # fmt: skip
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    assert "Unknown error 524" in hosted.stdout
+    text = trace.read_text()
+    assert "read(3, 64) = -1 EINVAL" in text and "lseek(3, 0, 0) = -1 ESPIPE" in text
+
+
+def test_filter_notifies_fd_calls_only_from_fd_3() -> None:
+    from pinfs.host import seccomp
+
+    prog = seccomp.filter_program([321], fd_from={0: 0, 9: 4})
+    at = prog.index((0x15, 0, 5, 9))
+    assert prog[at + 1] == (0x20, 0, 0, 16 + 8 * 4)  # mmap's fd, args[4]
+    assert prog[at + 2] == (0x35, 2, 0, 0x80000000)  # negative (MAP_ANONYMOUS): allow
+    assert prog[at + 3] == (0x35, 0, 1, 3)
+    assert prog[at + 4][3] == seccomp.SECCOMP_RET_USER_NOTIF
+    assert prog[at + 5][3] == seccomp.SECCOMP_RET_ALLOW
+    assert (0x15, 0, 5, 0) in prog  # read, the same way

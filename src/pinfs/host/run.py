@@ -23,7 +23,15 @@ from pinfs.base.errors import KernelError
 from pinfs.base.profiles import LATEST, by_name
 from pinfs.host import state as statemod
 from pinfs.host.seccomp import HostUnsupported, Listener, check_platform, install_filter
-from pinfs.host.serve import HANDLERS, HOST_DIR, HOST_FILE, NOTIFY_WHEN, Creds, Supervisor
+from pinfs.host.serve import (
+    HANDLERS,
+    HOST_DIR,
+    HOST_FILE,
+    NOTIFY_FD_FROM,
+    NOTIFY_WHEN,
+    Creds,
+    Supervisor,
+)
 from pinfs.machine.invariants import InvariantError
 from pinfs.machine.kernel import Kernel
 
@@ -154,7 +162,7 @@ def child(sock: socket.socket, cmd: list[str], mounts: tuple[str, ...]) -> None:
     """The forked child: contain, filter, hand over the listener, exec."""
     try:
         contain(mounts)
-        listener = install_filter(HANDLERS, NOTIFY_WHEN)
+        listener = install_filter(HANDLERS, NOTIFY_WHEN, NOTIFY_FD_FROM)
         socket.send_fds(sock, [b"L"], [listener])
         os.close(listener)
         sock.close()

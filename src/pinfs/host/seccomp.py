@@ -129,13 +129,19 @@ _RET_K = 0x06
 
 
 def filter_program(
-    syscalls: Iterable[int], when_arg: dict[int, tuple[int, int]] | None = None
+    syscalls: Iterable[int],
+    when_arg: dict[int, tuple[int, int]] | None = None,
+    fd_from: dict[int, int] | None = None,
+    first_fd: int = 3,
 ) -> list[tuple[int, int, int, int]]:
     """The classic-BPF filter: foreign ABIs (i386, x32) get ENOSYS so that nothing
     slips past under another syscall number; ``syscalls`` notify; the rest run.
     ``when_arg`` maps a syscall to (argument index, value): it notifies only when the
-    low 32 bits of that argument are that value (fcntl's F_GETFL, not every fcntl)."""
-    numbers = sorted(set(syscalls) - set(when_arg or {}))
+    low 32 bits of that argument are that value (fcntl's F_GETFL, not every fcntl).
+    ``fd_from`` maps a syscall to the index of its fd argument: it notifies only for
+    fds from ``first_fd`` up (not negative ones: read(1, ...) costs nothing)."""
+    special = set(when_arg or {}) | set(fd_from or {})
+    numbers = sorted(set(syscalls) - special)
     prog = [
         (_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
         (_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
@@ -152,6 +158,15 @@ def filter_program(
             (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
             (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
         ]
+    for nr, arg in sorted((fd_from or {}).items()):
+        prog += [
+            (_JEQ_K, 0, 5, nr),
+            (_LD_W_ABS, 0, 0, 16 + 8 * arg),  # the fd, as the int it is
+            (_JGE_K, 2, 0, 0x80000000),  # negative: run (EBADF, or MAP_ANONYMOUS's -1)
+            (_JGE_K, 0, 1, first_fd),
+            (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
+            (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        ]
     for index, nr in enumerate(numbers):
         remaining = len(numbers) - index - 1
         prog.append((_JEQ_K, remaining + 1, 0, nr))  # jump to the NOTIF return
@@ -161,7 +176,9 @@ def filter_program(
 
 
 def install_filter(
-    syscalls: Iterable[int], when_arg: dict[int, tuple[int, int]] | None = None
+    syscalls: Iterable[int],
+    when_arg: dict[int, tuple[int, int]] | None = None,
+    fd_from: dict[int, int] | None = None,
 ) -> int:
     """In the child: no_new_privs, then the filter; returns the listener fd."""
     _check(
@@ -174,7 +191,7 @@ def install_filter(
         ),
         "prctl(PR_SET_NO_NEW_PRIVS)",
     )
-    prog = filter_program(syscalls, when_arg)
+    prog = filter_program(syscalls, when_arg, fd_from)
     array = (SockFilter * len(prog))(*(SockFilter(*ins) for ins in prog))
     fprog = SockFprog(len(prog), array)
     flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV

@@ -24,7 +24,7 @@ from pinfs.fs.attr import Kstat
 from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
-from pinfs.host import abi, procview
+from pinfs.host import abi, fileops, procview
 from pinfs.host.childmem import ChildMemory
 from pinfs.host.fds import MirrorFdTable, Placeholders
 from pinfs.host.paths import AT_FDCWD, Resolver
@@ -34,7 +34,7 @@ from pinfs.machine.task import RLIMIT_MEMLOCK, Task
 from pinfs.mountns import MNT_READONLY
 from pinfs.vfs import PATH_MAX, File, d_path_name
 
-PASS = object()  # SECCOMP_USER_NOTIF_FLAG_CONTINUE
+PASS = fileops.PASS  # SECCOMP_USER_NOTIF_FLAG_CONTINUE
 PASS_DONE = object()  # answered already (by ADDFD)
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
@@ -199,7 +199,8 @@ class Supervisor:
         assert listener is not None
         handler = HANDLERS.get(notif.nr)
         try:
-            if handler is None:
+            if handler is None or (notif.nr in NOTIFY_FD_FROM and not self.placeholders.by_ino):
+                # (no pinfs file is open anywhere: a read or mmap cannot be on one)
                 listener.pass_through(notif.id)
                 return
             task = self.task_of(notif.pid)
@@ -863,3 +864,24 @@ HANDLERS: dict[int, Handler] = {
 
 #: Syscalls notified only for one value of one argument: (index, value).
 NOTIFY_WHEN: dict[int, tuple[int, int]] = {72: (1, F_GETFL)}
+
+#: File calls on an fd (x86_64 number: the fd's argument index), notified only for
+#: fds from 3 up (see :mod:`pinfs.host.fileops`).
+FD_CALLS: dict[int, tuple[int, Handler]] = {
+    0: (0, fileops.serve_read),
+    1: (0, fileops.serve_write),
+    17: (0, fileops.serve_pread),
+    18: (0, fileops.serve_pwrite),
+    19: (0, fileops.serve_readv),
+    20: (0, fileops.serve_writev),
+    295: (0, fileops.serve_positioned_vector),  # preadv
+    296: (0, fileops.serve_positioned_vector),  # pwritev
+    327: (0, fileops.serve_positioned_vector),  # preadv2
+    328: (0, fileops.serve_positioned_vector),  # pwritev2
+    8: (0, fileops.serve_lseek),
+    16: (0, fileops.serve_ioctl),
+    9: (4, fileops.serve_mmap),
+}
+HANDLERS.update({nr: handler for nr, (_arg, handler) in FD_CALLS.items()})
+NOTIFY_FD_FROM: dict[int, int] = {nr: arg for nr, (arg, _handler) in FD_CALLS.items()}
+FIRST_NOTIFIED_FD = 3
