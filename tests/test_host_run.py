@@ -201,3 +201,21 @@ def test_filter_notifies_fd_calls_only_from_fd_3() -> None:
     assert prog[at + 4][3] == seccomp.SECCOMP_RET_USER_NOTIF
     assert prog[at + 5][3] == seccomp.SECCOMP_RET_ALLOW
     assert (0x15, 0, 5, 0) in prog  # read, the same way
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_credential_changes_are_mirrored_like_the_live_kernel() -> None:
+    """A root program pins a map, drops to uid 65534 (setgroups, setresgid,
+    setresuid: its capabilities go), then meets what nobody meets: MAP_CREATE EPERM,
+    OBJ_GET of root's 0600 pin EACCES; the fd it kept still works."""
+    script = str(HERE / "dropcreds.py")
+    live = _in_scratch(f"{PYTHON} {script}")
+    assert live.returncode == 0, live.stderr
+    hosted = _run([*PINFS, "--check", "--", PYTHON, script])
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    assert "map_create as nobody EPERM" in hosted.stdout
+    fixed = _run([*PINFS, "--as-root", "--", PYTHON, script])  # root throughout
+    assert "map_create as nobody ok" in fixed.stdout

@@ -69,8 +69,9 @@ def parser() -> argparse.ArgumentParser:
     creds.add_argument("--as-root", action="store_true",
                        help="the simulated task is root with every capability")  # fmt: skip
     creds.add_argument("--mirror-creds", action="store_true",
-                       help="the simulated task has your uid, gids and capabilities "
-                       "(the default)")  # fmt: skip
+                       help="each simulated task has its process's uid, gids and "
+                       "capabilities, changes (setuid, capset, ...) followed: the "
+                       "default")  # fmt: skip
     p.add_argument("--mount", action="append", default=[], metavar="PATH",
                    help="another simulated bpffs mount point (default: /sys/fs/bpf)")  # fmt: skip
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
@@ -202,7 +203,7 @@ def run(argv: list[str]) -> int:
         return 125
     trace = kernel.start_trace() if args.trace else None
     creds = Creds.root() if args.as_root else Creds.of_this_process()
-    sup = Supervisor(kernel, mounts, creds, check=args.check)
+    sup = Supervisor(kernel, mounts, creds, check=args.check, mirror_creds=not args.as_root)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     sys.stdout.flush()
     sys.stderr.flush()

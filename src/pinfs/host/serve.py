@@ -25,6 +25,7 @@ from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
 from pinfs.host import abi, fileops, procview
+from pinfs.host import creds as credsmod
 from pinfs.host.childmem import ChildMemory
 from pinfs.host.fds import MirrorFdTable, Placeholders
 from pinfs.host.paths import AT_FDCWD, Resolver
@@ -111,6 +112,7 @@ class Supervisor:
     mounts: tuple[str, ...]
     creds: Creds
     check: bool = False
+    mirror_creds: bool = False  # follow the processes' own credential changes
     listener: Listener | None = None
     placeholders: Placeholders = attrs.field(factory=Placeholders)
     tasks: dict[int, Task] = attrs.field(factory=dict)  # tgid -> task
@@ -122,6 +124,7 @@ class Supervisor:
     last_host: str | None = None  # where the last path that :meth:`land` passed lands
     resolver: Resolver = attrs.field(init=False)
     _dir_buffers: dict[int, bytes] = attrs.field(factory=dict)
+    creds_changed: set[int] = attrs.field(factory=set)  # tgids to mirror again
 
     def __attrs_post_init__(self) -> None:
         self.resolver = Resolver(self.mounts)
@@ -147,6 +150,13 @@ class Supervisor:
             task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
             self.tasks[tgid] = task
             self.hosted_pids[task.pid] = tgid
+            if self.mirror_creds:
+                self.creds_changed.add(tgid)  # a child may have others than ours
+        if self.creds_changed and tgid in self.creds_changed:
+            self.creds_changed.discard(tgid)
+            status = credsmod.read_status(pid)
+            if status is not None:
+                credsmod.mirror(task, status)
         return task
 
     @staticmethod
@@ -803,14 +813,23 @@ def serve_getcwd(sup: Supervisor, call: Call) -> object:
     return len(data)
 
 
+def serve_cred_change(sup: Supervisor, call: Call) -> object:
+    """setuid and friends, capset: the real kernel decides; the simulated task
+    takes the outcome before the process's next served call."""
+    if sup.mirror_creds:
+        sup.creds_changed.add(sup.tgids.get(call.pid, call.pid))
+    return PASS
+
+
 def serve_execve(sup: Supervisor, call: Call) -> object:
     """execve/execveat, passed through: the process may get a new address space, so
     its open ``/proc/TGID/mem`` is dropped (a ``vfork`` child's would otherwise go
-    on reading its parent's memory, which stays alive)."""
+    on reading its parent's memory, which stays alive), and new credentials
+    (``cap_bprm_creds_from_file``), read again at its next served call."""
     mem = call.task.mem
     if isinstance(mem, ChildMemory):
         mem.forget()
-    return PASS
+    return serve_cred_change(sup, call)  # exec computes new credentials too
 
 
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl)
@@ -857,6 +876,7 @@ HANDLERS: dict[int, Handler] = {
     217: serve_getdents64,
     72: serve_fcntl,
     59: serve_execve,
+    **{nr: serve_cred_change for nr in credsmod.CRED_SYSCALLS},
     322: serve_execve,
     **{nr: _one_path("xattr", None, 0, follow=True) for nr in (191, 192, 194, 195)},
     **{nr: _one_path("xattr", None, 0, follow=True) for nr in (188, 189, 197, 198)},
