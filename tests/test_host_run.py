@@ -9,6 +9,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,23 @@ def test_credential_changes_are_mirrored_like_the_live_kernel() -> None:
     assert "map_create as nobody EPERM" in hosted.stdout
     fixed = _run([*PINFS, "--as-root", "--", PYTHON, script])  # root throughout
     assert "map_create as nobody ok" in fixed.stdout
+
+
+@needs_host
+def test_a_hosted_run_exports_a_scenario_that_replays(rawbpf: str, tmp_path: Path) -> None:  # noqa: F811
+    """``--scenario FILE``: every served bpf(2) call with its attr (keys, values,
+    paths read from the program; output buffers by size; fds labelled), after the
+    steps that make the simulated mount; ``python -m pinfs.oracle FILE`` replays it
+    on the live kernel (as root) or checks pinfs against the recorded results, with
+    no disagreement."""
+    scn = tmp_path / "run.scn"
+    result = _run([*PINFS, "--as-root", "--scenario", str(scn), "--", rawbpf])
+    assert result.returncode == 0, result.stderr
+    text = scn.read_text()
+    assert "init mount bpf /sys/fs/bpf bpf -> ok" in text
+    assert "bpf BPF_MAP_CREATE attr(map_type=1,key_size=4,value_size=4,max_entries=16)" in text
+    assert "bpf BPF_MAP_UPDATE_ELEM attr(map_fd=$f1,key=b'\\x07\\x00\\x00\\x00'," in text
+    assert "bpf BPF_OBJ_PIN attr(pathname=str:/sys/fs/bpf/x,bpf_fd=$f1) 144 -> EEXIST" in text
+    oracle = _run([sys.executable, "-m", "pinfs.oracle", str(scn)])
+    assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+    assert "0 disagreements" in oracle.stdout

@@ -86,15 +86,22 @@ def fdinfo(sup: Supervisor, pid: int, fd: int) -> str | None:
 
 
 def _model_read(sup: Supervisor, path: str) -> str:
+    """The holder reads a file of the model's procfs (untraced: the program made
+    no such calls, and a replayed scenario must not make them)."""
     holder = sup.placeholders.holder
     assert holder is not None
-    fd = holder.open(path, os.O_RDONLY)
+    kernel = sup.kernel
+    trace, kernel.trace = kernel.trace, None
     try:
-        out = b""
-        while chunk := holder.read(fd, 1 << 16):
-            out += chunk
+        fd = holder.open(path, os.O_RDONLY)
+        try:
+            out = b""
+            while chunk := holder.read(fd, 1 << 16):
+                out += chunk
+        finally:
+            holder.close(fd)
     finally:
-        holder.close(fd)
+        kernel.trace = trace
     return out.decode("utf-8", "surrogateescape")
 
 

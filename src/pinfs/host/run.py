@@ -21,6 +21,7 @@ import traceback
 
 from pinfs.base.errors import KernelError
 from pinfs.base.profiles import LATEST, by_name
+from pinfs.host import record
 from pinfs.host import state as statemod
 from pinfs.host.seccomp import HostUnsupported, Listener, check_platform, install_filter
 from pinfs.host.serve import (
@@ -63,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--state", metavar="FILE", help="load the simulated kernel from FILE "
                    "(if it exists) and save it there afterwards")  # fmt: skip
     p.add_argument("--trace", metavar="FILE", help="write the served syscalls, strace-style")
+    p.add_argument("--scenario", metavar="FILE", help="write the served syscalls as a "
+                   "scenario that replays on pinfs and the live kernel")  # fmt: skip
     p.add_argument("--check", action="store_true", help="check_invariants() after every call")
     p.add_argument("--tree", action="store_true", help="print the kernel tree at the end")
     creds = p.add_mutually_exclusive_group()
@@ -188,8 +191,12 @@ def serve(sup: Supervisor, listener: Listener) -> None:
             return
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], export: record.Exporter | None = None) -> int:
+    """``pinfs run``; ``export`` writes ``--scenario`` files (the scenario tools'
+    :func:`pinfs.scenario.export.from_trace`, given by the ``pinfs`` command)."""
     args = parser().parse_args(argv)
+    if args.scenario and export is None:
+        parser().error("--scenario needs the scenario tools (run it as `pinfs run`)")
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         parser().error("no command given (pinfs run [options] -- CMD ARGS...)")
@@ -201,7 +208,7 @@ def run(argv: list[str]) -> int:
     except (HostUnsupported, statemod.StateError) as exc:
         print(f"pinfs run: {exc}", file=sys.stderr)
         return 125
-    trace = kernel.start_trace() if args.trace else None
+    trace = kernel.start_trace() if args.trace or args.scenario else None
     creds = Creds.root() if args.as_root else Creds.of_this_process()
     sup = Supervisor(kernel, mounts, creds, check=args.check, mirror_creds=not args.as_root)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -216,6 +223,10 @@ def run(argv: list[str]) -> int:
     sup.exit_all()
     if trace is not None:
         kernel.stop_trace()
+    if trace is not None and args.scenario and export is not None:
+        with open(args.scenario, "w") as out:
+            out.write(record.scenario(export, trace, sup.captures, mounts))
+    if trace is not None and args.trace:
         with open(args.trace, "w") as out:
             for model_pid, real_pid in sup.hosted_pids.items():
                 out.write(f"# pid {model_pid} is process {real_pid}\n")

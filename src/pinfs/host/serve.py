@@ -24,7 +24,7 @@ from pinfs.fs.attr import Kstat
 from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
-from pinfs.host import abi, fileops, procview
+from pinfs.host import abi, fileops, procview, record
 from pinfs.host import creds as credsmod
 from pinfs.host.childmem import ChildMemory
 from pinfs.host.fds import MirrorFdTable, Placeholders
@@ -125,6 +125,7 @@ class Supervisor:
     resolver: Resolver = attrs.field(init=False)
     _dir_buffers: dict[int, bytes] = attrs.field(factory=dict)
     creds_changed: set[int] = attrs.field(factory=set)  # tgids to mirror again
+    captures: dict[int, record.RawBpf] = attrs.field(factory=dict)  # trace index -> attr
 
     def __attrs_post_init__(self) -> None:
         self.resolver = Resolver(self.mounts)
@@ -395,7 +396,16 @@ def serve_bpf(sup: Supervisor, call: Call) -> object:
         task.rlimits[RLIMIT_MEMLOCK] = (soft & (1 << 64) - 1, hard & (1 << 64) - 1)
     if cmd in (BPF_OBJ_PIN, BPF_OBJ_GET):
         _rewrite_obj_path(sup, call, cmd, uattr, size)
-    result = task.bpf(cmd, uattr, size)
+    trace = sup.kernel.trace
+    if trace is None:
+        result = task.bpf(cmd, uattr, size)
+    else:
+        captured = record.capture(task, cmd, uattr, size)
+        try:
+            result = task.bpf(cmd, uattr, size)
+        finally:
+            if captured is not None and trace.events:
+                sup.captures[len(trace.events) - 1] = captured
     table = sup.table(task)
     if not table.fresh:
         return result
