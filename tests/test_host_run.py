@@ -240,3 +240,71 @@ def test_a_hosted_run_exports_a_scenario_that_replays(rawbpf: str, tmp_path: Pat
     oracle = _run([sys.executable, "-m", "pinfs.oracle", str(scn)])
     assert oracle.returncode == 0, oracle.stdout + oracle.stderr
     assert "0 disagreements" in oracle.stdout
+
+
+def _libbpf_dev() -> str | None:
+    if not Path("/usr/include/bpf/bpf.h").exists():
+        return "libbpf's headers are missing (Debian: libbpf-dev)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def libbpf_prog(shared_dir: Path) -> str:  # noqa: F811
+    if _libbpf_dev() is not None:
+        pytest.skip(str(_libbpf_dev()))
+    out = shared_dir / "libbpf_prog"
+    subprocess.run(["gcc", "-o", str(out), str(HERE / "libbpf_prog.c"), "-l:libbpf.so.1"],
+                   check=True)  # fmt: skip
+    return str(out)
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_libbpf_programs_prog_array_info_and_fork_match_the_live_kernel(libbpf_prog: str) -> None:
+    """libbpf's bpf_prog_load, a PROG_ARRAY holding the program, info by fd of both,
+    pins, and a forked child using the inherited fd and the pin, as uid 65534."""
+    live = _in_scratch(libbpf_prog)
+    assert live.returncode == 0, live.stderr
+    hosted = _run([*PINFS, "--as-root", "--check", "--", libbpf_prog], unprivileged=True)
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    assert "  type 3 key 4 value 4 entries 2 name jumps" in hosted.stdout
+    assert "child exit 0" in hosted.stdout
+
+
+@pytest.fixture(scope="module")
+def libbpf_obj(shared_dir: Path) -> tuple[str, str]:  # noqa: F811
+    if _libbpf_dev() is not None:
+        pytest.skip(str(_libbpf_dev()))
+    out, obj = shared_dir / "libbpf_obj", shared_dir / "pinmap.o"
+    subprocess.run(["gcc", "-o", str(out), str(HERE / "libbpf_obj.c"), "-l:libbpf.so.1"],
+                   check=True)  # fmt: skip
+    subprocess.run([sys.executable, str(HERE / "mkobj.py"), str(obj)], check=True)
+    return str(out), str(obj)
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_libbpf_object_reuses_its_pinned_by_name_map_like_the_live_kernel(
+    libbpf_obj: tuple[str, str],
+    shared_dir: Path,  # noqa: F811
+) -> None:
+    """An ELF object with a LIBBPF_PIN_BY_NAME map, loaded twice: the second load
+    reuses the pin (OBJ_GET, then the compatibility check by OBJ_GET_INFO_BY_FD) and
+    sees the first one's value; in one hosted run and across two with --state."""
+    loader, obj = libbpf_obj
+    twice = f"{loader} {obj} && {loader} {obj}"
+    live = _in_scratch(twice)
+    assert live.returncode == 0, live.stderr
+    assert live.stdout.splitlines()[-1] == "reused: the value is 77"
+    hosted = _run([*PINFS, "--as-root", "--check", "--", "sh", "-c", twice], unprivileged=True)
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    state_file = shared_dir / "obj.state"
+    for _ in range(2):
+        run = _run([*PINFS, "--as-root", "--state", str(state_file), "--", loader, obj],
+                   unprivileged=True)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "reused: the value is 77"
