@@ -308,3 +308,21 @@ def test_libbpf_object_reuses_its_pinned_by_name_map_like_the_live_kernel(
                    unprivileged=True)  # fmt: skip
         assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1] == "reused: the value is 77"
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+def test_dirfds_dotdot_and_symlinks_across_the_mount_match_the_live_kernel() -> None:
+    """mkdirat/fstatat/openat with a directory fd inside the simulated bpffs, ``..``
+    through its root to the real /sys/fs, a symlink in it to /etc followed to the
+    real /etc/hostname (stat and open), a relative path from a cwd inside it out to
+    the real system: the live kernel's answers, line for line."""
+    script = str(HERE / "walk.py")
+    live = _in_scratch(f"{PYTHON} {script}")
+    assert live.returncode == 0, live.stderr
+    hosted = _run([*PINFS, "--as-root", "--check", "--", PYTHON, script], unprivileged=True)
+    assert hosted.returncode == 0, hosted.stderr
+    assert hosted.stdout.splitlines() == live.stdout.splitlines()
+    assert "read out/hostname ok True" in hosted.stdout
+    assert "not modelled" not in hosted.stderr

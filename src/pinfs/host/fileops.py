@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pinfs.host.serve import Call, Supervisor
 
 PASS = object()  # SECCOMP_USER_NOTIF_FLAG_CONTINUE: the real kernel runs the call
+PASS_DONE = object()  # answered already (by ADDFD)
 FMODE_READ = 1
 FMODE_WRITE = 2
 UIO_MAXIOV = 1024

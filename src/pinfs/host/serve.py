@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import resource
+import stat
 import struct
 from collections.abc import Callable
 from typing import NoReturn
@@ -24,11 +25,11 @@ from pinfs.fs.attr import Kstat
 from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
-from pinfs.host import abi, fileops, procview, record
+from pinfs.host import abi, detour, fileops, procview, record
 from pinfs.host import creds as credsmod
 from pinfs.host.childmem import ChildMemory
 from pinfs.host.fds import MirrorFdTable, Placeholders
-from pinfs.host.paths import AT_FDCWD, Resolver
+from pinfs.host.paths import AT_FDCWD, MISSING, Landing, Resolver
 from pinfs.host.seccomp import Listener, Notification
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.task import RLIMIT_MEMLOCK, Task
@@ -36,7 +37,7 @@ from pinfs.mountns import MNT_READONLY
 from pinfs.vfs import PATH_MAX, File, d_path_name
 
 PASS = fileops.PASS  # SECCOMP_USER_NOTIF_FLAG_CONTINUE
-PASS_DONE = object()  # answered already (by ADDFD)
+PASS_DONE = fileops.PASS_DONE  # answered already (by ADDFD)
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
 AT_SYMLINK_FOLLOW = 0x400
@@ -122,13 +123,15 @@ class Supervisor:
     unmodelled: list[str] = attrs.field(factory=list)
     served: int = 0
     last_host: str | None = None  # where the last path that :meth:`land` passed lands
+    last_detour: bool = False  # ... and it went through a simulated mount to get there
+    _walker: Task | None = None  # whose model lookups the resolver makes
     resolver: Resolver = attrs.field(init=False)
     _dir_buffers: dict[int, bytes] = attrs.field(factory=dict)
     creds_changed: set[int] = attrs.field(factory=set)  # tgids to mirror again
     captures: dict[int, record.RawBpf] = attrs.field(factory=dict)  # trace index -> attr
 
     def __attrs_post_init__(self) -> None:
-        self.resolver = Resolver(self.mounts)
+        self.resolver = Resolver(self.mounts, model_link=self._model_link)
         self.placeholders.holder = self.kernel.spawn(0)  # holds the hosted fds' files
 
     # -- the loop's pieces ------------------------------------------------------------
@@ -299,22 +302,43 @@ class Supervisor:
         link = self.table(call.task).link(fd)
         return None if link is None else self.placeholders.file_of(link)
 
-    def land(self, call: Call, dirfd: int, path: str, follow: bool) -> str | None:
-        """The model's path for ``path`` if it lands on a simulated mount."""
+    def land(
+        self, call: Call, dirfd: int, path: str, follow: bool, host_ok: bool = False
+    ) -> str | None:
+        """The model's path for ``path`` if it lands on a simulated mount.  A real
+        path reached through a simulated mount (a detour: the real kernel would walk
+        the program's path another way) is refused as unmodelled unless the caller
+        serves it on the real system itself (``host_ok``; see :attr:`last_detour`)."""
+        self.last_host, self.last_detour = None, False
         if not path:
             return None
-        base = "/" if path.startswith("/") else self.base(call, dirfd)
-        found = self.resolver.resolve(call.pid, base, path, follow)
-        self.last_host = found.host
-        landing = found.simulated
-        if landing is None and self._relative_to_sim_cwd(call, dirfd, path):
-            # The real kernel would resolve it from the real cwd, which is elsewhere.
-            return self.unmodelled_call("a real path relative to a simulated cwd", path)
-        return landing
+        found = self.resolve(call, dirfd, path, follow)
+        self.last_host, self.last_detour = found.host, found.detour
+        if found.simulated is None and found.detour and not host_ok:
+            return self.unmodelled_call("a real path reached through a simulated mount", path)
+        return found.simulated
 
-    def _relative_to_sim_cwd(self, call: Call, dirfd: int, path: str) -> bool:
-        tgid = self.tgids.get(call.pid, call.pid)
-        return dirfd == AT_FDCWD and not path.startswith("/") and tgid in self.sim_cwd
+    def resolve(self, call: Call, dirfd: int, path: str, follow: bool) -> Landing:
+        base = "/" if path.startswith("/") else self.base(call, dirfd)
+        self._walker = call.task
+        try:
+            return self.resolver.resolve(call.pid, base, path, follow)
+        finally:
+            self._walker = None
+
+    def _model_link(self, path: str) -> str | object | None:
+        """For the resolver: what the model has at ``path`` (untraced lookups)."""
+        task = self._walker
+        assert task is not None
+        kernel = self.kernel
+        trace, kernel.trace = kernel.trace, None
+        try:
+            st = task.lstat(path)
+            return task.readlink(path) if stat.S_ISLNK(st.st_mode) else None
+        except (KernelError, ValueError):
+            return MISSING
+        finally:
+            kernel.trace = trace
 
     def set_cwd(self, call: Call, model: str | None) -> None:
         """The process's cwd is now the simulated ``model`` (None: a real one)."""
@@ -326,12 +350,9 @@ class Supervisor:
 
     def stand_in(self, call: Call, dirfd: int, path: str, follow: bool) -> str:
         """A model path that answers like the real ``path`` (see HOST_DIR)."""
-        base = "/" if path.startswith("/") else self.base(call, dirfd)
-        landing = self.resolver.resolve(call.pid, base, path, follow)
+        landing = self.resolve(call, dirfd, path, follow)
         if landing.simulated is not None:
             return landing.simulated
-        if self._relative_to_sim_cwd(call, dirfd, path):
-            self.unmodelled_call("a real path relative to a simulated cwd", path)
         real = f"/proc/{call.pid}/root{landing.host}"
         if os.path.lexists(real):
             return HOST_DIR if os.path.isdir(real) else HOST_FILE
@@ -453,10 +474,11 @@ def _stat_common(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int)
     path = call.path(pidx)
     if not path and flags & AT_EMPTY_PATH:
         return _fstat_fd(sup, call, dirfd)
-    model = sup.land(call, dirfd, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    model = sup.land(call, dirfd, path, follow=follow, host_ok=True)
     if model is None:
-        return PASS
-    return model_stat(call.task, model, follow=not flags & AT_SYMLINK_NOFOLLOW)
+        return detour.stat(sup, call) if sup.last_detour else PASS
+    return model_stat(call.task, model, follow=follow)
 
 
 def model_stat(task: Task, path: str, follow: bool) -> Kstat:
@@ -505,8 +527,9 @@ def _open(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int, mode: 
     path = call.path(pidx)
     follow = not flags & (os.O_NOFOLLOW | os.O_EXCL) or not flags & os.O_CREAT
     follow = follow and not flags & os.O_NOFOLLOW
-    sup.last_host = None
-    model = sup.land(call, dirfd, path, follow=follow)
+    model = sup.land(call, dirfd, path, follow=follow, host_ok=True)
+    if model is None and sup.last_detour:
+        return detour.open_on_host(sup, call, flags, mode)
     if model is None:
         text = procview.proc_file_text(sup, sup.last_host, flags, call.task.cred)
         if text is None:
@@ -546,9 +569,10 @@ def _one_path(name: str, dirfd_arg: int | None, pidx: int, follow: bool = False)
             if served is not None:
                 return served
         path = call.path(pidx)
-        model = sup.land(call, dirfd, path, follow=follow)
+        host_ok = name in detour.SERVED
+        model = sup.land(call, dirfd, path, follow=follow, host_ok=host_ok)
         if model is None:
-            return PASS
+            return detour.SERVED[name](sup, call, pidx) if sup.last_detour else PASS
         return _PATH_OPS[name](sup, call, model, pidx)
 
     return handler
@@ -561,8 +585,7 @@ def _readlink_proc_fd(sup: Supervisor, call: Call, dirfd: int, pidx: int) -> obj
     """readlink of ``/proc/PID/fd/N`` when N is a placeholder: what the kernel's
     procfs shows for the pinfs file (``anon_inode:bpf-map``, or its bpffs path)."""
     path = call.path(pidx)
-    base = "/" if path.startswith("/") else sup.base(call, dirfd)
-    host = sup.resolver.resolve(call.pid, base, path, follow=False).host
+    host = sup.resolve(call, dirfd, path, follow=False).host
     match = _PROC_FD.fullmatch(host or "")
     if match is None:
         return None
