@@ -16,13 +16,11 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pinfs.fs.attr import Kstat
+from pinfs.host.context import Call
+from pinfs.host.context import Served as Supervisor
 from pinfs.host.fileops import PASS_DONE
-
-if TYPE_CHECKING:
-    from pinfs.host.serve import Call, Supervisor
 
 AT_SYMLINK_NOFOLLOW = 0x100
 

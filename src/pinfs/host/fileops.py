@@ -21,14 +21,12 @@ import errno
 import os
 import struct
 from stat import S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
-from typing import TYPE_CHECKING
 
 from pinfs.ebpf.attr import BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY
 from pinfs.ebpf.objects import BpfMap
+from pinfs.host.context import Call
+from pinfs.host.context import Served as Supervisor
 from pinfs.vfs import File
-
-if TYPE_CHECKING:
-    from pinfs.host.serve import Call, Supervisor
 
 PASS = object()  # SECCOMP_USER_NOTIF_FLAG_CONTINUE: the real kernel runs the call
 PASS_DONE = object()  # answered already (by ADDFD)

@@ -14,12 +14,9 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_DAC_OVERRIDE, Cred
-
-if TYPE_CHECKING:
-    from pinfs.host.serve import Supervisor
+from pinfs.host.context import Served as Supervisor
 
 O_CLOEXEC = 0o2000000
 _FDINFO = re.compile(r"/proc/(\d+)(?:/task/\d+)?/fdinfo/(\d+)")

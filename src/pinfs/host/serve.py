@@ -28,6 +28,7 @@ from pinfs.fs.permission import inode_permission
 from pinfs.host import abi, detour, fileops, procview, record
 from pinfs.host import creds as credsmod
 from pinfs.host.childmem import ChildMemory
+from pinfs.host.context import Call
 from pinfs.host.fds import MirrorFdTable, Placeholders
 from pinfs.host.paths import AT_FDCWD, MISSING, Landing, Resolver
 from pinfs.host.seccomp import Listener, Notification
@@ -77,34 +78,6 @@ class Creds:
 
 
 Handler = Callable[["Supervisor", "Call"], object]
-
-
-@attrs.define
-class Call:
-    """One notification being served."""
-
-    notif: Notification
-    task: Task
-    mem: ChildMemory
-
-    @property
-    def pid(self) -> int:
-        return self.notif.pid
-
-    def arg(self, index: int) -> int:
-        return int(self.notif.args[index])
-
-    def sarg(self, index: int) -> int:
-        """An ``int`` argument (dirfds): the low 32 bits, signed."""
-        value = self.notif.args[index] & 0xFFFFFFFF
-        return value - (1 << 32) if value >= 1 << 31 else value
-
-    def path(self, index: int) -> str:
-        """``getname``: the path argument (EFAULT, ENAMETOOLONG, ENOENT for "")."""
-        raw = self.mem.strncpy_from_user(self.arg(index), PATH_MAX)
-        if len(raw) >= PATH_MAX:
-            raise OSError(errno.ENAMETOOLONG, "path too long")
-        return raw.decode("utf-8", "surrogateescape")
 
 
 @attrs.define(eq=False)
