@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -326,3 +327,21 @@ def test_dirfds_dotdot_and_symlinks_across_the_mount_match_the_live_kernel() -> 
     assert hosted.stdout.splitlines() == live.stdout.splitlines()
     assert "read out/hostname ok True" in hosted.stdout
     assert "not modelled" not in hosted.stderr
+
+
+@needs_host
+def test_a_forking_libbpf_client_exports_a_scenario_that_replays(
+    libbpf_prog: str,
+    shared_dir: Path,  # noqa: F811
+) -> None:
+    """The forked child is a fork of its parent's simulated task (its inherited fds
+    keep their labels), and a PROG_ARRAY's value is the program's fd label."""
+    scn = shared_dir / "libbpf_prog.scn"
+    result = _run([*PINFS, "--as-root", "--scenario", str(scn), "--", libbpf_prog])
+    assert result.returncode == 0, result.stderr
+    text = scn.read_text()
+    assert re.search(r"^t\d+ fork +-> task t\d+$", text, re.MULTILINE)
+    assert "BPF_MAP_UPDATE_ELEM attr(map_fd=$f" in text and "value=le32($f" in text
+    oracle = _run([sys.executable, "-m", "pinfs.oracle", str(scn)])
+    assert oracle.returncode == 0, oracle.stdout + oracle.stderr
+    assert "0 disagreements" in oracle.stdout and "stale" not in oracle.stdout

@@ -51,6 +51,8 @@ _OUT_SIZED = {"log_buf": "log_size", "info": "info_len", "btf_log_buf": "btf_log
 #: Pointer fields the kernel reads, by the field that gives their length.
 _IN_SIZED = {"btf": "btf_size"}
 _STRINGS = ("pathname", "license")
+#: Map types whose update value is an fd: prog, perf event, cgroup arrays, maps of maps.
+_FD_ARRAYS = (3, 4, 8, 12, 13)
 _NAMES = ("map_name", "prog_name")
 
 
@@ -124,7 +126,10 @@ def _elem(
         return ("buf", key_size)
     if cmd in _VALUE_OUT:
         return ("buf", value_size)
-    return mem.read(address, value_size)
+    data = mem.read(address, value_size)
+    if bpf_map.map_type in _FD_ARRAYS and value_size == 4:  # the value is an fd
+        return ("fd_bytes", int.from_bytes(data, "little"))
+    return data
 
 
 def scenario(

@@ -22,6 +22,7 @@ import attrs
 
 from pinfs.base.errors import KernelError
 from pinfs.fs.attr import Kstat
+from pinfs.fs.fdtable import fput
 from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
@@ -121,10 +122,7 @@ class Supervisor:
         task = self.tasks.get(tgid)
         if task is None:
             self.reap()
-            c = self.creds
-            task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
-            task.mem = ChildMemory(pid=tgid, tgid=tgid)
-            task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
+            task = self._new_task(tgid)
             self.tasks[tgid] = task
             self.hosted_pids[task.pid] = tgid
             if self.mirror_creds:
@@ -134,6 +132,24 @@ class Supervisor:
             status = credsmod.read_status(pid)
             if status is not None:
                 credsmod.mirror(task, status)
+        return task
+
+    def _new_task(self, tgid: int) -> Task:
+        """A hosted process's simulated task: a fork of its parent's if the parent is
+        hosted too (so the trace, and a scenario made of it, has the fork and the
+        inherited fds), else a task spawned with the run's credentials."""
+        _, ppid = _tgid_ppid(tgid)
+        parent = self.tasks.get(ppid)
+        if parent is not None and parent.alive:
+            task = parent.fork()
+        else:
+            c = self.creds
+            task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
+        old = task.files
+        for fd in old.open_fds():  # a new task's own files (console fds): the mirror's now
+            fput(old.remove(fd))
+        task.mem = ChildMemory(pid=tgid, tgid=tgid)
+        task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
         return task
 
     @staticmethod

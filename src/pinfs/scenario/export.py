@@ -21,6 +21,7 @@ from pinfs.scenario.syntax import (
     Attr,
     Buf,
     Bytes,
+    BytesFn,
     Comment,
     CStr,
     Errno,
@@ -52,7 +53,8 @@ class RawBpf(Protocol):
     """What a raw ``bpf(2)`` call passed, for a trace whose bpf events carry only an
     address (``pinfs run``: :class:`pinfs.host.record.RawBpf`): the command, the size
     and the attr's fields by name.  A value is an int, ``("fd", n)`` (labelled like
-    other fds), bytes the call read through a pointer, ``("buf", n)`` (an output
+    other fds), ``("fd_bytes", n)`` (an fd as the 4 bytes a pointer points to: the
+    value of an fd array), bytes the call read through a pointer, ``("buf", n)`` (an output
     buffer of n bytes), ``("str", s)`` (a C string) or None (a NULL pointer)."""
 
     @property
@@ -181,6 +183,8 @@ class _Exporter:
         for name, value in raw.fields:
             if isinstance(value, tuple) and value[0] == "fd":
                 items.append((name, self.label(e.pid, value[1])))
+            elif isinstance(value, tuple) and value[0] == "fd_bytes":  # an fd-array value
+                items.append((name, BytesFn("le32", self.label(e.pid, value[1]))))
             elif isinstance(value, tuple) and value[0] == "buf":
                 items.append((name, Buf(value[1])))
             elif isinstance(value, tuple) and value[0] == "str":
