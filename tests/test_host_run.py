@@ -345,3 +345,32 @@ def test_a_forking_libbpf_client_exports_a_scenario_that_replays(
     oracle = _run([sys.executable, "-m", "pinfs.oracle", str(scn)])
     assert oracle.returncode == 0, oracle.stdout + oracle.stderr
     assert "0 disagreements" in oracle.stdout and "stale" not in oracle.stdout
+
+
+@pytest.mark.live
+@needs_host
+@needs_root
+@needs_bpftool
+def test_bpftool_runs_leave_the_namespaces_own_bpffs_and_the_real_kernel_alone() -> None:
+    """In a namespace whose /sys/fs/bpf is a scratch bpffs holding one directory,
+    bpftool's whole sequence runs hosted as uid 65534 (with --as-root: the real kernel
+    would refuse that uid's MAP_CREATE, kernel.unprivileged_bpf_disabled being set)
+    and makes and pins maps; afterwards the scratch bpffs holds what it held (its
+    directory, untouched, and the live kernel's preload files)."""
+    with open("/proc/sys/kernel/unprivileged_bpf_disabled") as f:
+        if f.read().strip() == "0":
+            pytest.skip("unprivileged bpf(2) is enabled here: a real call could succeed")
+    nobody = "setpriv --reuid 65534 --regid 65534 --clear-groups"
+    pinfs = f"{sys.executable} -m pinfs run --as-root --"
+    script = (
+        "mkdir /sys/fs/bpf/sentinel && touch -d @0 /sys/fs/bpf/sentinel && "
+        "before=$(ls -A /sys/fs/bpf) && "
+        f"{nobody} {pinfs} sh {HERE / 'bpftool.sh'} > /dev/null && "
+        '[ "$(ls -A /sys/fs/bpf)" = "$before" ] && echo unchanged; '
+        "stat -c %Y /sys/fs/bpf/sentinel; "
+        f"{nobody} {pinfs} sh -c 'bpftool map create /sys/fs/bpf/m type hash key 4 "
+        "value 4 entries 8 name m && echo created'"
+    )
+    result = _in_scratch(script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["unchanged", "0", "created"]
