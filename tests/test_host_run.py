@@ -374,3 +374,32 @@ def test_bpftool_runs_leave_the_namespaces_own_bpffs_and_the_real_kernel_alone()
     result = _in_scratch(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["unchanged", "0", "created"]
+
+
+_MMAP_CLIENT = """
+import ctypes, mmap, struct
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+attr = ctypes.create_string_buffer(struct.pack("=IIIII", 2, 4, 8, 4, 1 << 10), 128)
+fd = libc.syscall(321, 0, attr, 128)  # an array with BPF_F_MMAPABLE
+try:
+    mmap.mmap(fd, 4096)
+except OSError as exc:
+    print("mmap", exc.errno)
+"""
+
+
+@needs_host
+def test_what_cannot_be_modelled_is_refused_and_listed(shared_dir: Path) -> None:  # noqa: F811
+    """mmap of a BPF_F_MMAPABLE array would share memory with the model: ENODEV (the
+    "no ->mmap" answer), never the real kernel's mapping, and listed in the trace."""
+    trace = shared_dir / "mmap-trace.txt"
+    result = _run([*PINFS, "--as-root", "--trace", str(trace), "--", PYTHON, "-c",
+                   _MMAP_CLIENT], unprivileged=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"mmap {errno.ENODEV}\n"
+    assert (
+        "# not modelled, refused: mmap(3) of a BPF_F_MMAPABLE map: ENODEV" in (trace.read_text())
+        or "of a BPF_F_MMAPABLE map: ENODEV" in trace.read_text()
+    )
+    assert "not modelled, refused" in result.stderr

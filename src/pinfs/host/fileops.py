@@ -208,7 +208,7 @@ def serve_ioctl(sup: Supervisor, call: Call) -> object:
         call.mem.write(arg, struct.pack("=i", _blocksize(file)))
         return 0
     if cmd in UNMODELLED_IOCTLS:
-        sup.unmodelled.append(f"ioctl({call.sarg(0)}, {cmd:#x})")
+        sup.unmodelled.append(f"ioctl({call.sarg(0)}, {cmd:#x}): ENOTTY")
     raise OSError(errno.ENOTTY, "no ioctl")
 
 
@@ -276,7 +276,9 @@ def _bpf_map_mmap(
     if bpf_map.map_type not in MAP_MMAP_TYPES:
         raise OSError(ENOTSUPP, "no map_mmap")
     if bpf_map.map_type != BPF_MAP_TYPE_ARRAY:
-        sup.unmodelled.append(f"mmap({fd & 0xFFFFFFFF}) of a map of type {bpf_map.map_type}")
+        sup.unmodelled.append(
+            f"mmap({fd & 0xFFFFFFFF}) of a map of type {bpf_map.map_type}: ENODEV"
+        )
         raise OSError(errno.ENODEV, "ring buffers and arenas in memory are not modelled")
     if flags & MAP_TYPE == MAP_PRIVATE:
         raise OSError(errno.EINVAL, "not VM_SHARED")
@@ -286,5 +288,5 @@ def _bpf_map_mmap(
         raise OSError(errno.EACCES, "BPF_F_RDONLY_PROG")
     if not bpf_map.map_flags & BPF_F_MMAPABLE:
         raise OSError(errno.EINVAL, "not BPF_F_MMAPABLE")  # array_map_mmap
-    sup.unmodelled.append(f"mmap({fd & 0xFFFFFFFF}) of a BPF_F_MMAPABLE map")
+    sup.unmodelled.append(f"mmap({fd & 0xFFFFFFFF}) of a BPF_F_MMAPABLE map: ENODEV")
     raise OSError(errno.ENODEV, "shared memory with the model is not modelled")

@@ -232,7 +232,7 @@ def run(argv: list[str], export: record.Exporter | None = None) -> int:
                 out.write(f"# pid {model_pid} is process {real_pid}\n")
             out.write(str(trace) + "\n")
             for refused in sup.unmodelled:
-                out.write(f"# not modelled, refused with EOPNOTSUPP: {refused}\n")
+                out.write(f"# not modelled, refused: {refused}\n")
     if sup.unmodelled:
         print("pinfs run: not modelled, refused: " + ", ".join(sup.unmodelled), file=sys.stderr)
     if args.tree:

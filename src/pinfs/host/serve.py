@@ -350,7 +350,7 @@ class Supervisor:
 
     def unmodelled_call(self, name: str, path: str) -> NoReturn:
         """A syscall pinfs does not model, on a simulated path: refused, never passed."""
-        self.unmodelled.append(f"{name}({path!r})")
+        self.unmodelled.append(f"{name}({path!r}): EOPNOTSUPP")
         raise OSError(errno.EOPNOTSUPP, f"{name} is not modelled")
 
 
