@@ -30,7 +30,7 @@ from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import O_PATH, Current, do_filp_open, getname, path_lookupat
 from pinfs.fs.permission import inode_permission
 from pinfs.mountns import mnt_want_write, path_get, path_put
-from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO
+from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO, File
 
 #: x86_64's O_LARGEFILE (``os.O_LARGEFILE`` is 0 in a 64-bit Python).
 O_LARGEFILE = 0o100000
@@ -66,6 +66,12 @@ def do_sys_open(current: FilesCurrent, name: str, flags: int, mode: int) -> int:
         open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
     file = do_filp_open(current, name, open_flags, mode)
     return current.files.install(file, bool(flags & os.O_CLOEXEC), nofile)
+
+
+def filp_open(current: Current, name: str, flags: int, mode: int) -> File:
+    """``filp_open``: a file the kernel opens for itself, with no fd (``getname_kernel``
+    then ``do_filp_open``; nothing adds O_LARGEFILE)."""
+    return do_filp_open(current, getname(name), flags, mode)
 
 
 def do_fchmodat(current: Current, name: str, mode: int) -> None:

@@ -141,7 +141,8 @@ class Supervisor:
         if task is None:
             self.reap()
             c = self.creds
-            task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
+            # The mirror replaces the table: the console fds inherited are closed first.
+            task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c), close_fds=True)
             task.mem = ChildMemory(pid=tgid)
             task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
             self.tasks[tgid] = task
