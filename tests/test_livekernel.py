@@ -132,7 +132,7 @@ def test_execve_closes_cloexec_fds(live: LiveKernel) -> None:
 
 def test_exit_and_rlimit(live: LiveKernel) -> None:
     u = live.spawn(uid=1000, gid=1000)
-    u.setrlimit(RLIMIT_NOFILE, 5, 5)  # the console takes 0, 1 and 2
+    u.setrlimit(RLIMIT_NOFILE, (5, 5))  # as resource.setrlimit; the console takes 0, 1, 2
     assert u.getrlimit(RLIMIT_NOFILE) == (5, 5)
     assert [u.open("/"), u.open("/")] == [3, 4]
     with pytest.raises(OSError) as e:

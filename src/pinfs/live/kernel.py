@@ -1406,8 +1406,16 @@ class LiveTask:
     def getgroups(self) -> list[int]:
         return list(self._call("getgroups"))
 
-    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
-        self._call("_setrlimit", resource, soft, hard)
+    def setrlimit(
+        self, resource: int, limits: tuple[int, int] | int, hard: int | None = None
+    ) -> None:
+        """``setrlimit(res, (soft, hard))`` or ``setrlimit(res, soft, hard)``, as
+        :meth:`pinfs.Task.setrlimit` takes them (-1 is RLIM_INFINITY)."""
+        if hard is None:
+            if not isinstance(limits, (tuple, list)) or len(limits) != 2:
+                raise TypeError(f"limits must be a (soft, hard) pair, not {limits!r}")
+            limits, hard = limits
+        self._call("_setrlimit", resource, limits, hard)
 
     def getrlimit(self, resource: int) -> tuple[int, int]:
         soft, hard = self._call("getrlimit", resource)

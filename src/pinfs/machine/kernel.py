@@ -73,7 +73,14 @@ class UserStruct:
 
 
 class Kernel:
-    """One simulated Linux machine."""
+    """One simulated Linux machine, booted as the module docstring describes.
+
+    ``profile`` is the kernel imitated; ``unprivileged_bpf_disabled`` the sysctl's boot
+    value; ``trace`` starts :attr:`trace` at once; ``mount_proc`` mounts procfs on
+    ``/proc``; ``console=False`` boots without ``/dev/console``, so init and every task
+    start with an empty fd table (with it, fds 0, 1 and 2 are the console, whose
+    output is :attr:`console`).  ``with Kernel() as k:`` ends with :meth:`shutdown`.
+    """
 
     def __init__(
         self,
@@ -151,6 +158,24 @@ class Kernel:
 
     def __repr__(self) -> str:
         return f"<Kernel {len(self.tasks)} tasks, {len(self.namespaces)} mount namespaces>"
+
+    def __enter__(self) -> Kernel:
+        """``with Kernel() as k:`` (like ``with LiveKernel() as lk:``): leaving the
+        block is :meth:`shutdown`."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Every task but init exits, newest first (closing its fds), and the trace
+        stops: what is left is what outlives processes -- pins, mounts, init's own
+        fds.  init cannot exit; the kernel stays usable."""
+        for pid in sorted(self.tasks, reverse=True):
+            task = self.tasks.get(pid)
+            if task is not None and pid != 1:
+                task.exit(0)
+        self.stop_trace()
 
     # -- services the VFS asks for ------------------------------------------------------
 
