@@ -598,7 +598,7 @@ LINUX_6_18 = attrs.evolve(
     verifier_log_rules="vlog_init",
     fdinfo_ino=True,
     fdinfo_world_readable=True,
-    map_fdinfo_fields=(
+    map_fdinfo_fields=(  # 5.10's, with map_extra after map_flags
         "map_type",
         "key_size",
         "value_size",
@@ -611,17 +611,7 @@ LINUX_6_18 = attrs.evolve(
         "owner_prog_type",
         "owner_jited",
     ),
-    prog_fdinfo_fields=(
-        "prog_type",
-        "prog_jited",
-        "prog_tag",
-        "memlock",
-        "prog_id",
-        "run_time_ns",
-        "run_cnt",
-        "recursion_misses",
-        "verified_insns",
-    ),
+    prog_fdinfo_fields=(*LINUX_5_10.prog_fdinfo_fields, "recursion_misses", "verified_insns"),
     prog_tag_hash="sha256",
     protected_sysctl_mode=0o644,
     uname_release="6.18.0",
