@@ -48,7 +48,7 @@ def test_rlim_infinity_is_minus_one_as_in_resource_do_prlimit() -> None:
     assert t.getrlimit(0) == (-1, -1)  # RLIMIT_CPU: never set
     assert err(t.setrlimit, NOFILE, (-1, 4096)) == errno.EINVAL  # infinite soft > hard
     # Unlimited memlock: a map far over the 64 KiB boot limit is charged and made.
-    assert t.map_create(pinfs.BPF_MAP_TYPE_ARRAY, 4, 1 << 16, 16) == 3
+    assert t.map_create(pinfs.BPF_MAP_TYPE_ARRAY, 4, 1 << 16, 16) >= 0
 
 
 @pytest.mark.parametrize(
