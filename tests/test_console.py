@@ -11,6 +11,7 @@ import stat
 import pytest
 
 import pinfs
+from pinfs import scenario
 from pinfs.base.profiles import LINUX_4_4, LINUX_5_10, LINUX_6_18, PRESETS, SEED
 from pinfs.fs.char_dev import CONSOLE_DEV
 from pinfs.fs.libfs import WouldBlockForever
@@ -163,3 +164,14 @@ def test_a_device_open_for_writing_does_not_hold_the_mount_writable_do_dentry_op
     assert t.write(1, b"still writable\n") == 15  # the console does not care
     t.close(fifo)
     k.check_invariants()
+
+
+def test_a_traced_spawn_with_close_fds_replays_with_the_closes() -> None:
+    k = pinfs.Kernel(trace=True)
+    child = k.spawn(uid=1000, close_fds=True)
+    assert child.open("/tmp") == 0
+    trace = k.stop_trace()
+    assert trace is not None
+    assert [e.name for e in trace] == ["close", "close", "close", "open"]
+    run = scenario.run_scenario(scenario.loads(scenario.from_trace(trace)), "pinfs")
+    assert all(r.matches for r in run)

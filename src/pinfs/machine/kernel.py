@@ -502,11 +502,14 @@ class Kernel:
             raise TypeError(f"close_fds must be bool, not {type(close_fds).__name__}")
         trace, self.trace = self.trace, None
         try:
-            task = self._spawn(parent, uid, gid, groups, caps, close_fds)
+            task = self._spawn(parent, uid, gid, groups, caps)
         finally:
             self.trace = trace
         if trace is not None:
             trace._spawned(task, parent)
+        if close_fds:  # the launcher's own close(2)s, which a trace records and replays
+            for fd in task.files.open_fds():
+                task.close(fd)
         return task
 
     def _spawn(
@@ -516,14 +519,10 @@ class Kernel:
         gid: int | None,
         groups: Iterable[int],
         caps: Iterable[int] | None,
-        close_fds: bool,
     ) -> Task:
         gid = uid if gid is None else gid
         task = parent.fork()
         try:
-            if close_fds:
-                for fd in task.files.open_fds():
-                    task.close(fd)
             task.setgroups(list(groups))
             task.setresgid(gid, gid, gid)
             full = (1 << (self.profile.cap_last_cap + 1)) - 1
