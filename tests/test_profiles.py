@@ -537,6 +537,12 @@ def fchmod_map_fd(k: pinfs.Kernel) -> Any:
     return _errno_or(lambda: k.init_task.fchmod(fd, 0o644))
 
 
+def flink_own_fd(k: pinfs.Kernel) -> Any:
+    user = k.spawn(uid=1000)
+    fd = user.open("/tmp/mine", os.O_CREAT | os.O_WRONLY, 0o600)
+    return _errno_or(lambda: user.linkat(fd, "", AT_FDCWD, "/tmp/mine2", AT_EMPTY_PATH))
+
+
 def faccessat2_root(k: pinfs.Kernel) -> Any:
     return _errno_or(lambda: k.init_task.faccessat2(AT_FDCWD, "/", os.R_OK, AT_EACCESS))
 
@@ -646,6 +652,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "empty_path_is_fstat": (empty_path_bad_flag, "EINVAL", True, LATEST),
     "faccessat2": (faccessat2_root, "ENOSYS", None, LINUX_5_10),
     "openat2": (openat2_root, "ENOSYS", True, LINUX_5_10),
+    "linkat_empty_path_opener": (flink_own_fd, "ENOENT", None, LATEST),
     "anon_inode_setattr_blocked": (fchmod_map_fd, None, errno.errorcode[errno.EOPNOTSUPP], LATEST),
     "console_f_flags": (console_flags, os.O_RDWR | 0o100000, os.O_RDWR, LINUX_5_10),
 }

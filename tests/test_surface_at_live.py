@@ -245,10 +245,23 @@ def script(t: Any, base: str) -> list[Any]:
     step(t.faccessat, AT_FDCWD, f"{base}/ro/nope", os.W_OK)
     step(t.unlinkat, AT_FDCWD, f"{base}/ro/f", 0)
     step(t.mkdirat, AT_FDCWD, f"{base}/ro/x", 0o700)
+    t.mkdir(f"{base}/pub")
+    t.chmod(f"{base}/pub", 0o777)
     t.setresuid(1000, 0, 0)
     step(t.faccessat, d, "f", os.R_OK)
     step(t.faccessat2, d, "f", os.R_OK, AT_EACCESS)
     step(t.faccessat, d, "sub", os.X_OK)
+
+    # linkat's AT_EMPTY_PATH without CAP_DAC_READ_SEARCH: only an fd we opened ourselves
+    t.setresuid(1000, 1000, 1000)
+    pub = t.open(f"{base}/pub", O_PATH)
+    mine = t.openat(pub, "mine", os.O_CREAT | os.O_WRONLY, 0o600)
+    step(t.linkat, mine, "", pub, "mine2", AT_EMPTY_PATH)
+    step(t.linkat, f, "", pub, "x", AT_EMPTY_PATH)  # opened with root's credentials
+    step(t.linkat, AT_FDCWD, "", pub, "y", AT_EMPTY_PATH)
+    step(t.linkat, CLOSED, "", pub, "z", AT_EMPTY_PATH)
+    step(t.linkat, mine, "", pub, "mine2", AT_EMPTY_PATH)
+    step(t.fstatat, pub, "mine2", 0)
     return out
 
 

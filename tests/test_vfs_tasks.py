@@ -140,7 +140,9 @@ def test_double_close_is_ebadf___close_fd(t: Task) -> None:
 
 
 def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.Kernel) -> None:
-    """S100 context: fork copies the fs context, shares the credentials and the mount namespace."""
+    """S100 context: fork copies the fs context and the credentials (``copy_creds``: a new
+    struct cred with the same values, so a file's ``f_cred`` tells the child from its
+    parent), and shares the mount namespace."""
     p = k.spawn(uid=1000, gid=1000)
     p.chdir("/tmp")
     p.umask(0o077)
@@ -149,7 +151,7 @@ def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.
     assert c.umask(0o022) == 0o077
     c.chdir("/tmp/d")
     assert p.getcwd() == "/tmp"
-    assert c.cred is p.cred
+    assert c.cred == p.cred and c.cred is not p.cred
     assert c.mnt_ns is p.mnt_ns
 
 

@@ -319,6 +319,7 @@ class File:
     f_count: int = 1
     f_pos: int = 0
     f_cursor: int | None = None  # dcache_readdir's cursor: d_seq of the last entry read
+    f_cred: Any = None  # the opener's credentials (pinfs.base.cred.Cred), where recorded
 
     def __repr__(self) -> str:
         if self.anon_name is not None:

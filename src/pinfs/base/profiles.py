@@ -356,6 +356,11 @@ class Profile:
     """22bdf3d6581a (v6.15, backported to the stable kernels) -- fchmod/fchown of a bpf
     object fd (the shared anon_inode) is EOPNOTSUPP; before, root changed the mode or
     owner every such fd shows."""
+    linkat_empty_path_opener: bool = False
+    """Linus Torvalds's "vfs: relax linkat() AT_EMPTY_PATH - aka flink() -
+    requirements" (v6.10; id not recovered) -- linkat(fd, "", ..., AT_EMPTY_PATH) is
+    allowed when ``fd`` was opened with the caller's credentials; before, it needed
+    CAP_DAC_READ_SEARCH (ENOENT)."""
     openat2: bool = False
     """fddb5d430ad9 (v5.6) -- openat2(2) with ``struct open_how`` (flags, mode,
     resolve): every argument checked, RESOLVE_NO_XDEV, _NO_MAGICLINKS, _NO_SYMLINKS,
@@ -666,6 +671,7 @@ LINUX_6_18 = attrs.evolve(
     statx_mgtime=True,
     empty_path_is_fstat=True,
     anon_inode_setattr_blocked=True,
+    linkat_empty_path_opener=True,
     htab_value_size_limit=None,
     linux_version_code=0x061200,
     memlock_rlimit=False,

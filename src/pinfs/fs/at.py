@@ -17,7 +17,7 @@ import stat
 import attrs
 
 from pinfs.base import uapi
-from pinfs.base.cred import CAP_DAC_READ_SEARCH, Cred, capable
+from pinfs.base.cred import CAP_DAC_READ_SEARCH, Cred, capable, ns_capable
 from pinfs.base.errors import kernel_error, refuse
 from pinfs.fs.namei import (
     AT_FDCWD,
@@ -72,16 +72,34 @@ def sys_linkat(
     current: Current, old_dfd: int, old: str, new_dfd: int, new: str, flags: int
 ) -> None:
     """``do_linkat``'s prologue: flags other than AT_SYMLINK_FOLLOW and AT_EMPTY_PATH
-    are EINVAL; an empty old name (AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH (ENOENT),
-    as up to v6.9."""
+    are EINVAL; then AT_EMPTY_PATH's rule (:func:`may_linkat_empty`)."""
     _bad_flags("do_linkat", flags, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)
-    if flags & AT_EMPTY_PATH and not capable(
-        current.cred, current.kernel.init_user_ns, CAP_DAC_READ_SEARCH
-    ):
-        check = "AT_EMPTY_PATH without CAP_DAC_READ_SEARCH"
-        raise refuse(errno.ENOENT, "do_linkat", check)
+    if flags & AT_EMPTY_PATH:
+        may_linkat_empty(current, old_dfd, old)
     old = getname_uflags(old, flags)
     do_linkat(current, old, new, old_dfd, new_dfd, follow=bool(flags & AT_SYMLINK_FOLLOW))
+
+
+def may_linkat_empty(current: Current, dfd: int, old: str) -> None:
+    """AT_EMPTY_PATH in linkat ("flink"): up to v6.9 it needs CAP_DAC_READ_SEARCH
+    (ENOENT); from v6.10 (``LOOKUP_LINKAT_EMPTY`` in ``path_init``) a relative name on a
+    dirfd needs only that the fd was opened with the caller's very credentials, else
+    CAP_DAC_READ_SEARCH in the opener's namespace (ENOENT).  A closed dirfd is left to
+    the walk's EBADF."""
+    if not current.kernel.profile.linkat_empty_path_opener:
+        if not capable(current.cred, current.kernel.init_user_ns, CAP_DAC_READ_SEARCH):
+            check = "AT_EMPTY_PATH without CAP_DAC_READ_SEARCH"
+            raise refuse(errno.ENOENT, "do_linkat", check)
+        return
+    if dfd == AT_FDCWD or old.startswith("/"):
+        return
+    file = current.files.lookup(dfd) if dfd >= 0 else None
+    if file is None or file.f_cred is current.cred:
+        return
+    opener_ns = file.f_cred.user_ns if file.f_cred is not None else current.kernel.init_user_ns
+    if not ns_capable(current.cred, opener_ns, CAP_DAC_READ_SEARCH):
+        check = "the fd was opened with other credentials, and no CAP_DAC_READ_SEARCH"
+        raise refuse(errno.ENOENT, "path_init", check)
 
 
 def sys_fchownat(current: Current, dfd: int, name: str, uid: int, gid: int, flags: int) -> None:

@@ -1167,6 +1167,7 @@ def _finish_open(current: Current, path: Path, flags: int, acc_mode: int, name: 
     if not flags & O_PATH:
         call_naming(name, may_open, current.cred, path, acc_mode, flags)
     file = vfs_open(path, inode, flags, name)
+    file.f_cred = current.cred  # the opener's credentials (linkat's AT_EMPTY_PATH reads them)
     if will_truncate:  # handle_truncate
         init_ns = current.kernel.init_user_ns
         call_naming(name, do_truncate, current.cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)

@@ -955,7 +955,7 @@ class Task(BpfSyscalls):
         child = Task(
             kernel=self.kernel,
             pid=self.kernel.next_pid(),
-            cred=self.cred,
+            cred=attrs.evolve(self.cred),  # copy_creds: a new struct cred, equal values
             fs=self.fs.copy(),
             files=self.files.copy(),
             mnt_ns=self.mnt_ns,
