@@ -21,6 +21,7 @@ import pytest
 import pinfs
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
+from pinfs.ebpf import attr as uapi
 from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
@@ -339,6 +340,20 @@ def unprivileged_bad_sizes(k: pinfs.Kernel) -> int:
     return err(k.spawn(uid=1000).map_create, pinfs.BPF_MAP_TYPE_HASH, 0, 4, 1)
 
 
+def percpu_hash(k: pinfs.Kernel) -> int:
+    return err(unlimited(k).map_create, uapi.BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 1)
+
+
+def unprivileged_lru(k: pinfs.Kernel) -> tuple[int, int]:
+    """(an LRU with value_size 0, a valid LRU), for uid 1000 with the gate open."""
+    k.sysctl["kernel.unprivileged_bpf_disabled"] = 0
+    t = k.spawn(uid=1000)
+    return (
+        err(t.map_create, uapi.BPF_MAP_TYPE_LRU_HASH, 4, 0, 1),
+        err(t.map_create, uapi.BPF_MAP_TYPE_LRU_HASH, 4, 4, 1),
+    )
+
+
 def unlimited(k: pinfs.Kernel) -> pinfs.Task:
     t = k.init_task
     inf = pinfs.machine.task.RLIM_INFINITY
@@ -553,6 +568,8 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_create_flags": (raw_attr(MAP, {16: le32(1 << 6)}), EINVAL, 0, LINUX_5_10),
     "map_alloc_check_before_gate": (unprivileged_bad_sizes, errno.EPERM, EINVAL, LATEST),
     "htab_key_value_size_check": (hash_key_plus_value, 0, E2BIG, LATEST),
+    "map_types": (percpu_hash, EINVAL, 0, LINUX_4_7),
+    "lru_map_cap_check": (unprivileged_lru, (EINVAL, EINVAL), (EINVAL, errno.EPERM), LATEST),
     "array_value_size_check": (array_value_int_max, 0, E2BIG, LATEST),
     "htab_check_flags_before_alloc": (full_hash_exist, E2BIG, errno.ENOENT, LINUX_4_7),
     "prog_load_prog_flags": (raw_attr(PROG, {44: le32(1)}, "prog"), EINVAL, 0, LINUX_5_10),

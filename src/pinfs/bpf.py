@@ -29,8 +29,11 @@ from pinfs.ebpf.attr import (
     BPF_MAP_GET_NEXT_KEY,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM,
     BPF_MAP_LOOKUP_ELEM,
+    BPF_MAP_TYPE_ARRAY_OF_MAPS,
     BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_HASH_OF_MAPS,
     BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAP_TYPE_RINGBUF,
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET,
     BPF_OBJ_GET_INFO_BY_FD,
@@ -53,11 +56,16 @@ from pinfs.ebpf.ids import (
     prog_get_next_id,
 )
 from pinfs.ebpf.info import bpf_obj_get_info_by_fd
+from pinfs.ebpf.lru import LruHash, lru_lookup_and_delete
 from pinfs.ebpf.mapcreate import (
+    HASH_TYPES,
     bpf_map_offload_map_alloc,
     map_create_postcheck,
     map_create_precheck,
+    map_type_capable,
 )
+from pinfs.ebpf.mapinmap import HashOfMaps
+from pinfs.ebpf.maptypes import map_alloc
 from pinfs.ebpf.objects import (
     FMODE_READ,
     FMODE_WRITE,
@@ -67,11 +75,12 @@ from pinfs.ebpf.objects import (
     bpf_file_object,
     bpf_map_fdget,
     bpf_map_new_fd,
+    bpf_map_put,
     bpf_obj_free_id,
     bpf_prog_put,
     fd_array_get_ptr,
-    find_and_alloc_map,
 )
+from pinfs.ebpf.percpu import bpf_map_value_size
 from pinfs.ebpf.prog import bpf_prog_load
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct
@@ -145,11 +154,10 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     f_flags = map_create_precheck(task, attr)
     if kernel.profile.unpriv_gate_commands != "all" and kernel.profile.map_alloc_check_before_gate:
         unprivileged_gate(task)
+    map_type_capable(task, attr)
     if attr.get("map_ifindex", 0):
         bpf_map_offload_map_alloc(task, attr)
-    storage = find_and_alloc_map(
-        kernel, attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"]
-    )
+    storage = map_alloc(task, attr)
     map = BpfMap(
         kernel,
         0,
@@ -192,10 +200,19 @@ def _alloc_check(size: int) -> None:
 
 def _map_and_key(task: BpfTask, attr: dict[str, int], need_mode: int) -> tuple[BpfMap, bytes]:
     """``fdget`` + ``__bpf_map_get`` (EBADF/EINVAL), the fd's mode (EPERM), then copy
-    the key (EFAULT)."""
+    the key (EFAULT; ``__bpf_copy_key``: a map without keys, a ring buffer, takes
+    only a NULL key, EINVAL otherwise)."""
     map = bpf_map_fdget(task, attr["map_fd"], need_mode)
+    return map, _copy_key(task, map, attr["key"])
+
+
+def _copy_key(task: BpfTask, map: BpfMap, ukey: int) -> bytes:
+    if map.key_size == 0:
+        if ukey:
+            raise kernel_error(errno.EINVAL)
+        return b""
     _alloc_check(map.key_size)
-    return map, task.mem.read(attr["key"], map.key_size)
+    return task.mem.read(ukey, map.key_size)
 
 
 def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
@@ -210,9 +227,12 @@ def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
         bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
         raise kernel_error(errno.EINVAL)
     map, key = _map_and_key(task, attr, FMODE_READ)
-    _alloc_check(map.value_size)
+    _alloc_check(bpf_map_value_size(map))
     if isinstance(map.storage, FdArray) and task.kernel.profile.fd_array_sys_lookup:
         value = bpf_fd_array_map_lookup_elem(map, key)
+    elif isinstance(map.storage, HashOfMaps):
+        inner = map.storage.lookup_elem(key)  # bpf_fd_htab_map_lookup_elem
+        value = None if inner is None else _map_id(inner)
     else:
         value = map.storage.lookup_elem(key)
     if value is None:
@@ -235,41 +255,69 @@ def map_lookup_and_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
     map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ | FMODE_WRITE)
     if flags & BPF_F_LOCK:
         raise kernel_error(errno.EINVAL)
-    _alloc_check(map.key_size)
-    key = task.mem.read(attr["key"], map.key_size)
-    if map.map_type != BPF_MAP_TYPE_HASH or not task.kernel.profile.htab_lookup_and_delete:
+    key = _copy_key(task, map, attr["key"])
+    if map.map_type not in HASH_TYPES or not task.kernel.profile.htab_lookup_and_delete:
         raise kernel_error(ENOTSUPP)
-    value = map.storage.lookup_elem(key)
+    _alloc_check(bpf_map_value_size(map))
+    if isinstance(map.storage, LruHash):
+        value = lru_lookup_and_delete(map.storage, key)
+    else:
+        value = map.storage.lookup_elem(key)
+        if value is not None:
+            map.storage.delete_elem(key)
     if value is None:
         raise kernel_error(errno.ENOENT)
-    map.storage.delete_elem(key)
     task.mem.write(attr["value"], value)
     return 0
 
 
 def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
     """``bpf_fd_array_map_lookup_elem`` (v4.13): a PROG_ARRAY slot reads as the
-    program's id; types without ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
-    if map.map_type != BPF_MAP_TYPE_PROG_ARRAY:
+    program's id, an ARRAY_OF_MAPS slot as the map's; types without
+    ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
+    if map.map_type not in (BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS):
         raise kernel_error(ENOTSUPP)
-    prog = map.storage.slots.get(int.from_bytes(key, "little"))
-    return None if prog is None else int(prog.idr_id).to_bytes(4, "little")
+    held = map.storage.slots.get(int.from_bytes(key, "little"))
+    return None if held is None else _map_id(held)
+
+
+def _map_id(obj: object) -> bytes:
+    """``bpf_map_fd_sys_lookup_elem`` / ``prog_fd_array_sys_lookup_elem``: the id."""
+    assert isinstance(obj, (BpfMap, BpfProg))
+    return int(obj.idr_id).to_bytes(4, "little")
 
 
 def map_update_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_update_elem``: the value is copied before the flags are looked at."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
-    _alloc_check(map.value_size)
-    value = task.mem.read(attr["value"], map.value_size)
+    value_size = bpf_map_value_size(map)
+    _alloc_check(value_size)
+    value = task.mem.read(attr["value"], value_size)
     storage = map.storage
     if isinstance(storage, FdArray):
         old = storage.update_elem(
             key, value, attr["flags"], lambda fd: fd_array_get_ptr(task, map, fd)
         )
         _put_slot(old)
+    elif isinstance(storage, HashOfMaps):
+        bpf_fd_htab_map_update_elem(task, map, key, value, attr["flags"])
     else:
         storage.update_elem(key, value, attr["flags"], **_htab_order(task, map))
     return 0
+
+
+def bpf_fd_htab_map_update_elem(
+    task: BpfTask, map: BpfMap, key: bytes, value: bytes, flags: int
+) -> None:
+    """``bpf_fd_htab_map_update_elem``: the fd first (``map_fd_get_ptr``), then the
+    hash update; on its failure the new reference is put, on success the old one."""
+    inner = fd_array_get_ptr(task, map, int.from_bytes(value, "little"))
+    try:
+        old = map.storage.update_elem(key, inner, flags)
+    except BaseException:
+        _put_slot(inner)
+        raise
+    _put_slot(old)
 
 
 def _htab_order(task: BpfTask, map: BpfMap) -> dict[str, bool]:
@@ -282,7 +330,7 @@ def map_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_delete_elem``."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
     removed = map.storage.delete_elem(key)
-    if isinstance(map.storage, FdArray):
+    if isinstance(map.storage, (FdArray, HashOfMaps)):
         _put_slot(removed)
     return 0
 
@@ -290,19 +338,26 @@ def map_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
 def _put_slot(old: object) -> None:
     if isinstance(old, BpfProg):
         bpf_prog_put(old)
+    elif isinstance(old, BpfMap):
+        bpf_map_put(old)
 
 
 def map_get_next_key(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_get_next_key``: the key must be readable (NULL is EFAULT at the seed)."""
     if attr["key"] == 0 and task.kernel.profile.get_next_key_null_start:
         map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
-        start: bytes | None = None if map.map_type == BPF_MAP_TYPE_HASH else b"\xff" * 4
+        start: bytes | None = None if _keyed_by_hash(map) else b"\xff" * 4
         next_key = map.storage.get_next_key(start)  # NULL: the first key (v4.12)
     else:
         map, key = _map_and_key(task, attr, FMODE_READ)
         next_key = map.storage.get_next_key(key)
     task.mem.write(attr["next_key"], next_key)
     return 0
+
+
+def _keyed_by_hash(map: BpfMap) -> bool:
+    """Hash maps (and ring buffers) start from a NULL key; arrays from index U32_MAX."""
+    return map.map_type in (*HASH_TYPES, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_RINGBUF)
 
 
 def _path_fd(attr: dict[str, int]) -> int | None:
@@ -472,7 +527,7 @@ class BpfSyscalls:
         file = self.files.lookup(fd)
         map = getattr(file, "private_data", None)
         if isinstance(map, BpfMap):
-            return map.key_size, map.value_size
+            return map.key_size, bpf_map_value_size(map)
         return 8, 8
 
     @syscall

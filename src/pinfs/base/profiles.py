@@ -366,6 +366,19 @@ class Profile:
     BPF_F_RDONLY_PROG/WRONLY_PROG 591fe9888d78 (v5.2), BPF_F_MMAPABLE fc9702273e2e
     (v5.5), BPF_F_PRESERVE_ELEMS 792caccc4526 and BPF_F_INNER_MAP 4a8f87e60f6d (v5.10),
     BPF_F_TOKEN_FD (v6.9, stripped before the per-type checks)."""
+    map_types: tuple[int, ...] = (1, 2, 3, 4)
+    """The map types MAP_CREATE knows, of those pinfs models (others EINVAL): HASH,
+    ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY at the seed; PERCPU_HASH (5) 824bd0ce6c7c and
+    PERCPU_ARRAY (6) a10423b87a7e (v4.6); LRU_HASH (9) 29ba732acbee and
+    LRU_PERCPU_HASH (10) 8f8449384ec3 (v4.10); ARRAY_OF_MAPS (12) 56f668dfe00d and
+    HASH_OF_MAPS (13) bcc6b1b7ebf8 (v4.12); RINGBUF (27) 457f44363a88 (v5.8).  Ids
+    from memory.  Per-CPU values are sized by the kernel's ``num_possible_cpus``."""
+    lru_map_cap_check: Literal["alloc_check", "map_create"] = "alloc_check"
+    """Where the LRU types' privilege check sits: first thing in
+    ``htab_map_alloc_check`` from 29ba732acbee (v4.10; CAP_SYS_ADMIN, ``bpf_capable``
+    from v5.8), so before ``unprivileged_bpf_disabled``; since 6c3eba1c5e28 (v6.5; id
+    from memory) in ``map_create``'s per-type permission switch, after the gate and
+    after the other checks (an unprivileged LRU with bad sizes is EINVAL, not EPERM)."""
     map_alloc_check_before_gate: bool = False
     """1d28635abcf1 (v6.5) -- with the gate moved into ``map_create``, CHECK_ATTR,
     the flag, type and ``map_alloc_check`` validation run before the
@@ -493,6 +506,7 @@ LINUX_4_7 = attrs.evolve(
     uname_release="4.7.0",
     map_create_map_flags=True,
     map_create_flags=1 << 0,  # BPF_F_NO_PREALLOC
+    map_types=(1, 2, 3, 4, 5, 6),
     htab_check_flags_before_alloc=True,
 )
 
@@ -558,6 +572,7 @@ LINUX_5_10 = attrs.evolve(
     map_create_btf=True,
     map_create_btf_vmlinux_value_type_id=True,
     map_create_flags=0x1FFF,  # NO_PREALLOC .. INNER_MAP (bits 0-12)
+    map_types=(1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 27),
     prog_load_prog_flags=True,
     prog_load_flags=0x1F,  # STRICT_ALIGNMENT .. SLEEPABLE
     prog_load_prog_name=True,
@@ -628,6 +643,7 @@ LINUX_6_18 = attrs.evolve(
     map_create_excl_prog_hash=True,
     map_create_flags=0x1FFF | 1 << 16,  # ... INNER_MAP, TOKEN_FD
     map_alloc_check_before_gate=True,
+    lru_map_cap_check="map_create",
     htab_key_value_size_check=True,
     array_value_size_check=True,
     prog_load_flags=0xFF | 1 << 16,  # ... TEST_REG_INVARIANTS, TOKEN_FD

@@ -75,6 +75,7 @@ class Kernel:
         unprivileged_bpf_disabled: int | None = None,
         trace: bool = False,
         mount_proc: bool = False,
+        possible_cpus: int = 2,
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
@@ -83,6 +84,9 @@ class Kernel:
         if not isinstance(trace, bool):
             raise TypeError(f"trace must be bool, not {type(trace).__name__}")
         self.profile = profile
+        #: ``num_possible_cpus()``: per-CPU map values come once per possible CPU
+        #: (2, as on the reference machine).
+        self.num_possible_cpus = _check_cpus(possible_cpus)
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
         self.attr_layouts = layouts_for(profile)
@@ -508,3 +512,11 @@ def _no_mount(*args: Any) -> Any:
 
 def _no_kill(sb: SuperBlock) -> None:
     """anon_inodefs is never unmounted."""
+
+
+def _check_cpus(possible_cpus: object) -> int:
+    if not isinstance(possible_cpus, int) or isinstance(possible_cpus, bool):
+        raise TypeError(f"possible_cpus must be int, not {type(possible_cpus).__name__}")
+    if not 1 <= possible_cpus <= 8192:  # NR_CPUS of x86_64 with MAXSMP
+        raise ValueError(f"possible_cpus must be in [1, 8192], not {possible_cpus}")
+    return possible_cpus
