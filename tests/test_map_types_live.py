@@ -88,7 +88,9 @@ def outcome(result: int) -> int | str:
     return result if result >= 0 else errno.errorcode.get(-result, str(-result))
 
 
-def create(side: Raw, map_type: int, ks: int, vs: int, n: int, flags: int = 0, inner: int = 0) -> int:
+def create(
+    side: Raw, map_type: int, ks: int, vs: int, n: int, flags: int = 0, inner: int = 0
+) -> int:
     return call(side, BPF_MAP_CREATE, struct.pack("<6I", map_type, ks, vs, n, flags, inner))[0]
 
 

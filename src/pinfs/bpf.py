@@ -539,10 +539,12 @@ class BpfSyscalls:
         max_entries: int,
         map_flags: int = 0,
         map_name: str | bytes | None = None,
+        inner_map_fd: int | None = None,
     ) -> int:
-        """BPF_MAP_CREATE: returns the new map's fd.  ``map_flags`` (v4.6) and
-        ``map_name`` (v4.15, at most 15 bytes) go in the attr whatever the profile;
-        a kernel without them answers EINVAL."""
+        """BPF_MAP_CREATE: returns the new map's fd.  ``map_flags`` (v4.6),
+        ``map_name`` (v4.15, at most 15 bytes) and ``inner_map_fd`` (v4.12, the
+        template of a map of maps) go in the attr whatever the profile; a kernel
+        without them answers EINVAL."""
         fields = {
             "map_type": _u32(map_type, "map_type"),
             "key_size": _u32(key_size, "key_size"),
@@ -553,6 +555,8 @@ class BpfSyscalls:
             fields["map_flags"] = _u32(map_flags, "map_flags")
         if map_name:
             fields["map_name"] = _name_field(map_name, "map_name")
+        if inner_map_fd is not None:
+            fields["inner_map_fd"] = _u32(inner_map_fd, "inner_map_fd")
         return self._bpf_call(BPF_MAP_CREATE, {}, None, **fields)[0]
 
     @syscall
