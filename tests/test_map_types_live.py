@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from test_modern_live import LiveRaw, PinfsRaw, Raw, call
 
 import pinfs
 from pinfs.base.profiles import LINUX_6_18
@@ -48,6 +47,7 @@ from pinfs.ebpf.attr import (
     BPF_OBJ_GET_INFO_BY_FD,
 )
 from pinfs.live.kernel import LiveKernel, live_unavailable_reason
+from test_modern_live import LiveRaw, PinfsRaw, Raw, call
 
 pytestmark = pytest.mark.live
 
@@ -325,6 +325,9 @@ def test_lru_evicts_the_same_keys(
 
     results, kept = both(sides, script)
     assert results == {0}
+    survivors = sum(last - first + 1 for first, last in kept)
+    assert 0 < survivors <= max_entries + NCPUS  # NO_COMMON_LRU rounds up per CPU
+    assert kept[-1][1] == total - 1  # the newest key is always there
 
 
 def test_lru_failed_updates_still_evict_and_replaced_keys_are_referenced(sides: Sides) -> None:
