@@ -354,6 +354,66 @@ def unprivileged_lru(k: pinfs.Kernel) -> tuple[int, int]:
     )
 
 
+#: libbpf's probe_kern_btf_float: one FLOAT "float" of 4 bytes.
+FLOAT_BTF = (
+    struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 12, 12, 7)
+    + struct.pack("<III", 1, 16 << 24, 4)
+    + b"\0float\0"
+)
+
+
+def btf_with(at: dict[int, int]) -> Script:
+    """BTF_LOAD of the float probe with u32 fields set at byte offsets."""
+
+    def script(k: pinfs.Kernel) -> int | str:
+        t = k.init_task
+        blob = t.mem.alloc(FLOAT_BTF)
+        attr = bytearray(168)
+        attr[0:20] = struct.pack("<QQI", blob, 0, len(FLOAT_BTF))
+        for offset, value in at.items():
+            attr[offset : offset + 4] = struct.pack("<I", value)
+        size = max(k.profile.bpf_attr_size, 48)
+        address = t.mem.alloc(bytes(attr[:size]))
+        try:
+            return err(t.bpf, uapi.BPF_BTF_LOAD, address, size)
+        finally:
+            t.mem.free(address)
+            t.mem.free(blob)
+
+    return script
+
+
+def load_int_btf(k: pinfs.Kernel) -> int:
+    """BTF_LOAD of libbpf's probe_kern_btf blob (one INT) as root: the fd."""
+    int_btf = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 16, 16, 5)
+    int_btf += struct.pack("<IIII", 1, 1 << 24, 4, 1 << 24 | 32) + b"\0int\0"
+    t = k.init_task
+    blob = t.mem.alloc(int_btf)
+    address = t.mem.alloc(struct.pack("<QQI", blob, 0, len(int_btf)).ljust(48, b"\0"))
+    return t.bpf(uapi.BPF_BTF_LOAD, address, 48)
+
+
+def btf_loads_int(k: pinfs.Kernel) -> int:
+    return err(load_int_btf, k)
+
+
+def btf_next_id(k: pinfs.Kernel) -> int:
+    address = k.init_task.mem.alloc(bytes(48))
+    return err(k.init_task.bpf, uapi.BPF_BTF_GET_NEXT_ID, address, 48)
+
+
+def btf_info_len(k: pinfs.Kernel) -> int | str:
+    """The info_len BTF's OBJ_GET_INFO_BY_FD writes back for a 32-byte buffer."""
+    t = k.init_task
+    if btf_loads_int(k):
+        return "no BTF"
+    fd = load_int_btf(k)
+    info = t.mem.alloc(bytes(32))
+    address = t.mem.alloc(struct.pack("<IIQ", fd, 32, info).ljust(48, b"\0"))
+    t.bpf(uapi.BPF_OBJ_GET_INFO_BY_FD, address, 48)
+    return int.from_bytes(t.mem.read(address + 4, 4), "little")
+
+
 def unlimited(k: pinfs.Kernel) -> pinfs.Task:
     t = k.init_task
     inf = pinfs.machine.task.RLIM_INFINITY
@@ -569,6 +629,12 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_alloc_check_before_gate": (unprivileged_bad_sizes, errno.EPERM, EINVAL, LATEST),
     "htab_key_value_size_check": (hash_key_plus_value, 0, E2BIG, LATEST),
     "map_types": (percpu_hash, EINVAL, 0, LINUX_4_7),
+    "btf_load": (btf_loads_int, EINVAL, 0, LINUX_5_10),
+    "btf_get_next_id": (btf_next_id, EINVAL, errno.ENOENT, LINUX_5_10),
+    "btf_kind_max": (btf_with({}), EINVAL, 0, LATEST),
+    "btf_info_name": (btf_info_len, "no BTF", 32, LATEST),
+    "btf_load_log_true_size": (btf_with({28: 5}), EINVAL, 0, LATEST),
+    "btf_load_token": (btf_with({32: 1 << 16, 36: 99}), EINVAL, errno.EBADF, LATEST),
     "lru_map_cap_check": (unprivileged_lru, (EINVAL, EINVAL), (EINVAL, errno.EPERM), LATEST),
     "array_value_size_check": (array_value_int_max, 0, E2BIG, LATEST),
     "htab_check_flags_before_alloc": (full_hash_exist, E2BIG, errno.ENOENT, LINUX_4_7),

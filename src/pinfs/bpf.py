@@ -18,6 +18,9 @@ from pinfs.base.syscall import syscall
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX, UserMemory
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.attr import (
+    BPF_BTF_GET_FD_BY_ID,
+    BPF_BTF_GET_NEXT_ID,
+    BPF_BTF_LOAD,
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
     BPF_F_WRONLY,
@@ -44,6 +47,13 @@ from pinfs.ebpf.attr import (
     CommandLayout,
     layouts_for,
     pack_attr_in,
+)
+from pinfs.ebpf.btf import (
+    bpf_btf_get_fd_by_id,
+    bpf_btf_load,
+    btf_get_by_fd,
+    btf_get_next_id,
+    map_check_btf,
 )
 from pinfs.ebpf.context import BpfKernel, BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
@@ -79,6 +89,7 @@ from pinfs.ebpf.objects import (
     bpf_obj_free_id,
     bpf_prog_put,
     fd_array_get_ptr,
+    map_put_btf,
 )
 from pinfs.ebpf.percpu import bpf_map_value_size
 from pinfs.ebpf.prog import bpf_prog_load
@@ -170,11 +181,13 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     )
     map.map_flags = attr.get("map_flags", 0) & ~(BPF_F_RDONLY | BPF_F_WRONLY)
     try:
-        map.name = map_create_postcheck(task, attr)
+        attach = (lambda: map_attach_btf(task, map, attr)) if kernel.profile.btf_load else None
+        map.name = map_create_postcheck(task, attr, attach)
         bpf_charge_memlock(task, map)
     except BaseException:
         storage.free()
         map.freed = True
+        map_put_btf(map)
         raise
     map.id = kernel.register_bpf_object(map)
     bpf_map_alloc_id(map)
@@ -188,9 +201,20 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
             map.user = None
         storage.free()
         map.freed = True
+        map_put_btf(map)
         kernel.bpf_objects.pop(map.id, None)
         bpf_obj_free_id(map)
         raise
+
+
+def map_attach_btf(task: BpfTask, map: BpfMap, attr: dict[str, int]) -> None:
+    """``map_create``'s BTF step: ``btf_get_by_fd`` (EBADF/EINVAL), held by the map,
+    then ``map_check_btf`` when a value type is named."""
+    map.btf = btf_get_by_fd(task, attr.get("btf_fd", 0))
+    if attr.get("btf_value_type_id", 0):
+        map_check_btf(task, map, map.btf, attr["btf_key_type_id"], attr["btf_value_type_id"])
+    map.btf_key_type_id = attr.get("btf_key_type_id", 0)
+    map.btf_value_type_id = attr.get("btf_value_type_id", 0)
 
 
 def _alloc_check(size: int) -> None:
@@ -408,6 +432,9 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_OBJ_GET_INFO_BY_FD: bpf_obj_get_info_by_fd,
     BPF_MAP_FREEZE: map_freeze,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: map_lookup_and_delete_elem,
+    BPF_BTF_LOAD: bpf_btf_load,
+    BPF_BTF_GET_FD_BY_ID: bpf_btf_get_fd_by_id,
+    BPF_BTF_GET_NEXT_ID: btf_get_next_id,
 }
 
 

@@ -471,6 +471,27 @@ class Profile:
     map_get_fd_by_id_open_flags: bool = False
     """6e71b04a8224 (v4.15) -- MAP_GET_FD_BY_ID takes ``open_flags``
     (BPF_F_RDONLY/BPF_F_WRONLY)."""
+    btf_load: bool = False
+    """f56a653c1fd1 and 78958fca7ead (v4.18) -- BPF_BTF_LOAD (CAP_SYS_ADMIN, CAP_BPF
+    from v5.8) and BPF_BTF_GET_FD_BY_ID; BTF objects get ids from their own
+    ``btf_idr``; a map may name a BTF fd and key/value type ids."""
+    btf_get_next_id: bool = False
+    """1b9ed84ecf26 (v5.4; id from memory) -- BPF_BTF_GET_NEXT_ID."""
+    btf_kind_max: int = 0
+    """BTF_KIND_MAX, the last BTF kind BPF_BTF_LOAD accepts (a later one: EINVAL):
+    RESTRICT (11) at v4.18, FUNC/FUNC_PROTO (13) 2d3feca8c44f v4.20, VAR/DATASEC (15)
+    1dc92851849c v5.2, FLOAT (16) b1828f0b0482 v5.13, DECL_TAG (17) b5ea834dde6b
+    v5.16, TYPE_TAG (18) 8c42d2fa4eea v5.17, ENUM64 (19) 6089fb325cf7 v6.0 (ids from
+    memory) -- the answers of libbpf's and cilium/ebpf's BTF feature probes."""
+    btf_info_name: bool = False
+    """5329722057d4 (v5.11; id from memory) -- ``struct bpf_btf_info`` grows
+    ``name``, ``name_len`` and ``kernel_btf`` (16 -> 32 bytes)."""
+    btf_load_log_true_size: bool = False
+    """47a71c1f9af0 (v6.4) -- BTF_LOAD's ``btf_log_true_size`` (written back)."""
+    btf_load_token: bool = False
+    """The BPF token series (v6.9; ids not recovered) -- ``btf_flags`` and
+    ``btf_token_fd`` in BTF_LOAD, ``open_flags`` and ``fd_by_id_token_fd`` in
+    BTF_GET_FD_BY_ID (BPF_F_TOKEN_FD only)."""
     memlock_boot_limit: int = 65536
     """RLIMIT_MEMLOCK at boot: 64 KiB, then MLOCK_LIMIT 8 MiB from 9dcc38e2813e (v5.16)."""
 
@@ -588,6 +609,9 @@ LINUX_5_10 = attrs.evolve(
     map_lookup_and_delete_elem=True,
     object_ids=True,
     map_get_fd_by_id_open_flags=True,
+    btf_load=True,
+    btf_get_next_id=True,
+    btf_kind_max=15,
 )
 
 LINUX_6_18 = attrs.evolve(
@@ -656,6 +680,10 @@ LINUX_6_18 = attrs.evolve(
     prog_load_license_after_insns=True,
     map_freeze_needs_write_fd=True,
     htab_lookup_and_delete=True,
+    btf_kind_max=19,
+    btf_info_name=True,
+    btf_load_log_true_size=True,
+    btf_load_token=True,
 )
 
 LATEST = LINUX_6_18

@@ -30,8 +30,11 @@ class BpfCmd(enum.IntEnum):
     BPF_PROG_GET_FD_BY_ID = 13
     BPF_MAP_GET_FD_BY_ID = 14
     BPF_OBJ_GET_INFO_BY_FD = 15
+    BPF_BTF_LOAD = 18
+    BPF_BTF_GET_FD_BY_ID = 19
     BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
     BPF_MAP_FREEZE = 22
+    BPF_BTF_GET_NEXT_ID = 23
 
 
 class BpfMapType(enum.IntEnum):
@@ -72,6 +75,9 @@ BPF_MAP_GET_FD_BY_ID = BpfCmd.BPF_MAP_GET_FD_BY_ID
 BPF_OBJ_GET_INFO_BY_FD = BpfCmd.BPF_OBJ_GET_INFO_BY_FD
 BPF_MAP_FREEZE = BpfCmd.BPF_MAP_FREEZE
 BPF_MAP_LOOKUP_AND_DELETE_ELEM = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM
+BPF_BTF_LOAD = BpfCmd.BPF_BTF_LOAD
+BPF_BTF_GET_FD_BY_ID = BpfCmd.BPF_BTF_GET_FD_BY_ID
+BPF_BTF_GET_NEXT_ID = BpfCmd.BPF_BTF_GET_NEXT_ID
 
 BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
 BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
@@ -245,6 +251,22 @@ _GET_ID = (
     Field("next_id", 4, 4),
     Field("open_flags", 8, 4, since="map_get_fd_by_id_open_flags"),
 )
+_BTF_LOAD = (
+    Field("btf", 0, 8, pointer=True),
+    Field("btf_log_buf", 8, 8, pointer=True),
+    Field("btf_size", 16, 4),
+    Field("btf_log_size", 20, 4),
+    Field("btf_log_level", 24, 4),
+    Field("btf_log_true_size", 28, 4, since="btf_load_log_true_size"),
+    Field("btf_flags", 32, 4, since="btf_load_token"),
+    Field("btf_token_fd", 36, 4, since="btf_load_token"),
+)
+_BTF_GET_ID = (
+    Field("start_id", 0, 4),  # btf_id / start_id
+    Field("next_id", 4, 4),
+    Field("open_flags", 8, 4, since="btf_load_token"),
+    Field("fd_by_id_token_fd", 12, 4, since="btf_load_token"),
+)
 _INFO = (
     Field("bpf_fd", 0, 4),
     Field("info_len", 4, 4),
@@ -287,6 +309,13 @@ _COMMANDS: dict[BpfCmd, tuple[tuple[Field, ...], _LastField | None, str | None]]
     BPF_MAP_GET_FD_BY_ID: (_GET_ID, None, "object_ids"),
     BPF_OBJ_GET_INFO_BY_FD: (_INFO, ((None, "info"),), "object_ids"),
     BPF_MAP_FREEZE: (_ELEM, ((None, "map_fd"),), "map_freeze"),
+    BPF_BTF_LOAD: (_BTF_LOAD, None, "btf_load"),
+    BPF_BTF_GET_FD_BY_ID: (
+        _BTF_GET_ID,
+        ((None, "start_id"), ("btf_load_token", "fd_by_id_token_fd")),
+        "btf_load",
+    ),
+    BPF_BTF_GET_NEXT_ID: (_BTF_GET_ID, ((None, "next_id"),), "btf_get_next_id"),
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: (
         _ELEM,
         ((None, "value"), ("htab_lookup_and_delete", "flags")),

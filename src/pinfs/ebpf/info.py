@@ -24,6 +24,7 @@ from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import kernel_error
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
 from pinfs.ebpf.attr import BPF_PSEUDO_MAP_FD
+from pinfs.ebpf.btf import btf_fops, btf_get_info_by_fd
 from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
 from pinfs.fs.fdtable import check_fd
@@ -104,6 +105,8 @@ def bpf_obj_get_info_by_fd(task: BpfTask, attr: dict[str, int]) -> int:
     if file is None:
         raise kernel_error(EBADFD)
     obj = bpf_file_object(file)
+    if file.f_op is btf_fops:
+        return btf_get_info_by_fd(task, file.private_data, attr)
     if isinstance(obj, BpfMap):
         return bpf_map_get_info_by_fd(task, obj, attr)
     if isinstance(obj, BpfProg):
@@ -136,6 +139,8 @@ def bpf_map_get_info_by_fd(task: BpfTask, map: BpfMap, attr: dict[str, int]) -> 
     )
     if size >= 40:
         info[24:40] = map.name.ljust(16, b"\0")
+    if size >= 80 and map.btf is not None:
+        struct.pack_into("<III", info, 64, map.btf.id, map.btf_key_type_id, map.btf_value_type_id)
     return _copy_back(task, attr, info, info_len)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 
 from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import ENOTSUPP, kernel_error
@@ -294,12 +295,18 @@ def bpf_map_offload_map_alloc(task: BpfTask, attr: dict[str, int]) -> None:
     raise kernel_error(errno.EINVAL)
 
 
-def map_create_postcheck(task: BpfTask, attr: dict[str, int]) -> bytes:
-    """``map_create`` after ``map_alloc``: the name, the BTF fd, the exclusive program
-    hash.  Returns the name (the caller frees the map on an error)."""
+def map_create_postcheck(
+    task: BpfTask, attr: dict[str, int], attach_btf: Callable[[], None] | None = None
+) -> bytes:
+    """``map_create`` after ``map_alloc``: the name, the BTF fd (``attach_btf``, in a
+    kernel with BTF objects), the exclusive program hash.  Returns the name (the
+    caller frees the map on an error)."""
     name = bpf_obj_name_cpy(attr.get("map_name", 0))
     if attr.get("btf_key_type_id", 0) or attr.get("btf_value_type_id", 0):
-        not_a_btf_or_token(task, attr.get("btf_fd", 0))
+        if attach_btf is None:
+            not_a_btf_or_token(task, attr.get("btf_fd", 0))
+        else:
+            attach_btf()
     if attr.get("excl_prog_hash", 0):
         if attr.get("excl_prog_hash_size", 0) != SHA256_DIGEST_SIZE:
             raise kernel_error(errno.EINVAL)

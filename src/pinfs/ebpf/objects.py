@@ -63,6 +63,9 @@ class BpfMap:
     frozen: bool = False  # BPF_MAP_FREEZE (v5.2)
     map_flags: int = 0  # minus BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent)
     name: bytes = b""
+    btf: Any = None  # the BTF object the map holds (map->btf), with its type ids
+    btf_key_type_id: int = 0
+    btf_value_type_id: int = 0
 
     kind = "map"
 
@@ -177,8 +180,16 @@ def bpf_map_free(map: BpfMap) -> None:
             _fd_array_put_ptr(map, old)
     map.storage.free()
     map.freed = True
+    map_put_btf(map)
     map.kernel.bpf_objects.pop(map.id, None)
     bpf_obj_free_id(map)
+
+
+def map_put_btf(map: BpfMap) -> None:
+    """``btf_put(map->btf)`` when the map goes."""
+    if map.btf is not None:
+        map.btf.put()
+        map.btf = None
 
 
 def bpf_obj_free_id(obj: BpfObject) -> None:

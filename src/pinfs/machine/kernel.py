@@ -92,6 +92,7 @@ class Kernel:
         self.attr_layouts = layouts_for(profile)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
         self.map_idr, self.prog_idr = Idr(), Idr()  # the ids bpf(2) shows (v4.13)
+        self.btf_idr = Idr()  # BTF objects' ids (v4.18)
         self._next_obj_id = 0
         self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
         self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
