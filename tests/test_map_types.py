@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 
+import attrs
 import pytest
 
 import pinfs
@@ -179,3 +180,27 @@ def test_ringbuf_helpers_and_pins() -> None:
     assert err(t.map_lookup_elem, again, b"") == errno.EINVAL  # a key pointer: EINVAL
     assert err(t.map_get_next_key, again) == 524  # NULL key: ENOTSUPP
     check_invariants(k)
+
+
+def test_v5_19_gate_narrowing_at_entry() -> None:
+    """c8644cd0efe7 (v5.19): with unprivileged_bpf_disabled, an unprivileged task may
+    still open a pinned map and read it; MAP_CREATE is EPERM at entry, before even
+    CHECK_ATTR looks (v6.5 moved the gate behind the validation)."""
+    results = {}
+    for gate in ("all", "create_load_at_entry", "map_create_prog_load"):
+        profile = attrs.evolve(LINUX_5_10, unpriv_gate_commands=gate)
+        k = pinfs.Kernel(profile, unprivileged_bpf_disabled=1)
+        root = k.init_task
+        root.mount("bpf", "/sys/fs/bpf", "bpf")
+        fd = root.map_create(uapi.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+        root.obj_pin(fd, "/sys/fs/bpf/m")
+        root.chmod("/sys/fs/bpf/m", 0o666)
+        user = k.spawn(uid=1000)
+        opened = err(user.obj_get, "/sys/fs/bpf/m", uapi.BPF_F_RDONLY)
+        bad_size = err(user.map_create, uapi.BPF_MAP_TYPE_HASH, 0, 4, 1)
+        results[gate] = (opened, bad_size)
+    assert results == {
+        "all": (errno.EPERM, errno.EPERM),
+        "create_load_at_entry": (0, errno.EPERM),
+        "map_create_prog_load": (0, errno.EPERM),  # 5.10 has no map_alloc_check_before_gate
+    }

@@ -106,7 +106,8 @@ KMALLOC_MAX_SIZE = 1 << 22
 def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     """``SYSCALL_DEFINE3(bpf)``: gate, access_ok, size, zero tail, copy, dispatch."""
     kernel = task.kernel
-    if kernel.profile.unpriv_gate_commands == "all":
+    gate = kernel.profile.unpriv_gate_commands
+    if gate == "all" or (gate == "create_load_at_entry" and cmd in _OBJECT_CREATION):
         unprivileged_gate(task)
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
@@ -137,6 +138,10 @@ def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     return handler(task, decoded)
 
 
+#: The commands c8644cd0efe7 (v5.19) still gates: those that make objects.
+_OBJECT_CREATION = (BPF_MAP_CREATE, BPF_PROG_LOAD)
+
+
 def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
     """``CHECK_ATTR``: every byte after the command's last field must be zero."""
     if any(attr[layout.check_from :]):
@@ -158,12 +163,15 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     validation (:mod:`pinfs.ebpf.mapcreate`)."""
     kernel = task.kernel
     if (
-        kernel.profile.unpriv_gate_commands != "all"
+        kernel.profile.unpriv_gate_commands == "map_create_prog_load"
         and not kernel.profile.map_alloc_check_before_gate
     ):
         unprivileged_gate(task)
     f_flags = map_create_precheck(task, attr)
-    if kernel.profile.unpriv_gate_commands != "all" and kernel.profile.map_alloc_check_before_gate:
+    if (
+        kernel.profile.unpriv_gate_commands == "map_create_prog_load"
+        and kernel.profile.map_alloc_check_before_gate
+    ):
         unprivileged_gate(task)
     map_type_capable(task, attr)
     if attr.get("map_ifindex", 0):

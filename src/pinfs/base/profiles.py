@@ -218,9 +218,12 @@ class Profile:
     Non-zero bytes up to it after a command's last field are EINVAL; past it, E2BIG."""
 
     # -- who may call bpf(2) -----------------------------------------------------------
-    unpriv_gate_commands: Literal["all", "map_create_prog_load"] = "all"
-    """1d28635abcf1 (v6.5) -- ``kernel.unprivileged_bpf_disabled`` gates only
-    MAP_CREATE and PROG_LOAD; OBJ_PIN/OBJ_GET are open to everyone."""
+    unpriv_gate_commands: Literal["all", "create_load_at_entry", "map_create_prog_load"] = "all"
+    """Which commands ``kernel.unprivileged_bpf_disabled`` gates, and where: ``all`` at
+    bpf(2) entry (seed to v5.18); ``create_load_at_entry``: c8644cd0efe7 (v5.19) --
+    only MAP_CREATE and PROG_LOAD, still at entry (before CHECK_ATTR), so OBJ_GET,
+    lookups, GET_NEXT_KEY and the rest are open to everyone; ``map_create_prog_load``:
+    1d28635abcf1 (v6.5) -- the same two, inside ``map_create`` and ``bpf_prog_load``."""
     unpriv_gate_caps: Literal["CAP_SYS_ADMIN", "CAP_BPF_or_CAP_SYS_ADMIN"] = "CAP_SYS_ADMIN"
     """2c78ee898d8f (v5.8) -- CAP_BPF alone passes the gate."""
     unpriv_sysctl_values: tuple[int, ...] = (1,)

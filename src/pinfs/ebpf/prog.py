@@ -245,7 +245,7 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
     prog_load_attr_precheck(task, attr)
-    if task.kernel.profile.unpriv_gate_commands != "all":
+    if task.kernel.profile.unpriv_gate_commands == "map_create_prog_load":
         unprivileged_gate(task)
     kernel = task.kernel
     is_gpl = False
