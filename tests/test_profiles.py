@@ -414,6 +414,20 @@ def btf_info_len(k: pinfs.Kernel) -> int | str:
     return int.from_bytes(t.mem.read(address + 4, 4), "little")
 
 
+def jit_at_boot(k: pinfs.Kernel) -> tuple[int, bool]:
+    """net.core.bpf_jit_enable at boot, and whether a loaded program is JITed."""
+    fd = k.init_task.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
+    return k.sysctl["net.core.bpf_jit_enable"], k.init_task.fd_file(fd).private_data.jited
+
+
+def jit_off(k: pinfs.Kernel) -> int:
+    return err(k.init_task.sysctl_write, "net.core.bpf_jit_enable", 0)
+
+
+def jit_without_cap_sys_admin(k: pinfs.Kernel) -> int:
+    return err(k.spawn(uid=0, caps=[]).sysctl_write, "net.core.bpf_jit_enable", 1)
+
+
 def unlimited(k: pinfs.Kernel) -> pinfs.Task:
     t = k.init_task
     inf = pinfs.machine.task.RLIM_INFINITY
@@ -630,6 +644,9 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "htab_key_value_size_check": (hash_key_plus_value, 0, E2BIG, LATEST),
     "map_types": (percpu_hash, EINVAL, 0, LINUX_4_7),
     "btf_load": (btf_loads_int, EINVAL, 0, LINUX_5_10),
+    "bpf_jit_default": (jit_at_boot, (0, False), (1, True), LATEST),
+    "bpf_jit_always_on": (jit_off, 0, EINVAL, LATEST),
+    "bpf_jit_sysctl_checked": (jit_without_cap_sys_admin, 0, errno.EPERM, LATEST),
     "btf_get_next_id": (btf_next_id, EINVAL, errno.ENOENT, LINUX_5_10),
     "btf_kind_max": (btf_with({}), EINVAL, 0, LATEST),
     "btf_info_name": (btf_info_len, "no BTF", 32, LATEST),

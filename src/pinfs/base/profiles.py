@@ -47,6 +47,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "htab_key_size_limit": (1, (1 << 32) - 1),
     "htab_value_size_limit": (1, (1 << 32) - 1),
     "linux_version_code": (0, (1 << 32) - 1),
+    "bpf_jit_default": (0, 2),
 }
 
 
@@ -304,6 +305,12 @@ class Profile:
             raise ValueError(f"Profile.bpf_attr_size must be a multiple of 8: {self.bpf_attr_size}")
         if self.refcnt_limit is not None and self.refcnt_limit >= 1 << self.refcnt_bits:
             raise ValueError("Profile.refcnt_limit must fit in refcnt_bits")
+        if self.bpf_jit_always_on and (
+            self.bpf_jit_default != 1 or not self.bpf_jit_sysctl_checked
+        ):
+            raise ValueError(
+                "Profile.bpf_jit_always_on needs bpf_jit_default=1 and bpf_jit_sysctl_checked"
+            )
         if self.unpriv_sysctl_default not in (0, *self.unpriv_sysctl_values):
             raise ValueError(
                 "Profile.unpriv_sysctl_default must be 0 or one of unpriv_sysctl_values, "
@@ -474,6 +481,20 @@ class Profile:
     map_get_fd_by_id_open_flags: bool = False
     """6e71b04a8224 (v4.15) -- MAP_GET_FD_BY_ID takes ``open_flags``
     (BPF_F_RDONLY/BPF_F_WRONLY)."""
+    bpf_jit_default: int = 0
+    """The boot value of ``net.core.bpf_jit_enable``: 0 (interpreter) at the seed;
+    1 with CONFIG_BPF_JIT_DEFAULT_ON (the reference 6.18 machine). With it on, a
+    loaded program is JITed (``prog_jited`` and a PROG_ARRAY's ``owner_jited`` 1; two
+    programs that differ in it cannot share a PROG_ARRAY).  The JIT image itself is not
+    modelled: ``jited_prog_len`` stays 0."""
+    bpf_jit_always_on: bool = False
+    """CONFIG_BPF_JIT_ALWAYS_ON, 290af86629b2 (v4.15; the reference 6.18 machine has
+    it) -- no interpreter: ``net.core.bpf_jit_enable`` is pinned to 1 (writing 0 or 2
+    is EINVAL)."""
+    bpf_jit_sysctl_checked: bool = False
+    """``proc_dointvec_minmax_bpf_enable`` (v4.15 era; id not recovered) -- writing
+    ``net.core.bpf_jit_enable`` needs CAP_SYS_ADMIN (EPERM) and a value in [0, 2]
+    (EINVAL); at the seed ``proc_dointvec`` takes any int from root."""
     btf_load: bool = False
     """f56a653c1fd1 and 78958fca7ead (v4.18) -- BPF_BTF_LOAD (CAP_SYS_ADMIN, CAP_BPF
     from v5.8) and BPF_BTF_GET_FD_BY_ID; BTF objects get ids from their own
@@ -684,6 +705,9 @@ LINUX_6_18 = attrs.evolve(
     map_freeze_needs_write_fd=True,
     htab_lookup_and_delete=True,
     btf_kind_max=19,
+    bpf_jit_default=1,
+    bpf_jit_always_on=True,
+    bpf_jit_sysctl_checked=True,
     btf_info_name=True,
     btf_load_log_true_size=True,
     btf_load_token=True,

@@ -291,6 +291,9 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
             task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"], max_insns
         )
         try:
+            # bpf_prog_select_runtime: the JIT runs when net.core.bpf_jit_enable is on
+            # (it always succeeds for what pinfs loads); then the tail-call owners
+            prog.jited = kernel.sysctl["net.core.bpf_jit_enable"] != 0
             bpf_check_tail_call(prog)
             prog.id = kernel.register_bpf_object(prog)
             bpf_prog_alloc_id(prog)

@@ -102,6 +102,7 @@ class Kernel:
             else unprivileged_bpf_disabled,
             "fs.protected_symlinks": 0,
             "fs.protected_hardlinks": 0,
+            "net.core.bpf_jit_enable": profile.bpf_jit_default,
         }
         self.nr_open = 1 << 20
         self._clock = BOOT_TIME_NS
@@ -184,11 +185,17 @@ class Kernel:
     def sysctl_store(self, cred: credmod.Cred, name: str, value: int) -> None:
         """The ``proc_handler`` of a writable sysctl: ``proc_dointvec_minmax``'s range
         (EINVAL), and for ``kernel.unprivileged_bpf_disabled`` from v5.13
-        ``bpf_unpriv_handler`` (CAP_SYS_ADMIN, and 1 is locked: EPERM)."""
+        ``bpf_unpriv_handler`` (CAP_SYS_ADMIN, and 1 is locked: EPERM); for
+        ``net.core.bpf_jit_enable`` ``proc_dointvec_minmax_bpf_enable`` per the profile."""
         path = "/proc/sys/" + name.replace(".", "/")
         if name not in SYSCTL_RANGES:
             raise kernel_error(errno.EACCES, path)  # read-only
         low, high = SYSCTL_RANGES[name]
+        if name == "net.core.bpf_jit_enable" and self.profile.bpf_jit_sysctl_checked:
+            # proc_dointvec_minmax_bpf_enable: CAP_SYS_ADMIN first, then the range
+            if not credmod.capable(cred, self.init_user_ns, credmod.CAP_SYS_ADMIN):
+                raise kernel_error(errno.EPERM, path)
+            low, high = (1, 1) if self.profile.bpf_jit_always_on else (0, 2)
         if name == "kernel.unprivileged_bpf_disabled":
             values = self.profile.unpriv_sysctl_values
             low, high = min(values), max(values)
