@@ -414,6 +414,16 @@ def btf_info_len(k: pinfs.Kernel) -> int | str:
     return int.from_bytes(t.mem.read(address + 4, 4), "little")
 
 
+def update_batch(k: pinfs.Kernel) -> int:
+    """BPF_MAP_UPDATE_BATCH of one element into a small array."""
+    t = k.init_task
+    fd = t.map_create(ARRAY, 4, 4, 1)
+    keys, values = t.mem.alloc(bytes(4)), t.mem.alloc(bytes(4))
+    attr = struct.pack("<QQQQII", 0, 0, keys, values, 1, fd).ljust(56, b"\0")
+    address = t.mem.alloc(attr.ljust(max(k.profile.bpf_attr_size, 56), b"\0"))
+    return err(t.bpf, uapi.BPF_MAP_UPDATE_BATCH, address, max(k.profile.bpf_attr_size, 56))
+
+
 def jit_at_boot(k: pinfs.Kernel) -> tuple[int, bool]:
     """net.core.bpf_jit_enable at boot, and whether a loaded program is JITed."""
     fd = k.init_task.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
@@ -645,6 +655,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_types": (percpu_hash, EINVAL, 0, LINUX_4_7),
     "btf_load": (btf_loads_int, EINVAL, 0, LINUX_5_10),
     "bpf_jit_default": (jit_at_boot, (0, False), (1, True), LATEST),
+    "map_batch_ops": (update_batch, EINVAL, 0, LINUX_5_10),
     "bpf_jit_always_on": (jit_off, 0, EINVAL, LATEST),
     "bpf_jit_sysctl_checked": (jit_without_cap_sys_admin, 0, errno.EPERM, LATEST),
     "btf_get_next_id": (btf_next_id, EINVAL, errno.ENOENT, LINUX_5_10),

@@ -25,18 +25,22 @@ from pinfs.ebpf.attr import (
     BPF_F_RDONLY,
     BPF_F_WRONLY,
     BPF_MAP_CREATE,
+    BPF_MAP_DELETE_BATCH,
     BPF_MAP_DELETE_ELEM,
     BPF_MAP_FREEZE,
     BPF_MAP_GET_FD_BY_ID,
     BPF_MAP_GET_NEXT_ID,
     BPF_MAP_GET_NEXT_KEY,
+    BPF_MAP_LOOKUP_AND_DELETE_BATCH,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+    BPF_MAP_LOOKUP_BATCH,
     BPF_MAP_LOOKUP_ELEM,
     BPF_MAP_TYPE_ARRAY_OF_MAPS,
     BPF_MAP_TYPE_HASH,
     BPF_MAP_TYPE_HASH_OF_MAPS,
     BPF_MAP_TYPE_PROG_ARRAY,
     BPF_MAP_TYPE_RINGBUF,
+    BPF_MAP_UPDATE_BATCH,
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET,
     BPF_OBJ_GET_INFO_BY_FD,
@@ -48,6 +52,7 @@ from pinfs.ebpf.attr import (
     layouts_for,
     pack_attr_in,
 )
+from pinfs.ebpf.batch import ElemOps, bpf_map_do_batch
 from pinfs.ebpf.btf import (
     bpf_btf_get_fd_by_id,
     bpf_btf_load,
@@ -260,6 +265,12 @@ def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
         raise kernel_error(errno.EINVAL)
     map, key = _map_and_key(task, attr, FMODE_READ)
     _alloc_check(bpf_map_value_size(map))
+    task.mem.write(attr["value"], bpf_map_copy_value(task, map, key))
+    return 0
+
+
+def bpf_map_copy_value(task: BpfTask, map: BpfMap, key: bytes) -> bytes:
+    """``bpf_map_copy_value``: the value user space sees (ENOENT if absent)."""
     if isinstance(map.storage, FdArray) and task.kernel.profile.fd_array_sys_lookup:
         value = bpf_fd_array_map_lookup_elem(map, key)
     elif isinstance(map.storage, HashOfMaps):
@@ -269,8 +280,7 @@ def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
         value = map.storage.lookup_elem(key)
     if value is None:
         raise kernel_error(errno.ENOENT)
-    task.mem.write(attr["value"], value)
-    return 0
+    return bytes(value)
 
 
 BPF_F_LOCK = 4
@@ -325,17 +335,21 @@ def map_update_elem(task: BpfTask, attr: dict[str, int]) -> int:
     value_size = bpf_map_value_size(map)
     _alloc_check(value_size)
     value = task.mem.read(attr["value"], value_size)
+    bpf_map_update_value(task, map, key, value, attr["flags"])
+    return 0
+
+
+def bpf_map_update_value(task: BpfTask, map: BpfMap, key: bytes, value: bytes, flags: int) -> None:
+    """``bpf_map_update_value``: by the map's kind (fd arrays and fd hashes resolve the
+    fd in the value)."""
     storage = map.storage
     if isinstance(storage, FdArray):
-        old = storage.update_elem(
-            key, value, attr["flags"], lambda fd: fd_array_get_ptr(task, map, fd)
-        )
+        old = storage.update_elem(key, value, flags, lambda fd: fd_array_get_ptr(task, map, fd))
         _put_slot(old)
     elif isinstance(storage, HashOfMaps):
-        bpf_fd_htab_map_update_elem(task, map, key, value, attr["flags"])
+        bpf_fd_htab_map_update_elem(task, map, key, value, flags)
     else:
-        storage.update_elem(key, value, attr["flags"], **_htab_order(task, map))
-    return 0
+        storage.update_elem(key, value, flags, **_htab_order(task, map))
 
 
 def bpf_fd_htab_map_update_elem(
@@ -361,10 +375,15 @@ def _htab_order(task: BpfTask, map: BpfMap) -> dict[str, bool]:
 def map_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_delete_elem``."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
+    bpf_map_delete_value(map, key)
+    return 0
+
+
+def bpf_map_delete_value(map: BpfMap, key: bytes) -> None:
+    """The type's ``map_delete_elem`` (a slot's reference is put)."""
     removed = map.storage.delete_elem(key)
     if isinstance(map.storage, (FdArray, HashOfMaps)):
         _put_slot(removed)
-    return 0
 
 
 def _put_slot(old: object) -> None:
@@ -424,6 +443,23 @@ def obj_get(task: BpfTask, attr: dict[str, int]) -> int:
     return bpf_obj_get_user(task, attr["pathname"], flags & ~BPF_F_PATH_FD, path_fd)
 
 
+def _map_batch(cmd: int) -> Callable[[BpfTask, dict[str, int]], int]:
+    """The handler of one batch command (:mod:`pinfs.ebpf.batch`), over the
+    single-element operations of this module."""
+
+    def handler(task: BpfTask, attr: dict[str, int]) -> int:
+        ops = ElemOps(
+            copy_value=lambda map, key: bpf_map_copy_value(task, map, key),
+            update_value=lambda map, key, value, flags: bpf_map_update_value(
+                task, map, key, value, flags
+            ),
+            delete_value=bpf_map_delete_value,
+        )
+        return bpf_map_do_batch(task, attr, cmd, ops)
+
+    return handler
+
+
 _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_MAP_CREATE: map_create,
     BPF_MAP_LOOKUP_ELEM: map_lookup_elem,
@@ -443,6 +479,15 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_BTF_LOAD: bpf_btf_load,
     BPF_BTF_GET_FD_BY_ID: bpf_btf_get_fd_by_id,
     BPF_BTF_GET_NEXT_ID: btf_get_next_id,
+    **{
+        cmd: _map_batch(cmd)
+        for cmd in (
+            BPF_MAP_LOOKUP_BATCH,
+            BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+            BPF_MAP_UPDATE_BATCH,
+            BPF_MAP_DELETE_BATCH,
+        )
+    },
 }
 
 

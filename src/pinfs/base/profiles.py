@@ -495,6 +495,12 @@ class Profile:
     """``proc_dointvec_minmax_bpf_enable`` (v4.15 era; id not recovered) -- writing
     ``net.core.bpf_jit_enable`` needs CAP_SYS_ADMIN (EPERM) and a value in [0, 2]
     (EINVAL); at the seed ``proc_dointvec`` takes any int from root."""
+    map_batch_ops: bool = False
+    """cb4d03ab499d and its series (v5.6; ids from memory) -- BPF_MAP_LOOKUP_BATCH,
+    LOOKUP_AND_DELETE_BATCH, UPDATE_BATCH, DELETE_BATCH: arrays have the generic
+    lookup/update (``generic_map_*_batch``), the hash types all four (hash lookups walk
+    buckets: ``in_batch``/``out_batch`` are bucket indexes, ENOSPC when a bucket does
+    not fit), fd arrays, perf arrays and ring buffers none (ENOTSUPP)."""
     btf_load: bool = False
     """f56a653c1fd1 and 78958fca7ead (v4.18) -- BPF_BTF_LOAD (CAP_SYS_ADMIN, CAP_BPF
     from v5.8) and BPF_BTF_GET_FD_BY_ID; BTF objects get ids from their own
@@ -635,6 +641,7 @@ LINUX_5_10 = attrs.evolve(
     map_get_fd_by_id_open_flags=True,
     btf_load=True,
     btf_get_next_id=True,
+    map_batch_ops=True,
     btf_kind_max=15,
 )
 

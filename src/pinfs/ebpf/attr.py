@@ -35,6 +35,10 @@ class BpfCmd(enum.IntEnum):
     BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
     BPF_MAP_FREEZE = 22
     BPF_BTF_GET_NEXT_ID = 23
+    BPF_MAP_LOOKUP_BATCH = 24
+    BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25
+    BPF_MAP_UPDATE_BATCH = 26
+    BPF_MAP_DELETE_BATCH = 27
 
 
 class BpfMapType(enum.IntEnum):
@@ -78,6 +82,10 @@ BPF_MAP_LOOKUP_AND_DELETE_ELEM = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM
 BPF_BTF_LOAD = BpfCmd.BPF_BTF_LOAD
 BPF_BTF_GET_FD_BY_ID = BpfCmd.BPF_BTF_GET_FD_BY_ID
 BPF_BTF_GET_NEXT_ID = BpfCmd.BPF_BTF_GET_NEXT_ID
+BPF_MAP_LOOKUP_BATCH = BpfCmd.BPF_MAP_LOOKUP_BATCH
+BPF_MAP_LOOKUP_AND_DELETE_BATCH = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH
+BPF_MAP_UPDATE_BATCH = BpfCmd.BPF_MAP_UPDATE_BATCH
+BPF_MAP_DELETE_BATCH = BpfCmd.BPF_MAP_DELETE_BATCH
 
 BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
 BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
@@ -267,6 +275,16 @@ _BTF_GET_ID = (
     Field("open_flags", 8, 4, since="btf_load_token"),
     Field("fd_by_id_token_fd", 12, 4, since="btf_load_token"),
 )
+_BATCH = (
+    Field("in_batch", 0, 8, pointer=True),
+    Field("out_batch", 8, 8, pointer=True),
+    Field("keys", 16, 8, pointer=True),
+    Field("values", 24, 8, pointer=True),
+    Field("count", 32, 4),
+    Field("map_fd", 36, 4),
+    Field("elem_flags", 40, 8),
+    Field("flags", 48, 8),
+)
 _INFO = (
     Field("bpf_fd", 0, 4),
     Field("info_len", 4, 4),
@@ -316,6 +334,10 @@ _COMMANDS: dict[BpfCmd, tuple[tuple[Field, ...], _LastField | None, str | None]]
         "btf_load",
     ),
     BPF_BTF_GET_NEXT_ID: (_BTF_GET_ID, ((None, "next_id"),), "btf_get_next_id"),
+    BPF_MAP_LOOKUP_BATCH: (_BATCH, None, "map_batch_ops"),
+    BPF_MAP_LOOKUP_AND_DELETE_BATCH: (_BATCH, None, "map_batch_ops"),
+    BPF_MAP_UPDATE_BATCH: (_BATCH, None, "map_batch_ops"),
+    BPF_MAP_DELETE_BATCH: (_BATCH, None, "map_batch_ops"),
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: (
         _ELEM,
         ((None, "value"), ("htab_lookup_and_delete", "flags")),

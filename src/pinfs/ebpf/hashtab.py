@@ -203,6 +203,11 @@ class HashTab:
             return self._buckets[self._nonempty[i]][0][0]
         raise kernel_error(errno.ENOENT)
 
+    def bucket_keys(self, index: int) -> list[bytes]:
+        """The keys in bucket ``index``, in chain order (the batch commands walk
+        buckets)."""
+        return [k for k, _ in self._buckets.get(index, [])]
+
     def free(self) -> None:
         """``htab_map_free`` / ``delete_all_elements``: drop every element."""
         self._buckets.clear()
