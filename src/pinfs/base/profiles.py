@@ -22,9 +22,10 @@ Presets are plain lists of values: :data:`SEED` (commit b2197755, the default),
 
 Not modelled in any profile (no observable difference in a synchronous, LSM-free
 model): ``put_after_rcu`` (v5.2 frees after an RCU grace period) and
-``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF links, BTF and BPF tokens
-are out of scope, so ``link_objects``, ``btf_map_dump``, ``iter_link_readable`` and
-``delegation_options`` have no switch.
+``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF links and BPF tokens are
+out of scope, and bpffs does not render maps through their BTF, so ``link_objects``,
+``btf_map_dump``, ``iter_link_readable`` and ``delegation_options`` have no switch
+(BTF objects themselves are modelled: ``btf_load`` and after).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ profile (they grew with the fields).
 Not modelled: the JIT (``jited_prog_len`` is 0), the verifier's rewriting and
 statistics (``xlated_prog_len`` is the loaded length; ``verified_insns``, run time and
 counts are 0; the instruction dumps behind ``xlated_prog_insns`` /
-``jited_prog_insns`` are not written), BTF, links, netns and offload fields.
+``jited_prog_insns`` are not written), links, netns and offload fields.  BTF objects'
+info is :func:`pinfs.ebpf.btf.btf_get_info_by_fd`; a map's BTF ids are filled.
 """
 
 from __future__ import annotations

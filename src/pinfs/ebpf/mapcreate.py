@@ -9,8 +9,9 @@ the type; the type's ``map_alloc_check`` (flags and sizes); ``map_ifindex``.  Af
 the allocation (:func:`map_create_postcheck`): ``bpf_obj_name_cpy``, the BTF fd,
 ``excl_prog_hash``.
 
-Not modelled: BTF objects (every BTF fd is "not a BTF": EBADF or EINVAL), BPF tokens
-(likewise), offload devices (``lo`` is ifindex 1 and cannot offload), NUMA (one node).
+BTF fds are resolved by :mod:`pinfs.ebpf.btf` in kernels that have BTF objects (older
+ones say "not a BTF": EBADF or EINVAL).  Not modelled: BPF tokens (any fd given as one
+is EBADF or EINVAL), offload devices (``lo`` is ifindex 1 and cannot offload), NUMA (one node).
 """
 
 from __future__ import annotations
