@@ -33,6 +33,7 @@ from pinfs.ebpf.ids import bpf_obj_get_next_id
 from pinfs.ebpf.mapcreate import bpf_capable, not_a_btf_or_token
 from pinfs.ebpf.objects import anon_inode_getfd
 from pinfs.ebpf.prog import verifier_log_attr_valid
+from pinfs.ebpf.uarg import bpf_check_uarg_tail_zero
 from pinfs.fs.fdtable import check_fd
 from pinfs.vfs import File, FileOperations
 
@@ -419,20 +420,12 @@ def btf_get_next_id(task: BpfTask, attr: dict[str, int]) -> int:
     return bpf_obj_get_next_id(task, attr, task.kernel.btf_idr)
 
 
-def btf_info_size(profile: Any) -> int:
-    """``sizeof(struct bpf_btf_info)``: 16, 32 with ``name``, ``name_len`` and
-    ``kernel_btf`` (5329722057d4, v5.11)."""
-    return 32 if profile.btf_info_name else 16
-
-
 def btf_get_info_by_fd(task: BpfTask, btf: Btf, attr: dict[str, int]) -> int:
     """``bpf_btf_get_info_by_fd`` + ``btf_get_info_by_fd``: the tail check, the
     caller's struct read, the blob copied into ``btf`` (up to ``btf_size``), the id,
     the real size; a name buffer and its length go together (EINVAL); the name
     (empty for loaded BTF) fits or ENOSPC after the copy-back."""
-    from pinfs.ebpf.info import bpf_check_uarg_tail_zero  # noqa: PLC0415 - info imports btf
-
-    size = btf_info_size(task.kernel.profile)
+    size = 32 if task.kernel.profile.btf_info_name else 16  # sizeof(struct bpf_btf_info)
     bpf_check_uarg_tail_zero(task, attr["info"], size, attr["info_len"])
     info_copy = min(size, attr["info_len"])
     info = bytearray(task.mem.read(attr["info"], info_copy).ljust(32, b"\0"))

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import kernel_error
-from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
 from pinfs.ebpf.attr import BPF_PSEUDO_MAP_FD
 from pinfs.ebpf.btf import btf_fops, btf_get_info_by_fd
 from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
+from pinfs.ebpf.uarg import bpf_check_uarg_tail_zero
 from pinfs.fs.fdtable import check_fd
 
 if TYPE_CHECKING:
@@ -85,18 +85,6 @@ def bpf_prog_calc_tag(insns: bytes, sha256: bool) -> bytes:
             was_ld_map = False
     digest = hashlib.sha256 if sha256 else hashlib.sha1
     return digest(bytes(out)).digest()[:BPF_TAG_SIZE]
-
-
-def bpf_check_uarg_tail_zero(task: BpfTask, uaddr: int, expected: int, actual: int) -> None:
-    """``bpf_check_uarg_tail_zero``: not beyond a page (E2BIG), readable (EFAULT),
-    and zero past what the kernel knows (E2BIG)."""
-    if actual > PAGE_SIZE:
-        raise kernel_error(errno.E2BIG)
-    if uaddr + actual > TASK_SIZE_MAX:  # access_ok
-        raise kernel_error(errno.EFAULT)
-    for address in range(uaddr + expected, uaddr + actual):  # get_user, byte by byte
-        if task.mem.read(address, 1) != b"\0":
-            raise kernel_error(errno.E2BIG)
 
 
 def bpf_obj_get_info_by_fd(task: BpfTask, attr: dict[str, int]) -> int:
