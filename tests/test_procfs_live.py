@@ -12,7 +12,6 @@ fdinfo's keys in order and every value but these, normalised and why:
   (two maps get ids one apart on both sides);
 * a map's ``memlock``: v6.18 prints ``map_mem_usage`` (allocator-specific), pinfs the
   seed's page charge;
-* ``prog_jited``: pinfs has no JIT (0), this machine JITs (1);
 * ``verified_insns``: the verifier's analysis is not modelled, pinfs prints no line.
 
 Nothing is written to a live sysctl: those are global, not namespaced.
@@ -151,8 +150,6 @@ def _normalised_bpf_fdinfo(t: Any, fd: int) -> dict[str, str]:
     if "map_type" in info:
         info["memlock"] = "n"
     info.pop("verified_insns", None)
-    if "prog_jited" in info:
-        info["prog_jited"] = "jit"
     return info
 
 

@@ -23,6 +23,7 @@ import pinfs
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
 from pinfs.base.uapi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD
+from pinfs.ebpf import attr as uapi
 from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
@@ -353,6 +354,104 @@ def unprivileged_bad_sizes(k: pinfs.Kernel) -> int:
     return err(k.spawn(uid=1000).map_create, pinfs.BPF_MAP_TYPE_HASH, 0, 4, 1)
 
 
+def percpu_hash(k: pinfs.Kernel) -> int:
+    return err(unlimited(k).map_create, uapi.BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 1)
+
+
+def unprivileged_lru(k: pinfs.Kernel) -> tuple[int, int]:
+    """(an LRU with value_size 0, a valid LRU), for uid 1000 with the gate open."""
+    k.sysctl["kernel.unprivileged_bpf_disabled"] = 0
+    t = k.spawn(uid=1000)
+    return (
+        err(t.map_create, uapi.BPF_MAP_TYPE_LRU_HASH, 4, 0, 1),
+        err(t.map_create, uapi.BPF_MAP_TYPE_LRU_HASH, 4, 4, 1),
+    )
+
+
+#: libbpf's probe_kern_btf_float: one FLOAT "float" of 4 bytes.
+FLOAT_BTF = (
+    struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 12, 12, 7)
+    + struct.pack("<III", 1, 16 << 24, 4)
+    + b"\0float\0"
+)
+
+
+def btf_with(at: dict[int, int]) -> Script:
+    """BTF_LOAD of the float probe with u32 fields set at byte offsets."""
+
+    def script(k: pinfs.Kernel) -> int | str:
+        t = k.init_task
+        blob = t.mem.alloc(FLOAT_BTF)
+        attr = bytearray(168)
+        attr[0:20] = struct.pack("<QQI", blob, 0, len(FLOAT_BTF))
+        for offset, value in at.items():
+            attr[offset : offset + 4] = struct.pack("<I", value)
+        size = max(k.profile.bpf_attr_size, 48)
+        address = t.mem.alloc(bytes(attr[:size]))
+        try:
+            return err(t.bpf, uapi.BPF_BTF_LOAD, address, size)
+        finally:
+            t.mem.free(address)
+            t.mem.free(blob)
+
+    return script
+
+
+def load_int_btf(k: pinfs.Kernel) -> int:
+    """BTF_LOAD of libbpf's probe_kern_btf blob (one INT) as root: the fd."""
+    int_btf = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 16, 16, 5)
+    int_btf += struct.pack("<IIII", 1, 1 << 24, 4, 1 << 24 | 32) + b"\0int\0"
+    t = k.init_task
+    blob = t.mem.alloc(int_btf)
+    address = t.mem.alloc(struct.pack("<QQI", blob, 0, len(int_btf)).ljust(48, b"\0"))
+    return t.bpf(uapi.BPF_BTF_LOAD, address, 48)
+
+
+def btf_loads_int(k: pinfs.Kernel) -> int:
+    return err(load_int_btf, k)
+
+
+def btf_next_id(k: pinfs.Kernel) -> int:
+    address = k.init_task.mem.alloc(bytes(48))
+    return err(k.init_task.bpf, uapi.BPF_BTF_GET_NEXT_ID, address, 48)
+
+
+def btf_info_len(k: pinfs.Kernel) -> int | str:
+    """The info_len BTF's OBJ_GET_INFO_BY_FD writes back for a 32-byte buffer."""
+    t = k.init_task
+    if btf_loads_int(k):
+        return "no BTF"
+    fd = load_int_btf(k)
+    info = t.mem.alloc(bytes(32))
+    address = t.mem.alloc(struct.pack("<IIQ", fd, 32, info).ljust(48, b"\0"))
+    t.bpf(uapi.BPF_OBJ_GET_INFO_BY_FD, address, 48)
+    return int.from_bytes(t.mem.read(address + 4, 4), "little")
+
+
+def update_batch(k: pinfs.Kernel) -> int:
+    """BPF_MAP_UPDATE_BATCH of one element into a small array."""
+    t = k.init_task
+    fd = t.map_create(ARRAY, 4, 4, 1)
+    keys, values = t.mem.alloc(bytes(4)), t.mem.alloc(bytes(4))
+    attr = struct.pack("<QQQQII", 0, 0, keys, values, 1, fd).ljust(56, b"\0")
+    address = t.mem.alloc(attr.ljust(max(k.profile.bpf_attr_size, 56), b"\0"))
+    return err(t.bpf, uapi.BPF_MAP_UPDATE_BATCH, address, max(k.profile.bpf_attr_size, 56))
+
+
+def jit_at_boot(k: pinfs.Kernel) -> tuple[int, bool]:
+    """net.core.bpf_jit_enable at boot, and whether a loaded program is JITed."""
+    fd = k.init_task.prog_load(pinfs.BPF_PROG_TYPE_SOCKET_FILTER, RETURN_ZERO)
+    return k.sysctl["net.core.bpf_jit_enable"], k.init_task.fd_file(fd).private_data.jited
+
+
+def jit_off(k: pinfs.Kernel) -> int:
+    return err(k.init_task.sysctl_write, "net.core.bpf_jit_enable", 0)
+
+
+def jit_without_cap_sys_admin(k: pinfs.Kernel) -> int:
+    return err(k.spawn(uid=0, caps=[]).sysctl_write, "net.core.bpf_jit_enable", 1)
+
+
 def unlimited(k: pinfs.Kernel) -> pinfs.Task:
     t = k.init_task
     inf = pinfs.machine.task.RLIM_INFINITY
@@ -619,6 +718,18 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_create_flags": (raw_attr(MAP, {16: le32(1 << 6)}), EINVAL, 0, LINUX_5_10),
     "map_alloc_check_before_gate": (unprivileged_bad_sizes, errno.EPERM, EINVAL, LATEST),
     "htab_key_value_size_check": (hash_key_plus_value, 0, E2BIG, LATEST),
+    "map_types": (percpu_hash, EINVAL, 0, LINUX_4_7),
+    "btf_load": (btf_loads_int, EINVAL, 0, LINUX_5_10),
+    "bpf_jit_default": (jit_at_boot, (0, False), (1, True), LATEST),
+    "map_batch_ops": (update_batch, EINVAL, 0, LINUX_5_10),
+    "bpf_jit_always_on": (jit_off, 0, EINVAL, LATEST),
+    "bpf_jit_sysctl_checked": (jit_without_cap_sys_admin, 0, errno.EPERM, LATEST),
+    "btf_get_next_id": (btf_next_id, EINVAL, errno.ENOENT, LINUX_5_10),
+    "btf_kind_max": (btf_with({}), EINVAL, 0, LATEST),
+    "btf_info_name": (btf_info_len, "no BTF", 32, LATEST),
+    "btf_load_log_true_size": (btf_with({28: 5}), EINVAL, 0, LATEST),
+    "btf_load_token": (btf_with({32: 1 << 16, 36: 99}), EINVAL, errno.EBADF, LATEST),
+    "lru_map_cap_check": (unprivileged_lru, (EINVAL, EINVAL), (EINVAL, errno.EPERM), LATEST),
     "array_value_size_check": (array_value_int_max, 0, E2BIG, LATEST),
     "htab_check_flags_before_alloc": (full_hash_exist, E2BIG, errno.ENOENT, LINUX_4_7),
     "prog_load_prog_flags": (raw_attr(PROG, {44: le32(1)}, "prog"), EINVAL, 0, LINUX_5_10),

@@ -20,19 +20,29 @@ from pinfs.base.syscall import syscall
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX, UserMemory
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.attr import (
+    BPF_BTF_GET_FD_BY_ID,
+    BPF_BTF_GET_NEXT_ID,
+    BPF_BTF_LOAD,
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
     BPF_F_WRONLY,
     BPF_MAP_CREATE,
+    BPF_MAP_DELETE_BATCH,
     BPF_MAP_DELETE_ELEM,
     BPF_MAP_FREEZE,
     BPF_MAP_GET_FD_BY_ID,
     BPF_MAP_GET_NEXT_ID,
     BPF_MAP_GET_NEXT_KEY,
+    BPF_MAP_LOOKUP_AND_DELETE_BATCH,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM,
+    BPF_MAP_LOOKUP_BATCH,
     BPF_MAP_LOOKUP_ELEM,
+    BPF_MAP_TYPE_ARRAY_OF_MAPS,
     BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_HASH_OF_MAPS,
     BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAP_TYPE_RINGBUF,
+    BPF_MAP_UPDATE_BATCH,
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET,
     BPF_OBJ_GET_INFO_BY_FD,
@@ -43,6 +53,14 @@ from pinfs.ebpf.attr import (
     CommandLayout,
     layouts_for,
     pack_attr_in,
+)
+from pinfs.ebpf.batch import ElemOps, bpf_map_do_batch
+from pinfs.ebpf.btf import (
+    bpf_btf_get_fd_by_id,
+    bpf_btf_load,
+    btf_get_by_fd,
+    btf_get_next_id,
+    map_check_btf,
 )
 from pinfs.ebpf.context import BpfKernel, BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
@@ -55,11 +73,16 @@ from pinfs.ebpf.ids import (
     prog_get_next_id,
 )
 from pinfs.ebpf.info import bpf_obj_get_info_by_fd
+from pinfs.ebpf.lru import LruHash, lru_lookup_and_delete
 from pinfs.ebpf.mapcreate import (
+    HASH_TYPES,
     bpf_map_offload_map_alloc,
     map_create_postcheck,
     map_create_precheck,
+    map_type_capable,
 )
+from pinfs.ebpf.mapinmap import HashOfMaps
+from pinfs.ebpf.maptypes import map_alloc
 from pinfs.ebpf.objects import (
     FMODE_READ,
     FMODE_WRITE,
@@ -69,11 +92,13 @@ from pinfs.ebpf.objects import (
     bpf_file_object,
     bpf_map_fdget,
     bpf_map_new_fd,
+    bpf_map_put,
     bpf_obj_free_id,
     bpf_prog_put,
     fd_array_get_ptr,
-    find_and_alloc_map,
+    map_put_btf,
 )
+from pinfs.ebpf.percpu import bpf_map_value_size
 from pinfs.ebpf.prog import bpf_prog_load
 from pinfs.fs.fdtable import FdTable
 from pinfs.fs.namei import FsStruct, PathArg, fspath_arg
@@ -85,10 +110,18 @@ from pinfs.vfs import File
 KMALLOC_MAX_SIZE = 1 << 22
 
 
+def gated_at_entry(task: BpfTask, cmd: int) -> bool:
+    """Whether ``cmd`` meets the unprivileged gate on entry to bpf(2), before its attr
+    is read: every command until v5.19, MAP_CREATE and PROG_LOAD from c8644cd0efe7;
+    from v6.5 the gate sits inside those two handlers instead."""
+    gate = task.kernel.profile.unpriv_gate_commands
+    return gate == "all" or (gate == "create_load_at_entry" and cmd in _OBJECT_CREATION)
+
+
 def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     """``SYSCALL_DEFINE3(bpf)``: gate, access_ok, size, zero tail, copy, dispatch."""
     kernel = task.kernel
-    if kernel.profile.unpriv_gate_commands == "all":
+    if gated_at_entry(task, cmd):
         unprivileged_gate(task)
     if uattr + 1 > TASK_SIZE_MAX:  # access_ok(VERIFY_READ, uattr, 1)
         raise kernel_error(errno.EFAULT)
@@ -119,6 +152,10 @@ def sys_bpf(task: BpfTask, cmd: int, uattr: int, size: int) -> int:
     return handler(task, decoded)
 
 
+#: The commands c8644cd0efe7 (v5.19) still gates: those that make objects.
+_OBJECT_CREATION = (BPF_MAP_CREATE, BPF_PROG_LOAD)
+
+
 def _check_attr(layout: CommandLayout, attr: bytes) -> dict[str, int]:
     """``CHECK_ATTR``: every byte after the command's last field must be zero."""
     if any(attr[layout.check_from :]):
@@ -140,18 +177,20 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     validation (:mod:`pinfs.ebpf.mapcreate`)."""
     kernel = task.kernel
     if (
-        kernel.profile.unpriv_gate_commands != "all"
+        kernel.profile.unpriv_gate_commands == "map_create_prog_load"
         and not kernel.profile.map_alloc_check_before_gate
     ):
         unprivileged_gate(task)
     f_flags = map_create_precheck(task, attr)
-    if kernel.profile.unpriv_gate_commands != "all" and kernel.profile.map_alloc_check_before_gate:
+    if (
+        kernel.profile.unpriv_gate_commands == "map_create_prog_load"
+        and kernel.profile.map_alloc_check_before_gate
+    ):
         unprivileged_gate(task)
+    map_type_capable(task, attr)
     if attr.get("map_ifindex", 0):
         bpf_map_offload_map_alloc(task, attr)
-    storage = find_and_alloc_map(
-        kernel, attr["map_type"], attr["key_size"], attr["value_size"], attr["max_entries"]
-    )
+    storage = map_alloc(task, attr)
     map = BpfMap(
         kernel,
         0,
@@ -164,11 +203,13 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
     )
     map.map_flags = attr.get("map_flags", 0) & ~(BPF_F_RDONLY | BPF_F_WRONLY)
     try:
-        map.name = map_create_postcheck(task, attr)
+        attach = (lambda: map_attach_btf(task, map, attr)) if kernel.profile.btf_load else None
+        map.name = map_create_postcheck(task, attr, attach)
         bpf_charge_memlock(task, map)
     except BaseException:
         storage.free()
         map.freed = True
+        map_put_btf(map)
         raise
     map.id = kernel.register_bpf_object(map)
     bpf_map_alloc_id(map)
@@ -182,9 +223,20 @@ def map_create(task: BpfTask, attr: dict[str, int]) -> int:
             map.user = None
         storage.free()
         map.freed = True
+        map_put_btf(map)
         kernel.bpf_objects.pop(map.id, None)
         bpf_obj_free_id(map)
         raise
+
+
+def map_attach_btf(task: BpfTask, map: BpfMap, attr: dict[str, int]) -> None:
+    """``map_create``'s BTF step: ``btf_get_by_fd`` (EBADF/EINVAL), held by the map,
+    then ``map_check_btf`` when a value type is named."""
+    map.btf = btf_get_by_fd(task, attr.get("btf_fd", 0))
+    if attr.get("btf_value_type_id", 0):
+        map_check_btf(task, map, map.btf, attr["btf_key_type_id"], attr["btf_value_type_id"])
+    map.btf_key_type_id = attr.get("btf_key_type_id", 0)
+    map.btf_value_type_id = attr.get("btf_value_type_id", 0)
 
 
 def _alloc_check(size: int) -> None:
@@ -194,10 +246,19 @@ def _alloc_check(size: int) -> None:
 
 def _map_and_key(task: BpfTask, attr: dict[str, int], need_mode: int) -> tuple[BpfMap, bytes]:
     """``fdget`` + ``__bpf_map_get`` (EBADF/EINVAL), the fd's mode (EPERM), then copy
-    the key (EFAULT)."""
+    the key (EFAULT; ``__bpf_copy_key``: a map without keys, a ring buffer, takes
+    only a NULL key, EINVAL otherwise)."""
     map = bpf_map_fdget(task, attr["map_fd"], need_mode)
+    return map, _copy_key(task, map, attr["key"])
+
+
+def _copy_key(task: BpfTask, map: BpfMap, ukey: int) -> bytes:
+    if map.key_size == 0:
+        if ukey:
+            raise kernel_error(errno.EINVAL)
+        return b""
     _alloc_check(map.key_size)
-    return map, task.mem.read(attr["key"], map.key_size)
+    return task.mem.read(ukey, map.key_size)
 
 
 def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
@@ -212,15 +273,23 @@ def map_lookup_elem(task: BpfTask, attr: dict[str, int]) -> int:
         bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
         raise kernel_error(errno.EINVAL)
     map, key = _map_and_key(task, attr, FMODE_READ)
-    _alloc_check(map.value_size)
+    _alloc_check(bpf_map_value_size(map))
+    task.mem.write(attr["value"], bpf_map_copy_value(task, map, key))
+    return 0
+
+
+def bpf_map_copy_value(task: BpfTask, map: BpfMap, key: bytes) -> bytes:
+    """``bpf_map_copy_value``: the value user space sees (ENOENT if absent)."""
     if isinstance(map.storage, FdArray) and task.kernel.profile.fd_array_sys_lookup:
         value = bpf_fd_array_map_lookup_elem(map, key)
+    elif isinstance(map.storage, HashOfMaps):
+        inner = map.storage.lookup_elem(key)  # bpf_fd_htab_map_lookup_elem
+        value = None if inner is None else _map_id(inner)
     else:
         value = map.storage.lookup_elem(key)
     if value is None:
         raise kernel_error(errno.ENOENT)
-    task.mem.write(attr["value"], value)
-    return 0
+    return bytes(value)
 
 
 BPF_F_LOCK = 4
@@ -237,41 +306,73 @@ def map_lookup_and_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
     map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ | FMODE_WRITE)
     if flags & BPF_F_LOCK:
         raise kernel_error(errno.EINVAL)
-    _alloc_check(map.key_size)
-    key = task.mem.read(attr["key"], map.key_size)
-    if map.map_type != BPF_MAP_TYPE_HASH or not task.kernel.profile.htab_lookup_and_delete:
+    key = _copy_key(task, map, attr["key"])
+    if map.map_type not in HASH_TYPES or not task.kernel.profile.htab_lookup_and_delete:
         raise kernel_error(ENOTSUPP)
-    value = map.storage.lookup_elem(key)
+    _alloc_check(bpf_map_value_size(map))
+    if isinstance(map.storage, LruHash):
+        value = lru_lookup_and_delete(map.storage, key)
+    else:
+        value = map.storage.lookup_elem(key)
+        if value is not None:
+            map.storage.delete_elem(key)
     if value is None:
         raise kernel_error(errno.ENOENT)
-    map.storage.delete_elem(key)
     task.mem.write(attr["value"], value)
     return 0
 
 
 def bpf_fd_array_map_lookup_elem(map: BpfMap, key: bytes) -> bytes | None:
     """``bpf_fd_array_map_lookup_elem`` (v4.13): a PROG_ARRAY slot reads as the
-    program's id; types without ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
-    if map.map_type != BPF_MAP_TYPE_PROG_ARRAY:
+    program's id, an ARRAY_OF_MAPS slot as the map's; types without
+    ``map_fd_sys_lookup_elem`` are ENOTSUPP."""
+    if map.map_type not in (BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS):
         raise kernel_error(ENOTSUPP)
-    prog = map.storage.slots.get(int.from_bytes(key, "little"))
-    return None if prog is None else int(prog.idr_id).to_bytes(4, "little")
+    held = map.storage.slots.get(int.from_bytes(key, "little"))
+    return None if held is None else _map_id(held)
+
+
+def _map_id(obj: object) -> bytes:
+    """``bpf_map_fd_sys_lookup_elem`` / ``prog_fd_array_sys_lookup_elem``: the id."""
+    assert isinstance(obj, (BpfMap, BpfProg))
+    return int(obj.idr_id).to_bytes(4, "little")
 
 
 def map_update_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_update_elem``: the value is copied before the flags are looked at."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
-    _alloc_check(map.value_size)
-    value = task.mem.read(attr["value"], map.value_size)
+    value_size = bpf_map_value_size(map)
+    _alloc_check(value_size)
+    value = task.mem.read(attr["value"], value_size)
+    bpf_map_update_value(task, map, key, value, attr["flags"])
+    return 0
+
+
+def bpf_map_update_value(task: BpfTask, map: BpfMap, key: bytes, value: bytes, flags: int) -> None:
+    """``bpf_map_update_value``: by the map's kind (fd arrays and fd hashes resolve the
+    fd in the value)."""
     storage = map.storage
     if isinstance(storage, FdArray):
-        old = storage.update_elem(
-            key, value, attr["flags"], lambda fd: fd_array_get_ptr(task, map, fd)
-        )
+        old = storage.update_elem(key, value, flags, lambda fd: fd_array_get_ptr(task, map, fd))
         _put_slot(old)
+    elif isinstance(storage, HashOfMaps):
+        bpf_fd_htab_map_update_elem(task, map, key, value, flags)
     else:
-        storage.update_elem(key, value, attr["flags"], **_htab_order(task, map))
-    return 0
+        storage.update_elem(key, value, flags, **_htab_order(task, map))
+
+
+def bpf_fd_htab_map_update_elem(
+    task: BpfTask, map: BpfMap, key: bytes, value: bytes, flags: int
+) -> None:
+    """``bpf_fd_htab_map_update_elem``: the fd first (``map_fd_get_ptr``), then the
+    hash update; on its failure the new reference is put, on success the old one."""
+    inner = fd_array_get_ptr(task, map, int.from_bytes(value, "little"))
+    try:
+        old = map.storage.update_elem(key, inner, flags)
+    except BaseException:
+        _put_slot(inner)
+        raise
+    _put_slot(old)
 
 
 def _htab_order(task: BpfTask, map: BpfMap) -> dict[str, bool]:
@@ -283,28 +384,40 @@ def _htab_order(task: BpfTask, map: BpfMap) -> dict[str, bool]:
 def map_delete_elem(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_delete_elem``."""
     map, key = _map_and_key(task, attr, FMODE_WRITE)
-    removed = map.storage.delete_elem(key)
-    if isinstance(map.storage, FdArray):
-        _put_slot(removed)
+    bpf_map_delete_value(map, key)
     return 0
+
+
+def bpf_map_delete_value(map: BpfMap, key: bytes) -> None:
+    """The type's ``map_delete_elem`` (a slot's reference is put)."""
+    removed = map.storage.delete_elem(key)
+    if isinstance(map.storage, (FdArray, HashOfMaps)):
+        _put_slot(removed)
 
 
 def _put_slot(old: object) -> None:
     if isinstance(old, BpfProg):
         bpf_prog_put(old)
+    elif isinstance(old, BpfMap):
+        bpf_map_put(old)
 
 
 def map_get_next_key(task: BpfTask, attr: dict[str, int]) -> int:
     """``map_get_next_key``: the key must be readable (NULL is EFAULT at the seed)."""
     if attr["key"] == 0 and task.kernel.profile.get_next_key_null_start:
         map = bpf_map_fdget(task, attr["map_fd"], FMODE_READ)
-        start: bytes | None = None if map.map_type == BPF_MAP_TYPE_HASH else b"\xff" * 4
+        start: bytes | None = None if _keyed_by_hash(map) else b"\xff" * 4
         next_key = map.storage.get_next_key(start)  # NULL: the first key (v4.12)
     else:
         map, key = _map_and_key(task, attr, FMODE_READ)
         next_key = map.storage.get_next_key(key)
     task.mem.write(attr["next_key"], next_key)
     return 0
+
+
+def _keyed_by_hash(map: BpfMap) -> bool:
+    """Hash maps (and ring buffers) start from a NULL key; arrays from index U32_MAX."""
+    return map.map_type in (*HASH_TYPES, BPF_MAP_TYPE_HASH_OF_MAPS, BPF_MAP_TYPE_RINGBUF)
 
 
 def _path_fd(attr: dict[str, int]) -> int | None:
@@ -340,6 +453,23 @@ def obj_get(task: BpfTask, attr: dict[str, int], copied: bytes | None = None) ->
     return bpf_obj_get_user(task, attr["pathname"], flags & ~BPF_F_PATH_FD, path_fd, copied)
 
 
+def _map_batch(cmd: int) -> Callable[[BpfTask, dict[str, int]], int]:
+    """The handler of one batch command (:mod:`pinfs.ebpf.batch`), over the
+    single-element operations of this module."""
+
+    def handler(task: BpfTask, attr: dict[str, int]) -> int:
+        ops = ElemOps(
+            copy_value=lambda map, key: bpf_map_copy_value(task, map, key),
+            update_value=lambda map, key, value, flags: bpf_map_update_value(
+                task, map, key, value, flags
+            ),
+            delete_value=bpf_map_delete_value,
+        )
+        return bpf_map_do_batch(task, attr, cmd, ops)
+
+    return handler
+
+
 _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_MAP_CREATE: map_create,
     BPF_MAP_LOOKUP_ELEM: map_lookup_elem,
@@ -356,6 +486,18 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_OBJ_GET_INFO_BY_FD: bpf_obj_get_info_by_fd,
     BPF_MAP_FREEZE: map_freeze,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: map_lookup_and_delete_elem,
+    BPF_BTF_LOAD: bpf_btf_load,
+    BPF_BTF_GET_FD_BY_ID: bpf_btf_get_fd_by_id,
+    BPF_BTF_GET_NEXT_ID: btf_get_next_id,
+    **{
+        cmd: _map_batch(cmd)
+        for cmd in (
+            BPF_MAP_LOOKUP_BATCH,
+            BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+            BPF_MAP_UPDATE_BATCH,
+            BPF_MAP_DELETE_BATCH,
+        )
+    },
 }
 
 
@@ -412,7 +554,7 @@ def sys_bpf_typed(
     the same gate and handler, with the attr as the decoded fields (what
     ``layout.decode`` would give for its bytes) instead of bytes copied from user
     memory.  ``copied``: the path of OBJ_PIN/OBJ_GET, as bytes."""
-    if task.kernel.profile.unpriv_gate_commands == "all":
+    if gated_at_entry(task, cmd):
         unprivileged_gate(task)
     attr = dict.fromkeys(layout.by_name, 0)
     for name, value in fields.items():
@@ -581,7 +723,7 @@ class BpfSyscalls:
         file = self.files.lookup(fd)
         map = getattr(file, "private_data", None)
         if isinstance(map, BpfMap):
-            return map.key_size, map.value_size
+            return map.key_size, bpf_map_value_size(map)
         return 8, 8
 
     @syscall
@@ -593,10 +735,12 @@ class BpfSyscalls:
         max_entries: int,
         map_flags: int = 0,
         map_name: str | bytes | None = None,
+        inner_map_fd: int | None = None,
     ) -> int:
-        """BPF_MAP_CREATE: returns the new map's fd.  ``map_flags`` (v4.6) and
-        ``map_name`` (v4.15, at most 15 bytes) go in the attr whatever the profile;
-        a kernel without them answers EINVAL."""
+        """BPF_MAP_CREATE: returns the new map's fd.  ``map_flags`` (v4.6),
+        ``map_name`` (v4.15, at most 15 bytes) and ``inner_map_fd`` (v4.12, the
+        template of a map of maps) go in the attr whatever the profile; a kernel
+        without them answers EINVAL."""
         fields = {
             "map_type": _u32(map_type, "map_type"),
             "key_size": _u32(key_size, "key_size"),
@@ -607,6 +751,8 @@ class BpfSyscalls:
             fields["map_flags"] = _u32(map_flags, "map_flags")
         if map_name:
             fields["map_name"] = _name_field(map_name, "map_name")
+        if inner_map_fd is not None:
+            fields["inner_map_fd"] = _u32(inner_map_fd, "inner_map_fd")
         return self._bpf_call(BPF_MAP_CREATE, {}, None, **fields)[0]
 
     @syscall

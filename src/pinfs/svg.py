@@ -15,7 +15,8 @@ Every holder of a map or program is one arrow (class ``edge holder holder-<kind>
 * ``holder-pin``: a pinned inode, from its name in the bpffs tree (an unlinked inode
   still held by an ``O_PATH`` fd shows as an ``(unlinked)`` row);
 * ``holder-used_map``: a program's ``used_maps`` entry, from the program to the map;
-* ``holder-slot``: a PROG_ARRAY slot, from the map's ``[i]`` row to the program.
+* ``holder-slot``: a PROG_ARRAY or map-of-maps slot, from the map's ``[i]`` row to
+  the program or inner map it holds.
 
 Other arrows: ``mount`` (a mount row to the superblock it shows), ``pin-alias`` (a
 second name of the same inode) and ``file-inode`` (an fd holding a bpffs inode, e.g.
@@ -57,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pinfs.base.display import register_renderer
-from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.mapinmap import held_objects
 from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
 from pinfs.machine.invariants import collect_holders
@@ -117,7 +118,7 @@ _LEGEND = [
     ("holder-file", "fd (open file)"),
     ("holder-pin", "pin"),
     ("holder-used_map", "used_maps"),
-    ("holder-slot", "prog_array slot"),
+    ("holder-slot", "map slot"),
     ("mount", "mount shows sb"),
     ("fd-shared", "shared file (no ref)"),
 ]
@@ -366,24 +367,23 @@ def _obj_box(obj: BpfObject, holders: int, scene: _Scene) -> _Box:
                 f"max_entries {obj.max_entries}, {obj.pages} pages",
             )
         )
-        if isinstance(obj.storage, FdArray):
-            for index, slot in sorted(obj.storage.slots.items()):
-                if not isinstance(slot, BpfProg):
-                    continue
-                row_id = f"{oid}-slot-{index}"
-                box.rows.append(
-                    _Row(row_id, "row slot", f"[{index}] -> prog {slot.id}", f"slot {index}")
-                )
-                if not freed:
-                    scene.edges.append(
-                        _Edge(
-                            "holder-slot",
-                            row_id,
-                            f"obj-{slot.id}",
-                            f"map {obj.id}[{index}] holds prog {slot.id}",
-                            slot.id,
-                        )
+        for index, slot in held_objects(obj.storage):
+            if not isinstance(slot, (BpfProg, BpfMap)):
+                continue
+            row_id = f"{oid}-slot-{index}"
+            box.rows.append(
+                _Row(row_id, "row slot", f"[{index}] -> {slot.kind} {slot.id}", f"slot {index}")
+            )
+            if not freed:
+                scene.edges.append(
+                    _Edge(
+                        "holder-slot",
+                        row_id,
+                        f"obj-{slot.id}",
+                        f"map {obj.id}[{index}] holds {slot.kind} {slot.id}",
+                        slot.id,
                     )
+                )
     else:
         maps = ", ".join(str(m.id) for m in obj.used_maps)
         text = f"{obj.insn_cnt} insns" + (f", used_maps {maps}" if maps else "")
@@ -486,8 +486,9 @@ def _closure(objs: Iterable[BpfObject]) -> list[BpfObject]:
         found[id(obj)] = obj
         if isinstance(obj, BpfProg):
             stack.extend(obj.used_maps)
-        elif isinstance(obj.storage, FdArray):
-            stack.extend(s for s in obj.storage.slots.values() if isinstance(s, BpfProg))
+        else:
+            held = (s for _, s in held_objects(obj.storage))
+            stack.extend(s for s in held if isinstance(s, (BpfProg, BpfMap)))
     return sorted(found.values(), key=lambda o: o.id)
 
 
@@ -1005,9 +1006,7 @@ def _holders_of(
     holders: list[BpfObject] = []
     for other in _all_objects(kernel)[0]:
         if (isinstance(other, BpfProg) and any(m is target for m in other.used_maps)) or (
-            isinstance(other, BpfMap)
-            and isinstance(other.storage, FdArray)
-            and any(s is target for s in other.storage.slots.values())
+            isinstance(other, BpfMap) and any(s is target for _, s in held_objects(other.storage))
         ):
             holders.append(other)
     tasks = [t for t in kernel.tasks.values() if any(o is target for o in _task_objects(t))]

@@ -22,9 +22,10 @@ Presets are plain lists of values: :data:`SEED` (commit b2197755, the default),
 
 Not modelled in any profile (no observable difference in a synchronous, LSM-free
 model): ``put_after_rcu`` (v5.2 frees after an RCU grace period) and
-``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF links, BTF and BPF tokens
-are out of scope, so ``link_objects``, ``btf_map_dump``, ``iter_link_readable`` and
-``delegation_options`` have no switch.
+``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF links and BPF tokens are
+out of scope, and bpffs does not render maps through their BTF, so ``link_objects``,
+``btf_map_dump``, ``iter_link_readable`` and ``delegation_options`` have no switch
+(BTF objects themselves are modelled: ``btf_load`` and after).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "htab_key_size_limit": (1, (1 << 32) - 1),
     "htab_value_size_limit": (1, (1 << 32) - 1),
     "linux_version_code": (0, (1 << 32) - 1),
+    "bpf_jit_default": (0, 2),
 }
 
 
@@ -218,9 +220,12 @@ class Profile:
     Non-zero bytes up to it after a command's last field are EINVAL; past it, E2BIG."""
 
     # -- who may call bpf(2) -----------------------------------------------------------
-    unpriv_gate_commands: Literal["all", "map_create_prog_load"] = "all"
-    """1d28635abcf1 (v6.5) -- ``kernel.unprivileged_bpf_disabled`` gates only
-    MAP_CREATE and PROG_LOAD; OBJ_PIN/OBJ_GET are open to everyone."""
+    unpriv_gate_commands: Literal["all", "create_load_at_entry", "map_create_prog_load"] = "all"
+    """Which commands ``kernel.unprivileged_bpf_disabled`` gates, and where: ``all`` at
+    bpf(2) entry (seed to v5.18); ``create_load_at_entry``: c8644cd0efe7 (v5.19) --
+    only MAP_CREATE and PROG_LOAD, still at entry (before CHECK_ATTR), so OBJ_GET,
+    lookups, GET_NEXT_KEY and the rest are open to everyone; ``map_create_prog_load``:
+    1d28635abcf1 (v6.5) -- the same two, inside ``map_create`` and ``bpf_prog_load``."""
     unpriv_gate_caps: Literal["CAP_SYS_ADMIN", "CAP_BPF_or_CAP_SYS_ADMIN"] = "CAP_SYS_ADMIN"
     """2c78ee898d8f (v5.8) -- CAP_BPF alone passes the gate."""
     unpriv_sysctl_values: tuple[int, ...] = (1,)
@@ -306,6 +311,12 @@ class Profile:
             raise ValueError(f"Profile.bpf_attr_size must be a multiple of 8: {self.bpf_attr_size}")
         if self.refcnt_limit is not None and self.refcnt_limit >= 1 << self.refcnt_bits:
             raise ValueError("Profile.refcnt_limit must fit in refcnt_bits")
+        if self.bpf_jit_always_on and (
+            self.bpf_jit_default != 1 or not self.bpf_jit_sysctl_checked
+        ):
+            raise ValueError(
+                "Profile.bpf_jit_always_on needs bpf_jit_default=1 and bpf_jit_sysctl_checked"
+            )
         if self.unpriv_sysctl_default not in (0, *self.unpriv_sysctl_values):
             raise ValueError(
                 "Profile.unpriv_sysctl_default must be 0 or one of unpriv_sysctl_values, "
@@ -404,6 +415,19 @@ class Profile:
     BPF_F_RDONLY_PROG/WRONLY_PROG 591fe9888d78 (v5.2), BPF_F_MMAPABLE fc9702273e2e
     (v5.5), BPF_F_PRESERVE_ELEMS 792caccc4526 and BPF_F_INNER_MAP 4a8f87e60f6d (v5.10),
     BPF_F_TOKEN_FD (v6.9, stripped before the per-type checks)."""
+    map_types: tuple[int, ...] = (1, 2, 3, 4)
+    """The map types MAP_CREATE knows, of those pinfs models (others EINVAL): HASH,
+    ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY at the seed; PERCPU_HASH (5) 824bd0ce6c7c and
+    PERCPU_ARRAY (6) a10423b87a7e (v4.6); LRU_HASH (9) 29ba732acbee and
+    LRU_PERCPU_HASH (10) 8f8449384ec3 (v4.10); ARRAY_OF_MAPS (12) 56f668dfe00d and
+    HASH_OF_MAPS (13) bcc6b1b7ebf8 (v4.12); RINGBUF (27) 457f44363a88 (v5.8).  Ids
+    from memory.  Per-CPU values are sized by the kernel's ``num_possible_cpus``."""
+    lru_map_cap_check: Literal["alloc_check", "map_create"] = "alloc_check"
+    """Where the LRU types' privilege check sits: first thing in
+    ``htab_map_alloc_check`` from 29ba732acbee (v4.10; CAP_SYS_ADMIN, ``bpf_capable``
+    from v5.8), so before ``unprivileged_bpf_disabled``; since 6c3eba1c5e28 (v6.5; id
+    from memory) in ``map_create``'s per-type permission switch, after the gate and
+    after the other checks (an unprivileged LRU with bad sizes is EINVAL, not EPERM)."""
     map_alloc_check_before_gate: bool = False
     """1d28635abcf1 (v6.5) -- with the gate moved into ``map_create``, CHECK_ATTR,
     the flag, type and ``map_alloc_check`` validation run before the
@@ -496,6 +520,47 @@ class Profile:
     map_get_fd_by_id_open_flags: bool = False
     """6e71b04a8224 (v4.15) -- MAP_GET_FD_BY_ID takes ``open_flags``
     (BPF_F_RDONLY/BPF_F_WRONLY)."""
+    bpf_jit_default: int = 0
+    """The boot value of ``net.core.bpf_jit_enable``: 0 (interpreter) at the seed;
+    1 with CONFIG_BPF_JIT_DEFAULT_ON (the reference 6.18 machine). With it on, a
+    loaded program is JITed (``prog_jited`` and a PROG_ARRAY's ``owner_jited`` 1; two
+    programs that differ in it cannot share a PROG_ARRAY).  The JIT image itself is not
+    modelled: ``jited_prog_len`` stays 0."""
+    bpf_jit_always_on: bool = False
+    """CONFIG_BPF_JIT_ALWAYS_ON, 290af86629b2 (v4.15; the reference 6.18 machine has
+    it) -- no interpreter: ``net.core.bpf_jit_enable`` is pinned to 1 (writing 0 or 2
+    is EINVAL)."""
+    bpf_jit_sysctl_checked: bool = False
+    """``proc_dointvec_minmax_bpf_enable`` (v4.15 era; id not recovered) -- writing
+    ``net.core.bpf_jit_enable`` needs CAP_SYS_ADMIN (EPERM) and a value in [0, 2]
+    (EINVAL); at the seed ``proc_dointvec`` takes any int from root."""
+    map_batch_ops: bool = False
+    """cb4d03ab499d and its series (v5.6; ids from memory) -- BPF_MAP_LOOKUP_BATCH,
+    LOOKUP_AND_DELETE_BATCH, UPDATE_BATCH, DELETE_BATCH: arrays have the generic
+    lookup/update (``generic_map_*_batch``), the hash types all four (hash lookups walk
+    buckets: ``in_batch``/``out_batch`` are bucket indexes, ENOSPC when a bucket does
+    not fit), fd arrays, perf arrays and ring buffers none (ENOTSUPP)."""
+    btf_load: bool = False
+    """f56a653c1fd1 and 78958fca7ead (v4.18) -- BPF_BTF_LOAD (CAP_SYS_ADMIN, CAP_BPF
+    from v5.8) and BPF_BTF_GET_FD_BY_ID; BTF objects get ids from their own
+    ``btf_idr``; a map may name a BTF fd and key/value type ids."""
+    btf_get_next_id: bool = False
+    """1b9ed84ecf26 (v5.4; id from memory) -- BPF_BTF_GET_NEXT_ID."""
+    btf_kind_max: int = 0
+    """BTF_KIND_MAX, the last BTF kind BPF_BTF_LOAD accepts (a later one: EINVAL):
+    RESTRICT (11) at v4.18, FUNC/FUNC_PROTO (13) 2d3feca8c44f v4.20, VAR/DATASEC (15)
+    1dc92851849c v5.2, FLOAT (16) b1828f0b0482 v5.13, DECL_TAG (17) b5ea834dde6b
+    v5.16, TYPE_TAG (18) 8c42d2fa4eea v5.17, ENUM64 (19) 6089fb325cf7 v6.0 (ids from
+    memory) -- the answers of libbpf's and cilium/ebpf's BTF feature probes."""
+    btf_info_name: bool = False
+    """5329722057d4 (v5.11; id from memory) -- ``struct bpf_btf_info`` grows
+    ``name``, ``name_len`` and ``kernel_btf`` (16 -> 32 bytes)."""
+    btf_load_log_true_size: bool = False
+    """47a71c1f9af0 (v6.4) -- BTF_LOAD's ``btf_log_true_size`` (written back)."""
+    btf_load_token: bool = False
+    """The BPF token series (v6.9; ids not recovered) -- ``btf_flags`` and
+    ``btf_token_fd`` in BTF_LOAD, ``open_flags`` and ``fd_by_id_token_fd`` in
+    BTF_GET_FD_BY_ID (BPF_F_TOKEN_FD only)."""
     memlock_boot_limit: int = 65536
     """RLIMIT_MEMLOCK at boot: 64 KiB, then MLOCK_LIMIT 8 MiB from 9dcc38e2813e (v5.16)."""
     console_f_flags: int = 0o100002
@@ -537,6 +602,7 @@ LINUX_4_7 = attrs.evolve(
     uname_release="4.7.0",
     map_create_map_flags=True,
     map_create_flags=1 << 0,  # BPF_F_NO_PREALLOC
+    map_types=(1, 2, 3, 4, 5, 6),
     htab_check_flags_before_alloc=True,
 )
 
@@ -606,6 +672,7 @@ LINUX_5_10 = attrs.evolve(
     map_create_btf=True,
     map_create_btf_vmlinux_value_type_id=True,
     map_create_flags=0x1FFF,  # NO_PREALLOC .. INNER_MAP (bits 0-12)
+    map_types=(1, 2, 3, 4, 5, 6, 9, 10, 12, 13, 27),
     prog_load_prog_flags=True,
     prog_load_flags=0x1F,  # STRICT_ALIGNMENT .. SLEEPABLE
     prog_load_prog_name=True,
@@ -622,6 +689,10 @@ LINUX_5_10 = attrs.evolve(
     object_ids=True,
     map_get_fd_by_id_open_flags=True,
     console_f_flags=0o2,
+    btf_load=True,
+    btf_get_next_id=True,
+    map_batch_ops=True,
+    btf_kind_max=15,
 )
 
 LINUX_6_18 = attrs.evolve(
@@ -682,6 +753,7 @@ LINUX_6_18 = attrs.evolve(
     map_create_excl_prog_hash=True,
     map_create_flags=0x1FFF | 1 << 16,  # ... INNER_MAP, TOKEN_FD
     map_alloc_check_before_gate=True,
+    lru_map_cap_check="map_create",
     htab_key_value_size_check=True,
     array_value_size_check=True,
     prog_load_flags=0xFF | 1 << 16,  # ... TEST_REG_INVARIANTS, TOKEN_FD
@@ -694,6 +766,13 @@ LINUX_6_18 = attrs.evolve(
     prog_load_license_after_insns=True,
     map_freeze_needs_write_fd=True,
     htab_lookup_and_delete=True,
+    btf_kind_max=19,
+    bpf_jit_default=1,
+    bpf_jit_always_on=True,
+    bpf_jit_sysctl_checked=True,
+    btf_info_name=True,
+    btf_load_log_true_size=True,
+    btf_load_token=True,
 )
 
 LATEST = LINUX_6_18

@@ -30,8 +30,15 @@ class BpfCmd(enum.IntEnum):
     BPF_PROG_GET_FD_BY_ID = 13
     BPF_MAP_GET_FD_BY_ID = 14
     BPF_OBJ_GET_INFO_BY_FD = 15
+    BPF_BTF_LOAD = 18
+    BPF_BTF_GET_FD_BY_ID = 19
     BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
     BPF_MAP_FREEZE = 22
+    BPF_BTF_GET_NEXT_ID = 23
+    BPF_MAP_LOOKUP_BATCH = 24
+    BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25
+    BPF_MAP_UPDATE_BATCH = 26
+    BPF_MAP_DELETE_BATCH = 27
 
 
 class BpfMapType(enum.IntEnum):
@@ -40,6 +47,13 @@ class BpfMapType(enum.IntEnum):
     BPF_MAP_TYPE_ARRAY = 2
     BPF_MAP_TYPE_PROG_ARRAY = 3
     BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4
+    BPF_MAP_TYPE_PERCPU_HASH = 5
+    BPF_MAP_TYPE_PERCPU_ARRAY = 6
+    BPF_MAP_TYPE_LRU_HASH = 9
+    BPF_MAP_TYPE_LRU_PERCPU_HASH = 10
+    BPF_MAP_TYPE_ARRAY_OF_MAPS = 12
+    BPF_MAP_TYPE_HASH_OF_MAPS = 13
+    BPF_MAP_TYPE_RINGBUF = 27
 
 
 class BpfProgType(enum.IntEnum):
@@ -65,12 +79,26 @@ BPF_MAP_GET_FD_BY_ID = BpfCmd.BPF_MAP_GET_FD_BY_ID
 BPF_OBJ_GET_INFO_BY_FD = BpfCmd.BPF_OBJ_GET_INFO_BY_FD
 BPF_MAP_FREEZE = BpfCmd.BPF_MAP_FREEZE
 BPF_MAP_LOOKUP_AND_DELETE_ELEM = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM
+BPF_BTF_LOAD = BpfCmd.BPF_BTF_LOAD
+BPF_BTF_GET_FD_BY_ID = BpfCmd.BPF_BTF_GET_FD_BY_ID
+BPF_BTF_GET_NEXT_ID = BpfCmd.BPF_BTF_GET_NEXT_ID
+BPF_MAP_LOOKUP_BATCH = BpfCmd.BPF_MAP_LOOKUP_BATCH
+BPF_MAP_LOOKUP_AND_DELETE_BATCH = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH
+BPF_MAP_UPDATE_BATCH = BpfCmd.BPF_MAP_UPDATE_BATCH
+BPF_MAP_DELETE_BATCH = BpfCmd.BPF_MAP_DELETE_BATCH
 
 BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
 BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
 BPF_MAP_TYPE_ARRAY = BpfMapType.BPF_MAP_TYPE_ARRAY
 BPF_MAP_TYPE_PROG_ARRAY = BpfMapType.BPF_MAP_TYPE_PROG_ARRAY
 BPF_MAP_TYPE_PERF_EVENT_ARRAY = BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY
+BPF_MAP_TYPE_PERCPU_HASH = BpfMapType.BPF_MAP_TYPE_PERCPU_HASH
+BPF_MAP_TYPE_PERCPU_ARRAY = BpfMapType.BPF_MAP_TYPE_PERCPU_ARRAY
+BPF_MAP_TYPE_LRU_HASH = BpfMapType.BPF_MAP_TYPE_LRU_HASH
+BPF_MAP_TYPE_LRU_PERCPU_HASH = BpfMapType.BPF_MAP_TYPE_LRU_PERCPU_HASH
+BPF_MAP_TYPE_ARRAY_OF_MAPS = BpfMapType.BPF_MAP_TYPE_ARRAY_OF_MAPS
+BPF_MAP_TYPE_HASH_OF_MAPS = BpfMapType.BPF_MAP_TYPE_HASH_OF_MAPS
+BPF_MAP_TYPE_RINGBUF = BpfMapType.BPF_MAP_TYPE_RINGBUF
 
 BPF_PROG_TYPE_UNSPEC = BpfProgType.BPF_PROG_TYPE_UNSPEC
 BPF_PROG_TYPE_SOCKET_FILTER = BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER
@@ -231,6 +259,32 @@ _GET_ID = (
     Field("next_id", 4, 4),
     Field("open_flags", 8, 4, since="map_get_fd_by_id_open_flags"),
 )
+_BTF_LOAD = (
+    Field("btf", 0, 8, pointer=True),
+    Field("btf_log_buf", 8, 8, pointer=True),
+    Field("btf_size", 16, 4),
+    Field("btf_log_size", 20, 4),
+    Field("btf_log_level", 24, 4),
+    Field("btf_log_true_size", 28, 4, since="btf_load_log_true_size"),
+    Field("btf_flags", 32, 4, since="btf_load_token"),
+    Field("btf_token_fd", 36, 4, since="btf_load_token"),
+)
+_BTF_GET_ID = (
+    Field("start_id", 0, 4),  # btf_id / start_id
+    Field("next_id", 4, 4),
+    Field("open_flags", 8, 4, since="btf_load_token"),
+    Field("fd_by_id_token_fd", 12, 4, since="btf_load_token"),
+)
+_BATCH = (
+    Field("in_batch", 0, 8, pointer=True),
+    Field("out_batch", 8, 8, pointer=True),
+    Field("keys", 16, 8, pointer=True),
+    Field("values", 24, 8, pointer=True),
+    Field("count", 32, 4),
+    Field("map_fd", 36, 4),
+    Field("elem_flags", 40, 8),
+    Field("flags", 48, 8),
+)
 _INFO = (
     Field("bpf_fd", 0, 4),
     Field("info_len", 4, 4),
@@ -273,6 +327,17 @@ _COMMANDS: dict[BpfCmd, tuple[tuple[Field, ...], _LastField | None, str | None]]
     BPF_MAP_GET_FD_BY_ID: (_GET_ID, None, "object_ids"),
     BPF_OBJ_GET_INFO_BY_FD: (_INFO, ((None, "info"),), "object_ids"),
     BPF_MAP_FREEZE: (_ELEM, ((None, "map_fd"),), "map_freeze"),
+    BPF_BTF_LOAD: (_BTF_LOAD, None, "btf_load"),
+    BPF_BTF_GET_FD_BY_ID: (
+        _BTF_GET_ID,
+        ((None, "start_id"), ("btf_load_token", "fd_by_id_token_fd")),
+        "btf_load",
+    ),
+    BPF_BTF_GET_NEXT_ID: (_BTF_GET_ID, ((None, "next_id"),), "btf_get_next_id"),
+    BPF_MAP_LOOKUP_BATCH: (_BATCH, None, "map_batch_ops"),
+    BPF_MAP_LOOKUP_AND_DELETE_BATCH: (_BATCH, None, "map_batch_ops"),
+    BPF_MAP_UPDATE_BATCH: (_BATCH, None, "map_batch_ops"),
+    BPF_MAP_DELETE_BATCH: (_BATCH, None, "map_batch_ops"),
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: (
         _ELEM,
         ((None, "value"), ("htab_lookup_and_delete", "flags")),

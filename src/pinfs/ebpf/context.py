@@ -57,6 +57,12 @@ class BpfKernel(KernelServices, Protocol):
     def prog_idr(self) -> IdSpace: ...
 
     @property
+    def btf_idr(self) -> IdSpace: ...  # BTF objects (v4.18)
+
+    @property
+    def num_possible_cpus(self) -> int: ...  # per-CPU map values come once per CPU
+
+    @property
     def bugs(self) -> list[str]: ...  # what KASAN would report
 
     @property

@@ -1,8 +1,8 @@
 """``kernel.unprivileged_bpf_disabled``: the gate in front of bpf(2) (kernel/bpf/syscall.c).
 
-It lives in the ebpf layer because both the dispatcher (:mod:`pinfs.bpf`, at entry for
-every command until v6.5) and program loading (:mod:`pinfs.ebpf.prog`, in
-``bpf_prog_load`` since v6.5) ask it.
+It lives in the ebpf layer because both the dispatcher (:mod:`pinfs.bpf`, at entry: for
+every command until v5.18, for MAP_CREATE and PROG_LOAD in v5.19-v6.4) and program
+loading (:mod:`pinfs.ebpf.prog`, in ``bpf_prog_load`` since v6.5) ask it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ __all__ = ["unprivileged_gate"]
 
 def unprivileged_gate(task: BpfTask) -> None:
     """``kernel.unprivileged_bpf_disabled``: callers without CAP_SYS_ADMIN (or, since
-    v5.8, CAP_BPF) get EPERM -- at bpf(2) entry for every command until v6.5, then
-    only in MAP_CREATE and PROG_LOAD."""
+    v5.8, CAP_BPF) get EPERM -- at bpf(2) entry for every command until v5.18, for
+    MAP_CREATE and PROG_LOAD only from v5.19 (c8644cd0efe7), and inside those two
+    commands from v6.5 (``Profile.unpriv_gate_commands``)."""
     kernel = task.kernel
     if not kernel.sysctl["kernel.unprivileged_bpf_disabled"]:
         return

@@ -111,14 +111,21 @@ class HashTab:
         return chain[pos][1]
 
     def update_elem(
-        self, key: bytes, value: bytes, flags: int, *, check_flags_first: bool = False
+        self,
+        key: bytes,
+        value: bytes,
+        flags: int,
+        *,
+        check_flags_first: bool = False,
+        in_place: bool = False,
     ) -> None:
         """``htab_map_update_elem``.
 
         At the seed the capacity check (E2BIG) comes before the flag checks, so a full
         map answers E2BIG for a missing key even with BPF_EXIST; with
         ``check_flags_first`` (``check_flags`` before ``alloc_htab_elem``, as since
-        v4.6) that is ENOENT.
+        v4.6) that is ENOENT.  With ``in_place`` (``htab_map_update_elem_in_place``:
+        per-CPU and fd hash maps) a known key keeps its place in its chain.
         """
         self._check_key(key)
         if len(value) != self.value_size:
@@ -147,6 +154,9 @@ class HashTab:
         if chain is None:
             chain = self._buckets[bucket] = []
             insort(self._nonempty, bucket)
+        if pos >= 0 and in_place:
+            chain[pos] = (key, bytes(value))
+            return
         if pos >= 0:
             del chain[pos]
         else:
@@ -192,6 +202,11 @@ class HashTab:
         if i < len(self._nonempty):
             return self._buckets[self._nonempty[i]][0][0]
         raise kernel_error(errno.ENOENT)
+
+    def bucket_keys(self, index: int) -> list[bytes]:
+        """The keys in bucket ``index``, in chain order (the batch commands walk
+        buckets)."""
+        return [k for k, _ in self._buckets.get(index, [])]
 
     def free(self) -> None:
         """``htab_map_free`` / ``delete_all_elements``: drop every element."""

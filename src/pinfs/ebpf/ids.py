@@ -5,7 +5,8 @@ Ids are handed out cyclically in [1, INT_MAX): the lowest free id at or after th
 following the last allocation, wrapping to 1, so an id is not reused until the space
 has gone round.  An object leaves its idr when its refcount reaches zero.  Every map
 and program gets an id in every profile (the seed simply has no command that shows
-it).  Links and BTF objects are not modelled, so they have no id space.
+it).  BTF objects have their own ``btf_idr`` (:mod:`pinfs.ebpf.btf`); links are not
+modelled here.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ profile (they grew with the fields).
 Not modelled: the JIT (``jited_prog_len`` is 0), the verifier's rewriting and
 statistics (``xlated_prog_len`` is the loaded length; ``verified_insns``, run time and
 counts are 0; the instruction dumps behind ``xlated_prog_insns`` /
-``jited_prog_insns`` are not written), BTF, links, netns and offload fields.
+``jited_prog_insns`` are not written), links, netns and offload fields.  BTF objects'
+info is :func:`pinfs.ebpf.btf.btf_get_info_by_fd`; a map's BTF ids are filled.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import TYPE_CHECKING
 
 from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
 from pinfs.base.errors import kernel_error
-from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX
 from pinfs.ebpf.attr import BPF_PSEUDO_MAP_FD
+from pinfs.ebpf.btf import btf_fops, btf_get_info_by_fd
 from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
+from pinfs.ebpf.uarg import bpf_check_uarg_tail_zero
 from pinfs.fs.fdtable import check_fd
 
 if TYPE_CHECKING:
@@ -85,18 +87,6 @@ def bpf_prog_calc_tag(insns: bytes, sha256: bool) -> bytes:
     return digest(bytes(out)).digest()[:BPF_TAG_SIZE]
 
 
-def bpf_check_uarg_tail_zero(task: BpfTask, uaddr: int, expected: int, actual: int) -> None:
-    """``bpf_check_uarg_tail_zero``: not beyond a page (E2BIG), readable (EFAULT),
-    and zero past what the kernel knows (E2BIG)."""
-    if actual > PAGE_SIZE:
-        raise kernel_error(errno.E2BIG)
-    if uaddr + actual > TASK_SIZE_MAX:  # access_ok
-        raise kernel_error(errno.EFAULT)
-    for address in range(uaddr + expected, uaddr + actual):  # get_user, byte by byte
-        if task.mem.read(address, 1) != b"\0":
-            raise kernel_error(errno.E2BIG)
-
-
 def bpf_obj_get_info_by_fd(task: BpfTask, attr: dict[str, int]) -> int:
     """``bpf_obj_get_info_by_fd``: a closed fd is EBADFD (sic), a file that is no map
     or program EINVAL."""
@@ -104,6 +94,8 @@ def bpf_obj_get_info_by_fd(task: BpfTask, attr: dict[str, int]) -> int:
     if file is None:
         raise kernel_error(EBADFD)
     obj = bpf_file_object(file)
+    if file.f_op is btf_fops:
+        return btf_get_info_by_fd(task, file.private_data, attr)
     if isinstance(obj, BpfMap):
         return bpf_map_get_info_by_fd(task, obj, attr)
     if isinstance(obj, BpfProg):
@@ -136,6 +128,8 @@ def bpf_map_get_info_by_fd(task: BpfTask, map: BpfMap, attr: dict[str, int]) -> 
     )
     if size >= 40:
         info[24:40] = map.name.ljust(16, b"\0")
+    if size >= 80 and map.btf is not None:
+        struct.pack_into("<III", info, 64, map.btf.id, map.btf_key_type_id, map.btf_value_type_id)
     return _copy_back(task, attr, info, info_len)
 
 

@@ -9,17 +9,19 @@ the type; the type's ``map_alloc_check`` (flags and sizes); ``map_ifindex``.  Af
 the allocation (:func:`map_create_postcheck`): ``bpf_obj_name_cpy``, the BTF fd,
 ``excl_prog_hash``.
 
-Not modelled: BTF objects (every BTF fd is "not a BTF": EBADF or EINVAL), BPF tokens
-(likewise), offload devices (``lo`` is ifindex 1 and cannot offload), NUMA (one node).
+BTF fds are resolved by :mod:`pinfs.ebpf.btf` in kernels that have BTF objects (older
+ones say "not a BTF": EBADF or EINVAL).  Not modelled: BPF tokens (any fd given as one
+is EBADF or EINVAL), offload devices (``lo`` is ifindex 1 and cannot offload), NUMA (one node).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 
 from pinfs.base.cred import CAP_BPF, CAP_SYS_ADMIN, capable
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import ENOTSUPP, kernel_error
 from pinfs.ebpf.attr import (
     BPF_F_ACCESS_MASK,
     BPF_F_INNER_MAP,
@@ -35,13 +37,34 @@ from pinfs.ebpf.attr import (
     BPF_F_WRONLY_PROG,
     BPF_F_ZERO_SEED,
     BPF_MAP_TYPE_ARRAY,
+    BPF_MAP_TYPE_ARRAY_OF_MAPS,
     BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_HASH_OF_MAPS,
+    BPF_MAP_TYPE_LRU_HASH,
+    BPF_MAP_TYPE_LRU_PERCPU_HASH,
+    BPF_MAP_TYPE_PERCPU_ARRAY,
+    BPF_MAP_TYPE_PERCPU_HASH,
     BPF_MAP_TYPE_PERF_EVENT_ARRAY,
     BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAP_TYPE_RINGBUF,
     name_bytes,
 )
 from pinfs.ebpf.context import BpfTask
+from pinfs.ebpf.percpu import check_percpu_value_size
 from pinfs.fs.fdtable import check_fd
+
+HASH_TYPES = (
+    BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_PERCPU_HASH,
+    BPF_MAP_TYPE_LRU_HASH,
+    BPF_MAP_TYPE_LRU_PERCPU_HASH,
+)
+LRU_TYPES = (BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH)
+FD_ARRAY_TYPES = (
+    BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+    BPF_MAP_TYPE_ARRAY_OF_MAPS,
+)
 
 #: ``HTAB_CREATE_FLAG_MASK`` and ``ARRAY_CREATE_FLAG_MASK`` at v6.18; a profile's
 #: ``map_create_flags`` narrows them to the bits its kernel knew.
@@ -60,7 +83,6 @@ INT_MAX = (1 << 31) - 1
 KMALLOC_MAX_SIZE = 1 << 22
 HTAB_ELEM_SIZE_6_18 = 48
 SHA256_DIGEST_SIZE = 32
-ENOTSUPP = 524
 
 
 def _s32(value: int) -> int:
@@ -147,16 +169,41 @@ def map_create_precheck(task: BpfTask, attr: dict[str, int]) -> int:
 
 
 def map_alloc_check(task: BpfTask, attr: dict[str, int]) -> None:
-    """The type's ``map_alloc_check`` (an unknown type: EINVAL, as ``find_and_alloc_map``)."""
+    """The type's ``map_alloc_check`` (an unknown type: EINVAL, as ``find_and_alloc_map``;
+    a ring buffer has none: ``ringbuf_map_alloc`` checks everything)."""
     map_type = attr["map_type"]
-    if map_type == BPF_MAP_TYPE_HASH:
-        htab_map_alloc_check(task, attr)
-    elif map_type == BPF_MAP_TYPE_ARRAY:
-        array_map_alloc_check(task, attr)
-    elif map_type in (BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_PERF_EVENT_ARRAY):
-        fd_array_map_alloc_check(task, attr)
-    else:
+    if map_type not in task.kernel.profile.map_types:
         raise kernel_error(errno.EINVAL)
+    if map_type in HASH_TYPES:
+        htab_map_alloc_check(task, attr)
+    elif map_type == BPF_MAP_TYPE_HASH_OF_MAPS:
+        fd_htab_map_alloc_check(task, attr)
+    elif map_type in (BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY):
+        array_map_alloc_check(task, attr)
+    elif map_type in FD_ARRAY_TYPES:
+        fd_array_map_alloc_check(task, attr)
+    elif map_type != BPF_MAP_TYPE_RINGBUF:
+        raise kernel_error(errno.EINVAL)
+
+
+def bpf_capable(task: BpfTask) -> bool:
+    """``bpf_capable``: CAP_BPF or CAP_SYS_ADMIN (CAP_SYS_ADMIN only before v5.8)."""
+    ns = task.kernel.init_user_ns
+    if capable(task.cred, ns, CAP_SYS_ADMIN):
+        return True
+    return task.kernel.profile.unpriv_gate_caps != "CAP_SYS_ADMIN" and capable(
+        task.cred, ns, CAP_BPF
+    )
+
+
+def map_type_capable(task: BpfTask, attr: dict[str, int]) -> None:
+    """``map_create``'s "check privileged map type permissions" (6c3eba1c5e28,
+    v6.5): of the modelled types only the LRU ones need CAP_BPF (EPERM), after the
+    ``unprivileged_bpf_disabled`` gate."""
+    if task.kernel.profile.lru_map_cap_check != "map_create":
+        return
+    if attr["map_type"] in LRU_TYPES and not bpf_capable(task):
+        raise kernel_error(errno.EPERM)
 
 
 def _known(task: BpfTask, mask: int) -> int:
@@ -164,32 +211,56 @@ def _known(task: BpfTask, mask: int) -> int:
 
 
 def htab_map_alloc_check(task: BpfTask, attr: dict[str, int]) -> None:
-    """``htab_map_alloc_check`` (plain HASH: not percpu, not LRU)."""
-    flags = attr.get("map_flags", 0)
+    """``htab_map_alloc_check``: (before v6.5, LRU types without ``bpf_capable``
+    EPERM,) BPF_F_ZERO_SEED without CAP_SYS_ADMIN EPERM, unknown flags EINVAL,
+    BPF_F_NO_COMMON_LRU on a map that is no LRU EINVAL, an LRU without preallocation
+    ENOTSUPP, a NUMA node for per-CPU storage EINVAL, zero sizes EINVAL, then the size
+    bounds (E2BIG)."""
+    flags, map_type = attr.get("map_flags", 0), attr["map_type"]
+    lru = map_type in LRU_TYPES
+    percpu = map_type in (BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH)
+    percpu_lru = bool(flags & BPF_F_NO_COMMON_LRU)
+    if lru and task.kernel.profile.lru_map_cap_check == "alloc_check" and not bpf_capable(task):
+        raise kernel_error(errno.EPERM)  # "LRU implementation is much complicated"
     if flags & BPF_F_ZERO_SEED and not capable(task.cred, task.kernel.init_user_ns, CAP_SYS_ADMIN):
         raise kernel_error(errno.EPERM)  # "guard against local DoS"
     if flags & ~_known(task, HTAB_CREATE_FLAG_MASK) or not bpf_map_flags_access_ok(flags):
         raise kernel_error(errno.EINVAL)
-    if flags & BPF_F_NO_COMMON_LRU:
+    if not lru and percpu_lru:
         raise kernel_error(errno.EINVAL)  # a per-CPU LRU for a map that is no LRU
+    if lru and flags & BPF_F_NO_PREALLOC:
+        raise kernel_error(ENOTSUPP)
+    if bpf_map_attr_numa_node(attr) != NUMA_NO_NODE and (percpu or percpu_lru):
+        raise kernel_error(errno.EINVAL)
     if attr["max_entries"] == 0 or attr["key_size"] == 0 or attr["value_size"] == 0:
         raise kernel_error(errno.EINVAL)
     if task.kernel.profile.htab_key_value_size_check and (
         attr["key_size"] + attr["value_size"] >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE_6_18
     ):
         raise kernel_error(errno.E2BIG)
+    if percpu:
+        check_percpu_value_size(attr["value_size"])
+
+
+def fd_htab_map_alloc_check(task: BpfTask, attr: dict[str, int]) -> None:
+    """``fd_htab_map_alloc_check``: u32 values (fds), then the hash checks."""
+    if attr["value_size"] != 4:
+        raise kernel_error(errno.EINVAL)
+    htab_map_alloc_check(task, attr)
 
 
 def array_map_alloc_check(task: BpfTask, attr: dict[str, int]) -> None:
     """``array_map_alloc_check`` (ARRAY, and the fd arrays through
     :func:`fd_array_map_alloc_check`)."""
     flags, map_type = attr.get("map_flags", 0), attr["map_type"]
+    percpu = map_type == BPF_MAP_TYPE_PERCPU_ARRAY
     if (
         attr["max_entries"] == 0
         or attr["key_size"] != 4
         or attr["value_size"] == 0
         or flags & ~_known(task, ARRAY_CREATE_FLAG_MASK)
         or not bpf_map_flags_access_ok(flags)
+        or (percpu and bpf_map_attr_numa_node(attr) != NUMA_NO_NODE)
     ):
         raise kernel_error(errno.EINVAL)
     if map_type != BPF_MAP_TYPE_ARRAY and flags & (BPF_F_MMAPABLE | BPF_F_INNER_MAP):
@@ -198,6 +269,8 @@ def array_map_alloc_check(task: BpfTask, attr: dict[str, int]) -> None:
         raise kernel_error(errno.EINVAL)
     if task.kernel.profile.array_value_size_check and attr["value_size"] > INT_MAX:
         raise kernel_error(errno.E2BIG)
+    if percpu:
+        check_percpu_value_size(attr["value_size"])
 
 
 def fd_array_map_alloc_check(task: BpfTask, attr: dict[str, int]) -> None:
@@ -223,12 +296,18 @@ def bpf_map_offload_map_alloc(task: BpfTask, attr: dict[str, int]) -> None:
     raise kernel_error(errno.EINVAL)
 
 
-def map_create_postcheck(task: BpfTask, attr: dict[str, int]) -> bytes:
-    """``map_create`` after ``map_alloc``: the name, the BTF fd, the exclusive program
-    hash.  Returns the name (the caller frees the map on an error)."""
+def map_create_postcheck(
+    task: BpfTask, attr: dict[str, int], attach_btf: Callable[[], None] | None = None
+) -> bytes:
+    """``map_create`` after ``map_alloc``: the name, the BTF fd (``attach_btf``, in a
+    kernel with BTF objects), the exclusive program hash.  Returns the name (the
+    caller frees the map on an error)."""
     name = bpf_obj_name_cpy(attr.get("map_name", 0))
     if attr.get("btf_key_type_id", 0) or attr.get("btf_value_type_id", 0):
-        not_a_btf_or_token(task, attr.get("btf_fd", 0))
+        if attach_btf is None:
+            not_a_btf_or_token(task, attr.get("btf_fd", 0))
+        else:
+            attach_btf()
     if attr.get("excl_prog_hash", 0):
         if attr.get("excl_prog_hash_size", 0) != SHA256_DIGEST_SIZE:
             raise kernel_error(errno.EINVAL)

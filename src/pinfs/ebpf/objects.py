@@ -31,6 +31,7 @@ from pinfs.ebpf.attr import (
 )
 from pinfs.ebpf.context import BpfKernel, BpfTask, UserAccount
 from pinfs.ebpf.hashtab import htab_map_alloc
+from pinfs.ebpf.mapinmap import HashOfMaps, MapMeta, map_meta_equal
 from pinfs.fs import namei
 from pinfs.fs.fdtable import check_fd
 from pinfs.vfs import File, FileOperations
@@ -62,6 +63,9 @@ class BpfMap:
     frozen: bool = False  # BPF_MAP_FREEZE (v5.2)
     map_flags: int = 0  # minus BPF_F_RDONLY/WRONLY (bpf_map_flags_retain_permanent)
     name: bytes = b""
+    btf: Any = None  # the BTF object the map holds (map->btf), with its type ids
+    btf_key_type_id: int = 0
+    btf_value_type_id: int = 0
 
     kind = "map"
 
@@ -171,13 +175,21 @@ def bpf_map_put_with_uref(map: BpfMap) -> None:
 def bpf_map_free(map: BpfMap) -> None:
     """``bpf_map_free_deferred``: uncharge, then the type's ``map_free``."""
     bpf_uncharge_memlock(map)
-    if isinstance(map.storage, FdArray):
-        for old in map.storage.clear():  # perf_event_array_map_free / fd_array_map_free
+    if isinstance(map.storage, (FdArray, HashOfMaps)):
+        for old in map.storage.clear():  # fd_array_map_free, (array|htab)_of_map_free
             _fd_array_put_ptr(map, old)
     map.storage.free()
     map.freed = True
+    map_put_btf(map)
     map.kernel.bpf_objects.pop(map.id, None)
     bpf_obj_free_id(map)
+
+
+def map_put_btf(map: BpfMap) -> None:
+    """``btf_put(map->btf)`` when the map goes."""
+    if map.btf is not None:
+        map.btf.put()
+        map.btf = None
 
 
 def bpf_obj_free_id(obj: BpfObject) -> None:
@@ -470,8 +482,12 @@ def bpf_prog_array_compatible(array: FdArray, prog: BpfProg) -> bool:
 
 
 def fd_array_get_ptr(task: BpfTask, map: BpfMap, ufd: int) -> BpfObject:
-    """``map_fd_get_ptr``: a program (+1, owner-compatible) for a PROG_ARRAY; a perf
-    event for a PERF_EVENT_ARRAY, which pinfs does not model (always EBADF)."""
+    """``map_fd_get_ptr``: a program (+1, owner-compatible) for a PROG_ARRAY; a map
+    like the template (+1) for a map of maps; a perf event for a PERF_EVENT_ARRAY,
+    which pinfs does not model (always EBADF)."""
+    meta = getattr(map.storage, "inner_meta", None)
+    if meta is not None:
+        return bpf_map_fd_get_ptr(task, meta, ufd)
     if map.map_type == BPF_MAP_TYPE_PROG_ARRAY:
         prog = bpf_prog_get(task, ufd)
         if not bpf_prog_array_compatible(map.storage, prog):
@@ -481,9 +497,22 @@ def fd_array_get_ptr(task: BpfTask, map: BpfMap, ufd: int) -> BpfObject:
     raise kernel_error(errno.EBADF)  # perf_fget_light: not a perf event file
 
 
+def bpf_map_fd_get_ptr(task: BpfTask, meta: MapMeta, ufd: int) -> BpfMap:
+    """``bpf_map_fd_get_ptr``: the map at ``ufd`` (EBADF/EINVAL), alike the template
+    (``map_meta_equal``, else EINVAL), with a reference (not a user reference)."""
+    inner = bpf_map_fdget(task, ufd)
+    if not map_meta_equal(meta, inner):
+        raise kernel_error(errno.EINVAL)
+    bpf_map_inc(inner, False)
+    return inner
+
+
 def _fd_array_put_ptr(map: BpfMap, old: object) -> None:
+    """``map_fd_put_ptr``: a slot's program or inner map is put."""
     if isinstance(old, BpfProg):
         bpf_prog_put(old)
+    elif isinstance(old, BpfMap):
+        bpf_map_put(old)
 
 
 def bpf_fd_array_map_clear(map: BpfMap) -> None:

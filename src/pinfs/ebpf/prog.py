@@ -245,7 +245,7 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     but socket filters, memlock, copy, type, verifier, tail-call owners, new fd."""
     prog_type, insn_cnt = attr["prog_type"], attr["insn_cnt"]
     prog_load_attr_precheck(task, attr)
-    if task.kernel.profile.unpriv_gate_commands != "all":
+    if task.kernel.profile.unpriv_gate_commands == "map_create_prog_load":
         unprivileged_gate(task)
     kernel = task.kernel
     is_gpl = False
@@ -291,6 +291,9 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
             task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"], max_insns
         )
         try:
+            # bpf_prog_select_runtime: the JIT runs when net.core.bpf_jit_enable is on
+            # (it always succeeds for what pinfs loads); then the tail-call owners
+            prog.jited = kernel.sysctl["net.core.bpf_jit_enable"] != 0
             bpf_check_tail_call(prog)
             prog.id = kernel.register_bpf_object(prog)
             bpf_prog_alloc_id(prog)

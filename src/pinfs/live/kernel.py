@@ -940,6 +940,7 @@ def _op_table() -> dict[str, Any]:
         max_entries: int,
         map_flags: int = 0,
         name: str = "",
+        inner_map_fd: int | None = None,
     ) -> int:
         attr = _pack_attr(
             _BPF_MAP_CREATE,
@@ -950,6 +951,7 @@ def _op_table() -> dict[str, Any]:
             max_entries=max_entries,
             map_flags=map_flags,
             map_name=name.encode(),
+            inner_map_fd=0 if inner_map_fd is None else s.user_fd(inner_map_fd),
         )
         return _bpf(_BPF_MAP_CREATE, attr)[0]
 
@@ -1801,10 +1803,12 @@ class LiveTask:
         max_entries: int,
         map_flags: int = 0,
         map_name: str | bytes | None = None,
+        inner_map_fd: int | None = None,
     ) -> int:
-        """BPF_MAP_CREATE: returns the new map's fd."""
+        """BPF_MAP_CREATE: returns the new map's fd (``inner_map_fd``: the template of
+        a map of maps)."""
         name = map_name.decode() if isinstance(map_name, bytes) else (map_name or "")
-        args = (map_type, key_size, value_size, max_entries, map_flags, name)
+        args = (map_type, key_size, value_size, max_entries, map_flags, name, inner_map_fd)
         return int(self._call("bpf_map_create", *args))
 
     def map_update_elem(self, fd: int, key: bytes, value: bytes, flags: int = 0) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.mapinmap import held_objects, slot_objects
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
 from pinfs.fs.namei import FMODE_WRITER
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
@@ -117,9 +117,9 @@ def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject, list[Holder]]]
         if isinstance(obj, BpfProg):
             for map in obj.used_maps:
                 add(map, Holder("used_map", f"prog {obj.id}"))
-        elif isinstance(obj.storage, FdArray):
-            for index, slot in sorted(obj.storage.slots.items()):
-                if isinstance(slot, BpfProg):
+        else:  # prog-array slots hold programs, map-of-maps slots hold maps
+            for index, slot in held_objects(obj.storage):
+                if isinstance(slot, (BpfProg, BpfMap)):
                     add(slot, Holder("slot", f"map {obj.id}[{index}]"))
     return found
 
@@ -176,9 +176,9 @@ def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject, int, int]]:
         if isinstance(obj, BpfProg):
             for map in obj.used_maps:
                 add(map, 0)
-        elif isinstance(obj.storage, FdArray):
-            for slot in obj.storage.slots.values():
-                if isinstance(slot, BpfProg):
+        else:  # prog-array slots hold programs, map-of-maps slots hold maps
+            for slot in slot_objects(obj.storage):
+                if isinstance(slot, BpfProg | BpfMap):
                     add(slot, 0)
     return counts
 

@@ -101,6 +101,7 @@ class Kernel:
         mount_proc: bool = False,
         boot: str = "kernel",
         console: bool = True,
+        possible_cpus: int = 2,
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
@@ -113,11 +114,15 @@ class Kernel:
         if not isinstance(console, bool):
             raise TypeError(f"console must be bool, not {type(console).__name__}")
         self.profile = profile
+        #: ``num_possible_cpus()``: per-CPU map values come once per possible CPU
+        #: (2, as on the reference machine).
+        self.num_possible_cpus = _check_cpus(possible_cpus)
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
         self.attr_layouts = layouts_for(profile)
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
         self.map_idr, self.prog_idr = Idr(), Idr()  # the ids bpf(2) shows (v4.13)
+        self.btf_idr = Idr()  # BTF objects' ids (v4.18)
         self._next_obj_id = 0
         self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
         self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
@@ -127,6 +132,7 @@ class Kernel:
             else unprivileged_bpf_disabled,
             "fs.protected_symlinks": 0,
             "fs.protected_hardlinks": 0,
+            "net.core.bpf_jit_enable": profile.bpf_jit_default,
         }
         self.nr_open = 1 << 20
         self._clock = BOOT_TIME_NS
@@ -235,11 +241,17 @@ class Kernel:
     def sysctl_store(self, cred: credmod.Cred, name: str, value: int) -> None:
         """The ``proc_handler`` of a writable sysctl: ``proc_dointvec_minmax``'s range
         (EINVAL), and for ``kernel.unprivileged_bpf_disabled`` from v5.13
-        ``bpf_unpriv_handler`` (CAP_SYS_ADMIN, and 1 is locked: EPERM)."""
+        ``bpf_unpriv_handler`` (CAP_SYS_ADMIN, and 1 is locked: EPERM); for
+        ``net.core.bpf_jit_enable`` ``proc_dointvec_minmax_bpf_enable`` per the profile."""
         path = "/proc/sys/" + name.replace(".", "/")
         if name not in SYSCTL_RANGES:
             raise kernel_error(errno.EACCES, path)  # read-only
         low, high = SYSCTL_RANGES[name]
+        if name == "net.core.bpf_jit_enable" and self.profile.bpf_jit_sysctl_checked:
+            # proc_dointvec_minmax_bpf_enable: CAP_SYS_ADMIN first, then the range
+            if not credmod.capable(cred, self.init_user_ns, credmod.CAP_SYS_ADMIN):
+                raise kernel_error(errno.EPERM, path)
+            low, high = (1, 1) if self.profile.bpf_jit_always_on else (0, 2)
         if name == "kernel.unprivileged_bpf_disabled":
             values = self.profile.unpriv_sysctl_values
             low, high = min(values), max(values)
@@ -593,3 +605,11 @@ def _no_mount(*args: Any) -> Any:
 
 def _no_kill(sb: SuperBlock) -> None:
     """anon_inodefs is never unmounted."""
+
+
+def _check_cpus(possible_cpus: object) -> int:
+    if not isinstance(possible_cpus, int) or isinstance(possible_cpus, bool):
+        raise TypeError(f"possible_cpus must be int, not {type(possible_cpus).__name__}")
+    if not 1 <= possible_cpus <= 8192:  # NR_CPUS of x86_64 with MAXSMP
+        raise ValueError(f"possible_cpus must be in [1, 8192], not {possible_cpus}")
+    return possible_cpus

@@ -10,4 +10,5 @@ SYSCTL_RANGES: dict[str, tuple[int, int]] = {
     "kernel.unprivileged_bpf_disabled": (1, 1),
     "fs.protected_symlinks": (0, 1),
     "fs.protected_hardlinks": (0, 1),
+    "net.core.bpf_jit_enable": (-(1 << 31), (1 << 31) - 1),  # proc_dointvec at the seed
 }
