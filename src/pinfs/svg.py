@@ -52,14 +52,16 @@ import re
 import stat
 import sys
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from pinfs.base.display import register_renderer
 from pinfs.ebpf.arraymap import FdArray
-from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
-from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.ebpf.link import BpfLink, bpf_link_file
+from pinfs.ebpf.objects import BpfMap, BpfProg
+from pinfs.ebpf.objects import bpf_file_object as _map_or_prog_file
+from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
 from pinfs.machine.invariants import collect_holders
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.render import dentry_tree, mount_point, superblock_tree
@@ -67,8 +69,8 @@ from pinfs.machine.task import Task
 from pinfs.mountns import Mount, MountNamespace, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name
 
-if TYPE_CHECKING:
-    from pinfs.ebpf.objects import BpfObject
+#: What the pictures draw as an object box: a map, a program or a link.
+BpfObject = BpfMap | BpfProg | BpfLink
 
 __all__ = [
     "EDGE_COLOURS",
@@ -101,6 +103,7 @@ EDGE_COLOURS: dict[str, str] = {
     "holder-pin": "#1a8a3a",
     "holder-used_map": "#d9822b",
     "holder-slot": "#8e44ad",
+    "holder-link": "#c0392b",
     "mount": "#7f8c8d",
     "fd-shared": "#1f6fd1",
     "pin-alias": "#1a8a3a",
@@ -112,6 +115,7 @@ _LEGEND = [
     ("holder-pin", "pin"),
     ("holder-used_map", "used_maps"),
     ("holder-slot", "prog_array slot"),
+    ("holder-link", "link's program"),
     ("mount", "mount shows sb"),
     ("fd-shared", "shared file (no ref)"),
 ]
@@ -233,10 +237,16 @@ def _inode_text(inode: Inode) -> str:
 
 
 def _pinned(inode: Inode) -> BpfObject | None:
-    if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
+    if inode.i_op in (bpf_map_iops, bpf_prog_iops, bpf_link_iops) and inode.i_private is not None:
         obj: BpfObject = inode.i_private
         return obj
     return None
+
+
+def bpf_file_object(file: File) -> BpfObject | None:
+    """The map, program or link an open file holds."""
+    obj: BpfObject | None = _map_or_prog_file(file) or bpf_link_file(file)
+    return obj
 
 
 def _obj_name(obj: BpfObject) -> str:
@@ -383,6 +393,21 @@ def _obj_box(obj: BpfObject, holders: int, scene: _Scene) -> _Box:
                             slot.id,
                         )
                     )
+    elif isinstance(obj, BpfLink):
+        where = obj.attached_to() or "detached"
+        prog = obj.prog
+        text = f"{where} -> prog {prog.id}" if prog is not None else where
+        box.rows.append(_Row(f"{oid}-info", "row info", text, text))
+        if not freed and prog is not None:
+            scene.edges.append(
+                _Edge(
+                    "holder-link",
+                    oid,
+                    f"obj-{prog.id}",
+                    f"link {obj.id} runs prog {prog.id}",
+                    prog.id,
+                )
+            )
     else:
         maps = ", ".join(str(m.id) for m in obj.used_maps)
         text = f"{obj.insn_cnt} insns" + (f", used_maps {maps}" if maps else "")
@@ -483,7 +508,9 @@ def _closure(objs: Iterable[BpfObject]) -> list[BpfObject]:
         if id(obj) in found:
             continue
         found[id(obj)] = obj
-        if isinstance(obj, BpfProg):
+        if isinstance(obj, BpfLink):
+            stack.extend([obj.prog] if obj.prog is not None else [])
+        elif isinstance(obj, BpfProg):
             stack.extend(obj.used_maps)
         elif isinstance(obj.storage, FdArray):
             stack.extend(s for s in obj.storage.slots.values() if isinstance(s, BpfProg))
@@ -1003,10 +1030,16 @@ def _holders_of(
     supers = [sb for sb in _bpf_supers(kernel) if any(o is target for o in _sb_objects(sb))]
     holders: list[BpfObject] = []
     for other in _all_objects(kernel)[0]:
-        if (isinstance(other, BpfProg) and any(m is target for m in other.used_maps)) or (
-            isinstance(other, BpfMap)
-            and isinstance(other.storage, FdArray)
-            and any(s is target for s in other.storage.slots.values())
+        held_by_link = isinstance(other, BpfLink) and other.prog is target
+        uses = isinstance(other, BpfProg) and any(m is target for m in other.used_maps)
+        if (
+            held_by_link
+            or uses
+            or (
+                isinstance(other, BpfMap)
+                and isinstance(other.storage, FdArray)
+                and any(s is target for s in other.storage.slots.values())
+            )
         ):
             holders.append(other)
     tasks = [t for t in kernel.tasks.values() if any(o is target for o in _task_objects(t))]

@@ -91,6 +91,9 @@ class BpfProg:
     name: bytes = b""
     created_by_uid: int = 0
     load_time: int = 0  # ns since boot
+    expected_attach_type: int = 0  # v4.17
+    attach_btf_id: int = 0  # v5.5 (TRACING: the vmlinux BTF function it attaches to)
+    attach_func_name: str = ""  # what that id names (bpf_iter_bpf_map, ...)
 
     kind = "prog"
 

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.iter import is_iter_file
+from pinfs.ebpf.link import BpfLink, bpf_link_file
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
 from pinfs.fs.namei import FMODE_WRITE
-from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
 from pinfs.mountns import Mount, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
@@ -35,7 +37,9 @@ class InvariantError(AssertionError):
 
 @attrs.frozen
 class Holder:
-    """One reference on an object: ``kind`` is file, pin, used_map or slot."""
+    """One reference on an object: ``kind`` is file, pin, used_map, slot, link (a
+    link's program), iter (an iterator file's program), xdp (a device's legacy XDP
+    program) or kernel (the bpf_preload module's links)."""
 
     kind: str
     detail: str
@@ -50,21 +54,29 @@ class ObjectInfo:
     type: str
     refcnt: int
     holders: tuple[Holder, ...]
-    obj: BpfObject = attrs.field(repr=False)
+    obj: BpfObject | BpfLink = attrs.field(repr=False)
 
 
 def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
     by_file: dict[int, tuple[File, list[str]]] = {}
     for pid, task in sorted(kernel.tasks.items()):
         for fd, file in enumerate(task.files.fds):
-            if file is not None and bpf_file_object(file) is not None:
+            if file is not None and _held_object(file) is not None:
                 by_file.setdefault(id(file), (file, []))[1].append(f"pid {pid} fd {fd}")
     out: dict[int, list[tuple[File, list[str]]]] = {}
     for file, fds in by_file.values():
-        obj = bpf_file_object(file)
+        obj = _held_object(file)
         assert obj is not None
         out.setdefault(id(obj), []).append((file, fds))
     return out
+
+
+def _held_object(file: File) -> BpfObject | BpfLink | None:
+    """What an open file holds: its map, program or link, or an iterator's program."""
+    if is_iter_file(file):
+        prog: BpfProg = file.private_data.prog
+        return prog
+    return bpf_file_object(file) or bpf_link_file(file)
 
 
 def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
@@ -76,7 +88,8 @@ def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
                 if dentry.d_inode is not None:
                     names.setdefault(id(dentry.d_inode), _pin_name(dentry, sb.s_dev))
         for inode in sb.s_inodes:
-            if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
+            pinned = (bpf_map_iops, bpf_prog_iops, bpf_link_iops)
+            if inode.i_op in pinned and inode.i_private is not None:
                 name = names.get(
                     id(inode), f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)"
                 )
@@ -88,29 +101,40 @@ def _pin_name(dentry: Dentry, dev: int) -> str:
     return f"bpffs dev {dev:#x}:{d_path_name(dentry)}"
 
 
-def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject, list[Holder]]]:
+def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, list[Holder]]]:
     """Every object reachable from a holder, keyed by ``id()``, with its holders."""
-    found: dict[int, tuple[BpfObject, list[Holder]]] = {}
+    found: dict[int, tuple[BpfObject | BpfLink, list[Holder]]] = {}
 
-    def add(obj: BpfObject, holder: Holder) -> None:
+    def add(obj: BpfObject | BpfLink, holder: Holder) -> None:
         found.setdefault(id(obj), (obj, []))[1].append(holder)
 
     for files in _file_holders(kernel).values():
         for file, fds in files:
-            obj = bpf_file_object(file)
+            obj = _held_object(file)
             assert obj is not None
-            add(obj, Holder("file", ", ".join(fds)))
+            add(obj, Holder("iter" if is_iter_file(file) else "file", ", ".join(fds)))
     for inode, name in _pinned_inodes(kernel):
         add(inode.i_private, Holder("pin", name))
     live = list(kernel.bpf_objects.values())
     for obj in live:
-        if isinstance(obj, BpfProg):
+        if isinstance(obj, BpfLink):
+            if obj.prog is not None:
+                add(obj.prog, Holder("link", f"link {obj.id}"))
+        elif isinstance(obj, BpfProg):
             for map in obj.used_maps:
                 add(map, Holder("used_map", f"prog {obj.id}"))
         elif isinstance(obj.storage, FdArray):
             for index, slot in sorted(obj.storage.slots.items()):
                 if isinstance(slot, BpfProg):
                     add(slot, Holder("slot", f"map {obj.id}[{index}]"))
+    for dev in kernel.netdevs.values():
+        for state in dev.xdp:
+            if state.prog is not None:
+                add(state.prog, Holder("xdp", f"dev {dev.name}"))
+    preload = kernel.bpf_preload
+    if preload is not None:
+        for link in (preload.maps_link, preload.progs_link):
+            add(link, Holder("kernel", "bpf_preload"))
     return found
 
 
