@@ -32,6 +32,7 @@ from pinfs.ebpf.attr import (
 from pinfs.ebpf.objects import bpf_prog_tag
 from pinfs.ebpf.prog import RETURN_ZERO
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
+from link_scripts import LINK_SIDE_BY_SIDE
 from support import err
 
 BPF = "/sys/fs/bpf"
@@ -580,6 +581,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_lookup_and_delete_elem": (lookup_and_delete(ARRAY), EINVAL, 524, LINUX_5_10),
     "htab_lookup_and_delete": (lookup_and_delete(pinfs.BPF_MAP_TYPE_HASH), EINVAL, 0, LATEST),
     "memlock_boot_limit": (memlock_at_boot, (65536, 65536), (8 << 20, 8 << 20), LATEST),
+    **LINK_SIDE_BY_SIDE,
 }
 
 

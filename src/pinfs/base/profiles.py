@@ -485,7 +485,7 @@ class Profile:
     own ``idr_alloc_cyclic`` space: BPF_LINK_GET_FD_BY_ID, BPF_LINK_GET_NEXT_ID, link
     fdinfo and OBJ_GET_INFO_BY_FD for links."""
     link_info_size: int = 0
-    """``sizeof(struct bpf_link_info)``: 32 on v5.10 (iter is the largest member), 64 on
+    """``sizeof(struct bpf_link_info)`` (a3b80e107894 made it): 32 on v5.10 (iter is the largest member), 64 on
     v6.18 (uprobe_multi; measured live by the E2BIG of a longer buffer)."""
     link_detach: bool = False
     """73b11c2ab072 (v5.9; id from memory) -- BPF_LINK_DETACH: the attachment ends, the
@@ -509,8 +509,8 @@ class Profile:
     link_create_multi: bool = False
     """0dcac2725406 (v5.18) and later multi-attach links -- LINK_CREATE's attr grows to
     ``uprobe_multi.pid`` (byte 60); pinfs models none of those link types."""
-    preload_links: Literal["iterator_links", "inert"] = "iterator_links"
-    """With ``preload_debug_files``: ``iterator_links`` is upstream (d71fa5c9763c): the
+    preload_links: Literal["inert", "iterator_links"] = "inert"
+    """With ``preload_debug_files`` (v5.10): ``iterator_links`` is upstream (d71fa5c9763c): the
     two files are pinned iter links; OBJ_GET gives a link fd, open+read list the live maps
     and programs.  ``inert`` keeps pinfs's earlier stand-in (no object behind them: OBJ_GET
     EACCES, open EIO); the reference machine's 6.18 shows a third, broken state (open and
@@ -640,6 +640,7 @@ LINUX_5_10 = attrs.evolve(
     bpf_iter=True,
     iter_targets=("bpf_map", "bpf_prog", "task"),
     xdp_links=True,
+    preload_links="iterator_links",
 )
 
 LINUX_6_18 = attrs.evolve(

@@ -69,7 +69,6 @@ def link_create(task: BpfTask, attr: dict[str, int]) -> int:
 
 
 def _link_attach(task: BpfTask, attr: dict[str, int], prog: BpfProg) -> int:
-    profile = task.kernel.profile
     attach_type = attr["attach_type"]
     if _ATTACH_PROG_TYPE.get(attach_type) != prog.prog_type:
         refusal = Refusal(
@@ -78,13 +77,13 @@ def _link_attach(task: BpfTask, attr: dict[str, int], prog: BpfProg) -> int:
             {"attach_type": attach_type, "prog_type": prog.prog_type},
         )
         raise kernel_error(errno.EINVAL, refusal=refusal)
-    if prog.prog_type == BPF_PROG_TYPE_TRACING and profile.bpf_iter:
+    if prog.prog_type == BPF_PROG_TYPE_TRACING and task.kernel.profile.bpf_iter:
         if attach_type != prog.expected_attach_type or attach_type != BPF_TRACE_ITER:
             raise kernel_error(errno.EINVAL)
         return bpf_iter_link_attach(task, attr, prog)
-    if prog.prog_type == BPF_PROG_TYPE_XDP and profile.xdp_links:
+    if prog.prog_type == BPF_PROG_TYPE_XDP and task.kernel.profile.xdp_links:
         return bpf_xdp_link_attach(task, attr, prog)
-    if prog.prog_type == BPF_PROG_TYPE_SCHED_CLS and profile.tcx_links:
+    if prog.prog_type == BPF_PROG_TYPE_SCHED_CLS and task.kernel.profile.tcx_links:
         return tcx_link_attach(task, attr, prog)
     raise kernel_error(errno.EINVAL)
 
