@@ -17,7 +17,6 @@ from pinfs.ebpf.attr import (
     BPF_LINK_DETACH,
     BPF_LINK_GET_NEXT_ID,
     BPF_LINK_UPDATE,
-    BPF_OBJ_GET_INFO_BY_FD,
     BPF_RAW_TRACEPOINT_OPEN,
 )
 from pinfs.ebpf.iterids import BPF_TCX_INGRESS, BPF_TRACE_ITER, BPF_XDP, ITER_BTF_IDS

@@ -40,7 +40,8 @@ TRACE_ITER, ATTACH_XDP, TCX_INGRESS = 28, 37, 46
 
 def vmlinux_btf_funcs(names: set[str]) -> dict[str, int]:
     """The BTF ids of the named FUNC types in this machine's vmlinux BTF."""
-    data = open("/sys/kernel/btf/vmlinux", "rb").read()
+    with open("/sys/kernel/btf/vmlinux", "rb") as f:
+        data = f.read()
     hdr_len, type_off, type_len, str_off = struct.unpack_from("<IIII", data, 4)
     pos, end, strings = hdr_len + type_off, hdr_len + type_off + type_len, hdr_len + str_off
     per_member = {3: 0, 4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
