@@ -19,6 +19,7 @@ import attrs
 import pytest
 
 import pinfs
+from link_scripts import LINK_SIDE_BY_SIDE
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
 from pinfs.ebpf.attr import (
@@ -32,7 +33,6 @@ from pinfs.ebpf.attr import (
 from pinfs.ebpf.objects import bpf_prog_tag
 from pinfs.ebpf.prog import RETURN_ZERO
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
-from link_scripts import LINK_SIDE_BY_SIDE
 from support import err
 
 BPF = "/sys/fs/bpf"
