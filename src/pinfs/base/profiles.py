@@ -485,8 +485,9 @@ class Profile:
     own ``idr_alloc_cyclic`` space: BPF_LINK_GET_FD_BY_ID, BPF_LINK_GET_NEXT_ID, link
     fdinfo and OBJ_GET_INFO_BY_FD for links."""
     link_info_size: int = 0
-    """``sizeof(struct bpf_link_info)`` (a3b80e107894 made it): 32 on v5.10 (iter is the largest member), 64 on
-    v6.18 (uprobe_multi; measured live by the E2BIG of a longer buffer)."""
+    """``sizeof(struct bpf_link_info)`` (a3b80e107894 made it): 32 on v5.10 (iter is the
+    largest member), 64 on v6.18 (uprobe_multi; measured live by the E2BIG of a longer
+    buffer)."""
     link_detach: bool = False
     """73b11c2ab072 (v5.9; id from memory) -- BPF_LINK_DETACH: the attachment ends, the
     link stays (EOPNOTSUPP for link types without ``detach``: raw tracepoints, iters)."""
