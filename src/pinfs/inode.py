@@ -437,7 +437,7 @@ def bpf_obj_do_get(
     try:
         type = bpf_inode_type(inode)
     except KernelError:
-        refusal = Refusal("bpf_inode_type", "the file is not a pinned bpf object")
+        refusal = Refusal("bpf_inode_type", "the file is not a pinned map or program (or link)")
         raise kernel_error(errno.EACCES, pathname, refusal) from None
     raw = bpf_any_get(inode.i_private, type)
     touch_atime(path)

@@ -804,7 +804,7 @@ class RefModel:
             problems.append(
                 f"object {obj_id} is held ({_describe(want[obj_id])}) but the kernel freed it"
             )
-        for obj_id in sorted(set(got) - set(want)):
+        for obj_id in sorted(set(got) - set(want) - kernel_own_objects(kernel)):
             problems.append(f"{got[obj_id].obj!r} is alive but the model says nothing holds it")
         for obj_id in sorted(set(want) & set(got)):
             seen = _kernel_view(got[obj_id])
@@ -885,3 +885,13 @@ def _kernel_view(info: ObjectInfo) -> dict[str, object]:
         "used_map": sorted(used_by),
         "slot": sorted(slots),
     }
+
+
+def kernel_own_objects(kernel: Kernel) -> set[int]:
+    """The kernel's own bpf_preload objects (outside the model): its map, programs and
+    the links behind every instance's maps.debug/progs.debug."""
+    preload = kernel.bpf_preload
+    if preload is None:
+        return set()
+    own = (preload.rodata, preload.maps_prog, preload.progs_prog)
+    return {o.id for o in (*own, preload.maps_link, preload.progs_link)}
