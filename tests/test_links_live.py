@@ -365,3 +365,42 @@ def test_check_attr_ends_of_the_link_commands(live: Any) -> None:
         return out
 
     both(live, script)
+
+
+def test_pin_update_restart_with_the_typed_helpers(live: Any) -> None:
+    """Lesson 9's steps through the typed helpers both sides share."""
+
+    def script(s: Side) -> Any:
+        t = s.t
+        v1, v2 = t.prog_load_typed(XDP, RETURN_ZERO), t.prog_load_typed(XDP, RETURN_ZERO)
+        link = t.link_create(v1, 1, ATTACH_XDP)
+        t.obj_pin(link, "/b/lo_xdp")
+        t.close(link)
+        pinned = t.obj_get("/b/lo_xdp")
+        out: list[Any] = [s.readlink(pinned)]
+        for call, args in ((t.link_update, (pinned, v2, v2)), (t.link_create, (v2, 1, ATTACH_XDP))):
+            try:
+                call(*args)
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno or 0])
+        t.link_update(pinned, v2, v1)
+        link_id, _ = link_ids(s, pinned)
+        out.append(t.link_get_next_id(link_id - 1) == link_id)
+        again = t.link_get_fd_by_id(link_id)
+        t.link_detach(again)
+        out.append(ids_checked(s, again))
+        try:
+            t.link_update(again, v1)
+        except OSError as exc:
+            out.append(errno.errorcode[exc.errno or 0])
+        raw = t.raw_tracepoint_open("sys_enter", t.prog_load_typed(RAW_TP, RETURN_ZERO))
+        it = t.link_create(
+            t.prog_load_typed(TRACING, RETURN_ZERO, "GPL", TRACE_ITER, s.btf_ids["bpf_map"]),
+            0,
+            TRACE_ITER,
+        )
+        out += [s.fdinfo(raw)[-2:], s.read(t.iter_create(it))]
+        t.unlink("/b/lo_xdp")
+        return out
+
+    both(live, script)
