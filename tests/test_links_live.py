@@ -24,6 +24,7 @@ import pytest
 
 import pinfs
 from pinfs.base.profiles import LINUX_6_18
+from pinfs.clients import get_fd_type
 from pinfs.ebpf.iterids import ITER_BTF_IDS
 from pinfs.ebpf.prog import RETURN_ZERO
 
@@ -404,3 +405,15 @@ def test_pin_update_restart_with_the_typed_helpers(live: Any) -> None:
         return out
 
     both(live, script)
+
+
+def test_bpftool_get_fd_type_of_link_fds(live: Any) -> None:
+    """bpftool's ``get_fd_type`` (pinfs.clients): a pinned link opened with OBJ_GET is
+    a link, the LINK_CREATE fd itself is unknown (its file is named ``bpf_link``)."""
+    def script(s: Side) -> Any:
+        t = s.t
+        link = t.raw_tracepoint_open("sys_enter", t.prog_load_typed(RAW_TP, RETURN_ZERO))
+        t.obj_pin(link, "/b/l")
+        return get_fd_type(t, link), get_fd_type(t, t.obj_get("/b/l"))
+
+    assert both(live, script) == (0, 3)  # BPF_OBJ_UNKNOWN, BPF_OBJ_LINK
