@@ -410,6 +410,7 @@ def test_pin_update_restart_with_the_typed_helpers(live: Any) -> None:
 def test_bpftool_get_fd_type_of_link_fds(live: Any) -> None:
     """bpftool's ``get_fd_type`` (pinfs.clients): a pinned link opened with OBJ_GET is
     a link, the LINK_CREATE fd itself is unknown (its file is named ``bpf_link``)."""
+
     def script(s: Side) -> Any:
         t = s.t
         link = t.raw_tracepoint_open("sys_enter", t.prog_load_typed(RAW_TP, RETURN_ZERO))
