@@ -392,3 +392,22 @@ def test_random_link_lives_keep_the_books(steps: list[str]) -> None:
         elif step == "rm" and "eth0" in [d.name for d in k.netdevs.values()]:
             k.remove_netdev("eth0")
         k.check_invariants()
+
+
+def test_no_fd_for_a_new_link_is_emfile_before_an_id_is_spent() -> None:
+    k, t = machine()
+    prog = xdp_prog(t)
+    first = t.link_create(prog, 1, BPF_XDP)
+    first_id = struct.unpack_from("<I", t.obj_get_info_by_fd(first, 64), 4)[0]
+    t.close(first)
+    spare = []
+    while err(lambda: spare.append(t.dup(prog))) == 0:
+        pass  # fill the table up to RLIMIT_NOFILE
+    before = snapshot(k)
+    assert err(t.link_create, prog, 1, BPF_XDP) == errno.EMFILE  # bpf_link_prime's fd first
+    assert err(t.raw_tracepoint_open, "sys_enter", prog) == errno.EINVAL  # the type first
+    assert snapshot(k) == before
+    t.close(spare.pop())
+    link = t.link_create(prog, 1, BPF_XDP)
+    assert struct.unpack_from("<I", t.obj_get_info_by_fd(link, 64), 4)[0] == first_id + 1
+    k.check_invariants()

@@ -209,8 +209,8 @@ def bpf_link_prime(task: BpfTask, link: BpfLink) -> BpfLinkPrimer:
     """``bpf_link_prime``: an unused fd (EMFILE), an id (ENOSPC), the file.  The link
     is registered with the kernel here (``bpf_link_init`` is the caller's in C)."""
     task.files.reserve_fd(task.rlimit(RLIMIT_NOFILE))
-    bpf_link_init(task.kernel, link)
     id = task.kernel.link_idr.alloc_cyclic(link) if task.kernel.profile.link_ids else 0
+    bpf_link_init(task.kernel, link)  # after the id: a full id space leaves nothing behind
     return BpfLinkPrimer(task, link, _link_file(task, "bpf_link", link), id)
 
 
