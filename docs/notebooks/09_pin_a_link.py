@@ -113,7 +113,7 @@ assert running_on_lo(k) == "fw_v2"
 
 # %% [markdown]
 # There was no moment without a program: the link swapped `fw_v1` for `fw_v2` and then put
-# its reference on `fw_v1`. The gapful way, detaching and attaching again, is what the
+# its reference on `fw_v1` (the stale attempt before it changed nothing: EPERM). The gapful way, detaching and attaching again, is what the
 # update avoids; and a second attachment while the link holds the device is refused
 # with EBUSY, since a device's XDP slot takes one program:
 
@@ -148,4 +148,5 @@ k.check_invariants()
 # **What to remember.** Pin the link, not only the program: the pin keeps the attachment.
 # Replace with `BPF_LINK_UPDATE` and `old_prog_fd`: one step, no gap, and EPERM if someone
 # else got there first. `BPF_LINK_DETACH` and a device going away end the attachment but
-# not the link; the last close or unlink ends both.
+# not the link (which then answers ENOLINK to an update); the last close or unlink ends
+# both.
