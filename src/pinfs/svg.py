@@ -58,6 +58,7 @@ import attrs
 
 from pinfs.base.display import register_renderer
 from pinfs.ebpf.arraymap import FdArray
+from pinfs.ebpf.iter import is_iter_file
 from pinfs.ebpf.link import BpfLink, bpf_link_file
 from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.ebpf.objects import bpf_file_object as _map_or_prog_file
@@ -104,6 +105,9 @@ EDGE_COLOURS: dict[str, str] = {
     "holder-used_map": "#d9822b",
     "holder-slot": "#8e44ad",
     "holder-link": "#c0392b",
+    "holder-iter": "#1f6fd1",
+    "holder-kernel": "#34495e",
+    "holder-xdp": "#16a085",
     "mount": "#7f8c8d",
     "fd-shared": "#1f6fd1",
     "pin-alias": "#1a8a3a",
@@ -116,6 +120,7 @@ _LEGEND = [
     ("holder-used_map", "used_maps"),
     ("holder-slot", "prog_array slot"),
     ("holder-link", "link's program"),
+    ("holder-kernel", "the kernel (preload, XDP)"),
     ("mount", "mount shows sb"),
     ("fd-shared", "shared file (no ref)"),
 ]
@@ -244,9 +249,34 @@ def _pinned(inode: Inode) -> BpfObject | None:
 
 
 def bpf_file_object(file: File) -> BpfObject | None:
-    """The map, program or link an open file holds."""
+    """The map, program or link an open file holds (an iterator file: its program)."""
+    if is_iter_file(file):
+        prog: BpfProg = file.private_data.prog
+        return prog
     obj: BpfObject | None = _map_or_prog_file(file) or bpf_link_file(file)
     return obj
+
+
+def _kernel_box(kernel: Kernel, scene: _Scene, shown: set[int]) -> _Box | None:
+    """What the kernel itself holds: the bpf_preload links, devices' legacy XDP
+    programs; one holder edge each (to the objects drawn)."""
+    box = _Box(id="kernel", cls="box kernel", header="kernel", title="references the kernel holds")
+    held: list[tuple[str, str, BpfObject]] = []
+    preload = kernel.bpf_preload
+    if preload is not None:
+        for link in (preload.maps_link, preload.progs_link):
+            held.append(("kernel", f"bpf_preload -> link {link.id}", link))
+    for dev in kernel.netdevs.values():
+        for state in dev.xdp:
+            if state.prog is not None:
+                held.append(("xdp", f"dev {dev.name} xdp -> prog {state.prog.id}", state.prog))
+    for i, (kind, text, obj) in enumerate(held):
+        if id(obj) not in shown:
+            continue
+        row_id = f"kernel-{kind}-{i}"
+        box.rows.append(_Row(row_id, "row kernel", text, text))
+        scene.edges.append(_Edge(f"holder-{kind}", row_id, f"obj-{obj.id}", text, obj.id))
+    return box if box.rows else None
 
 
 def _obj_name(obj: BpfObject) -> str:
@@ -474,8 +504,9 @@ def _task_box(task: Task, first_fd: dict[int, str], scene: _Scene, inodes: set[s
         if obj is not None:
             first = first_fd.setdefault(id(file), row_id)
             if first == row_id:
+                kind = "holder-iter" if is_iter_file(file) else "holder-file"
                 scene.edges.append(
-                    _Edge("holder-file", row_id, f"obj-{obj.id}", f"pid {task.pid} fd {fd}", obj.id)
+                    _Edge(kind, row_id, f"obj-{obj.id}", f"pid {task.pid} fd {fd}", obj.id)
                 )
             else:
                 scene.edges.append(
@@ -585,6 +616,9 @@ def _build(
         scene.notes.append(f"+{hidden} more objects (max_objects={max_objects})")
     for obj in objects:
         scene.columns[2].append(_obj_box(obj, counts.get(id(obj), 0), scene))
+    kernel_box = _kernel_box(kernel, scene, {id(o) for o in objects})
+    if kernel_box is not None:
+        scene.columns[1].append(kernel_box)
     inode_rows = {row.id for box in scene.columns[1] for row in box.rows}
     first_fd: dict[int, str] = {}
     for task in sorted(tasks, key=lambda t: t.pid):
