@@ -113,9 +113,10 @@ assert running_on_lo(k) == "fw_v2"
 
 # %% [markdown]
 # There was no moment without a program: the link swapped `fw_v1` for `fw_v2` and then put
-# its reference on `fw_v1` (the stale attempt before it changed nothing: EPERM). The gapful way, detaching and attaching again, is what the
-# update avoids; and a second attachment while the link holds the device is refused
-# with EBUSY, since a device's XDP slot takes one program:
+# its reference on `fw_v1` (the stale attempt before it changed nothing: EPERM). The
+# gapful way, detaching and attaching again, is what the update avoids; and a second
+# attachment while the link holds the device is refused with EBUSY, since a device's XDP
+# slot takes one program:
 
 # %%
 print("a second link on lo:", attempt(v2.link_create, new, LO, BPF_XDP))
