@@ -212,18 +212,20 @@ def test_a_legacy_program_goes_with_its_device() -> None:
     k.check_invariants()
 
 
-def test_tcx_keeps_an_ordered_list_and_refuses_what_it_does_not_model() -> None:
+def test_tcx_places_links_as_bpf_mprog_attach_does() -> None:
     k, t = machine()
-    progs = [t.prog_load_typed(SCHED_CLS, RETURN_ZERO) for _ in range(3)]
+    progs = [t.prog_load_typed(SCHED_CLS, RETURN_ZERO) for _ in range(5)]
     links = [t.link_create(p, 1, BPF_TCX_INGRESS) for p in progs[:2]]
-    assert [link.prog for link in k.netdevs[1].tcx[BPF_TCX_INGRESS]] == [
-        t.fd_object(p) for p in progs[:2]
-    ]
-    assert err(t.link_create, progs[2], 1, BPF_TCX_INGRESS, 1 << 3) == errno.EINVAL
+    t.link_create(progs[2], 1, BPF_TCX_INGRESS, 1 << 3)  # BPF_F_BEFORE, no relative: first
+    relative = struct.pack("<I", progs[0])
+    t.link_create(progs[3], 1, BPF_TCX_INGRESS, 1 << 4, None)  # BPF_F_AFTER: last
+    order = [link.prog for link in k.netdevs[1].tcx[BPF_TCX_INGRESS]]
+    assert order == [t.fd_object(p) for p in (progs[2], progs[0], progs[1], progs[3])]
     assert err(t.link_update, links[0], progs[1]) == errno.EEXIST  # already on the hook
-    t.link_update(links[0], progs[2])
+    t.link_update(links[0], progs[4])
     t.close(links[0])
-    assert len(k.netdevs[1].tcx[BPF_TCX_INGRESS]) == 1
+    assert len(k.netdevs[1].tcx[BPF_TCX_INGRESS]) == 3
+    assert relative  # relative placement by fd: test_links_live.test_tcx_placement
     k.check_invariants()
 
 

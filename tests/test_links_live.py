@@ -418,3 +418,41 @@ def test_bpftool_get_fd_type_of_link_fds(live: Any) -> None:
         return get_fd_type(t, link), get_fd_type(t, t.obj_get("/b/l"))
 
     assert both(live, script) == (0, 3)  # BPF_OBJ_UNKNOWN, BPF_OBJ_LINK
+
+
+def test_tcx_placement_and_its_errors(live: Any) -> None:
+    """``bpf_mprog_attach``'s placement rules, by their results (the order itself needs
+    BPF_PROG_QUERY, which pinfs does not model)."""
+    before, after, by_id, by_link = 1 << 3, 1 << 4, 1 << 5, 1 << 13
+
+    def script(s: Side) -> Any:
+        s.load(SOCKET_FILTER)  # fd 0 taken where tables start empty: relative fds are not 0
+        progs = [s.load(SCHED_CLS) for _ in range(8)]
+        assert 0 not in progs
+        first = s.bpf(LINK_CREATE, progs[0], 1, TCX_INGRESS, 0)
+        _, prog0_id = link_ids(s, first)
+        link0_id, _ = link_ids(s, first)
+        other_type = s.load(XDP)
+        out = []
+        for prog, flags, relative in (
+            (progs[1], before, 0),  # first place
+            (progs[2], after, progs[0]),  # after prog 0, by fd
+            (progs[3], before | after, 0),  # first and last disagree
+            (progs[3], before, progs[7]),  # not attached
+            (progs[3], 0, progs[0]),  # a relative without a flag
+            (progs[3], before, other_type),  # another program type
+            (progs[3], before, 999),  # no such fd
+            (progs[3], before | by_id, prog0_id),  # by id
+            (progs[4], after | by_link, first),  # after the link, by fd
+            (progs[5], before | by_link | by_id, link0_id),  # by link id
+            (progs[6], before | by_id, 0),  # id 0
+            (progs[6], by_link, 0),  # a link flag and nothing
+            (progs[6], 1, 0),  # an unknown flag alone
+        ):
+            fd = s.bpf(LINK_CREATE, prog, 1, TCX_INGRESS, flags, relative, fmt="IIIII")
+            out.append(fd if fd < 0 else "ok")
+        stale = s.bpf(LINK_CREATE, progs[6], 1, TCX_INGRESS, 0, 0, 0, 1, fmt="IIIIIIQ")
+        out.append(stale)
+        return out
+
+    both(live, script)

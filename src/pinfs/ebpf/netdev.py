@@ -11,15 +11,16 @@ and its id but loses the device (fdinfo ``ifindex: 0``; update ENOLINK).
 The legacy attachment, rtnetlink's IFLA_XDP (``do_setlink`` -> ``dev_change_xdp_fd``),
 is :func:`dev_change_xdp_fd`; the device holds that program's reference.
 
-tcx is modelled for appending (``flags`` 0) with ``expected_revision``; the relative
-placements of ``bpf_mprog_attach`` (BPF_F_BEFORE/AFTER/ID/LINK, ``relative_fd``) are
-not modelled and refused with EINVAL, as a Refusal says.
+tcx links are placed as ``bpf_mprog_attach`` places them (BPF_F_BEFORE/AFTER relative
+to a program or link given by fd or id, ``expected_revision``); BPF_PROG_ATTACH to tcx
+(links only here) and BPF_PROG_QUERY are not modelled.
 """
 
 from __future__ import annotations
 
 import errno
 import struct
+from collections.abc import Callable
 
 import attrs
 
@@ -31,10 +32,13 @@ from pinfs.ebpf.iterids import BPF_LINK_TYPE_TCX, BPF_LINK_TYPE_XDP, BPF_TCX_ING
 from pinfs.ebpf.link import (
     BpfLink,
     bpf_link_cleanup,
+    bpf_link_get_from_fd,
+    bpf_link_inc,
     bpf_link_prime,
+    bpf_link_put,
     bpf_link_settle,
 )
-from pinfs.ebpf.objects import BpfProg, bpf_prog_get, bpf_prog_put
+from pinfs.ebpf.objects import BpfProg, bpf_prog_get, bpf_prog_inc, bpf_prog_put
 
 CAP_NET_ADMIN = 12
 IFNAMSIZ = 16
@@ -377,7 +381,7 @@ def tcx_link_attach(task: BpfTask, attr: dict[str, int], prog: BpfProg) -> int:
     link = TcxLink(task.kernel, prog, attr["attach_type"], dev=dev)
     primer = bpf_link_prime(task, link)
     try:
-        _mprog_append(dev, link, attr)
+        _mprog_append(task, dev, link, attr)
     except BaseException:
         link.dev = None
         bpf_link_cleanup(primer)
@@ -385,21 +389,104 @@ def tcx_link_attach(task: BpfTask, attr: dict[str, int], prog: BpfProg) -> int:
     return bpf_link_settle(primer)
 
 
-def _mprog_append(dev: NetDevice, link: TcxLink, attr: dict[str, int]) -> None:
-    location = link.attach_type
-    relative, revision = attr.get("iter_info", 0) & 0xFFFFFFFF, attr.get("iter_info_len", 0)
-    revision |= (attr.get("link_create_tail", 0) & 0xFFFFFFFF) << 32
+BPF_F_REPLACE, BPF_F_BEFORE, BPF_F_AFTER, BPF_F_ID, BPF_F_LINK = 4, 8, 16, 32, 1 << 13
+BPF_MPROG_MAX = 64
+
+
+def _mprog_append(task: BpfTask, dev: NetDevice, link: TcxLink, attr: dict[str, int]) -> None:
+    """``bpf_mprog_attach`` for a new link: a stale ``expected_revision`` (ESTALE), the
+    program already on the hook (EEXIST), the relative program or link
+    (``bpf_mprog_tuple_relative``), then the place: BPF_F_BEFORE/AFTER it (ENOENT if
+    it is not there; both disagreeing ERANGE), with no relative the first/last place;
+    without either flag, the end (a relative or any flag alone: EINVAL); 64 at most
+    (ERANGE)."""
+    location, flags = link.attach_type, attr["flags"]
+    relative = attr.get("iter_info", 0) & 0xFFFFFFFF
+    revision = attr.get("iter_info_len", 0) | (attr.get("link_create_tail", 0) & 0xFFFFFFFF) << 32
+    entries = dev.tcx[location]
     if revision and revision != dev.tcx_revision[location]:
         raise kernel_error(errno.ESTALE)
-    if any(other.prog is link.prog for other in dev.tcx[location]):
+    if any(other.prog is link.prog for other in entries):
         raise kernel_error(errno.EEXIST)
-    if attr["flags"] or relative:
-        refusal = Refusal(
-            "bpf_mprog_attach", "pinfs models tcx appends only (flags 0, no relative_fd)", {}
-        )
-        raise kernel_error(errno.EINVAL, refusal=refusal)
-    dev.tcx[location].append(link)
+    assert link.prog is not None
+    rel_prog, rel_link, put = _mprog_relative(task, relative, flags, link.prog.prog_type)
+    try:
+        index = _mprog_place(entries, flags, rel_prog, rel_link)
+    finally:
+        put()
+    if len(entries) >= BPF_MPROG_MAX:
+        raise kernel_error(errno.ERANGE)
+    entries.insert(index, link)
     dev.tcx_revision[location] += 1
+
+
+def _mprog_relative(
+    task: BpfTask, id_or_fd: int, flags: int, prog_type: int
+) -> tuple[BpfProg | None, BpfLink | None, Callable[[], None]]:
+    """``bpf_mprog_tuple_relative``: a link (BPF_F_LINK) or a program, by id (BPF_F_ID;
+    ENOENT) or fd (EBADF/EINVAL), of the same program type (EINVAL); nothing when
+    neither an id flag nor an fd is given.  Returns it and how to put it."""
+    by_id = bool(flags & BPF_F_ID)
+    if flags & BPF_F_LINK:
+        if by_id:
+            found = task.kernel.link_idr.find(id_or_fd) if id_or_fd else None
+            if found is None:
+                raise kernel_error(errno.ENOENT)
+            bpf_link_inc(found)
+            rel: BpfLink = found
+        elif id_or_fd:
+            rel = bpf_link_get_from_fd(task, id_or_fd)
+        else:
+            raise kernel_error(errno.EINVAL)
+        if rel.prog is None or rel.prog.prog_type != prog_type:
+            bpf_link_put(rel)
+            raise kernel_error(errno.EINVAL)
+        return rel.prog, rel, lambda: bpf_link_put(rel)
+    if not by_id and not id_or_fd:
+        return None, None, lambda: None
+    if by_id:
+        prog = task.kernel.prog_idr.find(id_or_fd) if id_or_fd else None
+        if prog is None:
+            raise kernel_error(errno.ENOENT)
+        bpf_prog_inc(prog)
+    else:
+        prog = bpf_prog_get(task, id_or_fd)
+    if prog.prog_type != prog_type:
+        bpf_prog_put(prog)
+        raise kernel_error(errno.EINVAL)
+    return prog, None, lambda: bpf_prog_put(prog)
+
+
+def _mprog_place(
+    entries: list[TcxLink], flags: int, rel_prog: BpfProg | None, rel_link: BpfLink | None
+) -> int:
+    """Where ``bpf_mprog_attach`` puts a new entry (``bpf_mprog_pos_before/after``)."""
+    if flags & BPF_F_REPLACE:
+        raise kernel_error(errno.EINVAL)  # a link replaces nothing
+    found = next(
+        (
+            i
+            for i, entry in enumerate(entries)
+            if entry.prog is rel_prog and (rel_link is None or entry is rel_link)
+        ),
+        None,
+    )
+    index: int | None = None
+    for flag, place in ((BPF_F_BEFORE, found), (BPF_F_AFTER, None if found is None else found + 1)):
+        if not flags & flag:
+            continue
+        if rel_prog is None:
+            place = 0 if flag == BPF_F_BEFORE else len(entries)
+        elif place is None:
+            raise kernel_error(errno.ENOENT)
+        if index is not None and place != index:
+            raise kernel_error(errno.ERANGE)
+        index = place
+    if index is None:
+        if rel_prog is not None or flags:
+            raise kernel_error(errno.EINVAL)
+        index = len(entries)
+    return index
 
 
 def tcx_uninstall(dev: NetDevice) -> None:
