@@ -183,7 +183,7 @@ def test_legacy_xdp_and_links_exclude_each_other() -> None:
     assert err(t.link_create, new, 1, BPF_XDP) == errno.EBUSY  # active program, no link
     assert err(t.xdp_attach_legacy, 1, new, XDP_FLAGS_UPDATE_IF_NOEXIST) == errno.EBUSY
     assert err(t.xdp_attach_legacy, 1, new, XDP_FLAGS_REPLACE, new) == errno.EEXIST
-    assert err(t.xdp_attach_legacy, 1, new, 0, old) == errno.EINVAL  # expected without REPLACE
+    assert err(t.xdp_attach_legacy, 1, new, XDP_FLAGS_REPLACE) == errno.EINVAL  # no expected_fd
     assert err(t.xdp_attach_legacy, 1, t.prog_load_typed(RAW_TP, RETURN_ZERO)) == errno.EINVAL
     t.xdp_attach_legacy(1, new, XDP_FLAGS_REPLACE, old)
     t.close(new)

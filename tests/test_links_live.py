@@ -456,3 +456,44 @@ def test_tcx_placement_and_its_errors(live: Any) -> None:
         return out
 
     both(live, script)
+
+
+def test_legacy_xdp_and_links_exclude_each_other(live: Any) -> None:
+    """rtnetlink IFLA_XDP (the live twin sends RTM_SETLINK) beside links on ``lo``."""
+    replace, if_noexist, drv = 1 << 4, 1 << 0, 1 << 2
+
+    def script(s: Side) -> Any:
+        t = s.t
+        s.load(SOCKET_FILTER)  # fd 0 taken
+        old, new, raw = s.load(XDP), s.load(XDP), s.load(RAW_TP)
+        out: list[Any] = []
+
+        def step(*args: int) -> None:
+            try:
+                t.xdp_attach_legacy(*args)
+                out.append("ok")
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno or 0])
+
+        step(1, old)
+        out.append(s.bpf(LINK_CREATE, new, 1, ATTACH_XDP, 0))  # a program is attached
+        step(1, new, if_noexist)
+        step(1, new, replace, new)  # not the active one
+        step(1, new, replace)  # no expected fd
+        step(1, new, 0, new)  # an expected fd without REPLACE is ignored: replaces
+        step(1, raw)
+        step(1, 999)
+        step(99, old)
+        step(1, old, drv)
+        step(1, old, 1 << 5)  # an unknown flag
+        step(1, new, replace, new)
+        step(1, -1)
+        link = s.bpf(LINK_CREATE, new, 1, ATTACH_XDP, 0)
+        out.append(link >= 0)
+        step(1, old)  # a link is attached
+        step(1, -1)
+        s.bpf(LINK_DETACH, link)
+        step(1, -1)
+        return out
+
+    both(live, script)

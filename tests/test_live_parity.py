@@ -59,7 +59,6 @@ TASK_ONLY = {
     "sysctl_write",
     "write_uid_map",
     "write_gid_map",
-    "xdp_attach_legacy",  # rtnetlink, which the live twin does not speak
 }
 LIVE_ONLY = {
     "capget",

@@ -210,10 +210,11 @@ def dev_xdp_uninstall(dev: NetDevice) -> None:
 def dev_change_xdp_fd(
     task: BpfTask, ifindex: int, fd: int, expected_fd: int = -1, flags: int = 0
 ) -> None:
-    """rtnetlink IFLA_XDP (``do_setlink``: CAP_NET_ADMIN, the device (ENODEV), flags
-    (EINVAL), ``expected_fd`` only with XDP_FLAGS_REPLACE) then ``dev_change_xdp_fd``:
-    the programs (an fd of another type: EINVAL), ``dev_xdp_attach``.  ``fd`` -1
-    detaches."""
+    """rtnetlink IFLA_XDP (``rtnetlink_rcv_msg``: CAP_NET_ADMIN; ``do_setlink``: the
+    device (ENODEV), flags (EINVAL), XDP_FLAGS_REPLACE needs IFLA_XDP_EXPECTED_FD
+    (EINVAL), which is ignored without it) then ``dev_change_xdp_fd``: the programs (an
+    fd of another type: EINVAL), ``dev_xdp_attach``.  ``fd`` -1 detaches; an
+    ``expected_fd`` of -1 means the attribute is absent."""
     if not capable(task.cred, task.kernel.init_user_ns, CAP_NET_ADMIN):
         raise kernel_error(errno.EPERM)
     dev = dev_get_by_index(task.kernel, ifindex)
@@ -221,8 +222,10 @@ def dev_change_xdp_fd(
         raise kernel_error(errno.ENODEV)
     if flags & ~XDP_FLAGS_MASK or bin(flags & XDP_FLAGS_MODES).count("1") > 1:
         raise kernel_error(errno.EINVAL)
-    if expected_fd >= 0 and not flags & XDP_FLAGS_REPLACE:
+    if flags & XDP_FLAGS_REPLACE and expected_fd == -1:
         raise kernel_error(errno.EINVAL)
+    if not flags & XDP_FLAGS_REPLACE:
+        expected_fd = -1
     new_prog = _xdp_prog_get(task, fd) if fd >= 0 else None
     old_prog = None
     try:

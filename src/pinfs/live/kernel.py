@@ -902,6 +902,28 @@ def _op_table() -> dict[str, Any]:
         except OSError as e:
             raise _oserror(e.errno or 0, _pathname(path)) from None
 
+    def xdp_attach_legacy(
+        s: _Server, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
+    ) -> None:
+        """rtnetlink RTM_SETLINK with IFLA_XDP (what ``ip link set dev X xdp`` sends), in
+        the task's own network namespace; the ack's error is the errno."""
+
+        def nla(kind: int, data: bytes) -> bytes:
+            return struct.pack("<HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
+
+        nested = nla(1, struct.pack("<i", prog_fd)) + nla(3, struct.pack("<I", flags))
+        if expected_fd != -1:
+            nested += nla(8, struct.pack("<i", expected_fd))
+        body = struct.pack("<BxHiII", 0, 0, ifindex, 0, 0) + nla(43 | 0x8000, nested)
+        msg = struct.pack("<IHHII", 16 + len(body), 19, 0x1 | 0x4, 1, 0) + body
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as sk:
+            sk.send(msg)
+            reply = sk.recv(65536)
+        if struct.unpack_from("<H", reply, 4)[0] == 2:  # NLMSG_ERROR: the ack
+            err = struct.unpack_from("<i", reply, 16)[0]
+            if err:
+                raise _oserror(-err)
+
     table: dict[str, Any] = {
         name.rstrip("_"): fn
         for name, fn in locals().items()
@@ -1681,6 +1703,12 @@ class LiveTask:
     def iter_create(self, link_fd: int) -> int:
         """BPF_ITER_CREATE."""
         return self._bpf_with(33, {}, link_fd=link_fd)
+
+    def xdp_attach_legacy(
+        self, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
+    ) -> None:
+        """rtnetlink IFLA_XDP: attach ``prog_fd`` the legacy way (-1 detaches)."""
+        self._call("xdp_attach_legacy", ifindex, prog_fd, flags, expected_fd)
 
 
 class LiveUserMemory:
