@@ -66,6 +66,13 @@ class Side:
     def __init__(self, task: Any, live: bool, btf_ids: dict[str, int]) -> None:
         self.t, self.live, self.btf_ids = task, live, btf_ids
 
+    def add_dev(self, name: str) -> None:
+        """A device without native XDP: a bridge live, ``kernel.add_netdev`` in pinfs."""
+        self.t.netdev_add(name) if self.live else self.t.kernel.add_netdev(name)
+
+    def del_dev(self, name: str) -> None:
+        self.t.netdev_del(name) if self.live else self.t.kernel.remove_netdev(name)
+
     def alloc(self, data: bytes) -> int:
         return int(self.t.write_user(data) if self.live else self.t.mem.alloc(data))
 
@@ -494,6 +501,30 @@ def test_legacy_xdp_and_links_exclude_each_other(live: Any) -> None:
         step(1, -1)
         s.bpf(LINK_DETACH, link)
         step(1, -1)
+        return out
+
+    both(live, script)
+
+
+def test_a_device_going_away_ends_its_attachments(live: Any) -> None:
+    """unregister_netdevice: ``dev_xdp_uninstall`` and ``tcx_uninstall`` leave the links
+    (and their programs and ids) without a device."""
+
+    def script(s: Side) -> Any:
+        s.add_dev("br0")
+        xdp = s.bpf(LINK_CREATE, s.load(XDP), 2, ATTACH_XDP, 0)
+        tcx = s.bpf(LINK_CREATE, s.load(SCHED_CLS), 2, TCX_INGRESS, 0)
+        out: list[Any] = [ids_checked(s, xdp)[-1], ids_checked(s, tcx)[-2:]]
+        s.del_dev("br0")
+        out += [ids_checked(s, xdp), ids_checked(s, tcx)]
+        out += [info_fields(s, xdp, False), info_fields(s, tcx, False)]
+        out += [
+            s.bpf(LINK_UPDATE, xdp, s.load(XDP), 0),
+            s.bpf(LINK_UPDATE, tcx, s.load(SCHED_CLS), 0),
+        ]
+        out += [s.bpf(LINK_DETACH, xdp), s.bpf(LINK_DETACH, tcx)]
+        out.append(s.bpf(LINK_CREATE, s.load(XDP), 2, ATTACH_XDP, 0))  # no such device
+        out.append(s.bpf(LINK_CREATE, s.load(SCHED_CLS), 2, TCX_INGRESS, 0))
         return out
 
     both(live, script)

@@ -902,20 +902,14 @@ def _op_table() -> dict[str, Any]:
         except OSError as e:
             raise _oserror(e.errno or 0, _pathname(path)) from None
 
-    def xdp_attach_legacy(
-        s: _Server, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
-    ) -> None:
-        """rtnetlink RTM_SETLINK with IFLA_XDP (what ``ip link set dev X xdp`` sends), in
-        the task's own network namespace; the ack's error is the errno."""
+    def nla(kind: int, data: bytes) -> bytes:
+        """A netlink attribute (padded to 4 bytes)."""
+        return struct.pack("<HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
 
-        def nla(kind: int, data: bytes) -> bytes:
-            return struct.pack("<HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
-
-        nested = nla(1, struct.pack("<i", prog_fd)) + nla(3, struct.pack("<I", flags))
-        if expected_fd != -1:
-            nested += nla(8, struct.pack("<i", expected_fd))
-        body = struct.pack("<BxHiII", 0, 0, ifindex, 0, 0) + nla(43 | 0x8000, nested)
-        msg = struct.pack("<IHHII", 16 + len(body), 19, 0x1 | 0x4, 1, 0) + body
+    def rtnl(s: _Server, kind: int, flags: int, body: bytes) -> None:
+        """One rtnetlink request in the task's own network namespace; the ack's error
+        is the errno."""
+        msg = struct.pack("<IHHII", 16 + len(body), kind, 0x1 | 0x4 | flags, 1, 0) + body
         with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as sk:
             sk.send(msg)
             reply = sk.recv(65536)
@@ -924,10 +918,32 @@ def _op_table() -> dict[str, Any]:
             if err:
                 raise _oserror(-err)
 
+    def xdp_attach_legacy(
+        s: _Server, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
+    ) -> None:
+        """RTM_SETLINK with IFLA_XDP (what ``ip link set dev X xdp`` sends)."""
+        nested = nla(1, struct.pack("<i", prog_fd)) + nla(3, struct.pack("<I", flags))
+        if expected_fd != -1:
+            nested += nla(8, struct.pack("<i", expected_fd))
+        body = struct.pack("<BxHiII", 0, 0, ifindex, 0, 0) + nla(43 | 0x8000, nested)
+        rtnl(s, 19, 0, body)
+
+    def netdev_add(s: _Server, name: str) -> None:
+        """RTM_NEWLINK of a bridge (a device without native XDP, like pinfs's)."""
+        kind = nla(18 | 0x8000, nla(1, b"bridge"))  # IFLA_LINKINFO { IFLA_INFO_KIND }
+        body = struct.pack("<BxHiII", 0, 0, 0, 0, 0) + nla(3, name.encode() + b"\0") + kind
+        rtnl(s, 16, 0x400 | 0x200, body)  # NLM_F_CREATE | NLM_F_EXCL
+
+    def netdev_del(s: _Server, name: str) -> None:
+        """RTM_DELLINK by name."""
+        rtnl(s, 17, 0, struct.pack("<BxHiII", 0, 0, 0, 0, 0) + nla(3, name.encode() + b"\0"))
+
     table: dict[str, Any] = {
         name.rstrip("_"): fn
         for name, fn in locals().items()
-        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr")
+        if callable(fn)
+        and not isinstance(fn, type)
+        and name not in ("elem", "obj_attr", "nla", "rtnl")
     }
     for name in dir(_Server):
         if name.startswith("op_"):
@@ -1709,6 +1725,15 @@ class LiveTask:
     ) -> None:
         """rtnetlink IFLA_XDP: attach ``prog_fd`` the legacy way (-1 detaches)."""
         self._call("xdp_attach_legacy", ifindex, prog_fd, flags, expected_fd)
+
+    def netdev_add(self, name: str) -> None:
+        """A new device (a bridge) in this task's network namespace (live only; pinfs:
+        ``kernel.add_netdev``)."""
+        self._call("netdev_add", name)
+
+    def netdev_del(self, name: str) -> None:
+        """Unregister a device (live only; pinfs: ``kernel.remove_netdev``)."""
+        self._call("netdev_del", name)
 
 
 class LiveUserMemory:
