@@ -528,3 +528,29 @@ def test_a_device_going_away_ends_its_attachments(live: Any) -> None:
         return out
 
     both(live, script)
+
+
+def test_iterator_files_seek_write_and_open_modes(live: Any) -> None:
+    """An iterator fd has no lseek (ESPIPE) and is read-only (EBADF); a pinned iter
+    link opens for writing, but writing is EINVAL (``bpf_iter_fops`` has no write)."""
+
+    def script(s: Side) -> Any:
+        link = s.bpf(LINK_CREATE, s.load(TRACING, TRACE_ITER, "bpf_map"), 0, TRACE_ITER, 0)
+        it = s.bpf(ITER_CREATE, link, 0)
+        out: list[Any] = [s.read(it)]
+        calls = (lambda: s.t.lseek(it, 0, 0), lambda: s.t.write(it, b"x"))
+        for call in (*calls, lambda: s.t.fstat(it).st_mode):
+            try:
+                out.append(call())
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno or 0])
+        s.bpf(OBJ_PIN, s.cstr("/b/i"), link, fmt="QI")
+        for flags in (os.O_WRONLY, os.O_RDWR):
+            fd = s.t.open("/b/i", flags)
+            try:
+                s.t.write(fd, b"x")
+            except OSError as exc:
+                out.append(errno.errorcode[exc.errno or 0])
+        return out
+
+    both(live, script)
