@@ -115,8 +115,6 @@ def BPF_LD_MAP_FD(dst: int, fd: int) -> bytes:
 #: ``r0 = 0; exit``: the smallest program every verifier accepts.
 RETURN_ZERO = BPF_MOV64_IMM(0, 0) + BPF_EXIT_INSN()
 
-_REGISTERED_PROG_TYPES = frozenset(int(t) for t in BpfProgType if t)
-
 
 def _prog_type_name(prog_type: int) -> str:
     """``BPF_PROG_TYPE_SCHED_CLS`` for 3, the number itself for a type not modelled."""
