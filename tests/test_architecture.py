@@ -53,10 +53,12 @@ TYPE_ONLY_WITHIN_MACHINE = {
     ("pinfs.machine.trace", "pinfs.machine.task"),
 }
 
-#: Where ``BpfMap(...)``/``BpfProg(...)`` may be called: the bpf() command handlers.
+#: Where ``BpfMap(...)``/``BpfProg(...)`` may be called: the bpf() command handlers,
+#: and the kernel's own bpf_preload skeleton (``load_skel``, which calls bpf() from the
+#: kernel in Linux).
 OBJECT_MAKERS = {
-    "BpfMap": {("pinfs.bpf", "map_create")},
-    "BpfProg": {("pinfs.ebpf.prog", "bpf_prog_load")},
+    "BpfMap": {("pinfs.bpf", "map_create"), ("pinfs.ebpf.preload", "bpf_preload_load")},
+    "BpfProg": {("pinfs.ebpf.prog", "bpf_prog_load"), ("pinfs.ebpf.preload", "bpf_preload_load")},
 }
 
 

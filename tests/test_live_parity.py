@@ -60,6 +60,8 @@ TASK_ONLY = {
     "write_gid_map",
 }
 LIVE_ONLY = {
+    "netdev_add",  # pinfs: kernel.add_netdev
+    "netdev_del",  # pinfs: kernel.remove_netdev
     "capget",
     "getresuid",
     "getresgid",

@@ -20,6 +20,7 @@ import attrs
 import pytest
 
 import pinfs
+from link_scripts import LINK_SIDE_BY_SIDE
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
 from pinfs.base.uapi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD
@@ -766,6 +767,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "linkat_empty_path_opener": (flink_own_fd, "ENOENT", None, LATEST),
     "anon_inode_setattr_blocked": (fchmod_map_fd, None, errno.errorcode[errno.EOPNOTSUPP], LATEST),
     "console_f_flags": (console_flags, os.O_RDWR | 0o100000, os.O_RDWR, LINUX_5_10),
+    **LINK_SIDE_BY_SIDE,
 }
 
 

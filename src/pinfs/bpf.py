@@ -26,6 +26,12 @@ from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
     BPF_F_WRONLY,
+    BPF_ITER_CREATE,
+    BPF_LINK_CREATE,
+    BPF_LINK_DETACH,
+    BPF_LINK_GET_FD_BY_ID,
+    BPF_LINK_GET_NEXT_ID,
+    BPF_LINK_UPDATE,
     BPF_MAP_CREATE,
     BPF_MAP_DELETE_BATCH,
     BPF_MAP_DELETE_ELEM,
@@ -50,6 +56,7 @@ from pinfs.ebpf.attr import (
     BPF_PROG_GET_FD_BY_ID,
     BPF_PROG_GET_NEXT_ID,
     BPF_PROG_LOAD,
+    BPF_RAW_TRACEPOINT_OPEN,
     CommandLayout,
     layouts_for,
     pack_attr_in,
@@ -73,6 +80,17 @@ from pinfs.ebpf.ids import (
     prog_get_next_id,
 )
 from pinfs.ebpf.info import bpf_obj_get_info_by_fd
+from pinfs.ebpf.link import bpf_link_file
+from pinfs.ebpf.linkcmd import (
+    bpf_link_get_fd_by_id,
+    bpf_link_get_info_by_fd,
+    bpf_raw_tracepoint_open,
+    iter_create,
+    link_create,
+    link_detach,
+    link_get_next_id,
+    link_update,
+)
 from pinfs.ebpf.lru import LruHash, lru_lookup_and_delete
 from pinfs.ebpf.mapcreate import (
     HASH_TYPES,
@@ -83,6 +101,7 @@ from pinfs.ebpf.mapcreate import (
 )
 from pinfs.ebpf.mapinmap import HashOfMaps
 from pinfs.ebpf.maptypes import map_alloc
+from pinfs.ebpf.netdev import dev_change_xdp_fd
 from pinfs.ebpf.objects import (
     FMODE_READ,
     FMODE_WRITE,
@@ -100,7 +119,7 @@ from pinfs.ebpf.objects import (
 )
 from pinfs.ebpf.percpu import bpf_map_value_size
 from pinfs.ebpf.prog import bpf_prog_load
-from pinfs.fs.fdtable import FdTable
+from pinfs.fs.fdtable import FdTable, check_fd
 from pinfs.fs.namei import FsStruct, PathArg, fspath_arg
 from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
 from pinfs.mountns import MountNamespace
@@ -470,6 +489,16 @@ def _map_batch(cmd: int) -> Callable[[BpfTask, dict[str, int]], int]:
     return handler
 
 
+def obj_get_info_by_fd(task: BpfTask, attr: dict[str, int]) -> int:
+    """``bpf_obj_get_info_by_fd``: maps and programs (:mod:`pinfs.ebpf.info`), and
+    links where the kernel has link ids."""
+    file = task.files.lookup(check_fd(attr["bpf_fd"]) & 0xFFFFFFFF)
+    link = bpf_link_file(file) if file is not None else None
+    if link is not None and task.kernel.profile.link_ids:
+        return bpf_link_get_info_by_fd(task, link, attr)
+    return bpf_obj_get_info_by_fd(task, attr)
+
+
 _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_MAP_CREATE: map_create,
     BPF_MAP_LOOKUP_ELEM: map_lookup_elem,
@@ -483,7 +512,7 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_MAP_GET_NEXT_ID: map_get_next_id,
     BPF_PROG_GET_FD_BY_ID: bpf_prog_get_fd_by_id,
     BPF_MAP_GET_FD_BY_ID: bpf_map_get_fd_by_id,
-    BPF_OBJ_GET_INFO_BY_FD: bpf_obj_get_info_by_fd,
+    BPF_OBJ_GET_INFO_BY_FD: obj_get_info_by_fd,
     BPF_MAP_FREEZE: map_freeze,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: map_lookup_and_delete_elem,
     BPF_BTF_LOAD: bpf_btf_load,
@@ -498,6 +527,13 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
             BPF_MAP_DELETE_BATCH,
         )
     },
+    BPF_RAW_TRACEPOINT_OPEN: bpf_raw_tracepoint_open,
+    BPF_LINK_CREATE: link_create,
+    BPF_LINK_UPDATE: link_update,
+    BPF_LINK_GET_FD_BY_ID: bpf_link_get_fd_by_id,
+    BPF_LINK_GET_NEXT_ID: link_get_next_id,
+    BPF_ITER_CREATE: iter_create,
+    BPF_LINK_DETACH: link_detach,
 }
 
 
@@ -852,11 +888,11 @@ class BpfSyscalls:
             raise as_os_reports(exc, path) from None
 
     def fd_object(self, fd: int) -> object:
-        """The map or program behind ``fd`` (introspection, not a syscall)."""
+        """The map, program or link behind ``fd`` (introspection, not a syscall)."""
         file = self.fd_file(fd)
-        obj = bpf_file_object(file)
+        obj = bpf_file_object(file) or bpf_link_file(file)
         if obj is None:
-            raise ValueError(f"fd {fd} is not a bpf map or program")
+            raise ValueError(f"fd {fd} is not a bpf map, program or link")
         return obj
 
     # -- object ids and info (v4.13) ----------------------------------------------------
@@ -923,3 +959,102 @@ class BpfSyscalls:
     def map_freeze(self, fd: int) -> None:
         """BPF_MAP_FREEZE (v5.2): syscall writes to the map are refused from now on."""
         self._get_id_call(BPF_MAP_FREEZE, map_fd=_u32(fd, "fd"))
+
+    # -- bpf links (v5.7) ---------------------------------------------------------------
+
+    @syscall
+    def prog_load_typed(
+        self,
+        prog_type: int,
+        insns: bytes,
+        license: str = "GPL",
+        expected_attach_type: int = 0,
+        attach_btf_id: int = 0,
+        prog_name: str | bytes | None = None,
+    ) -> int:
+        """BPF_PROG_LOAD with ``expected_attach_type`` and ``attach_btf_id`` (what an
+        XDP, raw tracepoint or iterator program needs); returns the program's fd."""
+        insns = _as_bytes(insns, "insns")
+        buffers: dict[str, bytes | int] = {"insns": insns, "license": _c_string(license, "license")}
+        fields = {
+            "prog_type": _u32(prog_type, "prog_type"),
+            "insn_cnt": len(insns) // 8,
+            "expected_attach_type": _u32(expected_attach_type, "expected_attach_type"),
+            "attach_btf_id": _u32(attach_btf_id, "attach_btf_id"),
+        }
+        if prog_name:
+            fields["prog_name"] = _name_field(prog_name, "prog_name")
+        return self._bpf_call(BPF_PROG_LOAD, buffers, None, **fields)[0]
+
+    @syscall
+    def raw_tracepoint_open(self, name: str | bytes, prog_fd: int) -> int:
+        """BPF_RAW_TRACEPOINT_OPEN: a raw_tracepoint link of ``prog_fd`` on ``name``."""
+        buffers: dict[str, bytes | int] = {"name": _c_string(name, "name")}
+        return self._bpf_call(
+            BPF_RAW_TRACEPOINT_OPEN, buffers, None, prog_fd=_u32(prog_fd, "prog_fd")
+        )[0]
+
+    @syscall
+    def link_create(
+        self,
+        prog_fd: int,
+        target: int,
+        attach_type: int,
+        flags: int = 0,
+        iter_info: bytes | None = None,
+    ) -> int:
+        """BPF_LINK_CREATE: ``target`` is the ifindex (XDP, tcx) or target fd (0 for
+        iterators); ``iter_info`` the ``union bpf_iter_link_info`` bytes."""
+        buffers: dict[str, bytes | int] = {}
+        fields = {
+            "prog_fd": _u32(prog_fd, "prog_fd"),
+            "target_fd": _u32(target, "target"),
+            "attach_type": _u32(attach_type, "attach_type"),
+            "flags": _u32(flags, "flags"),
+        }
+        if iter_info is not None:
+            buffers["iter_info"] = _as_bytes(iter_info, "iter_info")
+            fields["iter_info_len"] = len(iter_info)
+        return self._bpf_call(BPF_LINK_CREATE, buffers, None, **fields)[0]
+
+    @syscall
+    def link_update(self, link_fd: int, new_prog_fd: int, old_prog_fd: int | None = None) -> None:
+        """BPF_LINK_UPDATE: the link now runs ``new_prog_fd``; with ``old_prog_fd``
+        (BPF_F_REPLACE) only if it ran that program (EPERM otherwise)."""
+        fields = {"link_fd": _u32(link_fd, "link_fd"), "new_prog_fd": _u32(new_prog_fd, "fd")}
+        if old_prog_fd is not None:
+            fields["flags"], fields["old_prog_fd"] = 4, _u32(old_prog_fd, "old_prog_fd")
+        self._bpf_call(BPF_LINK_UPDATE, {}, None, **fields)
+
+    @syscall
+    def link_detach(self, link_fd: int) -> None:
+        """BPF_LINK_DETACH: the attachment ends; the link stays."""
+        self._bpf_call(BPF_LINK_DETACH, {}, None, link_fd=_u32(link_fd, "link_fd"))
+
+    @syscall
+    def link_get_fd_by_id(self, link_id: int) -> int:
+        """BPF_LINK_GET_FD_BY_ID (CAP_SYS_ADMIN)."""
+        return self._get_id_call(BPF_LINK_GET_FD_BY_ID, start_id=_u32(link_id, "link_id"))[0]
+
+    @syscall
+    def link_get_next_id(self, start_id: int) -> int:
+        """BPF_LINK_GET_NEXT_ID: the first link id after ``start_id``."""
+        _, out = self._get_id_call(BPF_LINK_GET_NEXT_ID, start_id=_u32(start_id, "start_id"))
+        return int.from_bytes(out[4:8], "little")
+
+    @syscall
+    def iter_create(self, link_fd: int) -> int:
+        """BPF_ITER_CREATE: an fd whose read(2) runs the iterator link ``link_fd``."""
+        return self._bpf_call(BPF_ITER_CREATE, {}, None, link_fd=_u32(link_fd, "link_fd"))[0]
+
+    @syscall
+    def xdp_attach_legacy(
+        self, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
+    ) -> None:
+        """rtnetlink IFLA_XDP (``ip link set dev X xdp ...``): attach ``prog_fd`` to the
+        device the legacy way (-1 detaches); ``expected_fd`` with XDP_FLAGS_REPLACE."""
+        for value, what in ((ifindex, "ifindex"), (prog_fd, "prog_fd"), (flags, "flags")):
+            _u32(value, what)
+        _u32(expected_fd, "expected_fd")
+        self._enter()
+        dev_change_xdp_fd(self, ifindex, prog_fd, expected_fd, flags)

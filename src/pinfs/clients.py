@@ -127,8 +127,10 @@ def bpf_get_map_info_from_fdinfo(task: UserTask, fd: int) -> BpfMapInfo | int:
 def get_fd_type(task: UserTask, fd: int) -> int:
     """tools/bpf/bpftool/common.c ``get_fd_type``: readlink /proc/self/fd/<fd> into
     a 512-byte buffer (-1 if it fails or fills it) and look for "bpf-map",
-    "bpf-prog", "bpf-link" in the text (``strstr``).  Note that the kernel names link
-    files ``bpf_link``, so links come out BPF_OBJ_UNKNOWN here, as in bpftool."""
+    "bpf-prog", "bpf-link" in the text (``strstr``).  The kernel names a link file
+    ``bpf-link`` only when OBJ_GET or LINK_GET_FD_BY_ID made it; the fd of LINK_CREATE or
+    RAW_TRACEPOINT_OPEN reads ``bpf_link`` and comes out BPF_OBJ_UNKNOWN, as in bpftool
+    (which only asks about pinned objects)."""
     try:
         text = task.readlink(f"/proc/self/fd/{fd}")
     except OSError:

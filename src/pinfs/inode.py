@@ -17,15 +17,24 @@ import enum
 import errno
 import os
 import stat
+from typing import cast
 
 from pinfs.base.cred import CAP_SYS_ADMIN, Cred, capable
 from pinfs.base.errors import KernelError, Refusal, kernel_error, naming
 from pinfs.base.profiles import Profile
 from pinfs.ebpf.attr import BPF_F_RDONLY, BPF_F_WRONLY, BPF_FS_MAGIC
+from pinfs.ebpf.context import BpfKernel as BpfKernelServices
 from pinfs.ebpf.context import BpfTask
+from pinfs.ebpf.iter import IterLink, bpf_iter_fops
+from pinfs.ebpf.link import (
+    BpfLink,
+    bpf_link_get_from_fd,
+    bpf_link_inc,
+    bpf_link_new_fd,
+    bpf_link_put,
+)
 from pinfs.ebpf.objects import (
     BpfMap,
-    BpfObject,
     BpfProg,
     bpf_map_get,
     bpf_map_inc,
@@ -36,6 +45,7 @@ from pinfs.ebpf.objects import (
     bpf_prog_new_fd,
     bpf_prog_put,
 )
+from pinfs.ebpf.preload import bpf_preload_load
 from pinfs.fs.libfs import (
     kill_litter_super,
     simple_dir_operations,
@@ -95,16 +105,24 @@ class BpfType(enum.IntEnum):
     BPF_TYPE_UNSPEC = 0
     BPF_TYPE_PROG = 1
     BPF_TYPE_MAP = 2
+    BPF_TYPE_LINK = 3  # 70ed506c3bbc (v5.7)
 
 
 BPF_TYPE_UNSPEC = BpfType.BPF_TYPE_UNSPEC
 BPF_TYPE_PROG = BpfType.BPF_TYPE_PROG
 BPF_TYPE_MAP = BpfType.BPF_TYPE_MAP
+BPF_TYPE_LINK = BpfType.BPF_TYPE_LINK
+
+#: What a pinned inode holds.
+PinnedObject = BpfMap | BpfProg | BpfLink
 
 
-def bpf_any_get(raw: BpfObject, type: BpfType) -> BpfObject:
+def bpf_any_get(raw: PinnedObject, type: BpfType) -> PinnedObject:
     """``bpf_any_get``: +1 on the object (a user reference for maps)."""
-    if type == BPF_TYPE_PROG:
+    if type == BPF_TYPE_LINK:
+        assert isinstance(raw, BpfLink)
+        bpf_link_inc(raw)
+    elif type == BPF_TYPE_PROG:
         assert isinstance(raw, BpfProg)
         bpf_prog_inc(raw)
     else:
@@ -113,9 +131,12 @@ def bpf_any_get(raw: BpfObject, type: BpfType) -> BpfObject:
     return raw
 
 
-def bpf_any_put(raw: BpfObject, type: BpfType) -> None:
+def bpf_any_put(raw: PinnedObject, type: BpfType) -> None:
     """``bpf_any_put``: -1 (``bpf_prog_put`` / ``bpf_map_put`` at the seed)."""
-    if type == BPF_TYPE_PROG:
+    if type == BPF_TYPE_LINK:
+        assert isinstance(raw, BpfLink)
+        bpf_link_put(raw)
+    elif type == BPF_TYPE_PROG:
         assert isinstance(raw, BpfProg)
         bpf_prog_put(raw)
     else:
@@ -123,10 +144,11 @@ def bpf_any_put(raw: BpfObject, type: BpfType) -> None:
         bpf_map_put_with_uref(raw)
 
 
-def bpf_fd_probe_obj(task: BpfTask, ufd: int) -> tuple[BpfObject, BpfType]:
-    """``bpf_fd_probe_obj``: try the fd as a map, then as a program.  At the seed the
-    error is the program getter's (EBADF: nothing open; EINVAL: not a program); since
-    70ed506c3bbc every failure is EINVAL (``probe_bad_fd_errno``)."""
+def bpf_fd_probe_obj(task: BpfTask, ufd: int) -> tuple[PinnedObject, BpfType]:
+    """``bpf_fd_probe_obj``: try the fd as a map, then as a program (then, since
+    70ed506c3bbc, as a link).  At the seed the error is the program getter's (EBADF:
+    nothing open; EINVAL: not a program); since 70ed506c3bbc every failure is EINVAL
+    (``probe_bad_fd_errno``)."""
     try:
         return bpf_map_get(task, ufd, uref=True), BPF_TYPE_MAP
     except KernelError:
@@ -134,6 +156,11 @@ def bpf_fd_probe_obj(task: BpfTask, ufd: int) -> tuple[BpfObject, BpfType]:
     try:
         return bpf_prog_get(task, ufd), BPF_TYPE_PROG
     except KernelError:
+        if task.kernel.profile.bpf_links:
+            try:
+                return bpf_link_get_from_fd(task, ufd), BPF_TYPE_LINK
+            except KernelError:
+                pass
         if task.kernel.profile.probe_bad_fd_errno == "EINVAL":
             raise kernel_error(errno.EINVAL) from None
         raise
@@ -145,6 +172,7 @@ def _no_ops(name: str) -> InodeOperations:
 
 bpf_prog_iops = _no_ops("bpf_prog_iops")
 bpf_map_iops = _no_ops("bpf_map_iops")
+bpf_link_iops = _no_ops("bpf_link_iops")
 
 
 def bpf_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, cred: Cred) -> Inode:
@@ -167,6 +195,8 @@ def bpf_inode_type(inode: Inode) -> BpfType:
         return BPF_TYPE_PROG
     if inode.i_op is bpf_map_iops:
         return BPF_TYPE_MAP
+    if inode.i_op is bpf_link_iops and inode.i_private is not None:
+        return BPF_TYPE_LINK  # (an inert preloaded file holds nothing: EACCES)
     raise kernel_error(errno.EACCES)
 
 
@@ -223,7 +253,9 @@ def bpf_mkobj_ops(cred: Cred, dir: Inode, dentry: Dentry, mode: int, iops: Inode
     inode = bpf_get_inode(dir.i_sb, dir, mode | stat.S_IFREG, cred)
     inode.i_op = iops
     inode.i_private = dentry.d_fsdata
-    if dir.i_sb.kernel.profile.open_pinned_errno == "EIO":
+    if isinstance(inode.i_private, IterLink):
+        inode.i_fop = bpf_iter_fops  # bpf_link_is_iter: open(2) runs the iterator
+    elif dir.i_sb.kernel.profile.open_pinned_errno == "EIO":
         inode.i_fop = bpffs_obj_fops
     bpf_dentry_finalize(dentry, inode, dir)
 
@@ -245,6 +277,8 @@ def bpf_mkobj(cred: Cred, dir: Inode, dentry: Dentry, mode: int, devt: int) -> N
         bpf_mkobj_ops(cred, dir, dentry, mode, bpf_prog_iops)
     elif minor == BPF_TYPE_MAP:
         bpf_mkobj_ops(cred, dir, dentry, mode, bpf_map_iops)
+    elif minor == BPF_TYPE_LINK:
+        bpf_mkobj_ops(cred, dir, dentry, mode, bpf_link_iops)
     else:
         raise kernel_error(errno.EPERM)
 
@@ -321,7 +355,7 @@ def MKDEV(major: int, minor: int) -> int:
 
 
 def bpf_obj_do_pin(
-    task: BpfTask, pathname: str, raw: BpfObject, type: BpfType, path_fd: int | None = None
+    task: BpfTask, pathname: str, raw: PinnedObject, type: BpfType, path_fd: int | None = None
 ) -> None:
     """``bpf_obj_do_pin``: ``kern_path_create``, then "is the parent on bpffs?" (EPERM),
     then ``vfs_mknod`` with the object in ``d_fsdata``."""
@@ -402,7 +436,7 @@ def bpf_get_file_flag(flags: int) -> int:
 
 def bpf_obj_do_get(
     task: BpfTask, pathname: str, f_flags: int = os.O_RDWR, path_fd: int | None = None
-) -> tuple[BpfObject, BpfType]:
+) -> tuple[PinnedObject, BpfType]:
     """``bpf_obj_do_get``: follow the path; need MAY_WRITE at the seed, ACC_MODE of
     the flags since v4.15 (EROFS on a read-only superblock, EACCES); then the type
     check (EACCES), +1, ``touch_atime``."""
@@ -420,7 +454,7 @@ def bpf_obj_do_get(
     try:
         type = bpf_inode_type(inode)
     except KernelError:
-        refusal = Refusal("bpf_inode_type", "the file is not a pinned map or program")
+        refusal = Refusal("bpf_inode_type", "the file is not a pinned map or program (or link)")
         raise kernel_error(errno.EACCES, pathname, refusal) from None
     raw = bpf_any_get(inode.i_private, type)
     touch_atime(path)
@@ -441,6 +475,11 @@ def bpf_obj_get_user(
     pname = _getname(task, pathname_ptr, copied)
     raw, type = bpf_obj_do_get(task, pname, f_flags, path_fd)
     try:
+        if type == BPF_TYPE_LINK:  # a link fd is read-write or nothing
+            assert isinstance(raw, BpfLink)
+            if f_flags != os.O_RDWR:
+                raise kernel_error(errno.EINVAL)
+            return bpf_link_new_fd(task, raw)
         if type == BPF_TYPE_PROG:
             assert isinstance(raw, BpfProg)
             return bpf_prog_new_fd(task, raw)
@@ -540,20 +579,29 @@ def bpf_parse_options(kernel: KernelServices, ctx: MountContext) -> tuple[int, i
     return mode, uid, gid
 
 
-bpf_link_iops = _no_ops("bpf_link_iops")
-
-
 def populate_bpffs(sb: SuperBlock, cred: Cred) -> None:
     """``populate_bpffs`` (d71fa5c9763c): maps.debug and progs.debug, 0400, the
-    mounter's.  They are iterator links, which pinfs does not model: no object is
-    held, OBJ_GET gives EACCES and open gives EIO."""
+    mounter's: the kernel's preloaded iterator links, loaded at the first such mount
+    (``bpf_preload_mod_get``), each pinned with a reference of its own
+    (``bpf_iter_link_pin_kernel``).  With ``preload_links="inert"`` nothing is held:
+    OBJ_GET gives EACCES and open EIO."""
+    kernel = sb.kernel
     root = sb.s_root
     assert root is not None and root.d_inode is not None
-    for name in ("maps.debug", "progs.debug"):
+    links: tuple[IterLink | None, IterLink | None] = (None, None)
+    if kernel.profile.preload_links == "iterator_links":
+        bpf = cast(BpfKernelServices, sb.kernel)  # the machine's kernel has bpf services
+        if bpf.bpf_preload is None:
+            bpf.bpf_preload = bpf_preload_load(bpf)
+        links = (bpf.bpf_preload.maps_link, bpf.bpf_preload.progs_link)
+    for name, link in zip(("maps.debug", "progs.debug"), links, strict=True):
         dentry = d_alloc(root, name)
         inode = bpf_get_inode(sb, root.d_inode, stat.S_IFREG | stat.S_IRUSR, cred)
         inode.i_op = bpf_link_iops
         inode.i_fop = bpffs_obj_fops
+        if link is not None:
+            bpf_link_inc(link)
+            inode.i_private, inode.i_fop = link, bpf_iter_fops
         d_instantiate(dentry, inode)  # the tree keeps d_alloc's reference
 
 

@@ -157,16 +157,17 @@ KNOWN_DIVERGENCES: dict[str, KnownDivergence] = {
     "preload-debug-files": KnownDivergence(
         summary=(
             "the kernel-made `maps.debug`/`progs.debug` of every new instance: upstream "
-            "readable iterator links; live open(2) and OBJ_GET give ENOENT and "
-            "unlink/rename/link EPERM; pinfs (no links) gives EIO / EACCES"
+            "readable iterator links (pinfs too); live open(2) and OBJ_GET give ENOENT and "
+            "unlink/rename/link EPERM"
         ),
         reason=(
             "CONFIG_BPF_PRELOAD (d71fa5c9763c, v5.10) makes every new bpffs instance hold "
             "maps.debug and progs.debug (0400, the mounter's). Upstream they are pinned "
             "iterator links that read(2) runs; on this machine's 6.18 they are listed and "
             "stat/chmod/chown work, but open(2) and BPF_OBJ_GET give ENOENT and "
-            "unlink/rename/link give EPERM. pinfs does not model links "
-            "(LINUX_6_18.preload_debug_files: open EIO, OBJ_GET EACCES)."
+            "unlink/rename/link give EPERM. pinfs models upstream "
+            "(LINUX_6_18.preload_links='iterator_links': OBJ_GET gives a link fd, open+read "
+            "list the maps/programs, unlink works; 'inert' gives EIO / EACCES)."
         ),
         applies=_touches_debug_files,
     ),

@@ -53,14 +53,17 @@ import re
 import stat
 import sys
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from pinfs.base.display import register_renderer
+from pinfs.ebpf.iter import is_iter_file
+from pinfs.ebpf.link import BpfLink, bpf_link_file
 from pinfs.ebpf.mapinmap import held_objects
-from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
-from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.ebpf.objects import BpfMap, BpfProg
+from pinfs.ebpf.objects import bpf_file_object as _map_or_prog_file
+from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
 from pinfs.machine.invariants import collect_holders
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.render import (
@@ -74,8 +77,8 @@ from pinfs.machine.task import Task
 from pinfs.mountns import Mount, MountNamespace, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name
 
-if TYPE_CHECKING:
-    from pinfs.ebpf.objects import BpfObject
+#: What the pictures draw as an object box: a map, a program or a link.
+BpfObject = BpfMap | BpfProg | BpfLink
 
 __all__ = [
     "EDGE_COLOURS",
@@ -108,6 +111,10 @@ EDGE_COLOURS: dict[str, str] = {
     "holder-pin": "#1a8a3a",
     "holder-used_map": "#d9822b",
     "holder-slot": "#8e44ad",
+    "holder-link": "#c0392b",
+    "holder-iter": "#1f6fd1",
+    "holder-kernel": "#34495e",
+    "holder-xdp": "#16a085",
     "mount": "#7f8c8d",
     "fd-shared": "#1f6fd1",
     "pin-alias": "#1a8a3a",
@@ -119,6 +126,8 @@ _LEGEND = [
     ("holder-pin", "pin"),
     ("holder-used_map", "used_maps"),
     ("holder-slot", "map slot"),
+    ("holder-link", "link's program"),
+    ("holder-kernel", "the kernel (preload, XDP)"),
     ("mount", "mount shows sb"),
     ("fd-shared", "shared file (no ref)"),
 ]
@@ -233,10 +242,41 @@ def _inode_text(inode: Inode) -> str:
 
 
 def _pinned(inode: Inode) -> BpfObject | None:
-    if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
+    if inode.i_op in (bpf_map_iops, bpf_prog_iops, bpf_link_iops) and inode.i_private is not None:
         obj: BpfObject = inode.i_private
         return obj
     return None
+
+
+def bpf_file_object(file: File) -> BpfObject | None:
+    """The map, program or link an open file holds (an iterator file: its program)."""
+    if is_iter_file(file):
+        prog: BpfProg = file.private_data.prog
+        return prog
+    obj: BpfObject | None = _map_or_prog_file(file) or bpf_link_file(file)
+    return obj
+
+
+def _kernel_box(kernel: Kernel, scene: _Scene, shown: set[int]) -> _Box | None:
+    """What the kernel itself holds: the bpf_preload links, devices' legacy XDP
+    programs; one holder edge each (to the objects drawn)."""
+    box = _Box(id="kernel", cls="box kernel", header="kernel", title="references the kernel holds")
+    held: list[tuple[str, str, BpfObject]] = []
+    preload = kernel.bpf_preload
+    if preload is not None:
+        for link in (preload.maps_link, preload.progs_link):
+            held.append(("kernel", f"bpf_preload -> link {link.id}", link))
+    for dev in kernel.netdevs.values():
+        for state in dev.xdp:
+            if state.prog is not None:
+                held.append(("xdp", f"dev {dev.name} xdp -> prog {state.prog.id}", state.prog))
+    for i, (kind, text, obj) in enumerate(held):
+        if id(obj) not in shown:
+            continue
+        row_id = f"kernel-{kind}-{i}"
+        box.rows.append(_Row(row_id, "row kernel", text, text))
+        scene.edges.append(_Edge(f"holder-{kind}", row_id, f"obj-{obj.id}", text, obj.id))
+    return box if box.rows else None
 
 
 def _obj_name(obj: BpfObject) -> str:
@@ -384,6 +424,21 @@ def _obj_box(obj: BpfObject, holders: int, scene: _Scene) -> _Box:
                         slot.id,
                     )
                 )
+    elif isinstance(obj, BpfLink):
+        where = obj.attached_to() or "detached"
+        prog = obj.prog
+        text = f"{where} -> prog {prog.id}" if prog is not None else where
+        box.rows.append(_Row(f"{oid}-info", "row info", text, text))
+        if not freed and prog is not None:
+            scene.edges.append(
+                _Edge(
+                    "holder-link",
+                    oid,
+                    f"obj-{prog.id}",
+                    f"link {obj.id} runs prog {prog.id}",
+                    prog.id,
+                )
+            )
     else:
         maps = ", ".join(str(m.id) for m in obj.used_maps)
         text = f"{obj.insn_cnt} insns" + (f", used_maps {maps}" if maps else "")
@@ -450,8 +505,9 @@ def _task_box(task: Task, first_fd: dict[int, str], scene: _Scene, inodes: set[s
         if obj is not None:
             first = first_fd.setdefault(id(file), row_id)
             if first == row_id:
+                kind = "holder-iter" if is_iter_file(file) else "holder-file"
                 scene.edges.append(
-                    _Edge("holder-file", row_id, f"obj-{obj.id}", f"pid {task.pid} fd {fd}", obj.id)
+                    _Edge(kind, row_id, f"obj-{obj.id}", f"pid {task.pid} fd {fd}", obj.id)
                 )
             else:
                 scene.edges.append(
@@ -484,7 +540,9 @@ def _closure(objs: Iterable[BpfObject]) -> list[BpfObject]:
         if id(obj) in found:
             continue
         found[id(obj)] = obj
-        if isinstance(obj, BpfProg):
+        if isinstance(obj, BpfLink):
+            stack.extend([obj.prog] if obj.prog is not None else [])
+        elif isinstance(obj, BpfProg):
             stack.extend(obj.used_maps)
         else:
             held = (s for _, s in held_objects(obj.storage))
@@ -560,6 +618,9 @@ def _build(
         scene.notes.append(f"+{hidden} more objects (max_objects={max_objects})")
     for obj in objects:
         scene.columns[2].append(_obj_box(obj, counts.get(id(obj), 0), scene))
+    kernel_box = _kernel_box(kernel, scene, {id(o) for o in objects})
+    if kernel_box is not None:
+        scene.columns[1].append(kernel_box)
     inode_rows = {row.id for box in scene.columns[1] for row in box.rows}
     first_fd: dict[int, str] = {}
     for task in sorted(tasks, key=lambda t: t.pid):
@@ -1005,9 +1066,12 @@ def _holders_of(
     supers = [sb for sb in _bpf_supers(kernel) if any(o is target for o in _sb_objects(sb))]
     holders: list[BpfObject] = []
     for other in _all_objects(kernel)[0]:
-        if (isinstance(other, BpfProg) and any(m is target for m in other.used_maps)) or (
-            isinstance(other, BpfMap) and any(s is target for _, s in held_objects(other.storage))
-        ):
+        held_by_link = isinstance(other, BpfLink) and other.prog is target
+        uses = isinstance(other, BpfProg) and any(m is target for m in other.used_maps)
+        in_slot = isinstance(other, BpfMap) and any(
+            s is target for _, s in held_objects(other.storage)
+        )
+        if held_by_link or uses or in_slot:
             holders.append(other)
     tasks = [t for t in kernel.tasks.values() if any(o is target for o in _task_objects(t))]
     return supers, holders, tasks

@@ -22,10 +22,10 @@ Presets are plain lists of values: :data:`SEED` (commit b2197755, the default),
 
 Not modelled in any profile (no observable difference in a synchronous, LSM-free
 model): ``put_after_rcu`` (v5.2 frees after an RCU grace period) and
-``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF links and BPF tokens are
-out of scope, and bpffs does not render maps through their BTF, so ``link_objects``,
-``btf_map_dump``, ``iter_link_readable`` and ``delegation_options`` have no switch
-(BTF objects themselves are modelled: ``btf_load`` and after).
+``pin_parent_check_before_lsm`` (e7d85427ef89, v6.5).  BPF tokens are out of scope,
+and bpffs does not render maps through their BTF, so ``btf_map_dump`` and
+``delegation_options`` have no switch (BTF objects themselves are modelled: ``btf_load``
+and after); bpf links have theirs (the "bpf links" section).
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ class Profile:
     mounter's fsuid/fsgid (0:0 at the seed)."""
     preload_debug_files: bool = False
     """d71fa5c9763c (v5.10, CONFIG_BPF_PRELOAD) -- a new instance holds ``maps.debug``
-    and ``progs.debug`` (0400, the mounter's).  They are iterator links, which pinfs
-    does not model: OBJ_GET of them is EACCES and open is EIO."""
+    and ``progs.debug`` (0400, the mounter's), the pinned iterator links of the kernel's
+    ``bpf_preload`` objects (see ``preload_links``)."""
 
     # -- names and directory operations ---------------------------------------------
     rename_link_ops: bool = False
@@ -317,6 +317,10 @@ class Profile:
             raise ValueError(
                 "Profile.bpf_jit_always_on needs bpf_jit_default=1 and bpf_jit_sysctl_checked"
             )
+        if self.raw_tracepoints and not self.bpf_links:
+            raise ValueError("Profile.raw_tracepoints needs bpf_links (pinfs models link fds)")
+        if self.link_ids and not self.link_info_size:
+            raise ValueError("Profile.link_ids needs link_info_size")
         if self.unpriv_sysctl_default not in (0, *self.unpriv_sysctl_values):
             raise ValueError(
                 "Profile.unpriv_sysctl_default must be 0 or one of unpriv_sysctl_values, "
@@ -570,6 +574,61 @@ class Profile:
     ``filp_open`` (Dominik Brodowski, "init: unify opening /dev/console as
     stdin/stdout/stderr", v5.5; id not recovered)."""
 
+    # -- bpf links (pinfs.ebpf.link, iter, netdev) ---------------------------------------
+    prog_types: tuple[int, ...] = (1, 2, 3, 4)
+    """The program types ``find_prog_type`` knows, of those pinfs models: socket filter,
+    kprobe, sched_cls, sched_act at the seed; XDP (6a773a15a1e8, v4.8), RAW_TRACEPOINT
+    (c4f6699dfcb8, v4.17) and TRACING (f1b9509c2fb0, v5.5; ids from memory) later."""
+    bpf_links: bool = False
+    """70ed506c3bbc (v5.7) -- pinnable ``bpf_link`` objects: BPF_LINK_CREATE (af6eea57437a)
+    and BPF_LINK_UPDATE with BPF_F_REPLACE (0c991ebc8c69), OBJ_PIN/OBJ_GET of a link (an
+    OBJ_GET link fd is O_RDWR only: BPF_F_RDONLY/WRONLY are EINVAL).  Ids from memory."""
+    raw_tracepoints: bool = False
+    """c4f6699dfcb8 (v4.17) -- BPF_RAW_TRACEPOINT_OPEN and BPF_PROG_TYPE_RAW_TRACEPOINT;
+    pinfs models its fd in the v5.7 form, a raw_tracepoint link (needs ``bpf_links``)."""
+    raw_tp_cookie: bool = False
+    """68ca5d4eebb8 (v6.10; id from memory) -- RAW_TRACEPOINT_OPEN takes ``cookie``;
+    fdinfo prints ``cookie:`` and the link info has it."""
+    link_ids: bool = False
+    """a3b80e107894 and f2e10bff16a0 (v5.8; ids from memory) -- links get ids from their
+    own ``idr_alloc_cyclic`` space: BPF_LINK_GET_FD_BY_ID, BPF_LINK_GET_NEXT_ID, link
+    fdinfo and OBJ_GET_INFO_BY_FD for links."""
+    link_info_size: int = 0
+    """``sizeof(struct bpf_link_info)`` (a3b80e107894 made it): 32 on v5.10 (iter is the
+    largest member), 64 on v6.18 (uprobe_multi; measured live by the E2BIG of a longer
+    buffer)."""
+    link_detach: bool = False
+    """73b11c2ab072 (v5.9; id from memory) -- BPF_LINK_DETACH: the attachment ends, the
+    link stays (EOPNOTSUPP for link types without ``detach``: raw tracepoints, iters)."""
+    bpf_iter: bool = False
+    """180139dca8b3, ac51d99bf81c, 367ec3e4834c (v5.8; ids from memory) -- BPF program
+    iterators: tracing programs with BPF_TRACE_ITER, LINK_CREATE of an iter link,
+    BPF_ITER_CREATE and pinned iter links that open(2)+read(2) run; ``iter_info`` (v5.9)."""
+    iter_targets: tuple[str, ...] = ()
+    """The iterator targets pinfs models that the kernel registers: ``bpf_map`` and
+    ``task`` (v5.8), ``bpf_prog`` (a228a64fc1e4, v5.9; id from memory)."""
+    iter_task_params: bool = False
+    """f0d74c4da1f0 (v6.1; id from memory) -- a task iterator takes ``tid``/``pid``/
+    ``pid_fd`` in ``iter_info``; fdinfo prints ``task_type:`` (and ``tid:``/``pid:``)."""
+    xdp_links: bool = False
+    """aa8d3a716b59 (v5.9) -- LINK_CREATE of an XDP link on a device: one program per
+    device and mode, a link and a legacy attachment exclude each other (EBUSY)."""
+    tcx_links: bool = False
+    """e420bed02507 (v6.6) -- tcx links (BPF_TCX_INGRESS/EGRESS): several programs per
+    device and direction, in order; the same program twice is EEXIST."""
+    link_create_multi: bool = False
+    """0dcac2725406 (v5.18) and later multi-attach links -- LINK_CREATE's attr grows to
+    ``uprobe_multi.pid`` (byte 60); pinfs models none of those link types."""
+    preload_links: Literal["inert", "iterator_links"] = "inert"
+    """With ``preload_debug_files`` (v5.10): ``iterator_links`` is upstream (d71fa5c9763c): the
+    two files are pinned iter links; OBJ_GET gives a link fd, open+read list the live maps
+    and programs.  ``inert`` keeps pinfs's earlier stand-in (no object behind them: OBJ_GET
+    EACCES, open EIO); the reference machine's 6.18 shows a third, broken state (open and
+    OBJ_GET ENOENT), which no switch models (oracle: ``preload-debug-files``)."""
+    preload_maps_cur_entries: bool = False
+    """v6.6 (Anton Protopopov's element-count series; id not recovered) -- ``maps.debug``
+    has a ``cur_entries`` column (``bpf_map_sum_elem_count``)."""
+
     def __repr__(self) -> str:
         return _repr(self)
 
@@ -693,6 +752,16 @@ LINUX_5_10 = attrs.evolve(
     btf_get_next_id=True,
     map_batch_ops=True,
     btf_kind_max=15,
+    prog_types=(1, 2, 3, 4, 6, 17, 26),
+    bpf_links=True,
+    raw_tracepoints=True,
+    link_ids=True,
+    link_info_size=32,
+    link_detach=True,
+    bpf_iter=True,
+    iter_targets=("bpf_map", "bpf_prog", "task"),
+    xdp_links=True,
+    preload_links="iterator_links",
 )
 
 LINUX_6_18 = attrs.evolve(
@@ -773,6 +842,12 @@ LINUX_6_18 = attrs.evolve(
     btf_info_name=True,
     btf_load_log_true_size=True,
     btf_load_token=True,
+    raw_tp_cookie=True,
+    link_info_size=64,
+    iter_task_params=True,
+    tcx_links=True,
+    link_create_multi=True,
+    preload_maps_cur_entries=True,
 )
 
 LATEST = LINUX_6_18

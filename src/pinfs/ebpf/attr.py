@@ -30,6 +30,7 @@ class BpfCmd(enum.IntEnum):
     BPF_PROG_GET_FD_BY_ID = 13
     BPF_MAP_GET_FD_BY_ID = 14
     BPF_OBJ_GET_INFO_BY_FD = 15
+    BPF_RAW_TRACEPOINT_OPEN = 17
     BPF_BTF_LOAD = 18
     BPF_BTF_GET_FD_BY_ID = 19
     BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21
@@ -39,6 +40,12 @@ class BpfCmd(enum.IntEnum):
     BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25
     BPF_MAP_UPDATE_BATCH = 26
     BPF_MAP_DELETE_BATCH = 27
+    BPF_LINK_CREATE = 28
+    BPF_LINK_UPDATE = 29
+    BPF_LINK_GET_FD_BY_ID = 30
+    BPF_LINK_GET_NEXT_ID = 31
+    BPF_ITER_CREATE = 33
+    BPF_LINK_DETACH = 34
 
 
 class BpfMapType(enum.IntEnum):
@@ -62,6 +69,9 @@ class BpfProgType(enum.IntEnum):
     BPF_PROG_TYPE_KPROBE = 2
     BPF_PROG_TYPE_SCHED_CLS = 3
     BPF_PROG_TYPE_SCHED_ACT = 4
+    BPF_PROG_TYPE_XDP = 6
+    BPF_PROG_TYPE_RAW_TRACEPOINT = 17
+    BPF_PROG_TYPE_TRACING = 26
 
 
 BPF_MAP_CREATE = BpfCmd.BPF_MAP_CREATE
@@ -86,6 +96,13 @@ BPF_MAP_LOOKUP_BATCH = BpfCmd.BPF_MAP_LOOKUP_BATCH
 BPF_MAP_LOOKUP_AND_DELETE_BATCH = BpfCmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH
 BPF_MAP_UPDATE_BATCH = BpfCmd.BPF_MAP_UPDATE_BATCH
 BPF_MAP_DELETE_BATCH = BpfCmd.BPF_MAP_DELETE_BATCH
+BPF_RAW_TRACEPOINT_OPEN = BpfCmd.BPF_RAW_TRACEPOINT_OPEN
+BPF_LINK_CREATE = BpfCmd.BPF_LINK_CREATE
+BPF_LINK_UPDATE = BpfCmd.BPF_LINK_UPDATE
+BPF_LINK_GET_FD_BY_ID = BpfCmd.BPF_LINK_GET_FD_BY_ID
+BPF_LINK_GET_NEXT_ID = BpfCmd.BPF_LINK_GET_NEXT_ID
+BPF_ITER_CREATE = BpfCmd.BPF_ITER_CREATE
+BPF_LINK_DETACH = BpfCmd.BPF_LINK_DETACH
 
 BPF_MAP_TYPE_UNSPEC = BpfMapType.BPF_MAP_TYPE_UNSPEC
 BPF_MAP_TYPE_HASH = BpfMapType.BPF_MAP_TYPE_HASH
@@ -105,6 +122,9 @@ BPF_PROG_TYPE_SOCKET_FILTER = BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER
 BPF_PROG_TYPE_KPROBE = BpfProgType.BPF_PROG_TYPE_KPROBE
 BPF_PROG_TYPE_SCHED_CLS = BpfProgType.BPF_PROG_TYPE_SCHED_CLS
 BPF_PROG_TYPE_SCHED_ACT = BpfProgType.BPF_PROG_TYPE_SCHED_ACT
+BPF_PROG_TYPE_XDP = BpfProgType.BPF_PROG_TYPE_XDP
+BPF_PROG_TYPE_RAW_TRACEPOINT = BpfProgType.BPF_PROG_TYPE_RAW_TRACEPOINT
+BPF_PROG_TYPE_TRACING = BpfProgType.BPF_PROG_TYPE_TRACING
 
 # map_update_elem flags
 BPF_ANY = 0
@@ -171,7 +191,7 @@ class CommandLayout:
 def _decoder(fields: tuple[Field, ...]) -> struct.Struct:
     fmt, pos = "<", 0
     for f in fields:
-        fmt += "x" * (f.offset - pos) + {4: "I", 8: "Q", 16: "16s"}[f.size]
+        fmt += "x" * (f.offset - pos) + {4: "I", 8: "Q", 16: "16s", 32: "32s"}[f.size]
         pos = f.end
     return struct.Struct(fmt)
 
@@ -291,6 +311,32 @@ _INFO = (
     Field("info", 8, 8, pointer=True),
 )
 
+# bpf links (v4.17 raw tracepoints, v5.7 links; see pinfs.ebpf.link)
+_RAW_TRACEPOINT = (
+    Field("name", 0, 8, pointer=True),
+    Field("prog_fd", 8, 4),
+    Field("cookie", 16, 8, since="raw_tp_cookie"),
+)
+_LINK_CREATE = (
+    Field("prog_fd", 0, 4),
+    Field("target_fd", 4, 4),  # a union: target_fd / target_ifindex
+    Field("attach_type", 8, 4),
+    Field("flags", 12, 4),
+    Field("iter_info", 16, 8, pointer=True, since="bpf_iter"),  # also tcx.relative_fd
+    Field("iter_info_len", 24, 4, since="bpf_iter"),  # also tcx.expected_revision
+    Field("link_create_tail", 28, 32, since="link_create_multi"),  # kprobe/uprobe_multi
+)
+_LINK_UPDATE = (
+    Field("link_fd", 0, 4),
+    Field("new_prog_fd", 4, 4),
+    Field("flags", 8, 4),
+    Field("old_prog_fd", 12, 4),
+)
+_LINK_FD = (
+    Field("link_fd", 0, 4),
+    Field("flags", 4, 4),
+)
+
 BPF_F_RDONLY = 1 << 3
 BPF_F_WRONLY = 1 << 4
 BPF_F_PATH_FD = 1 << 14
@@ -343,6 +389,13 @@ _COMMANDS: dict[BpfCmd, tuple[tuple[Field, ...], _LastField | None, str | None]]
         ((None, "value"), ("htab_lookup_and_delete", "flags")),
         "map_lookup_and_delete_elem",
     ),
+    BPF_RAW_TRACEPOINT_OPEN: (_RAW_TRACEPOINT, None, "raw_tracepoints"),
+    BPF_LINK_CREATE: (_LINK_CREATE, None, "bpf_links"),
+    BPF_LINK_UPDATE: (_LINK_UPDATE, None, "bpf_links"),
+    BPF_LINK_GET_FD_BY_ID: (_GET_ID, ((None, "start_id"),), "link_ids"),
+    BPF_LINK_GET_NEXT_ID: (_GET_ID, ((None, "next_id"),), "link_ids"),
+    BPF_ITER_CREATE: (_LINK_FD, None, "bpf_iter"),
+    BPF_LINK_DETACH: (_LINK_FD, ((None, "link_fd"),), "link_detach"),
 }
 
 
@@ -421,7 +474,7 @@ def pack_attr_in(
             raise ValueError(f"{name}={value} does not fit in {f.size} bytes")
     packed = layout.decoder.pack(
         *(
-            values.get(name, 0).to_bytes(16, "little") if f.size == 16 else values.get(name, 0)
+            values.get(name, 0).to_bytes(f.size, "little") if f.size >= 16 else values.get(name, 0)
             for name, f in layout.by_name.items()
         )
     )

@@ -63,6 +63,17 @@ class BpfKernel(KernelServices, Protocol):
     def num_possible_cpus(self) -> int: ...  # per-CPU map values come once per CPU
 
     @property
+    def link_idr(self) -> IdSpace: ...  # the link ids (v5.8)
+
+    @property
+    def netdevs(self) -> dict[int, Any]: ...  # ifindex -> pinfs.ebpf.netdev.NetDevice
+
+    @property
+    def raw_tp_probes(self) -> dict[str, list[Any]]: ...  # tracepoint -> attached links
+
+    bpf_preload: Any  # the bpf_preload objects once loaded (pinfs.ebpf.preload)
+
+    @property
     def bugs(self) -> list[str]: ...  # what KASAN would report
 
     @property

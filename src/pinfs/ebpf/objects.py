@@ -95,6 +95,9 @@ class BpfProg:
     name: bytes = b""
     created_by_uid: int = 0
     load_time: int = 0  # ns since boot
+    expected_attach_type: int = 0  # v4.17
+    attach_btf_id: int = 0  # v5.5 (TRACING: the vmlinux BTF function it attaches to)
+    attach_func_name: str = ""  # what that id names (bpf_iter_bpf_map, ...)
 
     kind = "prog"
 
@@ -297,7 +300,7 @@ def bpf_map_show_fdinfo(file: File) -> str:
         "map_flags": f"{getattr(map, 'map_flags', 0):#x}",
         "map_extra": f"{getattr(map, 'map_extra', 0):#x}",
         "memlock": str(map.pages * PAGE_SIZE),
-        "map_id": str(map.id),
+        "map_id": str(map.idr_id),  # map->id: the id bpf(2) shows
         "frozen": str(int(getattr(map, "frozen", False))),
     }
     owner = getattr(map.storage, "owner_prog_type", None)
@@ -333,7 +336,7 @@ def bpf_prog_show_fdinfo(file: File) -> str:
         "prog_jited": str(int(prog.jited)),
         "prog_tag": bpf_prog_tag(prog),
         "memlock": str(prog.pages * PAGE_SIZE),
-        "prog_id": str(prog.id),
+        "prog_id": str(prog.idr_id),
         "run_time_ns": "0",
         "run_cnt": "0",
         "recursion_misses": "0",

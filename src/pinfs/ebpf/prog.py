@@ -23,12 +23,14 @@ from pinfs.ebpf.attr import (
     BPF_MAXINSNS,
     BPF_PROG_TYPE_KPROBE,
     BPF_PROG_TYPE_SOCKET_FILTER,
+    BPF_PROG_TYPE_TRACING,
     BPF_PSEUDO_MAP_FD,
     BpfProgType,
 )
 from pinfs.ebpf.context import BpfTask
 from pinfs.ebpf.gate import unprivileged_gate
 from pinfs.ebpf.ids import bpf_prog_alloc_id
+from pinfs.ebpf.iterids import BPF_TRACE_ITER, iter_target_of
 from pinfs.ebpf.mapcreate import bpf_obj_name_cpy, not_a_btf_or_token
 from pinfs.ebpf.objects import (
     BpfMap,
@@ -112,8 +114,6 @@ def BPF_LD_MAP_FD(dst: int, fd: int) -> bytes:
 
 #: ``r0 = 0; exit``: the smallest program every verifier accepts.
 RETURN_ZERO = BPF_MOV64_IMM(0, 0) + BPF_EXIT_INSN()
-
-_REGISTERED_PROG_TYPES = frozenset(int(t) for t in BpfProgType if t)
 
 
 def _prog_type_name(prog_type: int) -> str:
@@ -275,6 +275,8 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
     pages = -(-bpf_prog_size(insn_cnt) // PAGE_SIZE)
     prog_load_attach_check(attr)
     prog = BpfProg(kernel, 0, prog_type, insn_cnt, b"", is_gpl, pages)
+    prog.expected_attach_type = attr.get("expected_attach_type", 0)
+    prog.attach_btf_id = attr.get("attach_btf_id", 0)
     prog.created_by_uid, prog.load_time = task.cred.uid, kernel.current_time()
     bpf_charge_memlock(task, prog)
     try:
@@ -283,13 +285,15 @@ def bpf_prog_load(task: BpfTask, attr: dict[str, int]) -> int:
             prog.gpl_compatible = _copy_license(task, attr)
         if attr.get("prog_ifindex", 0):
             raise kernel_error(errno.EINVAL)  # bpf_prog_dev_bound_init: no such device
-        if prog_type not in _REGISTERED_PROG_TYPES:  # find_prog_type
+        if prog_type not in kernel.profile.prog_types:  # find_prog_type
             raise kernel_error(errno.EINVAL)
         prog.name = bpf_obj_name_cpy(attr.get("prog_name", 0))
         prog_load_btf_info_check(task, attr)
         prog.used_maps = bpf_check(
             task, prog.insns, attr["log_level"], attr["log_size"], attr["log_buf"], max_insns
         )
+        if prog_type == BPF_PROG_TYPE_TRACING:
+            _tracing_attach_target(prog)
         try:
             # bpf_prog_select_runtime: the JIT runs when net.core.bpf_jit_enable is on
             # (it always succeeds for what pinfs loads); then the tail-call owners
@@ -378,10 +382,23 @@ def prog_load_attr_precheck(task: BpfTask, attr: dict[str, int]) -> None:
 
 
 def prog_load_attach_check(attr: dict[str, int]) -> None:
-    """``bpf_prog_load_check_attach`` for the modelled (non-tracing) types: an
-    ``attach_prog_fd`` or ``attach_btf_id`` is EINVAL whatever it names."""
-    if attr.get("attach_prog_fd", 0) or attr.get("attach_btf_id", 0):
+    """``bpf_prog_load_check_attach``: an ``attach_prog_fd`` is EINVAL whatever it names
+    (no BPF_PROG_TYPE_EXT here); ``attach_btf_id`` only for TRACING programs, which need
+    one."""
+    tracing = attr["prog_type"] == BPF_PROG_TYPE_TRACING
+    if attr.get("attach_prog_fd", 0) or bool(attr.get("attach_btf_id", 0)) != tracing:
         raise kernel_error(errno.EINVAL)
+
+
+def _tracing_attach_target(prog: BpfProg) -> None:
+    """``check_attach_btf_id``: of the tracing attach types pinfs models only
+    BPF_TRACE_ITER, whose ``attach_btf_id`` must name a registered iterator's
+    ``bpf_iter_<target>`` function in vmlinux BTF (``bpf_iter_prog_supported``;
+    :data:`pinfs.ebpf.iter.ITER_BTF_IDS` stands for vmlinux BTF); else EINVAL."""
+    target = iter_target_of(prog.kernel, prog.attach_btf_id)
+    if prog.expected_attach_type != BPF_TRACE_ITER or target is None:
+        raise kernel_error(errno.EINVAL)
+    prog.attach_func_name = f"bpf_iter_{target}"
 
 
 def prog_load_btf_info_check(task: BpfTask, attr: dict[str, int]) -> None:

@@ -1059,10 +1059,48 @@ def _op_table() -> dict[str, Any]:
         except OSError as e:
             raise _oserror(e.errno or 0, _pathname(path)) from None
 
+    def nla(kind: int, data: bytes) -> bytes:
+        """A netlink attribute (padded to 4 bytes)."""
+        return struct.pack("<HH", 4 + len(data), kind) + data + bytes(-len(data) % 4)
+
+    def rtnl(s: _Server, kind: int, flags: int, body: bytes) -> None:
+        """One rtnetlink request in the task's own network namespace; the ack's error
+        is the errno."""
+        msg = struct.pack("<IHHII", 16 + len(body), kind, 0x1 | 0x4 | flags, 1, 0) + body
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as sk:
+            sk.send(msg)
+            reply = sk.recv(65536)
+        if struct.unpack_from("<H", reply, 4)[0] == 2:  # NLMSG_ERROR: the ack
+            err = struct.unpack_from("<i", reply, 16)[0]
+            if err:
+                raise _oserror(-err)
+
+    def xdp_attach_legacy(
+        s: _Server, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
+    ) -> None:
+        """RTM_SETLINK with IFLA_XDP (what ``ip link set dev X xdp`` sends)."""
+        nested = nla(1, struct.pack("<i", prog_fd)) + nla(3, struct.pack("<I", flags))
+        if expected_fd != -1:
+            nested += nla(8, struct.pack("<i", expected_fd))
+        body = struct.pack("<BxHiII", 0, 0, ifindex, 0, 0) + nla(43 | 0x8000, nested)
+        rtnl(s, 19, 0, body)
+
+    def netdev_add(s: _Server, name: str) -> None:
+        """RTM_NEWLINK of a bridge (a device without native XDP, like pinfs's)."""
+        kind = nla(18 | 0x8000, nla(1, b"bridge"))  # IFLA_LINKINFO { IFLA_INFO_KIND }
+        body = struct.pack("<BxHiII", 0, 0, 0, 0, 0) + nla(3, name.encode() + b"\0") + kind
+        rtnl(s, 16, 0x400 | 0x200, body)  # NLM_F_CREATE | NLM_F_EXCL
+
+    def netdev_del(s: _Server, name: str) -> None:
+        """RTM_DELLINK by name."""
+        rtnl(s, 17, 0, struct.pack("<BxHiII", 0, 0, 0, 0, 0) + nla(3, name.encode() + b"\0"))
+
     table: dict[str, Any] = {
         name.rstrip("_"): fn
         for name, fn in locals().items()
-        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr", "dfd")
+        if callable(fn)
+        and not isinstance(fn, type)
+        and name not in ("elem", "obj_attr", "dfd", "nla", "rtnl")
     }
     for name in dir(_Server):
         if name.startswith("op_"):
@@ -1869,6 +1907,101 @@ class LiveTask:
     def obj_get(self, path: str | bytes, file_flags: int = 0, path_fd: int | None = None) -> int:
         """BPF_OBJ_GET (``path_fd`` sets BPF_F_PATH_FD)."""
         return int(self._call("bpf_obj_get", path, file_flags, path_fd))
+
+    # ---- bpf links: pinfs's helpers, built here on user memory and the raw call
+    def _bpf_with(self, cmd: int, buffers: dict[str, bytes], **fields: int) -> int:
+        """bpf(cmd) on a 168-byte attr laid out by pinfs's table, ``buffers`` copied to
+        this task's memory and their addresses put in the named fields."""
+        addresses = {name: self.write_user(data) for name, data in buffers.items()}
+        try:
+            return self.bpf(cmd, _pack_attr(cmd, 168, **fields, **addresses))
+        finally:
+            for address in addresses.values():
+                self.free_user(address)
+
+    def prog_load_typed(
+        self,
+        prog_type: int,
+        insns: bytes,
+        license: str = "GPL",
+        expected_attach_type: int = 0,
+        attach_btf_id: int = 0,
+        prog_name: str | bytes | None = None,
+    ) -> int:
+        """BPF_PROG_LOAD with ``expected_attach_type`` and ``attach_btf_id``."""
+        name = prog_name.encode() if isinstance(prog_name, str) else (prog_name or b"")
+        return self._bpf_with(
+            5,
+            {"insns": bytes(insns), "license": license.encode() + b"\0"},
+            prog_type=prog_type,
+            insn_cnt=len(insns) // 8,
+            expected_attach_type=expected_attach_type,
+            attach_btf_id=attach_btf_id,
+            prog_name=int.from_bytes(name.ljust(16, b"\0"), "little"),
+        )
+
+    def raw_tracepoint_open(self, name: str | bytes, prog_fd: int) -> int:
+        """BPF_RAW_TRACEPOINT_OPEN."""
+        raw = name.encode() if isinstance(name, str) else bytes(name)
+        return self._bpf_with(17, {"name": raw + b"\0"}, prog_fd=prog_fd)
+
+    def link_create(
+        self,
+        prog_fd: int,
+        target: int,
+        attach_type: int,
+        flags: int = 0,
+        iter_info: bytes | None = None,
+    ) -> int:
+        """BPF_LINK_CREATE (``target``: ifindex or target fd)."""
+        fields = {"prog_fd": prog_fd, "target_fd": target, "attach_type": attach_type}
+        buffers = {} if iter_info is None else {"iter_info": bytes(iter_info)}
+        if iter_info is not None:
+            fields["iter_info_len"] = len(iter_info)
+        return self._bpf_with(28, buffers, flags=flags, **fields)
+
+    def link_update(self, link_fd: int, new_prog_fd: int, old_prog_fd: int | None = None) -> None:
+        """BPF_LINK_UPDATE (``old_prog_fd`` sets BPF_F_REPLACE)."""
+        fields = {"link_fd": link_fd, "new_prog_fd": new_prog_fd}
+        if old_prog_fd is not None:
+            fields.update(flags=4, old_prog_fd=old_prog_fd)
+        self._bpf_with(29, {}, **fields)
+
+    def link_detach(self, link_fd: int) -> None:
+        """BPF_LINK_DETACH."""
+        self._bpf_with(34, {}, link_fd=link_fd)
+
+    def link_get_fd_by_id(self, link_id: int) -> int:
+        """BPF_LINK_GET_FD_BY_ID."""
+        return self._bpf_with(30, {}, start_id=link_id)
+
+    def link_get_next_id(self, start_id: int) -> int:
+        """BPF_LINK_GET_NEXT_ID."""
+        attr = self.write_user(_pack_attr(31, 168, start_id=start_id))
+        try:
+            self.bpf(31, attr, 168)
+            return int.from_bytes(self.read_user(attr + 4, 4), "little")
+        finally:
+            self.free_user(attr)
+
+    def iter_create(self, link_fd: int) -> int:
+        """BPF_ITER_CREATE."""
+        return self._bpf_with(33, {}, link_fd=link_fd)
+
+    def xdp_attach_legacy(
+        self, ifindex: int, prog_fd: int, flags: int = 0, expected_fd: int = -1
+    ) -> None:
+        """rtnetlink IFLA_XDP: attach ``prog_fd`` the legacy way (-1 detaches)."""
+        self._call("xdp_attach_legacy", ifindex, prog_fd, flags, expected_fd)
+
+    def netdev_add(self, name: str) -> None:
+        """A new device (a bridge) in this task's network namespace (live only; pinfs:
+        ``kernel.add_netdev``)."""
+        self._call("netdev_add", name)
+
+    def netdev_del(self, name: str) -> None:
+        """Unregister a device (live only; pinfs: ``kernel.remove_netdev``)."""
+        self._call("netdev_del", name)
 
 
 class LiveUserMemory:

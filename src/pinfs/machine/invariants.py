@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from pinfs.ebpf.iter import is_iter_file
+from pinfs.ebpf.link import BpfLink, bpf_link_file
 from pinfs.ebpf.mapinmap import held_objects, slot_objects
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
 from pinfs.fs.namei import FMODE_WRITER
-from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
 from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
@@ -36,7 +38,9 @@ class InvariantError(AssertionError):
 
 @attrs.frozen
 class Holder:
-    """One reference on an object: ``kind`` is file, pin, used_map or slot."""
+    """One reference on an object: ``kind`` is file, pin, used_map, slot, link (a
+    link's program), iter (an iterator file's program), xdp (a device's legacy XDP
+    program) or kernel (the bpf_preload module's links)."""
 
     kind: str
     detail: str
@@ -51,21 +55,29 @@ class ObjectInfo:
     type: str
     refcnt: int
     holders: tuple[Holder, ...]
-    obj: BpfObject = attrs.field(repr=False)
+    obj: BpfObject | BpfLink = attrs.field(repr=False)
 
 
 def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
     by_file: dict[int, tuple[File, list[str]]] = {}
     for pid, task in sorted(kernel.tasks.items()):
         for fd, file in enumerate(task.files.fds):
-            if file is not None and bpf_file_object(file) is not None:
+            if file is not None and _held_object(file) is not None:
                 by_file.setdefault(id(file), (file, []))[1].append(f"pid {pid} fd {fd}")
     out: dict[int, list[tuple[File, list[str]]]] = {}
     for file, fds in by_file.values():
-        obj = bpf_file_object(file)
+        obj = _held_object(file)
         assert obj is not None
         out.setdefault(id(obj), []).append((file, fds))
     return out
+
+
+def _held_object(file: File) -> BpfObject | BpfLink | None:
+    """What an open file holds: its map, program or link, or an iterator's program."""
+    if is_iter_file(file):
+        prog: BpfProg = file.private_data.prog
+        return prog
+    return bpf_file_object(file) or bpf_link_file(file)
 
 
 def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
@@ -88,8 +100,9 @@ def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
 
 
 def _is_pin(inode: Inode) -> bool:
-    """A bpffs inode holding a map or program (its ``i_private``)."""
-    return (inode.i_op is bpf_map_iops or inode.i_op is bpf_prog_iops) and (
+    """A bpffs inode holding a map, program or link (its ``i_private``)."""
+    iops = inode.i_op
+    return (iops is bpf_map_iops or iops is bpf_prog_iops or iops is bpf_link_iops) and (
         inode.i_private is not None
     )
 
@@ -98,34 +111,57 @@ def _pin_name(dentry: Dentry, dev: int) -> str:
     return f"bpffs dev {dev:#x}:{d_path_name(dentry)}"
 
 
-def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject, list[Holder]]]:
+def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, list[Holder]]]:
     """Every object reachable from a holder, keyed by ``id()``, with its holders."""
-    found: dict[int, tuple[BpfObject, list[Holder]]] = {}
+    found: dict[int, tuple[BpfObject | BpfLink, list[Holder]]] = {}
 
-    def add(obj: BpfObject, holder: Holder) -> None:
+    def add(obj: BpfObject | BpfLink, holder: Holder) -> None:
         found.setdefault(id(obj), (obj, []))[1].append(holder)
 
     for files in _file_holders(kernel).values():
         for file, fds in files:
-            obj = bpf_file_object(file)
+            obj = _held_object(file)
             assert obj is not None
-            add(obj, Holder("file", ", ".join(fds)))
+            add(obj, Holder("iter" if is_iter_file(file) else "file", ", ".join(fds)))
     for inode, name in _pinned_inodes(kernel):
         add(inode.i_private, Holder("pin", name))
     live = list(kernel.bpf_objects.values())
     for obj in live:
-        if isinstance(obj, BpfProg):
+        if isinstance(obj, BpfLink):
+            if obj.prog is not None:
+                add(obj.prog, Holder("link", f"link {obj.id}"))
+        elif isinstance(obj, BpfProg):
             for map in obj.used_maps:
                 add(map, Holder("used_map", f"prog {obj.id}"))
         else:  # prog-array slots hold programs, map-of-maps slots hold maps
             for index, slot in held_objects(obj.storage):
                 if isinstance(slot, (BpfProg, BpfMap)):
                     add(slot, Holder("slot", f"map {obj.id}[{index}]"))
+    for dev, prog in _xdp_programs(kernel):
+        add(prog, Holder("xdp", f"dev {dev}"))
+    for link in _preload_links(kernel):
+        add(link, Holder("kernel", "bpf_preload"))
     return found
 
 
+def _xdp_programs(kernel: Kernel) -> list[tuple[str, BpfProg]]:
+    """(device name, program) of every legacy XDP attachment."""
+    return [
+        (dev.name, state.prog)
+        for dev in kernel.netdevs.values()
+        for state in dev.xdp
+        if state.prog is not None
+    ]
+
+
+def _preload_links(kernel: Kernel) -> list[BpfLink]:
+    """The links the bpf_preload module holds (``maps.debug``, ``progs.debug``)."""
+    preload = kernel.bpf_preload
+    return [] if preload is None else [preload.maps_link, preload.progs_link]
+
+
 def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
-    """Live maps and programs with their holders, by id."""
+    """Live maps, programs and links with their holders, by id."""
     holders = collect_holders(kernel)
     out = []
     for obj in sorted(kernel.bpf_objects.values(), key=lambda o: o.id):
@@ -138,21 +174,26 @@ def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
 _TYPE_NAMES: dict[tuple[str, int], str] = {}
 
 
-def _type_name(obj: BpfObject) -> str:
+def _type_name(obj: BpfObject | BpfLink) -> str:
     """The third word of ``repr(obj)``, once per kind and type number."""
-    key = (obj.kind, obj.map_type if isinstance(obj, BpfMap) else obj.prog_type)
+    if isinstance(obj, BpfMap):
+        key = (obj.kind, obj.map_type)
+    elif isinstance(obj, BpfProg):
+        key = (obj.kind, obj.prog_type)
+    else:
+        key = (obj.kind, obj.link_type)
     name = _TYPE_NAMES.get(key)
     if name is None:
         name = _TYPE_NAMES[key] = repr(obj).split()[2]
     return name
 
 
-def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject, int, int]]:
+def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, int, int]]:
     """What :func:`collect_holders` finds, counted and not named: per object (by
     ``id()``) its holders and, of those, its user holders (files and pins)."""
-    counts: dict[int, tuple[BpfObject, int, int]] = {}
+    counts: dict[int, tuple[BpfObject | BpfLink, int, int]] = {}
 
-    def add(obj: BpfObject, user: int) -> None:
+    def add(obj: BpfObject | BpfLink, user: int) -> None:
         known = counts.get(id(obj))
         if known is None:
             counts[id(obj)] = (obj, 1, user)
@@ -165,7 +206,7 @@ def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject, int, int]]:
             if file is not None:
                 files[id(file)] = file
     for file in files.values():
-        obj = bpf_file_object(file)
+        obj = _held_object(file)
         if obj is not None:
             add(obj, 1)
     for sb in kernel.filesystems["bpf"].fs_supers:
@@ -173,13 +214,20 @@ def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject, int, int]]:
             if _is_pin(inode):
                 add(inode.i_private, 1)
     for obj in kernel.bpf_objects.values():
-        if isinstance(obj, BpfProg):
+        if isinstance(obj, BpfLink):
+            if obj.prog is not None:
+                add(obj.prog, 0)
+        elif isinstance(obj, BpfProg):
             for map in obj.used_maps:
                 add(map, 0)
         else:  # prog-array slots hold programs, map-of-maps slots hold maps
             for slot in slot_objects(obj.storage):
                 if isinstance(slot, BpfProg | BpfMap):
                     add(slot, 0)
+    for _, prog in _xdp_programs(kernel):
+        add(prog, 0)
+    for link in _preload_links(kernel):
+        add(link, 0)
     return counts
 
 

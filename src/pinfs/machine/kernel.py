@@ -28,7 +28,10 @@ from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
 from pinfs.ebpf.ids import Idr
+from pinfs.ebpf.link import BpfLink
+from pinfs.ebpf.netdev import NetDevice, register_netdev, unregister_netdev
 from pinfs.ebpf.objects import BpfMap, BpfProg
+from pinfs.ebpf.preload import BpfPreload
 from pinfs.fs.char_dev import CONSOLE_DEV, Cdev, Console, console_fops
 from pinfs.fs.fdtable import FdTable, fget, fput
 from pinfs.fs.namei import FsStruct
@@ -123,6 +126,11 @@ class Kernel:
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
         self.map_idr, self.prog_idr = Idr(), Idr()  # the ids bpf(2) shows (v4.13)
         self.btf_idr = Idr()  # BTF objects' ids (v4.18)
+        self.link_idr = Idr()  # link ids (v5.8)
+        self.netdevs: dict[int, NetDevice] = {}  # by ifindex; lo at boot
+        register_netdev(self, "lo")
+        self.raw_tp_probes: dict[str, list[Any]] = {}  # raw tracepoint -> links
+        self.bpf_preload: BpfPreload | None = None  # kernel/bpf/preload, once loaded
         self._next_obj_id = 0
         self.bugs: list[str] = []  # use-after-free and the like, as KASAN would report
         self.memlock_leaked: dict[int, int] = {}  # pages the seed leaks (S19)
@@ -284,13 +292,21 @@ class Kernel:
     def register_bpf_object(self, obj: Any) -> int:
         """A new map or program gets the next id (for introspection; the seed has no
         user-visible ids)."""
-        if not isinstance(obj, (BpfMap, BpfProg)) or obj.kernel is not self:
-            raise TypeError(f"obj must be a map or program of this kernel, not {obj!r}")
+        if not isinstance(obj, (BpfMap, BpfProg, BpfLink)) or obj.kernel is not self:
+            raise TypeError(f"obj must be a map, program or link of this kernel, not {obj!r}")
         if any(known is obj for known in self.bpf_objects.values()):
             raise ValueError(f"{obj!r} is already registered")
         self._next_obj_id += 1
         self.bpf_objects[self._next_obj_id] = obj
         return self._next_obj_id
+
+    def add_netdev(self, name: str) -> int:
+        """A new network device (``register_netdevice``); returns its ifindex."""
+        return register_netdev(self, name).ifindex
+
+    def remove_netdev(self, name: str) -> None:
+        """Unregister a device: its XDP and tcx attachments end (links stay)."""
+        unregister_netdev(self, name)
 
     def objects(self) -> list[ObjectInfo]:
         """Live maps and programs, each with its refcnt and every holder."""

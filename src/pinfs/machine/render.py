@@ -13,7 +13,8 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from pinfs.inode import bpf_map_iops, bpf_prog_iops
+from pinfs.ebpf.link import BpfLink
+from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
 from pinfs.mountns import Mount, is_mnt_shared, is_mnt_unbindable, peer_ring
 from pinfs.vfs import Dentry, SuperBlock
 
@@ -91,7 +92,7 @@ def _inode_line(dentry: Dentry) -> str:
     inode = dentry.d_inode
     assert inode is not None
     line = f"{stat.filemode(inode.i_mode)} {inode.i_uid}:{inode.i_gid} ino={inode.i_ino}"
-    if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
+    if inode.i_op in (bpf_map_iops, bpf_prog_iops, bpf_link_iops) and inode.i_private is not None:
         line += f"  -> {inode.i_private!r}"
     return line
 
@@ -148,5 +149,10 @@ def kernel_tree(kernel: Kernel) -> str:
     out.append("bpf objects:" if objects else "bpf objects: none")
     for info in objects:
         held = "; ".join(f"{h.kind} {h.detail}" for h in info.holders) or "nothing"
-        out.append(f"  {info.kind} {info.id} ({info.type}) refcnt={info.refcnt}: {held}")
+        line = f"  {info.kind} {info.id} ({info.type}) refcnt={info.refcnt}: {held}"
+        link = info.obj
+        if isinstance(link, BpfLink):  # what it runs and where (no reference either way)
+            prog = f"prog {link.prog.id}" if link.prog is not None else "no prog"
+            line += f" -> {prog}, {link.attached_to() or 'detached'}"
+        out.append(line)
     return "\n".join(out)

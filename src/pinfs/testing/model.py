@@ -812,7 +812,7 @@ class RefModel:
             problems.append(
                 f"object {obj_id} is held ({_describe(want[obj_id])}) but the kernel freed it"
             )
-        for obj_id in sorted(set(got) - set(want)):
+        for obj_id in sorted(set(got) - set(want) - kernel_own_objects(kernel)):
             problems.append(f"{got[obj_id].obj!r} is alive but the model says nothing holds it")
         for obj_id in sorted(set(want) & set(got)):
             seen = _kernel_view(got[obj_id])
@@ -903,3 +903,13 @@ def _type_name(kind: str, type: int) -> str:
         return str(enum_type(type).name.split("_TYPE_")[1].lower())
     except ValueError:
         return str(type)
+
+
+def kernel_own_objects(kernel: Kernel) -> set[int]:
+    """The kernel's own bpf_preload objects (outside the model): its map, programs and
+    the links behind every instance's maps.debug/progs.debug."""
+    preload = kernel.bpf_preload
+    if preload is None:
+        return set()
+    own = (preload.rodata, preload.maps_prog, preload.progs_prog)
+    return {o.id for o in (*own, preload.maps_link, preload.progs_link)}
