@@ -74,7 +74,7 @@ def run_pinfs(ops: list[list[Any]], base: str) -> dict[str, Any]:
     first.mount("scratch", base, "tmpfs")
     tasks = {"A": first}
     results: list[Any] = []
-    views: list[tuple[str, str]] = []
+    views: list[tuple[str, str, str]] = []
 
     def path(rel: str) -> str:
         if rel.startswith("!"):
@@ -97,7 +97,7 @@ def run_pinfs(ops: list[list[Any]], base: str) -> dict[str, Any]:
                 task = tasks[op[1]]
                 value = _pinfs_op(task, kind, op, path)
                 if kind == "view":
-                    views.append((op[1], value))
+                    views.append((op[1], value, op[2] if len(op) > 2 else ""))
                     value = "ok"
             results.append(value)
         except OSError as e:
@@ -127,6 +127,8 @@ def _pinfs_op(task: Any, kind: str, op: list[Any], path: Any) -> Any:
         task.umount(path(op[2]), uapi.MNT_DETACH if op[3] else 0)
     elif kind == "chroot":
         task.chroot(path(op[2]))
+    elif kind == "proc":
+        task.mount("proc", path(op[2]), "proc")
     elif kind == "chdir":
         task.chdir(path(op[2]))
     elif kind == "pivot_root":
@@ -350,6 +352,25 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["newns", "B", "A"],
         ["umount", "B", "", True],  # the scratch copy: private parent of a peer of a
         ["view", "A"],
+    ],
+    "propagate_from_when_the_master_is_out_of_reach": [
+        ["mkdir", "A", "r"],
+        ["tmpfs", "A", "r", "s0"],
+        ["mkdir", "A", "r/proc"],
+        ["proc", "A", "r/proc"],
+        ["mkdir", "A", "r/a"],
+        ["tmpfs", "A", "r/a", "s1"],
+        ["make", "A", "r/a", "shared", False],
+        ["mkdir", "A", "b"],
+        ["bind", "A", "r/a", "b", False],
+        ["make", "A", "b", "slave", False],
+        ["make", "A", "b", "shared", False],
+        ["mkdir", "A", "r/c"],
+        ["bind", "A", "b", "r/c", False],
+        ["make", "A", "r/c", "slave", False],
+        ["view", "A"],
+        ["chroot", "A", "r"],
+        ["view", "A", "/"],
     ],
     "pivot_root_like_runc": [
         ["mkdir", "A", "rootfs"],
