@@ -22,6 +22,7 @@ Ops (paths relative to ``base``; ``ns`` names a mount namespace, "A" being the f
   ["chroot", ns, rel]  ["chdir", ns, rel]  ["pivot_root", ns, new, old]
   (a path starting with "!" is taken as it is, not under ``base``)
   ["listdir", ns, abs]            sorted names (after chroot/pivot_root)
+  ["hold", ns, rel]                open the directory and keep it open (a busy mount)
   ["proc", ns, rel]                mount procfs (to read mountinfo after a chroot)
   ["view", ns] or ["view", ns, "/"]  (the second: every mount, as seen after a chroot)
 """
@@ -118,6 +119,7 @@ def main() -> None:
             current[0] = ns
 
     results: list[Any] = []
+    held: list[int] = []
     views: list[tuple[str, str, str]] = []
     for op in ops:
         kind = op[0]
@@ -162,6 +164,8 @@ def main() -> None:
                 check(libc.syscall(SYS_PIVOT_ROOT, path(op[2]), path(op[3])))
             elif kind == "listdir":
                 value = sorted(os.listdir(op[2]))
+            elif kind == "hold":  # an open directory keeps its mount busy
+                held.append(os.open(path(op[2]), os.O_RDONLY | os.O_DIRECTORY))
             elif kind == "proc":
                 mount(b"proc", path(op[2]), b"proc", 0)
             elif kind == "view":

@@ -129,6 +129,8 @@ def _pinfs_op(task: Any, kind: str, op: list[Any], path: Any) -> Any:
         task.chroot(path(op[2]))
     elif kind == "proc":
         task.mount("proc", path(op[2]), "proc")
+    elif kind == "hold":
+        task.open(path(op[2]), os.O_RDONLY | os.O_DIRECTORY)
     elif kind == "chdir":
         task.chdir(path(op[2]))
     elif kind == "pivot_root":
@@ -371,6 +373,34 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["view", "A"],
         ["chroot", "A", "r"],
         ["view", "A", "/"],
+    ],
+    "busy_peer_copy_makes_umount_ebusy": [
+        *SHARED_AB,
+        ["mkdir", "A", "a/x"],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["newns", "B", "A"],
+        ["hold", "B", "b/x"],
+        ["umount", "A", "a/x", False],
+        ["view", "A"],
+        ["umount", "A", "a/x", True],
+        ["view", "A"],
+        ["view", "B"],
+    ],
+    "rbind_of_a_tree_with_shared_submounts": [
+        ["mkdir", "A", "a"],
+        ["tmpfs", "A", "a", "s1"],
+        ["mkdir", "A", "a/x"],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["make", "A", "a/x", "shared", False],
+        ["mkdir", "A", "a/x/y"],
+        ["mkdir", "A", "b"],
+        ["bind", "A", "a", "b", True],
+        ["tmpfs", "A", "a/x/y", "s3"],
+        ["make", "A", "b", "shared", True],
+        ["mkdir", "A", "c"],
+        ["bind", "A", "b", "c", True],
+        ["tmpfs", "A", "c/x/y", "s4"],
+        ["view", "A"],
     ],
     "pivot_root_like_runc": [
         ["mkdir", "A", "rootfs"],
