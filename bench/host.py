@@ -61,7 +61,7 @@ def hosted(binary: str, kind: str, n: int) -> tuple[int, int]:
 def trivial(binary: str, kind: str, n: int) -> tuple[int, int]:
     """The loop under a supervisor that passes every notification through."""
     from pinfs.host import seccomp
-    from pinfs.host.serve import HANDLERS
+    from pinfs.host.serve import HANDLERS, NOTIFY_FD_FROM, NOTIFY_WHEN
 
     parent, child = socket.socketpair()
     read_end, write_end = os.pipe()
@@ -69,7 +69,7 @@ def trivial(binary: str, kind: str, n: int) -> tuple[int, int]:
     if pid == 0:
         parent.close()
         os.dup2(write_end, 1)
-        listener = seccomp.install_filter(HANDLERS)
+        listener = seccomp.install_filter(HANDLERS, NOTIFY_WHEN, NOTIFY_FD_FROM)
         socket.send_fds(child, [b"L"], [listener])
         os.execv(binary, [binary, kind, str(n)])
     child.close()

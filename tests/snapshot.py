@@ -177,4 +177,6 @@ def _tree(dentry: Dentry | None) -> Any:
 
 
 def _object(info: Any) -> tuple[Any, ...]:
-    return (info.id, info.kind, info.type, info.refcnt, tuple(repr(h) for h in info.holders))
+    # Sorted: pins come in the order of a superblock's inode set, which is not state.
+    holders = tuple(sorted(repr(h) for h in info.holders))
+    return (info.id, info.kind, info.type, info.refcnt, holders)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 import pinfs
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
+from pinfs.base.uapi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD
 from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
@@ -403,6 +405,11 @@ def memlock_at_boot(k: pinfs.Kernel) -> tuple[int, int]:
     return k.init_task.getrlimit(pinfs.machine.task.RLIMIT_MEMLOCK)
 
 
+def console_flags(k: pinfs.Kernel) -> int:
+    """The flags of init's console fd, as F_GETFL (and fdinfo) show them."""
+    return k.init_task.fcntl(0, pinfs.machine.task.F_GETFL)
+
+
 def program_of_4096_insns(k: pinfs.Kernel) -> int:
     insns = pinfs.ebpf.prog.BPF_MOV64_IMM(0, 0) * 4095 + pinfs.ebpf.prog.BPF_EXIT_INSN()
     return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_SOCKET_FILTER, insns)
@@ -492,6 +499,52 @@ def protected_sysctl_mode(k: pinfs.Kernel) -> int:
 
 def uname_release(k: pinfs.Kernel) -> str:
     return k.init_task.uname().release
+
+
+def _errno_or(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except OSError as e:
+        return errno.errorcode[e.errno or 0]
+
+
+def statx_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.statx(AT_FDCWD, "/", 0).stx_mode & 0o170000)
+
+
+def statx_mnt_id(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: bool(k.init_task.statx(AT_FDCWD, BPF, 0).stx_mask & 0x1000))
+
+
+def statx_tmpfs_times(k: pinfs.Kernel) -> Any:
+    t = k.init_task
+    t.mkdir("/tmp/t")
+    t.mount("tmpfs", "/tmp/t", "tmpfs")
+    return _errno_or(lambda: hex(t.statx(AT_FDCWD, "/tmp/t", 0, 0).stx_mask & 0xC0))
+
+
+def empty_path_bad_flag(k: pinfs.Kernel) -> Any:
+    fd = k.init_task.open("/")
+    return _errno_or(lambda: k.init_task.fstatat(fd, "", AT_EMPTY_PATH | 0x8000).st_nlink > 0)
+
+
+def openat2_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.openat2(AT_FDCWD, "/", os.O_RDONLY) >= 0)
+
+
+def fchmod_map_fd(k: pinfs.Kernel) -> Any:
+    fd = k.init_task.map_create(pinfs.BPF_MAP_TYPE_HASH, 4, 4, 1)
+    return _errno_or(lambda: k.init_task.fchmod(fd, 0o644))
+
+
+def flink_own_fd(k: pinfs.Kernel) -> Any:
+    user = k.spawn(uid=1000)
+    fd = user.open("/tmp/mine", os.O_CREAT | os.O_WRONLY, 0o600)
+    return _errno_or(lambda: user.linkat(fd, "", AT_FDCWD, "/tmp/mine2", AT_EMPTY_PATH))
+
+
+def faccessat2_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.faccessat2(AT_FDCWD, "/", os.R_OK, AT_EACCESS))
 
 
 MAP_4_7 = ["map_type", "key_size", "value_size", "max_entries", "map_flags"]
@@ -593,6 +646,15 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_lookup_and_delete_elem": (lookup_and_delete(ARRAY), EINVAL, 524, LINUX_5_10),
     "htab_lookup_and_delete": (lookup_and_delete(pinfs.BPF_MAP_TYPE_HASH), EINVAL, 0, LATEST),
     "memlock_boot_limit": (memlock_at_boot, (65536, 65536), (8 << 20, 8 << 20), LATEST),
+    "statx": (statx_root, "ENOSYS", stat.S_IFDIR, LINUX_5_10),
+    "statx_mnt_id": (statx_mnt_id, "ENOSYS", True, LINUX_5_10),
+    "statx_mgtime": (statx_tmpfs_times, "ENOSYS", "0x0", LATEST),
+    "empty_path_is_fstat": (empty_path_bad_flag, "EINVAL", True, LATEST),
+    "faccessat2": (faccessat2_root, "ENOSYS", None, LINUX_5_10),
+    "openat2": (openat2_root, "ENOSYS", True, LINUX_5_10),
+    "linkat_empty_path_opener": (flink_own_fd, "ENOENT", None, LATEST),
+    "anon_inode_setattr_blocked": (fchmod_map_fd, None, errno.errorcode[errno.EOPNOTSUPP], LATEST),
+    "console_f_flags": (console_flags, os.O_RDWR | 0o100000, os.O_RDWR, LINUX_5_10),
 }
 
 

@@ -147,6 +147,12 @@ NOT_SYSCALLS = {"fd_file", "fd_object", "fd_map", "fd_prog", "rlimit"}
 #: of its scope (symlinks and hard links change what paths mean, mount(2) of other
 #: filesystems can hide a bpffs).  They are fuzzed with check_invariants() only.
 UNFOLLOWED = {"symlink", "link", "mount", "mknod"}
+#: The *at forms that change state: the model follows their path forms (open, mkdir,
+#: unlink, ...), not these, so they too are fuzzed with check_invariants() only.
+UNFOLLOWED |= {
+    "openat", "openat2", "mkdirat", "mknodat", "unlinkat", "renameat", "renameat2", "linkat",
+    "symlinkat", "fchmodat", "fchownat", "lchown", "fchmod", "fchown",
+}  # fmt: skip
 
 
 def syscall_methods() -> dict[str, inspect.Signature]:
@@ -182,7 +188,7 @@ _PATHS = st.one_of(st.sampled_from((*PIN_PATHS, *DIRS, *CHDIR_PATHS)), pst.paths
 _IDS = st.one_of(pst.uids(), st.just(-1))
 #: Values a caller would plausibly pass, by parameter name (half the draws).
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
-    "fd": st.integers(-1, 8),
+    "fd": st.integers(-1, 11),  # 0-2: the console; objects from 3
     "path": _PATHS,
     "old": _PATHS,
     "new": _PATHS,

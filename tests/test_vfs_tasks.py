@@ -109,8 +109,8 @@ def test_s100_dup_gives_the_lowest_free_fd_sys_dup(t: Task) -> None:
     fds = [t.open("/tmp/f") for _ in range(4)]
     t.close(fds[1])
     assert t.dup(fds[3]) == fds[1]
-    assert t.dup(fds[3]) == 4
-    assert t.fd_file(4) is t.fd_file(fds[3])
+    assert t.dup(fds[3]) == fds[3] + 1
+    assert t.fd_file(fds[3] + 1) is t.fd_file(fds[3])
     assert t.fd_file(fds[3]).f_count == 3
     fd = t.open("/tmp/f", O_PATH)
     assert t.fstat(t.dup(fd)).st_ino == t.stat("/tmp/f").st_ino  # O_PATH fds dup too
@@ -140,7 +140,9 @@ def test_double_close_is_ebadf___close_fd(t: Task) -> None:
 
 
 def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.Kernel) -> None:
-    """S100 context: fork copies the fs context, shares the credentials and the mount namespace."""
+    """S100 context: fork copies the fs context and the credentials (``copy_creds``: a new
+    struct cred with the same values, so a file's ``f_cred`` tells the child from its
+    parent), and shares the mount namespace."""
     p = k.spawn(uid=1000, gid=1000)
     p.chdir("/tmp")
     p.umask(0o077)
@@ -149,7 +151,7 @@ def test_fork_copies_cwd_umask_and_credentials_copy_fs_struct(t: Task, k: pinfs.
     assert c.umask(0o022) == 0o077
     c.chdir("/tmp/d")
     assert p.getcwd() == "/tmp"
-    assert c.cred is p.cred
+    assert c.cred == p.cred and c.cred is not p.cred
     assert c.mnt_ns is p.mnt_ns
 
 

@@ -7,6 +7,7 @@ import sys
 from importlib import metadata
 
 from pinfs.host.run import run
+from pinfs.scenario.export import from_trace
 from pinfs.tour import run_tour
 
 DESCRIPTION = """\
@@ -30,7 +31,8 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
-        return run(argv[1:])  # `run` parses its own options (everything after `--` is CMD)
+        # `run` parses its own options (everything after `--` is CMD)
+        return run(argv[1:], export=lambda trace, raw: from_trace(trace, raw_bpf=raw))
     parser = argparse.ArgumentParser(
         prog="pinfs", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )

@@ -386,7 +386,10 @@ def attach_mnt(mnt: Mount, parent: Mount, mountpoint: Dentry) -> None:
     """``attach_mnt``: hang ``mnt`` on ``mountpoint`` of ``parent``."""
     mnt.mnt_parent = parent
     mnt.mnt_mountpoint = dget(mountpoint)
-    mountpoint.d_mounted.append(mnt)
+    mounted = mountpoint.d_mounted
+    if not isinstance(mounted, list):  # the first mount here
+        mounted = mountpoint.d_mounted = []
+    mounted.append(mnt)
     parent.mounts_at.setdefault(mountpoint, []).append(mnt)
 
 
@@ -398,7 +401,9 @@ def detach_mnt(mnt: Mount) -> None:
         stack.remove(mnt)
         if not stack:
             del parent.mounts_at[mountpoint]
-        mountpoint.d_mounted.remove(mnt)
+        mounted = mountpoint.d_mounted
+        assert isinstance(mounted, list)  # it holds mnt
+        mounted.remove(mnt)
         dput(mountpoint)
     mnt.mnt_parent = None
     mnt.mnt_mountpoint = None

@@ -336,6 +336,39 @@ class Profile:
     """``UTS_RELEASE`` (``uname -r``; like LINUX_VERSION_CODE): net-next on v4.3 at the seed; the
     presets give the release they imitate."""
 
+    # -- the *at calls ----------------------------------------------------------------------
+    statx: bool = False
+    """a528d35e8bfc (v4.11) -- statx(2): ENOSYS before."""
+    statx_mnt_id: bool = False
+    """fa2fcf4f1df1 (v5.8) -- statx reports ``stx_mnt_id`` (STATX_MNT_ID) and
+    STATX_ATTR_MOUNT_ROOT.  STATX_MNT_ID_UNIQUE (v6.8) is not modelled: it is
+    answered with the plain mount id."""
+    statx_mgtime: bool = False
+    """Jeff Layton's multigrain timestamps (v6.13; id not recovered; seen live on
+    v6.18) -- tmpfs reports mtime and ctime in ``stx_mask`` only when they were asked
+    for."""
+    empty_path_is_fstat: bool = False
+    """``vfs_empty_path`` / ``getname_maybe_null`` (v6.11-v6.13; ids not recovered;
+    seen live on v6.18) -- newfstatat and statx of "" with AT_EMPTY_PATH and a real
+    fd are fstat of that fd: newfstatat no longer rejects unknown flags then, statx
+    keeps only its mask and sync-type checks."""
+    anon_inode_setattr_blocked: bool = False
+    """22bdf3d6581a (v6.15, backported to the stable kernels) -- fchmod/fchown of a bpf
+    object fd (the shared anon_inode) is EOPNOTSUPP; before, root changed the mode or
+    owner every such fd shows."""
+    linkat_empty_path_opener: bool = False
+    """Linus Torvalds's "vfs: relax linkat() AT_EMPTY_PATH - aka flink() -
+    requirements" (v6.10; id not recovered) -- linkat(fd, "", ..., AT_EMPTY_PATH) is
+    allowed when ``fd`` was opened with the caller's credentials; before, it needed
+    CAP_DAC_READ_SEARCH (ENOENT)."""
+    openat2: bool = False
+    """fddb5d430ad9 (v5.6) -- openat2(2) with ``struct open_how`` (flags, mode,
+    resolve): every argument checked, RESOLVE_NO_XDEV, _NO_MAGICLINKS, _NO_SYMLINKS,
+    _BENEATH, _IN_ROOT (RESOLVE_CACHED from v5.12); ENOSYS before."""
+    faccessat2: bool = False
+    """c8ffd8bcdd28 (v5.8) -- faccessat2(2) with AT_EACCESS, AT_SYMLINK_NOFOLLOW and
+    AT_EMPTY_PATH: ENOSYS before."""
+
     # -- bpf(2) attr layouts: when each field of union bpf_attr appeared -----------------
     map_create_map_flags: bool = False
     """6c9059817432 (v4.6) -- MAP_CREATE reads ``map_flags`` (BPF_F_NO_PREALLOC for
@@ -465,6 +498,12 @@ class Profile:
     (BPF_F_RDONLY/BPF_F_WRONLY)."""
     memlock_boot_limit: int = 65536
     """RLIMIT_MEMLOCK at boot: 64 KiB, then MLOCK_LIMIT 8 MiB from 9dcc38e2813e (v5.16)."""
+    console_f_flags: int = 0o100002
+    """The flags of init's console file (fds 0, 1, 2; ``flags:`` in fdinfo): O_RDWR |
+    O_LARGEFILE while init opened /dev/console with ``sys_open`` (which forces
+    O_LARGEFILE on 64-bit), O_RDWR alone since ``console_on_rootfs`` opens it with
+    ``filp_open`` (Dominik Brodowski, "init: unify opening /dev/console as
+    stdin/stdout/stderr", v5.5; id not recovered)."""
 
     def __repr__(self) -> str:
         return _repr(self)
@@ -556,6 +595,10 @@ LINUX_5_10 = attrs.evolve(
     ),
     fdinfo_ino=False,
     uname_release="5.10.0",
+    statx=True,
+    statx_mnt_id=True,
+    openat2=True,
+    faccessat2=True,
     map_create_inner_map_fd=True,
     map_create_numa_node=True,
     map_create_map_name=True,
@@ -578,6 +621,7 @@ LINUX_5_10 = attrs.evolve(
     map_lookup_and_delete_elem=True,
     object_ids=True,
     map_get_fd_by_id_open_flags=True,
+    console_f_flags=0o2,
 )
 
 LINUX_6_18 = attrs.evolve(
@@ -597,7 +641,7 @@ LINUX_6_18 = attrs.evolve(
     verifier_log_rules="vlog_init",
     fdinfo_ino=True,
     fdinfo_world_readable=True,
-    map_fdinfo_fields=(
+    map_fdinfo_fields=(  # 5.10's, with map_extra after map_flags
         "map_type",
         "key_size",
         "value_size",
@@ -610,7 +654,7 @@ LINUX_6_18 = attrs.evolve(
         "owner_prog_type",
         "owner_jited",
     ),
-    prog_fdinfo_fields=(
+    prog_fdinfo_fields=(  # 5.10's, then recursion_misses and verified_insns
         "prog_type",
         "prog_jited",
         "prog_tag",
@@ -624,6 +668,10 @@ LINUX_6_18 = attrs.evolve(
     prog_tag_hash="sha256",
     protected_sysctl_mode=0o644,
     uname_release="6.18.0",
+    statx_mgtime=True,
+    empty_path_is_fstat=True,
+    anon_inode_setattr_blocked=True,
+    linkat_empty_path_opener=True,
     htab_value_size_limit=None,
     linux_version_code=0x061200,
     memlock_rlimit=False,

@@ -43,6 +43,39 @@ O_CLOEXEC = 0o2000000
 O_PATH = 0o10000000
 AT_FDCWD = -100
 
+# The *at calls' flags (include/uapi/linux/fcntl.h)
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EACCESS = 0x200  # faccessat2
+AT_REMOVEDIR = 0x200  # unlinkat
+AT_SYMLINK_FOLLOW = 0x400  # linkat
+AT_NO_AUTOMOUNT = 0x800
+AT_EMPTY_PATH = 0x1000
+AT_STATX_SYNC_TYPE = 0x6000
+AT_STATX_FORCE_SYNC = 0x2000
+AT_STATX_DONT_SYNC = 0x4000
+
+# access(2) modes (include/linux/fs.h MAY_*: the same low bits)
+F_OK, X_OK, W_OK, R_OK = 0, 1, 2, 4
+
+# statx(2) (include/uapi/linux/stat.h)
+STATX_TYPE = 0x1
+STATX_MODE = 0x2
+STATX_NLINK = 0x4
+STATX_UID = 0x8
+STATX_GID = 0x10
+STATX_ATIME = 0x20
+STATX_MTIME = 0x40
+STATX_CTIME = 0x80
+STATX_INO = 0x100
+STATX_SIZE = 0x200
+STATX_BLOCKS = 0x400
+STATX_BASIC_STATS = 0x7FF
+STATX_BTIME = 0x800
+STATX_MNT_ID = 0x1000
+STATX_MNT_ID_UNIQUE = 0x4000
+STATX__RESERVED = 0x80000000
+STATX_ATTR_MOUNT_ROOT = 0x2000
+
 # renameat2(2) flags (include/uapi/linux/fs.h)
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
@@ -66,6 +99,9 @@ CLONE_NEWNET = 0x40000000
 RLIMIT_NOFILE = 7
 RLIMIT_MEMLOCK = 8
 RLIM_INFINITY = (1 << 64) - 1
+#: RLIM_INFINITY as Python's :mod:`resource` spells it (``rlim_t`` read as signed): what
+#: ``Task.getrlimit`` returns for "unlimited", and the value of ``pinfs.RLIM_INFINITY``.
+RESOURCE_RLIM_INFINITY = -1
 
 # prctl(2) (include/uapi/linux/prctl.h)
 PR_SET_KEEPCAPS = 8

@@ -16,7 +16,7 @@ from typing import Any
 
 from pinfs.base import cred as credmod
 from pinfs.base import uapi
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import KernelError, kernel_error, refuse
 from pinfs.fs.namei import getname, path_lookupat
 from pinfs.fs.permission import inode_permission
 from pinfs.fs.pnode import (
@@ -165,7 +165,7 @@ def path_mount(
 ) -> None:
     """``path_mount``: may_mount, the flag translation, then one of the ``do_*``."""
     if not may_mount(current):
-        raise kernel_error(errno.EPERM, dir_name)
+        raise _no_may_mount(current, dir_name)
     mnt_flags = mount_flags(flags)
     ms_flags = flags  # do_change_type sees them all (measured on 6.18)
     flags &= ~_MS_KNOWN_DROPPED | MS_RDONLY
@@ -196,7 +196,7 @@ def do_change_type(current: Any, path: Path, ms_flags: int, dir_name: str) -> No
     ``change_mnt_propagation`` on the mount or, with MS_REC, its whole tree."""
     mnt = path.mnt
     if path.dentry is not mnt.mnt_root:
-        raise kernel_error(errno.EINVAL, dir_name)
+        raise refuse(EINVAL, "do_change_type", "not the root of a mount", path=dir_name)
     type = flags_to_propagation_type(ms_flags)
     if not type:
         raise kernel_error(errno.EINVAL, dir_name)
@@ -221,13 +221,13 @@ def do_new_mount(
     """``do_new_mount`` + ``do_add_mount``."""
     kernel = current.kernel
     if type_name is None:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "do_new_mount", "no filesystem type given")
     fs_type = kernel.filesystems.get(type_name)
     if fs_type is None:
-        raise kernel_error(errno.ENODEV)
+        raise refuse(ENODEV, "get_fs_type", "no filesystem {fs!r}", fs=type_name)
     if current.mnt_ns.user_ns is not kernel.init_user_ns:
         if not fs_type.fs_flags & FS_USERNS_MOUNT:
-            raise kernel_error(errno.EPERM)
+            raise refuse(EPERM, "do_new_mount", _NOT_USERNS_MOUNT, fs=type_name)
         if kernel.profile.userns_mount_nodev:
             flags |= MS_NODEV
             mnt_flags |= MNT_NODEV | MNT_LOCK_NODEV
@@ -249,9 +249,9 @@ def lock_mount(current: Any, path: Path) -> None:
     is in no namespace (lazily unmounted: ``!is_mounted``; EINVAL from
     ``check_mnt`` before)."""
     if not path.dentry.hashed and not path.dentry.is_root:
-        raise kernel_error(errno.ENOENT)
+        raise refuse(ENOENT, "lock_mount", "the mountpoint was removed")
     if current.kernel.profile.lock_mount_needs_mounted and path.mnt.mnt_ns is None:
-        raise kernel_error(errno.ENOENT)
+        raise refuse(ENOENT, "lock_mount", "the mountpoint's mount is in no namespace")
 
 
 def graft_tree(current: Any, mnt: Mount, path: Path, check_busy: bool) -> None:
@@ -260,13 +260,13 @@ def graft_tree(current: Any, mnt: Mount, path: Path, check_busy: bool) -> None:
     ``attach_recursive_mnt``."""
     parent = path.mnt
     if not check_mnt(current.mnt_ns, parent):
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "check_mnt", "the mountpoint is not in our mount namespace")
     if check_busy and parent.mnt_sb is mnt.mnt_sb and path.dentry is parent.mnt_root:
-        raise kernel_error(errno.EBUSY)
+        raise refuse(EBUSY, "do_add_mount", _SAME_FS_SAME_ROOT, fs=mnt.mnt_sb.s_type.name)
     mp_inode, root_inode = path.dentry.d_inode, mnt.mnt_root.d_inode
     assert mp_inode is not None and root_inode is not None
     if mp_inode.is_dir != root_inode.is_dir:
-        raise kernel_error(errno.ENOTDIR)
+        raise refuse(ENOTDIR, "graft_tree", "a directory on a file or a file on a directory")
     attach_recursive_mnt(current, mnt, parent, path.dentry, moving=False)
 
 
@@ -320,15 +320,17 @@ def do_loopback(current: Any, path: Path, old_name: str | None, recurse: bool) -
     another namespace, or locked mounts a non-recursive bind would uncover.  If
     ``graft_tree`` refuses it, the copy is umounted again (``umount_tree``)."""
     if not old_name:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "do_loopback", "no source path for MS_BIND")
     old_path = path_lookupat(current, old_name, follow=True)
     lock_mount(current, path)
     if not check_mnt(current.mnt_ns, path.mnt):
-        raise kernel_error(errno.EINVAL)
-    if is_mnt_unbindable(old_path.mnt) or not check_mnt(current.mnt_ns, old_path.mnt):
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "check_mnt", "the target is not in our mount namespace")
+    if is_mnt_unbindable(old_path.mnt):
+        raise refuse(EINVAL, "__do_loopback", "the source mount is unbindable")
+    if not check_mnt(current.mnt_ns, old_path.mnt):
+        raise refuse(EINVAL, "__do_loopback", "the source is not in our mount namespace")
     if not recurse and has_locked_children(old_path.mnt, old_path.dentry):
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "do_loopback", _LOCKED_CHILDREN)
     next_id = current.kernel.next_mnt_id
     if recurse:
         mnt, _ = copy_tree(old_path.mnt, old_path.dentry, next_id)
@@ -425,19 +427,19 @@ def do_remount(current: Any, path: Path, flags: int, mnt_flags: int, options: st
     stay (EPERM) before anything else is looked at."""
     mnt = path.mnt
     if not check_mnt(current.mnt_ns, mnt) or path.dentry is not mnt.mnt_root:
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "do_remount", "not the root of a mount in our namespace")
     if not can_change_locked_flags(mnt, mnt_flags):
-        raise kernel_error(errno.EPERM)
+        raise refuse(EPERM, "can_change_locked_flags", _LOCKED_FLAG_CHANGE)
     sb = mnt.mnt_sb
     if flags & MS_BIND:
         if mnt_flags & MNT_READONLY and not mnt.mnt_flags & MNT_READONLY and mnt.mnt_writers:
-            raise kernel_error(errno.EBUSY)
+            raise refuse(EBUSY, "change_mount_ro_state", _WRITERS, n=mnt.mnt_writers)
     elif not _capable_init(current):
-        raise kernel_error(errno.EPERM)
+        raise _no_cap_sys_admin(current, "do_remount", None)
     else:
         if flags & MS_RDONLY and not sb.read_only:
             if any(m.mnt_writers for m in current.kernel.mounts_of(sb)):
-                raise kernel_error(errno.EBUSY)
+                raise refuse(EBUSY, "sb_prepare_remount_readonly", "files are open for writing")
         sb.s_flags = (sb.s_flags & ~MS_RDONLY) | (flags & MS_RDONLY)
     mnt.mnt_flags = mnt_flags | (mnt.mnt_flags & ~MNT_USER_SETTABLE)
 
@@ -450,9 +452,9 @@ def ksys_umount(current: Any, name: str, flags: int) -> None:
     """``ksys_umount``: the flag check, the lookup, then ``path_umount``.  Until v5.9
     ``may_mount`` came before the lookup (a missing path was EPERM, not ENOENT)."""
     if flags & ~(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW):
-        raise kernel_error(errno.EINVAL)
+        raise refuse(EINVAL, "ksys_umount", "unknown flags {flags:#x}", flags=flags)
     if not current.kernel.profile.umount_lookup_first and not may_mount(current):
-        raise kernel_error(errno.EPERM)
+        raise _no_may_mount(current, None)
     path = path_lookupat(current, getname(name), follow=not flags & UMOUNT_NOFOLLOW)
     # user_path_mountpoint_at: the last step goes down every mount stacked there, even
     # for "." (runc's pivot_root(".", ".") then umount2(".") takes the old root on top)
@@ -464,14 +466,14 @@ def path_umount(current: Any, path: Path, flags: int, name: str) -> None:
     """``path_umount`` / ``can_umount``: may_mount, a mount root in our namespace,
     not locked; MNT_FORCE needs CAP_SYS_ADMIN."""
     if not may_mount(current):
-        raise kernel_error(errno.EPERM)
+        raise _no_may_mount(current, None)
     mnt = path.mnt
     if path.dentry is not mnt.mnt_root or not check_mnt(current.mnt_ns, mnt):
-        raise kernel_error(errno.EINVAL, name)
+        raise refuse(EINVAL, "can_umount", "not the root of a mount in our namespace", path=name)
     if mnt.mnt_flags & MNT_LOCKED:
-        raise kernel_error(errno.EINVAL, name)
+        raise refuse(EINVAL, "can_umount", "the mount is locked (MNT_LOCKED)", path=name)
     if flags & MNT_FORCE and not _capable_init(current):
-        raise kernel_error(errno.EPERM, name)
+        raise _no_cap_sys_admin(current, "can_umount", name)
     do_umount(current, mnt, flags, name)
 
 
@@ -480,20 +482,20 @@ def do_umount(current: Any, mnt: Mount, flags: int, name: str) -> None:
     root_mnt = current.fs.root.mnt
     if flags & MNT_EXPIRE:
         if mnt is root_mnt or flags & (MNT_FORCE | MNT_DETACH):
-            raise kernel_error(errno.EINVAL, name)
+            raise refuse(EINVAL, "do_umount", _EXPIRE_FLAGS, path=name)
         if mnt.mnt_count or any(True for _ in mnt.children()):
-            raise kernel_error(errno.EBUSY, name)
+            raise refuse(EBUSY, "do_umount", "MNT_EXPIRE of a mount in use", path=name)
         if not mnt.expiry_mark:
             mnt.expiry_mark = True
-            raise kernel_error(errno.EAGAIN, name)
+            raise refuse(EAGAIN, "do_umount", _EXPIRE_MARKED, path=name)
     if mnt is root_mnt and not flags & MNT_DETACH:
         # "Unmounting" our own root remounts it read-only.
         if not _capable_init(current):
-            raise kernel_error(errno.EPERM, name)
+            raise _no_cap_sys_admin(current, "do_umount", name)
         sb = mnt.mnt_sb
         if not sb.read_only:
             if any(m.mnt_writers for m in current.kernel.mounts_of(sb)):
-                raise kernel_error(errno.EBUSY, name)
+                raise refuse(EBUSY, "do_umount", "files are open for writing", path=name)
             sb.s_flags |= MS_RDONLY
         return
     if not flags & MNT_DETACH:
@@ -501,7 +503,7 @@ def do_umount(current: Any, mnt: Mount, flags: int, name: str) -> None:
         root = mnt.mnt_parent is None
         busy = mnt.mnt_count > 0 if root else propagate_mount_busy(mnt, 0)
         if busy:
-            raise kernel_error(errno.EBUSY, name)
+            raise refuse(EBUSY, "do_umount", _BUSY, path=name, count=mnt.mnt_count)
     mounts = subtree(mnt)
     umount_mounts(mounts + propagate_umount(mounts))  # UMOUNT_PROPAGATE
 
@@ -691,3 +693,31 @@ def copy_mnt_ns(current: Any, user_ns: credmod.UserNamespace) -> MountNamespace:
         setattr(fs, attr, path_get(Path(mnt, path.dentry)))
         path_put(path)
     return new
+
+
+# ---------------------------------------------------------------------------------------
+# Why mount(2) and umount2(2) refused (issue 16): the checks in words
+
+EAGAIN, EBUSY, EINVAL, ENODEV, ENOENT, ENOTDIR, EPERM = (
+    errno.EAGAIN, errno.EBUSY, errno.EINVAL, errno.ENODEV, errno.ENOENT, errno.ENOTDIR, errno.EPERM,
+)  # fmt: skip
+_NOT_USERNS_MOUNT = "{fs!r} is not mountable in a user namespace (no FS_USERNS_MOUNT)"
+_SAME_FS_SAME_ROOT = "the same {fs} superblock is already mounted on this mount's root"
+_LOCKED_CHILDREN = "a non-recursive bind would uncover locked mounts below the source"
+_LOCKED_FLAG_CHANGE = "a remount may not clear flags locked by a less privileged namespace"
+_WRITERS = "{n} files are open for writing on the mount"
+_EXPIRE_FLAGS = "MNT_EXPIRE of our root, or with MNT_FORCE or MNT_DETACH"
+_EXPIRE_MARKED = "MNT_EXPIRE marked the mount; a second call unmounts it if still unused"
+_BUSY = "the mount is in use ({count} references: open files, cwds) or has submounts"
+
+
+def _no_may_mount(current: Any, path: str | None) -> KernelError:
+    """``may_mount``'s EPERM: no CAP_SYS_ADMIN over the mount namespace's owner."""
+    check = "uid {uid} has no CAP_SYS_ADMIN in the user namespace owning the mount namespace"
+    return refuse(errno.EPERM, "may_mount", check, path=path, uid=current.cred.euid)
+
+
+def _no_cap_sys_admin(current: Any, function: str, path: str | None) -> KernelError:
+    """EPERM from ``capable(CAP_SYS_ADMIN)`` in the initial user namespace."""
+    check = "uid {uid} has no CAP_SYS_ADMIN in the initial user namespace"
+    return refuse(errno.EPERM, function, check, path=path, uid=current.cred.euid)

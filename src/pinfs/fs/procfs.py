@@ -658,15 +658,20 @@ def proc_fill_cache(dir: Dentry, name: str) -> int:
 
 
 def _listing(file: File, entries: list[tuple[str, int, int]]) -> list[DirEntry]:
-    """All of a directory at the first getdents (".", ".." and ``entries``), then []."""
-    if file.f_pos:
-        return []
+    """A directory's listing (".", ".." and ``entries``) from the file position on,
+    the position counting entries (procfs numbers fd and pid entries by their
+    number instead: not modelled)."""
     dentry = file.f_path.dentry
     parent = dentry.d_parent.d_inode if dentry.d_parent is not None else None
     inode = dentry.d_inode
-    out = [DirEntry(inode.i_ino, DT_DIR, "."), DirEntry((parent or inode).i_ino, DT_DIR, "..")]
-    out += [DirEntry(ino, d_type, name) for name, d_type, ino in entries]
-    file.f_pos = len(out)
+    listing = [(".", DT_DIR, inode.i_ino), ("..", DT_DIR, (parent or inode).i_ino), *entries]
+    start = file.f_pos
+    out = [
+        DirEntry(ino, d_type, name, index + 1)
+        for index, (name, d_type, ino) in enumerate(listing)
+        if index >= start
+    ]
+    file.f_pos = max(start, len(listing))
     return out
 
 

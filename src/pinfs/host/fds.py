@@ -76,6 +76,10 @@ class Placeholders:
                 return placeholder.file
         return None
 
+    def holder_fd_of(self, file: File) -> int:
+        """The holder task's fd for a placeholder's pinfs file."""
+        return next(p.holder_fd for p in self.by_ino.values() if p.file is file)
+
     def child_fd(self, pid: int, fd: int) -> File | None:
         """What fd ``fd`` of process ``pid`` is to the model, now (None: closed)."""
         try:
@@ -128,11 +132,35 @@ class MirrorFdTable(FdTable):
     pid: int = 0
     placeholders: Placeholders | None = None
     fresh: set[int] = attrs.field(factory=set)
+    _fd_dir: int = -1  # /proc/PID/fd, opened once: readlinkat skips the pid lookup
+
+    def link(self, fd: int) -> str | None:
+        """``readlink /proc/PID/fd/FD`` of the child, now (None: not open)."""
+        if self._fd_dir < 0:
+            try:
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+                self._fd_dir = os.open(f"/proc/{self.pid}/fd", flags)
+            except OSError:
+                return None
+        try:
+            return os.readlink(str(fd), dir_fd=self._fd_dir)
+        except OSError:
+            return None
+
+    def forget(self) -> None:
+        """The process is gone: close what was kept open for it."""
+        if self._fd_dir >= 0:
+            os.close(self._fd_dir)
+            self._fd_dir = -1
 
     def lookup(self, fd: int) -> File | None:
         if fd < 0 or fd in self.fresh or self.placeholders is None:
             return super().lookup(fd)
-        return self.placeholders.child_fd(self.pid, fd)
+        link = self.link(fd)
+        if link is None:
+            return None
+        file = self.placeholders.file_of(link)
+        return self.placeholders.host_file if file is None else file
 
     def alloc_fd(self, file: File, cloexec: bool, nofile: int) -> int:
         fd = super().alloc_fd(file, cloexec, nofile)

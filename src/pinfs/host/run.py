@@ -21,14 +21,24 @@ import traceback
 
 from pinfs.base.errors import KernelError
 from pinfs.base.profiles import LATEST, by_name
+from pinfs.host import record
 from pinfs.host import state as statemod
 from pinfs.host.seccomp import HostUnsupported, Listener, check_platform, install_filter
-from pinfs.host.serve import HANDLERS, HOST_DIR, HOST_FILE, NOTIFY_WHEN, Creds, Supervisor
+from pinfs.host.serve import (
+    HANDLERS,
+    HOST_DIR,
+    HOST_FILE,
+    NOTIFY_FD_FROM,
+    NOTIFY_WHEN,
+    Creds,
+    Supervisor,
+)
 from pinfs.machine.invariants import InvariantError
 from pinfs.machine.kernel import Kernel
 
 DEFAULT_MOUNTS = ("/sys/fs/bpf",)
 BPF_FS_MAGIC = 0xCAFE4A11
+PROC_SUPER_MAGIC = 0x9FA0
 CLONE_NEWNS = 0x20000
 CLONE_NEWUSER = 0x10000000
 MS_RDONLY = 0x1
@@ -54,14 +64,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--state", metavar="FILE", help="load the simulated kernel from FILE "
                    "(if it exists) and save it there afterwards")  # fmt: skip
     p.add_argument("--trace", metavar="FILE", help="write the served syscalls, strace-style")
+    p.add_argument("--scenario", metavar="FILE", help="write the served syscalls as a "
+                   "scenario that replays on pinfs and the live kernel")  # fmt: skip
     p.add_argument("--check", action="store_true", help="check_invariants() after every call")
     p.add_argument("--tree", action="store_true", help="print the kernel tree at the end")
     creds = p.add_mutually_exclusive_group()
     creds.add_argument("--as-root", action="store_true",
                        help="the simulated task is root with every capability")  # fmt: skip
     creds.add_argument("--mirror-creds", action="store_true",
-                       help="the simulated task has your uid, gids and capabilities "
-                       "(the default)")  # fmt: skip
+                       help="each simulated task has its process's uid, gids and "
+                       "capabilities, changes (setuid, capset, ...) followed: the "
+                       "default")  # fmt: skip
     p.add_argument("--mount", action="append", default=[], metavar="PATH",
                    help="another simulated bpffs mount point (default: /sys/fs/bpf)")  # fmt: skip
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
@@ -84,8 +97,13 @@ def boot(profile_name: str, mounts: tuple[str, ...]) -> Kernel:
 
 def mount_bpffs(kernel: Kernel, mounts: tuple[str, ...]) -> None:
     """A bpffs at each mount point that is not on one yet (a state file made with
-    fewer ``--mount`` options gets the new ones)."""
+    fewer ``--mount`` options gets the new ones), and the model's own procfs at
+    ``/proc`` (where the supervisor reads fdinfo and mount tables; never served as
+    a path)."""
     init = kernel.init_task
+    _mkdir_p(kernel, "/proc")
+    if init.statfs("/proc").f_type != PROC_SUPER_MAGIC:
+        init.mount("proc", "/proc", "proc")
     for mount_point in mounts:
         _mkdir_p(kernel, mount_point)
         if init.statfs(mount_point).f_type != BPF_FS_MAGIC:
@@ -148,7 +166,7 @@ def child(sock: socket.socket, cmd: list[str], mounts: tuple[str, ...]) -> None:
     """The forked child: contain, filter, hand over the listener, exec."""
     try:
         contain(mounts)
-        listener = install_filter(HANDLERS, NOTIFY_WHEN)
+        listener = install_filter(HANDLERS, NOTIFY_WHEN, NOTIFY_FD_FROM)
         socket.send_fds(sock, [b"L"], [listener])
         os.close(listener)
         sock.close()
@@ -173,8 +191,12 @@ def serve(sup: Supervisor, listener: Listener) -> None:
             return
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], export: record.Exporter | None = None) -> int:
+    """``pinfs run``; ``export`` writes ``--scenario`` files (the scenario tools'
+    :func:`pinfs.scenario.export.from_trace`, given by the ``pinfs`` command)."""
     args = parser().parse_args(argv)
+    if args.scenario and export is None:
+        parser().error("--scenario needs the scenario tools (run it as `pinfs run`)")
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         parser().error("no command given (pinfs run [options] -- CMD ARGS...)")
@@ -186,9 +208,9 @@ def run(argv: list[str]) -> int:
     except (HostUnsupported, statemod.StateError) as exc:
         print(f"pinfs run: {exc}", file=sys.stderr)
         return 125
-    trace = kernel.start_trace() if args.trace else None
+    trace = kernel.start_trace() if args.trace or args.scenario else None
     creds = Creds.root() if args.as_root else Creds.of_this_process()
-    sup = Supervisor(kernel, mounts, creds, check=args.check)
+    sup = Supervisor(kernel, mounts, creds, check=args.check, mirror_creds=not args.as_root)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -201,12 +223,16 @@ def run(argv: list[str]) -> int:
     sup.exit_all()
     if trace is not None:
         kernel.stop_trace()
+    if trace is not None and args.scenario and export is not None:
+        with open(args.scenario, "w") as out:
+            out.write(record.scenario(export, trace, sup.captures, mounts))
+    if trace is not None and args.trace:
         with open(args.trace, "w") as out:
             for model_pid, real_pid in sup.hosted_pids.items():
                 out.write(f"# pid {model_pid} is process {real_pid}\n")
             out.write(str(trace) + "\n")
             for refused in sup.unmodelled:
-                out.write(f"# not modelled, refused with EOPNOTSUPP: {refused}\n")
+                out.write(f"# not modelled, refused: {refused}\n")
     if sup.unmodelled:
         print("pinfs run: not modelled, refused: " + ", ".join(sup.unmodelled), file=sys.stderr)
     if args.tree:

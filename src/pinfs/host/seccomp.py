@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import platform
 import struct
@@ -53,6 +54,7 @@ _NOTIF = struct.Struct("=QIIiIQ6Q")
 _RESP = struct.Struct("=QqiI")
 # struct seccomp_notif_addfd: id, flags, srcfd, newfd, newfd_flags
 _ADDFD = struct.Struct("=QIIII")
+_ID = struct.Struct("=Q")
 
 
 def _iowr(nr: int, size: int, read: bool) -> int:
@@ -127,13 +129,19 @@ _RET_K = 0x06
 
 
 def filter_program(
-    syscalls: Iterable[int], when_arg: dict[int, tuple[int, int]] | None = None
+    syscalls: Iterable[int],
+    when_arg: dict[int, tuple[int, int]] | None = None,
+    fd_from: dict[int, int] | None = None,
+    first_fd: int = 3,
 ) -> list[tuple[int, int, int, int]]:
     """The classic-BPF filter: foreign ABIs (i386, x32) get ENOSYS so that nothing
     slips past under another syscall number; ``syscalls`` notify; the rest run.
     ``when_arg`` maps a syscall to (argument index, value): it notifies only when the
-    low 32 bits of that argument are that value (fcntl's F_GETFL, not every fcntl)."""
-    numbers = sorted(set(syscalls) - set(when_arg or {}))
+    low 32 bits of that argument are that value (fcntl's F_GETFL, not every fcntl).
+    ``fd_from`` maps a syscall to the index of its fd argument: it notifies only for
+    fds from ``first_fd`` up (not negative ones: read(1, ...) costs nothing)."""
+    special = set(when_arg or {}) | set(fd_from or {})
+    numbers = sorted(set(syscalls) - special)
     prog = [
         (_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
         (_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
@@ -150,6 +158,15 @@ def filter_program(
             (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
             (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
         ]
+    for nr, arg in sorted((fd_from or {}).items()):
+        prog += [
+            (_JEQ_K, 0, 5, nr),
+            (_LD_W_ABS, 0, 0, 16 + 8 * arg),  # the fd, as the int it is
+            (_JGE_K, 2, 0, 0x80000000),  # negative: run (EBADF, or MAP_ANONYMOUS's -1)
+            (_JGE_K, 0, 1, first_fd),
+            (_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
+            (_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        ]
     for index, nr in enumerate(numbers):
         remaining = len(numbers) - index - 1
         prog.append((_JEQ_K, remaining + 1, 0, nr))  # jump to the NOTIF return
@@ -159,7 +176,9 @@ def filter_program(
 
 
 def install_filter(
-    syscalls: Iterable[int], when_arg: dict[int, tuple[int, int]] | None = None
+    syscalls: Iterable[int],
+    when_arg: dict[int, tuple[int, int]] | None = None,
+    fd_from: dict[int, int] | None = None,
 ) -> int:
     """In the child: no_new_privs, then the filter; returns the listener fd."""
     _check(
@@ -172,7 +191,7 @@ def install_filter(
         ),
         "prctl(PR_SET_NO_NEW_PRIVS)",
     )
-    prog = filter_program(syscalls, when_arg)
+    prog = filter_program(syscalls, when_arg, fd_from)
     array = (SockFilter * len(prog))(*(SockFilter(*ins) for ins in prog))
     fprog = SockFprog(len(prog), array)
     flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
@@ -188,7 +207,7 @@ class Notification:
 
     __slots__ = ("args", "id", "nr", "pid")
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes | bytearray) -> None:
         fields = _NOTIF.unpack(raw)
         self.id: int = fields[0]
         self.pid: int = fields[1]
@@ -200,13 +219,16 @@ class Notification:
 
 
 class Listener:
-    """The supervisor's end: receive, answer, pass through, install fds."""
+    """The supervisor's end: receive, answer, pass through, install fds.
+
+    The ioctls go through :func:`fcntl.ioctl` on preallocated ``bytearray`` buffers:
+    a ctypes call costs about a microsecond more, and there are two per call."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self._recv_buf = ctypes.create_string_buffer(_NOTIF.size)
-        self._resp_buf = ctypes.create_string_buffer(_RESP.size)
-        self._addfd_buf = ctypes.create_string_buffer(_ADDFD.size)
+        self._resp_buf = bytearray(_RESP.size)
+        self._addfd_buf = bytearray(_ADDFD.size)
+        self._id_buf = bytearray(8)
         self.sync_wakeup = self._set_sync_wakeup()
 
     def _set_sync_wakeup(self) -> bool:
@@ -216,25 +238,31 @@ class Listener:
 
     def receive(self) -> Notification | None:
         """The next notification, or None if the target died before we read it."""
-        ctypes.memset(self._recv_buf, 0, _NOTIF.size)
-        if _libc.ioctl(self.fd, IOCTL_NOTIF_RECV, self._recv_buf) < 0:
-            err = ctypes.get_errno()
-            if err in (errno.ENOENT, errno.EINTR):
+        buf = bytearray(_NOTIF.size)  # seccomp_notify_recv wants it zeroed
+        try:
+            fcntl.ioctl(self.fd, IOCTL_NOTIF_RECV, buf, True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.EINTR):
                 return None
-            raise OSError(err, f"SECCOMP_IOCTL_NOTIF_RECV: {os.strerror(err)}")
-        return Notification(self._recv_buf.raw)
+            raise OSError(exc.errno, f"SECCOMP_IOCTL_NOTIF_RECV: {exc.strerror}") from None
+        return Notification(buf)
 
     def id_valid(self, notif_id: int) -> bool:
         """Still waiting for our answer (its memory is still the caller's)."""
-        value = ctypes.c_uint64(notif_id)
-        return int(_libc.ioctl(self.fd, IOCTL_NOTIF_ID_VALID, ctypes.byref(value))) == 0
+        _ID.pack_into(self._id_buf, 0, notif_id)
+        try:
+            fcntl.ioctl(self.fd, IOCTL_NOTIF_ID_VALID, self._id_buf, False)
+        except OSError:
+            return False
+        return True
 
     def _send(self, notif_id: int, val: int, error: int, flags: int) -> None:
         _RESP.pack_into(self._resp_buf, 0, notif_id, val, error, flags)
-        if _libc.ioctl(self.fd, IOCTL_NOTIF_SEND, self._resp_buf) < 0:
-            err = ctypes.get_errno()
-            if err != errno.ENOENT:  # the caller was killed meanwhile
-                raise OSError(err, f"SECCOMP_IOCTL_NOTIF_SEND: {os.strerror(err)}")
+        try:
+            fcntl.ioctl(self.fd, IOCTL_NOTIF_SEND, self._resp_buf, False)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:  # the caller was killed meanwhile
+                raise OSError(exc.errno, f"SECCOMP_IOCTL_NOTIF_SEND: {exc.strerror}") from None
 
     def reply(self, notif_id: int, value: int) -> None:
         self._send(notif_id, value, 0, 0)
@@ -252,56 +280,67 @@ class Listener:
         caller died)."""
         flags = os.O_CLOEXEC if cloexec else 0
         _ADDFD.pack_into(self._addfd_buf, 0, notif_id, SECCOMP_ADDFD_FLAG_SEND, srcfd, 0, flags)
-        result = _libc.ioctl(self.fd, IOCTL_NOTIF_ADDFD, self._addfd_buf)
-        if result < 0:
-            err = ctypes.get_errno()
+        try:
+            return int(fcntl.ioctl(self.fd, IOCTL_NOTIF_ADDFD, self._addfd_buf, True))
+        except OSError as exc:
+            err = exc.errno
             if err == errno.ENOENT:
                 return -1
             if err == errno.EINVAL:
                 raise HostUnsupported(
                     "SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND needs Linux >= 5.14"
-                )
+                ) from None
             if err == errno.EMFILE:
                 self.fail(notif_id, errno.EMFILE)
                 return -1
-            raise OSError(err, f"SECCOMP_IOCTL_NOTIF_ADDFD: {os.strerror(err)}")
-        return int(result)
+            raise OSError(err, f"SECCOMP_IOCTL_NOTIF_ADDFD: {exc.strerror}") from None
 
 
 class _IoVec(ctypes.Structure):
     _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
 
 
-def _prototype(name: str) -> Any:
+def _raw(name: str) -> Any:
+    """A libc function called without argtypes: every argument is passed as a ctypes
+    instance of its C type, which skips ctypes' per-call conversion (a microsecond)."""
     fn = getattr(_libc, name)
-    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p,
-                   ctypes.c_ulong, ctypes.c_ulong]  # fmt: skip
     fn.restype = ctypes.c_ssize_t
     return fn
 
 
-_process_vm_readv = _prototype("process_vm_readv")
-_process_vm_writev = _prototype("process_vm_writev")
-#: One buffer and one pair of iovecs, reused: the supervisor is single-threaded, and
-#: building ctypes objects per call cost more than the syscall.
+_process_vm_readv = _raw("process_vm_readv")
+_process_vm_writev = _raw("process_vm_writev")
+#: One buffer and one pair of iovecs, reused (the supervisor is single-threaded) and
+#: filled through memoryviews: building or setting ctypes objects per call cost more
+#: than the syscall.
 _BUF_SIZE = 1 << 16
 _buf = ctypes.create_string_buffer(_BUF_SIZE)
+_buf_view = memoryview(_buf).cast("B")
 _local = _IoVec(ctypes.addressof(_buf), 0)
 _remote = _IoVec(0, 0)
+_local_words = memoryview(_local).cast("B").cast("Q")  # base, len
+_remote_words = memoryview(_remote).cast("B").cast("Q")
 _local_ref = ctypes.byref(_local)
 _remote_ref = ctypes.byref(_remote)
+_ONE = ctypes.c_ulong(1)
+_ZERO = ctypes.c_ulong(0)
+
+
+def _transfer(fn: Any, pid: int, address: int, size: int) -> int:
+    _local_words[1] = size
+    _remote_words[0] = address
+    _remote_words[1] = size
+    return int(fn(ctypes.c_int(pid), _local_ref, _ONE, _remote_ref, _ONE, _ZERO))
 
 
 def read_child(pid: int, address: int, size: int) -> bytes:
     """``process_vm_readv``: up to ``size`` bytes (fewer at the end of a mapping)."""
-    if size <= 0:
+    if size <= 0 or not 0 <= address < 1 << 64:
         return b""
     if size > _BUF_SIZE:
         return b"".join(_chunks(pid, address, size))
-    _local.len = _remote.len = size
-    _remote.base = address
-    n = _process_vm_readv(pid, _local_ref, 1, _remote_ref, 1, 0)
-    return ctypes.string_at(_buf, n) if n > 0 else b""
+    n = _transfer(_process_vm_readv, pid, address, size)
+    return bytes(_buf_view[:n]) if n > 0 else b""
 
 
 def _chunks(pid: int, address: int, size: int) -> Iterator[bytes]:
@@ -314,10 +353,12 @@ def _chunks(pid: int, address: int, size: int) -> Iterator[bytes]:
 
 def write_child(pid: int, address: int, data: bytes) -> int:
     """``process_vm_writev``: how many bytes were written."""
-    if not data:
+    if not data or not 0 <= address < 1 << 64:
         return 0
-    local = ctypes.create_string_buffer(data, len(data))
-    iov = _IoVec(ctypes.addressof(local), len(data))
-    _remote.base, _remote.len = address, len(data)
-    n = _process_vm_writev(pid, ctypes.byref(iov), 1, _remote_ref, 1, 0)
-    return max(int(n), 0)
+    if len(data) > _BUF_SIZE:
+        head = write_child(pid, address, data[:_BUF_SIZE])
+        if head < _BUF_SIZE:
+            return head
+        return head + write_child(pid, address + _BUF_SIZE, data[_BUF_SIZE:])
+    _buf_view[: len(data)] = data
+    return max(_transfer(_process_vm_writev, pid, address, len(data)), 0)

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import resource
+import stat
 import struct
 from collections.abc import Callable
 from typing import NoReturn
@@ -21,21 +22,24 @@ import attrs
 
 from pinfs.base.errors import KernelError
 from pinfs.fs.attr import Kstat
+from pinfs.fs.fdtable import fput
 from pinfs.fs.libfs import KStatFs
 from pinfs.fs.namei import path_lookupat
 from pinfs.fs.permission import inode_permission
-from pinfs.host import abi
+from pinfs.host import abi, detour, fileops, procview, record
+from pinfs.host import creds as credsmod
 from pinfs.host.childmem import ChildMemory
+from pinfs.host.context import Call
 from pinfs.host.fds import MirrorFdTable, Placeholders
-from pinfs.host.paths import AT_FDCWD, Resolver
+from pinfs.host.paths import AT_FDCWD, MISSING, Landing, Resolver
 from pinfs.host.seccomp import Listener, Notification
 from pinfs.machine.kernel import Kernel
 from pinfs.machine.task import RLIMIT_MEMLOCK, Task
 from pinfs.mountns import MNT_READONLY
 from pinfs.vfs import PATH_MAX, File, d_path_name
 
-PASS = object()  # SECCOMP_USER_NOTIF_FLAG_CONTINUE
-PASS_DONE = object()  # answered already (by ADDFD)
+PASS = fileops.PASS  # SECCOMP_USER_NOTIF_FLAG_CONTINUE
+PASS_DONE = fileops.PASS_DONE  # answered already (by ADDFD)
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
 AT_SYMLINK_FOLLOW = 0x400
@@ -77,40 +81,13 @@ class Creds:
 Handler = Callable[["Supervisor", "Call"], object]
 
 
-@attrs.define
-class Call:
-    """One notification being served."""
-
-    notif: Notification
-    task: Task
-    mem: ChildMemory
-
-    @property
-    def pid(self) -> int:
-        return self.notif.pid
-
-    def arg(self, index: int) -> int:
-        return int(self.notif.args[index])
-
-    def sarg(self, index: int) -> int:
-        """An ``int`` argument (dirfds): the low 32 bits, signed."""
-        value = self.notif.args[index] & 0xFFFFFFFF
-        return value - (1 << 32) if value >= 1 << 31 else value
-
-    def path(self, index: int) -> str:
-        """``getname``: the path argument (EFAULT, ENAMETOOLONG, ENOENT for "")."""
-        raw = self.mem.strncpy_from_user(self.arg(index), PATH_MAX)
-        if len(raw) >= PATH_MAX:
-            raise OSError(errno.ENAMETOOLONG, "path too long")
-        return raw.decode("utf-8", "surrogateescape")
-
-
 @attrs.define(eq=False)
 class Supervisor:
     kernel: Kernel
     mounts: tuple[str, ...]
     creds: Creds
     check: bool = False
+    mirror_creds: bool = False  # follow the processes' own credential changes
     listener: Listener | None = None
     placeholders: Placeholders = attrs.field(factory=Placeholders)
     tasks: dict[int, Task] = attrs.field(factory=dict)  # tgid -> task
@@ -119,11 +96,16 @@ class Supervisor:
     hosted_pids: dict[int, int] = attrs.field(factory=dict)  # model pid -> real pid
     unmodelled: list[str] = attrs.field(factory=list)
     served: int = 0
+    last_host: str | None = None  # where the last path that :meth:`land` passed lands
+    last_detour: bool = False  # ... and it went through a simulated mount to get there
+    _walker: Task | None = None  # whose model lookups the resolver makes
     resolver: Resolver = attrs.field(init=False)
     _dir_buffers: dict[int, bytes] = attrs.field(factory=dict)
+    creds_changed: set[int] = attrs.field(factory=set)  # tgids to mirror again
+    captures: dict[int, record.RawBpf] = attrs.field(factory=dict)  # trace index -> attr
 
     def __attrs_post_init__(self) -> None:
-        self.resolver = Resolver(self.mounts)
+        self.resolver = Resolver(self.mounts, model_link=self._model_link)
         self.placeholders.holder = self.kernel.spawn(0)  # holds the hosted fds' files
 
     # -- the loop's pieces ------------------------------------------------------------
@@ -140,12 +122,34 @@ class Supervisor:
         task = self.tasks.get(tgid)
         if task is None:
             self.reap()
-            c = self.creds
-            task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
-            task.mem = ChildMemory(pid=tgid)
-            task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
+            task = self._new_task(tgid)
             self.tasks[tgid] = task
             self.hosted_pids[task.pid] = tgid
+            if self.mirror_creds:
+                self.creds_changed.add(tgid)  # a child may have others than ours
+        if self.creds_changed and tgid in self.creds_changed:
+            self.creds_changed.discard(tgid)
+            status = credsmod.read_status(pid)
+            if status is not None:
+                credsmod.mirror(task, status)
+        return task
+
+    def _new_task(self, tgid: int) -> Task:
+        """A hosted process's simulated task: a fork of its parent's if the parent is
+        hosted too (so the trace, and a scenario made of it, has the fork and the
+        inherited fds), else a task spawned with the run's credentials."""
+        _, ppid = _tgid_ppid(tgid)
+        parent = self.tasks.get(ppid)
+        if parent is not None and parent.alive:
+            task = parent.fork()
+        else:
+            c = self.creds
+            task = self.kernel.spawn(c.uid, c.gid, c.groups, self._caps(c))
+        old = task.files
+        for fd in old.open_fds():  # a new task's own files (console fds): the mirror's now
+            fput(old.remove(fd))
+        task.mem = ChildMemory(pid=tgid, tgid=tgid)
+        task.files = MirrorFdTable(pid=tgid, placeholders=self.placeholders)
         return task
 
     @staticmethod
@@ -164,20 +168,29 @@ class Supervisor:
             if not _alive(tgid):
                 del self.tasks[tgid]
                 self.sim_cwd.pop(tgid, None)
-                self.table(task).drop_fresh()
+                self._forget(task)
                 task.exit(0)
         self.tgids = {tid: tgid for tid, tgid in self.tgids.items() if tgid in self.tasks}
 
     def exit_all(self) -> None:
         """The run is over: every hosted task exits (its fds are closed)."""
         for task in self.tasks.values():
-            self.table(task).drop_fresh()
+            self._forget(task)
             task.exit(0)
         self.tasks.clear()
         self.placeholders.release_all()
         holder = self.placeholders.holder
         if holder is not None and holder.alive:
             holder.exit(0)
+
+    def _forget(self, task: Task) -> None:
+        """Before a hosted task exits: its pending files, its open /proc files."""
+        table = self.table(task)
+        table.drop_fresh()
+        table.forget()
+        mem = task.mem
+        if isinstance(mem, ChildMemory):
+            mem.forget()
 
     def release_closed(self) -> None:
         """Put the pinfs files whose last placeholder the child has closed."""
@@ -189,15 +202,19 @@ class Supervisor:
         assert listener is not None
         handler = HANDLERS.get(notif.nr)
         try:
-            if handler is None:
+            if handler is None or (notif.nr in NOTIFY_FD_FROM and not self.placeholders.by_ino):
+                # (no pinfs file is open anywhere: a read or mmap cannot be on one)
                 listener.pass_through(notif.id)
                 return
             task = self.task_of(notif.pid)
-            self.table(task).drop_fresh()
+            table = self.table(task)
+            if table.fresh:
+                table.drop_fresh()
             mem = task.mem
             assert isinstance(mem, ChildMemory)
             mem.pid = notif.pid
-            mem.overlays.clear()
+            if mem.overlays:
+                mem.overlays.clear()
             result = handler(self, Call(notif, task, mem))
         except (TypeError, ValueError) as exc:  # no C value means this: the kernel's EINVAL
             result = OSError(errno.EINVAL, str(exc))
@@ -238,6 +255,11 @@ class Supervisor:
         self._trace_fd(call.task, fd, child_fd)
         return child_fd
 
+    def listener_reply_fd(self, call: Call, fd: int, cloexec: bool) -> int:
+        listener = self.listener
+        assert listener is not None
+        return listener.reply_fd(call.notif.id, fd, cloexec)
+
     def _trace_fd(self, task: Task, model_fd: int, child_fd: int) -> None:
         """The trace shows the fd the program got, not the model's momentary one."""
         trace = self.kernel.trace
@@ -266,26 +288,46 @@ class Supervisor:
     def placeholder_file(self, call: Call, fd: int) -> File | None:
         if fd < 0:
             return None
-        try:
-            link = os.readlink(f"/proc/{call.pid}/fd/{fd}")
-        except OSError:
-            return None
-        return self.placeholders.file_of(link)
+        link = self.table(call.task).link(fd)
+        return None if link is None else self.placeholders.file_of(link)
 
-    def land(self, call: Call, dirfd: int, path: str, follow: bool) -> str | None:
-        """The model's path for ``path`` if it lands on a simulated mount."""
+    def land(
+        self, call: Call, dirfd: int, path: str, follow: bool, host_ok: bool = False
+    ) -> str | None:
+        """The model's path for ``path`` if it lands on a simulated mount.  A real
+        path reached through a simulated mount (a detour: the real kernel would walk
+        the program's path another way) is refused as unmodelled unless the caller
+        serves it on the real system itself (``host_ok``; see :attr:`last_detour`)."""
+        self.last_host, self.last_detour = None, False
         if not path:
             return None
-        base = "/" if path.startswith("/") else self.base(call, dirfd)
-        landing = self.resolver.resolve(call.pid, base, path, follow).simulated
-        if landing is None and self._relative_to_sim_cwd(call, dirfd, path):
-            # The real kernel would resolve it from the real cwd, which is elsewhere.
-            return self.unmodelled_call("a real path relative to a simulated cwd", path)
-        return landing
+        found = self.resolve(call, dirfd, path, follow)
+        self.last_host, self.last_detour = found.host, found.detour
+        if found.simulated is None and found.detour and not host_ok:
+            return self.unmodelled_call("a real path reached through a simulated mount", path)
+        return found.simulated
 
-    def _relative_to_sim_cwd(self, call: Call, dirfd: int, path: str) -> bool:
-        tgid = self.tgids.get(call.pid, call.pid)
-        return dirfd == AT_FDCWD and not path.startswith("/") and tgid in self.sim_cwd
+    def resolve(self, call: Call, dirfd: int, path: str, follow: bool) -> Landing:
+        base = "/" if path.startswith("/") else self.base(call, dirfd)
+        self._walker = call.task
+        try:
+            return self.resolver.resolve(call.pid, base, path, follow)
+        finally:
+            self._walker = None
+
+    def _model_link(self, path: str) -> str | object | None:
+        """For the resolver: what the model has at ``path`` (untraced lookups)."""
+        task = self._walker
+        assert task is not None
+        kernel = self.kernel
+        trace, kernel.trace = kernel.trace, None
+        try:
+            st = task.lstat(path)
+            return task.readlink(path) if stat.S_ISLNK(st.st_mode) else None
+        except (KernelError, ValueError):
+            return MISSING
+        finally:
+            kernel.trace = trace
 
     def set_cwd(self, call: Call, model: str | None) -> None:
         """The process's cwd is now the simulated ``model`` (None: a real one)."""
@@ -297,12 +339,9 @@ class Supervisor:
 
     def stand_in(self, call: Call, dirfd: int, path: str, follow: bool) -> str:
         """A model path that answers like the real ``path`` (see HOST_DIR)."""
-        base = "/" if path.startswith("/") else self.base(call, dirfd)
-        landing = self.resolver.resolve(call.pid, base, path, follow)
+        landing = self.resolve(call, dirfd, path, follow)
         if landing.simulated is not None:
             return landing.simulated
-        if self._relative_to_sim_cwd(call, dirfd, path):
-            self.unmodelled_call("a real path relative to a simulated cwd", path)
         real = f"/proc/{call.pid}/root{landing.host}"
         if os.path.lexists(real):
             return HOST_DIR if os.path.isdir(real) else HOST_FILE
@@ -311,7 +350,7 @@ class Supervisor:
 
     def unmodelled_call(self, name: str, path: str) -> NoReturn:
         """A syscall pinfs does not model, on a simulated path: refused, never passed."""
-        self.unmodelled.append(f"{name}({path!r})")
+        self.unmodelled.append(f"{name}({path!r}): EOPNOTSUPP")
         raise OSError(errno.EOPNOTSUPP, f"{name} is not modelled")
 
 
@@ -367,8 +406,19 @@ def serve_bpf(sup: Supervisor, call: Call) -> object:
         task.rlimits[RLIMIT_MEMLOCK] = (soft & (1 << 64) - 1, hard & (1 << 64) - 1)
     if cmd in (BPF_OBJ_PIN, BPF_OBJ_GET):
         _rewrite_obj_path(sup, call, cmd, uattr, size)
-    result = task.bpf(cmd, uattr, size)
+    trace = sup.kernel.trace
+    if trace is None:
+        result = task.bpf(cmd, uattr, size)
+    else:
+        captured = record.capture(task, cmd, uattr, size)
+        try:
+            result = task.bpf(cmd, uattr, size)
+        finally:
+            if captured is not None and trace.events:
+                sup.captures[len(trace.events) - 1] = captured
     table = sup.table(task)
+    if not table.fresh:
+        return result
     if result in table.fresh:  # a new fd: the model's, until the child has its own
         sup.served_fd(call, result, result in table.cloexec)
         return PASS_DONE
@@ -413,10 +463,11 @@ def _stat_common(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int)
     path = call.path(pidx)
     if not path and flags & AT_EMPTY_PATH:
         return _fstat_fd(sup, call, dirfd)
-    model = sup.land(call, dirfd, path, follow=not flags & AT_SYMLINK_NOFOLLOW)
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    model = sup.land(call, dirfd, path, follow=follow, host_ok=True)
     if model is None:
-        return PASS
-    return model_stat(call.task, model, follow=not flags & AT_SYMLINK_NOFOLLOW)
+        return detour.stat(sup, call) if sup.last_detour else PASS
+    return model_stat(call.task, model, follow=follow)
 
 
 def model_stat(task: Task, path: str, follow: bool) -> Kstat:
@@ -465,9 +516,19 @@ def _open(sup: Supervisor, call: Call, dirfd: int, pidx: int, flags: int, mode: 
     path = call.path(pidx)
     follow = not flags & (os.O_NOFOLLOW | os.O_EXCL) or not flags & os.O_CREAT
     follow = follow and not flags & os.O_NOFOLLOW
-    model = sup.land(call, dirfd, path, follow=follow)
+    model = sup.land(call, dirfd, path, follow=follow, host_ok=True)
+    if model is None and sup.last_detour:
+        return detour.open_on_host(sup, call, flags, mode)
     if model is None:
-        return PASS
+        text = procview.proc_file_text(sup, sup.last_host, flags, call.task.cred)
+        if text is None:
+            return PASS
+        memfd = procview.memfd_with(text)
+        try:
+            sup.listener_reply_fd(call, memfd, bool(flags & os.O_CLOEXEC))
+        finally:
+            os.close(memfd)
+        return PASS_DONE
     fd = call.task.open(model, flags & 0xFFFFFFFF, mode & 0o7777)
     sup.served_fd(call, fd, bool(flags & os.O_CLOEXEC))
     return PASS_DONE
@@ -497,9 +558,10 @@ def _one_path(name: str, dirfd_arg: int | None, pidx: int, follow: bool = False)
             if served is not None:
                 return served
         path = call.path(pidx)
-        model = sup.land(call, dirfd, path, follow=follow)
+        host_ok = name in detour.SERVED
+        model = sup.land(call, dirfd, path, follow=follow, host_ok=host_ok)
         if model is None:
-            return PASS
+            return detour.SERVED[name](sup, call, pidx) if sup.last_detour else PASS
         return _PATH_OPS[name](sup, call, model, pidx)
 
     return handler
@@ -512,8 +574,7 @@ def _readlink_proc_fd(sup: Supervisor, call: Call, dirfd: int, pidx: int) -> obj
     """readlink of ``/proc/PID/fd/N`` when N is a placeholder: what the kernel's
     procfs shows for the pinfs file (``anon_inode:bpf-map``, or its bpffs path)."""
     path = call.path(pidx)
-    base = "/" if path.startswith("/") else sup.base(call, dirfd)
-    host = sup.resolver.resolve(call.pid, base, path, follow=False).host
+    host = sup.resolve(call, dirfd, path, follow=False).host
     match = _PROC_FD.fullmatch(host or "")
     if match is None:
         return None
@@ -774,6 +835,25 @@ def serve_getcwd(sup: Supervisor, call: Call) -> object:
     return len(data)
 
 
+def serve_cred_change(sup: Supervisor, call: Call) -> object:
+    """setuid and friends, capset: the real kernel decides; the simulated task
+    takes the outcome before the process's next served call."""
+    if sup.mirror_creds:
+        sup.creds_changed.add(sup.tgids.get(call.pid, call.pid))
+    return PASS
+
+
+def serve_execve(sup: Supervisor, call: Call) -> object:
+    """execve/execveat, passed through: the process may get a new address space, so
+    its open ``/proc/TGID/mem`` is dropped (a ``vfork`` child's would otherwise go
+    on reading its parent's memory, which stays alive), and new credentials
+    (``cap_bprm_creds_from_file``), read again at its next served call."""
+    mem = call.task.mem
+    if isinstance(mem, ChildMemory):
+        mem.forget()
+    return serve_cred_change(sup, call)  # exec computes new credentials too
+
+
 # x86_64 numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 HANDLERS: dict[int, Handler] = {
     321: serve_bpf,
@@ -817,9 +897,33 @@ HANDLERS: dict[int, Handler] = {
     265: _two_paths("link", 0, 1, 2, 3, 4),
     217: serve_getdents64,
     72: serve_fcntl,
+    59: serve_execve,
+    **{nr: serve_cred_change for nr in credsmod.CRED_SYSCALLS},
+    322: serve_execve,
     **{nr: _one_path("xattr", None, 0, follow=True) for nr in (191, 192, 194, 195)},
     **{nr: _one_path("xattr", None, 0, follow=True) for nr in (188, 189, 197, 198)},
 }
 
 #: Syscalls notified only for one value of one argument: (index, value).
 NOTIFY_WHEN: dict[int, tuple[int, int]] = {72: (1, F_GETFL)}
+
+#: File calls on an fd (x86_64 number: the fd's argument index), notified only for
+#: fds from 3 up (see :mod:`pinfs.host.fileops`).
+FD_CALLS: dict[int, tuple[int, Handler]] = {
+    0: (0, fileops.serve_read),
+    1: (0, fileops.serve_write),
+    17: (0, fileops.serve_pread),
+    18: (0, fileops.serve_pwrite),
+    19: (0, fileops.serve_readv),
+    20: (0, fileops.serve_writev),
+    295: (0, fileops.serve_positioned_vector),  # preadv
+    296: (0, fileops.serve_positioned_vector),  # pwritev
+    327: (0, fileops.serve_positioned_vector),  # preadv2
+    328: (0, fileops.serve_positioned_vector),  # pwritev2
+    8: (0, fileops.serve_lseek),
+    16: (0, fileops.serve_ioctl),
+    9: (4, fileops.serve_mmap),
+}
+HANDLERS.update({nr: handler for nr, (_arg, handler) in FD_CALLS.items()})
+NOTIFY_FD_FROM: dict[int, int] = {nr: arg for nr, (arg, _handler) in FD_CALLS.items()}
+FIRST_NOTIFIED_FD = 3

@@ -54,6 +54,7 @@ import platform
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -75,6 +76,7 @@ __all__ = [
     "LiveKernel",
     "LiveStat",
     "LiveStatfs",
+    "LiveStatx",
     "LiveTask",
     "LiveUserMemory",
     "live_unavailable_reason",
@@ -101,6 +103,24 @@ _SYS_UMOUNT2 = 166
 _SYS_OPENAT = 257
 _SYS_UNSHARE = 272
 _SYS_RENAMEAT2 = 316
+_SYS_FCHMOD = 91
+_SYS_FCHOWN = 93
+_SYS_GETDENTS64 = 217
+_SYS_MKDIRAT = 258
+_SYS_MKNODAT = 259
+_SYS_FCHOWNAT = 260
+_SYS_NEWFSTATAT = 262
+_SYS_UNLINKAT = 263
+_SYS_LINKAT = 265
+_SYS_SYMLINKAT = 266
+_SYS_READLINKAT = 267
+_SYS_FCHMODAT = 268
+_SYS_FACCESSAT = 269
+_SYS_STATX = 332
+_SYS_FACCESSAT2 = 439
+_SYS_OPENAT2 = 437
+_STAT_FORMAT = "<QQQIIIiQqqqqqqqqq"  # struct stat on x86_64, up to the ctime nsec
+_STATX_FORMAT = "<IIQIIIHxxQQQQqIiqIiqIiqIiIIIIQ"  # struct statx up to stx_mnt_id
 _SYS_BPF = 321
 
 _AT_FDCWD = -100
@@ -186,6 +206,32 @@ class LiveStat:
     st_atime_ns: int
     st_mtime_ns: int
     st_ctime_ns: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LiveStatx:
+    """``struct statx`` with the fields pinfs's ``Statx`` has (times in ns)."""
+
+    stx_mask: int
+    stx_blksize: int
+    stx_attributes: int
+    stx_nlink: int
+    stx_uid: int
+    stx_gid: int
+    stx_mode: int
+    stx_ino: int
+    stx_size: int
+    stx_blocks: int
+    stx_attributes_mask: int
+    stx_atime_ns: int
+    stx_btime_ns: int
+    stx_ctime_ns: int
+    stx_mtime_ns: int
+    stx_rdev_major: int
+    stx_rdev_minor: int
+    stx_dev_major: int
+    stx_dev_minor: int
+    stx_mnt_id: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -569,6 +615,27 @@ def _stat_tuple(st: os.stat_result) -> tuple[int, ...]:
     )  # fmt: skip
 
 
+def _raw_stat_tuple(raw: bytes) -> tuple[int, ...]:
+    """``struct stat`` bytes as :func:`_stat_tuple` orders the fields."""
+    dev, ino, nlink, mode, uid, gid, _, rdev, size, blksize, blocks, *times = struct.unpack_from(
+        _STAT_FORMAT, raw
+    )
+    atime, mtime, ctime = (times[i] * 10**9 + times[i + 1] for i in (0, 2, 4))
+    return (mode, ino, dev, nlink, uid, gid, size, rdev, blksize, blocks, atime, mtime, ctime)
+
+
+def _raw_statx_tuple(raw: bytes) -> tuple[int, ...]:
+    """``struct statx`` bytes in :class:`LiveStatx` order."""
+    v = struct.unpack_from(_STATX_FORMAT, raw)
+    mask, blksize, attributes, nlink, uid, gid, mode, ino, size, blocks, amask = v[:11]
+    atime, btime, ctime, mtime = (v[11 + 3 * i] * 10**9 + v[12 + 3 * i] for i in range(4))
+    rdev_major, rdev_minor, dev_major, dev_minor, mnt_id = v[23:28]
+    return (
+        mask, blksize, attributes, nlink, uid, gid, mode, ino, size, blocks, amask,
+        atime, btime, ctime, mtime, rdev_major, rdev_minor, dev_major, dev_minor, mnt_id,
+    )  # fmt: skip
+
+
 def _make_statfs(v: Any) -> LiveStatfs:
     fsid = (int(v[7][0]), int(v[7][1]))
     return LiveStatfs(v[0], v[1], v[2], v[3], v[4], v[5], v[6], fsid, v[8], v[9], v[10])
@@ -647,6 +714,83 @@ def _op_table() -> dict[str, Any]:
     def open_(s: _Server, path: str, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
         # os.open would add O_CLOEXEC (PEP 446): call openat(2) directly.
         return _sys(_SYS_OPENAT, _AT_FDCWD, _cstr(path), flags, mode, path=_pathname(path))
+
+    # ---- the *at calls, raw (dirfds are the task's own fds or AT_FDCWD)
+    def dfd(s: _Server, fd: int) -> int:
+        return fd if fd < 0 else s.user_fd(fd)
+
+    def openat(s: _Server, dirfd: int, path: str, flags: int, mode: int) -> int:
+        args = (dfd(s, dirfd), _cstr(path), flags, mode)
+        return _sys(_SYS_OPENAT, *args, path=_pathname(path))
+
+    def openat2(s: _Server, dirfd: int, path: str, flags: int, mode: int, resolve: int) -> int:
+        how = struct.pack("<QQQ", flags, mode, resolve)  # struct open_how
+        args = (dfd(s, dirfd), _cstr(path), how, len(how))
+        return _sys(_SYS_OPENAT2, *args, path=_pathname(path))
+
+    def mkdirat(s: _Server, dirfd: int, path: str, mode: int) -> None:
+        _sys(_SYS_MKDIRAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
+
+    def mknodat(s: _Server, dirfd: int, path: str, mode: int, dev: int) -> None:
+        _sys(_SYS_MKNODAT, dfd(s, dirfd), _cstr(path), mode, dev, path=_pathname(path))
+
+    def unlinkat(s: _Server, dirfd: int, path: str, flags: int) -> None:
+        _sys(_SYS_UNLINKAT, dfd(s, dirfd), _cstr(path), flags, path=_pathname(path))
+
+    def renameat2(s: _Server, olddirfd: int, old: str, newdirfd: int, new: str, flags: int) -> None:
+        args = (dfd(s, olddirfd), _cstr(old), dfd(s, newdirfd), _cstr(new), flags)
+        _sys(_SYS_RENAMEAT2, *args, path=_pathname(old))
+
+    def linkat(s: _Server, olddirfd: int, old: str, newdirfd: int, new: str, flags: int) -> None:
+        args = (dfd(s, olddirfd), _cstr(old), dfd(s, newdirfd), _cstr(new), flags)
+        _sys(_SYS_LINKAT, *args, path=_pathname(old))
+
+    def symlinkat(s: _Server, target: str, newdirfd: int, linkpath: str) -> None:
+        args = (_cstr(target), dfd(s, newdirfd), _cstr(linkpath))
+        _sys(_SYS_SYMLINKAT, *args, path=_pathname(linkpath))
+
+    def readlinkat(s: _Server, dirfd: int, path: str) -> str:
+        buf = ctypes.create_string_buffer(4096)
+        args = (dfd(s, dirfd), _cstr(path), ctypes.addressof(buf), 4096)
+        n = _sys(_SYS_READLINKAT, *args, path=_pathname(path))
+        return os.fsdecode(buf.raw[:n])
+
+    def fstatat(s: _Server, dirfd: int, path: str, flags: int) -> tuple[int, ...]:
+        buf = ctypes.create_string_buffer(144)
+        args = (dfd(s, dirfd), _cstr(path), ctypes.addressof(buf), flags)
+        _sys(_SYS_NEWFSTATAT, *args, path=_pathname(path))
+        return _raw_stat_tuple(buf.raw)
+
+    def statx(s: _Server, dirfd: int, path: str, flags: int, mask: int) -> tuple[int, ...]:
+        buf = ctypes.create_string_buffer(256)
+        args = (dfd(s, dirfd), _cstr(path), flags, mask, ctypes.addressof(buf))
+        _sys(_SYS_STATX, *args, path=_pathname(path))
+        return _raw_statx_tuple(buf.raw)
+
+    def faccessat(s: _Server, dirfd: int, path: str, mode: int) -> None:
+        _sys(_SYS_FACCESSAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
+
+    def faccessat2(s: _Server, dirfd: int, path: str, mode: int, flags: int) -> None:
+        args = (dfd(s, dirfd), _cstr(path), mode, flags)
+        _sys(_SYS_FACCESSAT2, *args, path=_pathname(path))
+
+    def fchmodat(s: _Server, dirfd: int, path: str, mode: int) -> None:
+        _sys(_SYS_FCHMODAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
+
+    def fchownat(s: _Server, dirfd: int, path: str, uid: int, gid: int, flags: int) -> None:
+        args = (dfd(s, dirfd), _cstr(path), uid, gid, flags)
+        _sys(_SYS_FCHOWNAT, *args, path=_pathname(path))
+
+    def fchmod(s: _Server, fd: int, mode: int) -> None:
+        _sys(_SYS_FCHMOD, s.user_fd(fd), mode)
+
+    def fchown(s: _Server, fd: int, uid: int, gid: int) -> None:
+        _sys(_SYS_FCHOWN, s.user_fd(fd), uid, gid)
+
+    def getdents64(s: _Server, fd: int, count: int) -> bytes:
+        buf = ctypes.create_string_buffer(max(count, 1))
+        n = _sys(_SYS_GETDENTS64, s.user_fd(fd), ctypes.addressof(buf), count)
+        return buf.raw[:n]
 
     def close(s: _Server, fd: int) -> None:
         os.close(s.user_fd(fd))
@@ -916,7 +1060,7 @@ def _op_table() -> dict[str, Any]:
     table: dict[str, Any] = {
         name.rstrip("_"): fn
         for name, fn in locals().items()
-        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr")
+        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr", "dfd")
     }
     for name in dir(_Server):
         if name.startswith("op_"):
@@ -979,6 +1123,7 @@ def _sandbox_main(argv: list[str]) -> NoReturn:
         os.mkdir(bpfdir)
         os.chown(bpfdir, 0, 0)
         os.chmod(bpfdir, 0o755)
+        _make_console(scratch)
         _possible_cpus()
         import array  # noqa: F401, PLC0415 - used by socket.send_fds; import before the chroot
 
@@ -1026,8 +1171,23 @@ def _init_main(ctl: int, scratch: str) -> NoReturn:
 _OLD_STDIO: list[object] = []
 
 
+def _make_console(scratch: str) -> None:
+    """``/dev/console`` of the boot tree, as pinfs boots it (crw------- root's, in a
+    0755 ``/dev``), but with /dev/null's device number: the tasks' fds 0-2 are opened
+    from it, and nothing they write may reach the host's real console."""
+    dev = os.path.join(scratch, "dev")
+    os.mkdir(dev)
+    os.chown(dev, 0, 0)
+    os.chmod(dev, 0o755)
+    console = os.path.join(dev, "console")
+    os.mknod(console, stat.S_IFCHR | 0o600, os.stat(os.devnull).st_rdev)
+    os.chown(console, 0, 0)
+    os.chmod(console, 0o600)
+
+
 def _detach_stdio() -> None:
-    """Close fds 0-2 so tasks start with an empty fd table; never write to them again."""
+    """Replace fds 0-2 by the console, so tasks start with fds 0, 1 and 2 open as
+    pinfs's do (``console_on_rootfs``); never write to them from here."""
     _OLD_STDIO.extend((sys.stdin, sys.stdout, sys.stderr))
     _OLD_STDIO.extend((sys.__stdin__, sys.__stdout__, sys.__stderr__))
     sys.stdin = sys.stdout = sys.stderr = None
@@ -1035,6 +1195,10 @@ def _detach_stdio() -> None:
     for fd in (0, 1, 2):
         with contextlib.suppress(OSError):
             os.close(fd)
+    console = os.open("/dev/console", os.O_RDWR)  # the lowest free fd: 0
+    os.set_inheritable(console, True)  # no close-on-exec, as init_dup installs it
+    for fd in (1, 2):
+        os.dup2(console, fd, inheritable=True)
 
 
 _BOOTSTRAP = (
@@ -1396,8 +1560,16 @@ class LiveTask:
     def getgroups(self) -> list[int]:
         return list(self._call("getgroups"))
 
-    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
-        self._call("_setrlimit", resource, soft, hard)
+    def setrlimit(
+        self, resource: int, limits: tuple[int, int] | int, hard: int | None = None
+    ) -> None:
+        """``setrlimit(res, (soft, hard))`` or ``setrlimit(res, soft, hard)``, as
+        :meth:`pinfs.Task.setrlimit` takes them (-1 is RLIM_INFINITY)."""
+        if hard is None:
+            if not isinstance(limits, (tuple, list)) or len(limits) != 2:
+                raise TypeError(f"limits must be a (soft, hard) pair, not {limits!r}")
+            limits, hard = limits
+        self._call("_setrlimit", resource, limits, hard)
 
     def getrlimit(self, resource: int) -> tuple[int, int]:
         soft, hard = self._call("getrlimit", resource)
@@ -1439,6 +1611,75 @@ class LiveTask:
 
     def close(self, fd: int) -> None:
         self._call("close", fd)
+
+    # ---- the *at calls: pinfs's Task signatures, raw syscalls (AT_FDCWD is -100)
+    def openat(self, dirfd: int, path: str, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+        return int(self._call("openat", dirfd, path, flags, mode))
+
+    def openat2(
+        self, dirfd: int, path: str, flags: int = os.O_RDONLY, mode: int = 0, resolve: int = 0
+    ) -> int:
+        """openat2(2) with ``struct open_how`` {flags, mode, resolve}."""
+        return int(self._call("openat2", dirfd, path, flags, mode, resolve))
+
+    def mkdirat(self, dirfd: int, path: str, mode: int = 0o777) -> None:
+        self._call("mkdirat", dirfd, path, mode)
+
+    def mknodat(self, dirfd: int, path: str, mode: int, dev: int = 0) -> None:
+        self._call("mknodat", dirfd, path, mode, dev)
+
+    def unlinkat(self, dirfd: int, path: str, flags: int = 0) -> None:
+        self._call("unlinkat", dirfd, path, flags)
+
+    def renameat(self, olddirfd: int, old: str, newdirfd: int, new: str) -> None:
+        self._call("renameat2", olddirfd, old, newdirfd, new, 0)
+
+    def renameat2(self, olddirfd: int, old: str, newdirfd: int, new: str, flags: int = 0) -> None:
+        self._call("renameat2", olddirfd, old, newdirfd, new, flags)
+
+    def linkat(self, olddirfd: int, old: str, newdirfd: int, new: str, flags: int = 0) -> None:
+        self._call("linkat", olddirfd, old, newdirfd, new, flags)
+
+    def symlinkat(self, target: str, newdirfd: int, linkpath: str) -> None:
+        self._call("symlinkat", target, newdirfd, linkpath)
+
+    def readlinkat(self, dirfd: int, path: str) -> str:
+        return str(self._call("readlinkat", dirfd, path))
+
+    def fstatat(self, dirfd: int, path: str, flags: int = 0) -> LiveStat:
+        return LiveStat(*self._call("fstatat", dirfd, path, flags))
+
+    def statx(self, dirfd: int, path: str, flags: int = 0, mask: int = 0x7FF) -> LiveStatx:
+        return LiveStatx(*self._call("statx", dirfd, path, flags, mask))
+
+    def access(self, path: str, mode: int = 0) -> None:
+        """access(2) as faccessat(AT_FDCWD, ...): raises instead of returning False."""
+        self._call("faccessat", _AT_FDCWD, path, mode)
+
+    def faccessat(self, dirfd: int, path: str, mode: int = 0) -> None:
+        self._call("faccessat", dirfd, path, mode)
+
+    def faccessat2(self, dirfd: int, path: str, mode: int = 0, flags: int = 0) -> None:
+        self._call("faccessat2", dirfd, path, mode, flags)
+
+    def fchmodat(self, dirfd: int, path: str, mode: int) -> None:
+        self._call("fchmodat", dirfd, path, mode)
+
+    def fchownat(self, dirfd: int, path: str, uid: int, gid: int, flags: int = 0) -> None:
+        self._call("fchownat", dirfd, path, uid, gid, flags)
+
+    def lchown(self, path: str, uid: int, gid: int) -> None:
+        self._call("fchownat", _AT_FDCWD, path, uid, gid, 0x100)
+
+    def fchmod(self, fd: int, mode: int) -> None:
+        self._call("fchmod", fd, mode)
+
+    def fchown(self, fd: int, uid: int, gid: int) -> None:
+        self._call("fchown", fd, uid, gid)
+
+    def getdents64(self, fd: int, count: int) -> bytes:
+        """getdents64(2) into a ``count``-byte buffer: the raw records."""
+        return bytes(self._call("getdents64", fd, count))
 
     def dup(self, fd: int) -> int:
         return int(self._call("dup", fd))

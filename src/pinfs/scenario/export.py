@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import attrs
 
 from pinfs.base import profiles
 from pinfs.base.errors import errno_name
 from pinfs.base.profiles import Profile, switches
+from pinfs.ebpf.attr import BpfCmd
 from pinfs.machine.trace import ARG_KINDS, Event, Part, TaskOrigin, Trace, decode_int
 from pinfs.scenario.format import dumps
-from pinfs.scenario.ops import OPS, OpSpec
+from pinfs.scenario.ops import FD_COMMANDS, OPS, OpSpec
 from pinfs.scenario.runner import _render
 from pinfs.scenario.syntax import (
     Arg,
+    Attr,
+    Buf,
     Bytes,
+    BytesFn,
     Comment,
+    CStr,
     Errno,
     FdResult,
     Flags,
@@ -39,16 +45,40 @@ from pinfs.scenario.syntax import (
 )
 from pinfs.scenario.values import _CAP_NAMES, _Env
 
+#: bpf(2) command numbers by name, for ``bpf`` steps (BPF_MAP_CREATE, ...).
+_BPF_CMD_NAMES: dict[int, str] = {int(cmd): cmd.name for cmd in BpfCmd}
 
-def from_trace(trace: Trace, profile_name: str | None = None) -> str:
+
+class RawBpf(Protocol):
+    """What a raw ``bpf(2)`` call passed, for a trace whose bpf events carry only an
+    address (``pinfs run``: :class:`pinfs.host.record.RawBpf`): the command, the size
+    and the attr's fields by name.  A value is an int, ``("fd", n)`` (labelled like
+    other fds), ``("fd_bytes", n)`` (an fd as the 4 bytes a pointer points to: the
+    value of an fd array), bytes the call read through a pointer, ``("buf", n)`` (an output
+    buffer of n bytes), ``("str", s)`` (a C string) or None (a NULL pointer)."""
+
+    @property
+    def cmd(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def fields(self) -> tuple[tuple[str, Any], ...]: ...
+
+
+def from_trace(
+    trace: Trace, profile_name: str | None = None, raw_bpf: Mapping[int, RawBpf] | None = None
+) -> str:
     """A recorded :class:`~pinfs.machine.trace.Trace` as a scenario that replays on a
     fresh kernel to the same results.  Syscalls the format has no operation for
     (``getdents``, ``prctl``, ``sysctl_write``, id maps, raw ``bpf``), and calls that
-    failed without an errno, become comments."""
-    return dumps(trace_to_scenario(trace, profile_name))
+    failed without an errno, become comments; ``raw_bpf`` gives the attrs of raw
+    ``bpf`` events by event index, which then become ``bpf`` steps."""
+    return dumps(trace_to_scenario(trace, profile_name, raw_bpf))
 
 
-def trace_to_scenario(trace: Trace, profile_name: str | None = None) -> Scenario:
+def trace_to_scenario(
+    trace: Trace, profile_name: str | None = None, raw_bpf: Mapping[int, RawBpf] | None = None
+) -> Scenario:
     """:func:`from_trace` before printing."""
     profile = ProfileLine(profile_name) if profile_name else profile_line(trace.kernel.profile)
     names = {pid: ("init" if pid == 1 else f"t{pid}") for pid in trace.tasks}
@@ -65,8 +95,10 @@ def trace_to_scenario(trace: Trace, profile_name: str | None = None) -> Scenario
         while spawns and spawns[0][0] == i:
             _, parent, child = spawns.pop(0)
             body.extend(exporter.spawn(parent, child, trace.tasks[child]))
-        if event is not None:
-            body.append(exporter.line(event))
+        if event is None:
+            continue
+        raw = (raw_bpf or {}).get(i)
+        body.append(exporter.line(event) if raw is None else exporter.raw_bpf_step(event, raw))
     return Scenario(tuple(head + body))
 
 
@@ -118,8 +150,23 @@ _FD_PARAMS: dict[str, tuple[str, ...]] = {
     "map_get_next_key": ("fd",),
     "obj_pin": ("fd", "path_fd"),
     "obj_get": ("path_fd",),
+    "openat": ("dirfd",),
+    "openat2": ("dirfd",),
+    "mkdirat": ("dirfd",),
+    "unlinkat": ("dirfd",),
+    "renameat2": ("olddirfd", "newdirfd"),
+    "linkat": ("olddirfd", "newdirfd"),
+    "symlinkat": ("newdirfd",),
+    "readlinkat": ("dirfd",),
+    "fstatat": ("dirfd",),
+    "faccessat": ("dirfd",),
+    "faccessat2": ("dirfd",),
+    "fchmodat": ("dirfd",),
+    "fchownat": ("dirfd",),
+    "fchmod": ("fd",),
+    "fchown": ("fd",),
 }
-_FD_RESULTS = frozenset({"open", "dup", "map_create", "prog_load", "obj_get"})
+_FD_RESULTS = frozenset({"open", "openat", "openat2", "dup", "map_create", "prog_load", "obj_get"})
 
 
 class _Unexportable(Exception):
@@ -143,6 +190,40 @@ class _Exporter:
         self.effects(e)
         return step
 
+    def raw_bpf_step(self, e: Event, raw: RawBpf) -> Line:
+        """``bpf CMD attr(...) SIZE``, its fds labelled, its new fd labelled."""
+        if e.error is not None and e.errno is None:
+            return Comment(f" {e.strace()}  (no errno)".replace("\n", " "))
+        items: list[tuple[str, Any]] = []
+        for name, value in raw.fields:
+            if isinstance(value, tuple) and value[0] == "fd":
+                items.append((name, self.label(e.pid, value[1])))
+            elif isinstance(value, tuple) and value[0] == "fd_bytes":  # an fd-array value
+                items.append((name, BytesFn("le32", self.label(e.pid, value[1]))))
+            elif isinstance(value, tuple) and value[0] == "buf":
+                items.append((name, Buf(value[1])))
+            elif isinstance(value, tuple) and value[0] == "str":
+                items.append((name, CStr(value[1])))
+            elif isinstance(value, bytes):
+                items.append((name, Bytes(value)))
+            elif value is None:
+                items.append((name, Null()))
+            else:
+                items.append((name, Int(int(value))))
+        cmd_name = _BPF_CMD_NAMES.get(raw.cmd)
+        args = (Name(cmd_name) if cmd_name else Int(raw.cmd), Attr(tuple(items)), Int(raw.size))
+        result: Result
+        if e.errno is not None:
+            result = Errno(errno_name(e.errno))
+        elif raw.cmd in FD_COMMANDS:
+            self.count += 1
+            label = f"f{self.count}"
+            self.fds[(e.pid, int(e.result))] = label
+            result = FdResult(Label(label))
+        else:
+            result = _render(Step(self.names[e.pid], "bpf", ()), "bpf", e.result, self.env)
+        return Step(self.names[e.pid], "bpf", args, result)
+
     def spawn(self, parent: int, child: int, origin: TaskOrigin) -> list[Line]:
         """``kernel.spawn`` after the parent changed what a fork inherits: a ``task``
         line here, ``from=`` the parent (a fork of it as it is now: fds, cwd, rlimits)."""
@@ -164,6 +245,11 @@ class _Exporter:
             raise _Unexportable("no errno")
         args = dict(e.args)
         order = [k for k, _ in e.args]
+        if e.name == "setrlimit" and args.get("hard") is None:  # setrlimit(res, (soft, hard))
+            pair = args.get("limits")
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise _Unexportable("limits is not a (soft, hard) pair")
+            args["limits"], args["hard"] = pair
         if e.name == "prog_load":
             if args.get("log_level") or args.get("log_size"):
                 raise _Unexportable("a verifier log")

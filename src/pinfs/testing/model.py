@@ -27,6 +27,7 @@ when a successful operation leaves it:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -74,11 +75,7 @@ class _Object:
 
     @property
     def type_name(self) -> str:
-        enum_type = BpfMapType if self.kind == "map" else BpfProgType
-        try:
-            return str(enum_type(self.type).name.split("_TYPE_")[1].lower())
-        except ValueError:
-            return str(self.type)
+        return _type_name(self.kind, self.type)
 
 
 @attrs.define(eq=False)
@@ -139,12 +136,17 @@ class RefModel:
 
     ``flush_prog_array_on_last_uref`` selects when a PROG_ARRAY empties its slots:
     on every release of one of its files (False, the seed, S95) or when its last file
-    and pin are gone (True, c9da161c6517).  Boot state: pid 1 in mount namespace 1,
-    nothing mounted on bpffs, no objects.
+    and pin are gone (True, c9da161c6517).  Boot state: pid 1 in mount namespace 1
+    with the console open as fds 0, 1 and 2 (one file holding nothing; none with
+    ``console=False``, the model of a ``Kernel(console=False)``), nothing mounted on
+    bpffs, no objects.
     """
 
     def __init__(
-        self, flush_prog_array_on_last_uref: bool = False, instance_per_mount: bool = False
+        self,
+        flush_prog_array_on_last_uref: bool = False,
+        instance_per_mount: bool = False,
+        console: bool = True,
     ) -> None:
         self.flush_on_last_uref = flush_prog_array_on_last_uref
         self.instance_per_mount = instance_per_mount
@@ -162,14 +164,20 @@ class RefModel:
         self._urefs: dict[int, int] = {}
         self._vfs_dirty = False  # a mount, cwd, namespace or pin holder may have gone
         self._next = {"file": 0, "mount": 0, "sb": 0, "pin": 0, "ns": 1}
+        if console:  # console_on_rootfs: one file at fds 0, 1 and 2 of init
+            console_file = _File(self._new("file"), nfds=3)
+            self.files[console_file.id] = console_file
+            self.tasks[1].fds = dict.fromkeys((0, 1, 2), console_file.id)
 
     @classmethod
-    def for_profile(cls, profile: Profile) -> RefModel:
-        """The model of a kernel running ``profile``: its PROG_ARRAY flush rule and
-        whether every bpffs mount is a new instance (e27f4a942a0e)."""
+    def for_profile(cls, profile: Profile, console: bool = True) -> RefModel:
+        """The model of a kernel running ``profile`` (booted with a console unless
+        ``console`` is False): its PROG_ARRAY flush rule and whether every bpffs mount
+        is a new instance (e27f4a942a0e)."""
         return cls(
             flush_prog_array_on_last_uref=profile.prog_array_flush_on_last_uref,
             instance_per_mount=bool(getattr(profile, "instance_per_mount", False)),
+            console=console,
         )
 
     def __repr__(self) -> str:
@@ -885,3 +893,13 @@ def _kernel_view(info: ObjectInfo) -> dict[str, object]:
         "used_map": sorted(used_by),
         "slot": sorted(slots),
     }
+
+
+@functools.cache
+def _type_name(kind: str, type: int) -> str:
+    """``array``, ``socket_filter``, ... (the number if the type has no name)."""
+    enum_type = BpfMapType if kind == "map" else BpfProgType
+    try:
+        return str(enum_type(type).name.split("_TYPE_")[1].lower())
+    except ValueError:
+        return str(type)
