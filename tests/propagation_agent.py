@@ -22,7 +22,9 @@ Ops (paths relative to ``base``; ``ns`` names a mount namespace, "A" being the f
   ["chroot", ns, rel]  ["chdir", ns, rel]  ["pivot_root", ns, new, old]
   (a path starting with "!" is taken as it is, not under ``base``)
   ["listdir", ns, abs]            sorted names (after chroot/pivot_root)
-  ["view", ns]
+  ["hold", ns, rel]                open the directory and keep it open (a busy mount)
+  ["proc", ns, rel]                mount procfs (to read mountinfo after a chroot)
+  ["view", ns] or ["view", ns, "/"]  (the second: every mount, as seen after a chroot)
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ SYS_PIVOT_ROOT = 155  # x86_64
 SYS_SETNS = 308
 
 
-def normalize(views: list[tuple[str, str]], base: str) -> list[list[str]]:
+def normalize(views: list[Any], base: str) -> list[list[str]]:
     """Mountinfo views as comparable lines: mount point under ``base``, the parent's
     mount point, fs root, source, and the propagation tags with peer group ids renamed
     in order of first appearance (over all views together, so peers across
@@ -55,17 +57,19 @@ def normalize(views: list[tuple[str, str]], base: str) -> list[list[str]]:
         return names.setdefault(ident, f"g{len(names) + 1}")
 
     out = []
-    for _, text in views:
+    for view in views:
+        text, vbase = view[1], view[2] if len(view) > 2 and view[2] else base
         mounts = {}
         for line in text.splitlines():
             fields = line.split()
             sep = fields.index("-")
             mid, parent, root, mp = fields[0], fields[1], fields[3], fields[4]
-            if mp != base and not mp.startswith(base + "/"):
+            if vbase != "/" and mp != vbase and not mp.startswith(vbase + "/"):
                 continue
             tags = fields[6:sep]
             source = fields[sep + 2]
-            mounts[mid] = (parent, root, mp[len(base) :] or "/", source, tags)
+            rel = mp if vbase == "/" else mp[len(vbase) :] or "/"
+            mounts[mid] = (parent, root, rel, source, tags)
         rows = []
         for parent, root, rel, source, tags in mounts.values():
             depth, up = 0, parent
@@ -115,7 +119,8 @@ def main() -> None:
             current[0] = ns
 
     results: list[Any] = []
-    views: list[tuple[str, str]] = []
+    held: list[int] = []
+    views: list[tuple[str, str, str]] = []
     for op in ops:
         kind = op[0]
         try:
@@ -159,9 +164,13 @@ def main() -> None:
                 check(libc.syscall(SYS_PIVOT_ROOT, path(op[2]), path(op[3])))
             elif kind == "listdir":
                 value = sorted(os.listdir(op[2]))
+            elif kind == "hold":  # an open directory keeps its mount busy
+                held.append(os.open(path(op[2]), os.O_RDONLY | os.O_DIRECTORY))
+            elif kind == "proc":
+                mount(b"proc", path(op[2]), b"proc", 0)
             elif kind == "view":
                 with open("/proc/self/mountinfo") as f:
-                    views.append((op[1], f.read()))
+                    views.append((op[1], f.read(), op[2] if len(op) > 2 else ""))
             else:
                 raise ValueError(f"unknown op {op!r}")
             results.append(value)

@@ -74,7 +74,7 @@ def run_pinfs(ops: list[list[Any]], base: str) -> dict[str, Any]:
     first.mount("scratch", base, "tmpfs")
     tasks = {"A": first}
     results: list[Any] = []
-    views: list[tuple[str, str]] = []
+    views: list[tuple[str, str, str]] = []
 
     def path(rel: str) -> str:
         if rel.startswith("!"):
@@ -97,7 +97,7 @@ def run_pinfs(ops: list[list[Any]], base: str) -> dict[str, Any]:
                 task = tasks[op[1]]
                 value = _pinfs_op(task, kind, op, path)
                 if kind == "view":
-                    views.append((op[1], value))
+                    views.append((op[1], value, op[2] if len(op) > 2 else ""))
                     value = "ok"
             results.append(value)
         except OSError as e:
@@ -127,6 +127,10 @@ def _pinfs_op(task: Any, kind: str, op: list[Any], path: Any) -> Any:
         task.umount(path(op[2]), uapi.MNT_DETACH if op[3] else 0)
     elif kind == "chroot":
         task.chroot(path(op[2]))
+    elif kind == "proc":
+        task.mount("proc", path(op[2]), "proc")
+    elif kind == "hold":
+        task.open(path(op[2]), os.O_RDONLY | os.O_DIRECTORY)
     elif kind == "chdir":
         task.chdir(path(op[2]))
     elif kind == "pivot_root":
@@ -349,6 +353,53 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["tmpfs", "A", "a/x", "s2"],
         ["newns", "B", "A"],
         ["umount", "B", "", True],  # the scratch copy: private parent of a peer of a
+        ["view", "A"],
+    ],
+    "propagate_from_when_the_master_is_out_of_reach": [
+        ["mkdir", "A", "r"],
+        ["tmpfs", "A", "r", "s0"],
+        ["mkdir", "A", "r/proc"],
+        ["proc", "A", "r/proc"],
+        ["mkdir", "A", "r/a"],
+        ["tmpfs", "A", "r/a", "s1"],
+        ["make", "A", "r/a", "shared", False],
+        ["mkdir", "A", "b"],
+        ["bind", "A", "r/a", "b", False],
+        ["make", "A", "b", "slave", False],
+        ["make", "A", "b", "shared", False],
+        ["mkdir", "A", "r/c"],
+        ["bind", "A", "b", "r/c", False],
+        ["make", "A", "r/c", "slave", False],
+        ["view", "A"],
+        ["chroot", "A", "r"],
+        ["view", "A", "/"],
+    ],
+    "busy_peer_copy_makes_umount_ebusy": [
+        *SHARED_AB,
+        ["mkdir", "A", "a/x"],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["newns", "B", "A"],
+        ["hold", "B", "b/x"],
+        ["umount", "A", "a/x", False],
+        ["view", "A"],
+        ["umount", "A", "a/x", True],
+        ["view", "A"],
+        ["view", "B"],
+    ],
+    "rbind_of_a_tree_with_shared_submounts": [
+        ["mkdir", "A", "a"],
+        ["tmpfs", "A", "a", "s1"],
+        ["mkdir", "A", "a/x"],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["make", "A", "a/x", "shared", False],
+        ["mkdir", "A", "a/x/y"],
+        ["mkdir", "A", "b"],
+        ["bind", "A", "a", "b", True],
+        ["tmpfs", "A", "a/x/y", "s3"],
+        ["make", "A", "b", "shared", True],
+        ["mkdir", "A", "c"],
+        ["bind", "A", "b", "c", True],
+        ["tmpfs", "A", "c/x/y", "s4"],
         ["view", "A"],
     ],
     "pivot_root_like_runc": [

@@ -545,7 +545,9 @@ def ksys_fchdir(current: Any, file: Any) -> None:
     """``SYSCALL_DEFINE1(fchdir)`` (fs/open.c) after ``fdget``: ENOTDIR, search
     permission (EACCES), then ``set_fs_pwd`` to the file's path (which may be a mount
     now hidden under another: runc's way back to the old root after pivot_root)."""
-    path: Path = file.f_path
+    path: Path | None = file.f_path
+    if path is None:  # an anonymous inode (a bpf object, the console): no directory
+        raise kernel_error(errno.ENOTDIR)
     inode = path.dentry.d_inode
     assert inode is not None
     if not inode.is_dir:

@@ -465,16 +465,13 @@ def _sb_show_options(mnt: Mount) -> str:
 
 def _visible_mounts(task: ProcTask) -> list[tuple[Mount, str]]:
     """The task's namespace in mount order, each with its mount point as the task
-    sees it; mounts outside the task's root are skipped (``SEQ_SKIP``)."""
+    sees it: ``seq_path_root`` of the mount's own root, so the mount at a chroot's
+    root is ``/``; mounts outside the task's root are skipped (``SEQ_SKIP``)."""
     root = task.fs.root
     out = []
     for mnt in task.mnt_ns.mounts:
-        if mnt.mnt_parent is None or mnt.mnt_mountpoint is None:
-            where = Path(mnt, mnt.mnt_root)
-        else:
-            where = Path(mnt.mnt_parent, mnt.mnt_mountpoint)
-        text, reachable = path_from_root(where, root)
-        if reachable or (mnt is root.mnt and mnt.mnt_root is root.dentry):
+        text, reachable = path_from_root(Path(mnt, mnt.mnt_root), root)
+        if reachable:
             out.append((mnt, text))
     return out
 
