@@ -51,7 +51,8 @@ def pin_map(task: pinfs.Task, path: str) -> None:
 
 
 def maps_alive(k: pinfs.Kernel) -> int:
-    return sum(1 for o in k.objects() if o.kind == "map")
+    """The agent's hash maps still alive (not the kernel's own preload objects)."""
+    return sum(1 for o in k.objects() if o.kind == "map" and o.type == "hash")
 
 
 # %% [markdown]
