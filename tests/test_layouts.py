@@ -10,7 +10,7 @@ import pytest
 
 import pinfs
 from pinfs.base import uapi
-from pinfs.base.profiles import LATEST
+from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
 from pinfs.machine import layouts
 from pinfs.machine.layouts import ContainerSpec, Volume
 
@@ -243,3 +243,146 @@ def test_failed_propagation_calls_change_nothing() -> None:
             call(*args)
         assert e.value.errno == errno.EINVAL, args
         assert snapshot(k) == before, args
+
+
+# ---------------------------------------------------------------------------------------
+# Rootless containers: a user namespace under the mount namespace
+
+
+def errno_of(call: object, *args: object) -> int:
+    assert callable(call)
+    with pytest.raises(OSError) as e:
+        call(*args)
+    return e.value.errno if e.value.errno is not None else -1
+
+
+def test_rootless_podman_cannot_use_the_hosts_bpffs() -> None:
+    """``podman run -v /sys/fs/bpf:/sys/fs/bpf`` as uid 1000: the bind is there, but
+    root inside is uid 1000 outside.  systemd mounts /sys/fs/bpf 0700, so even a
+    listing is EACCES; bpf() itself is EPERM (kernel.unprivileged_bpf_disabled=2);
+    and the container may not mount a bpffs of its own (EPERM, ``bpf_fill_super``).
+    The host's pins are untouched when it exits."""
+    k = host_kernel()
+    pin_map(k.init_task, "/sys/fs/bpf/host_map")
+    c = layouts.rootless_podman(k)
+    t = c.init
+    assert t.cred.euid == 1000 and t.cred.user_ns is not k.init_user_ns
+    assert layouts.bpffs_mounts(t) == 1
+    assert errno_of(t.listdir, "/sys/fs/bpf") == errno.EACCES
+    assert errno_of(t.obj_get, "/sys/fs/bpf/host_map") == errno.EACCES
+    assert errno_of(t.map_create, pinfs.BPF_MAP_TYPE_HASH, 4, 8, 16) == errno.EPERM
+    assert errno_of(layouts.agent_mounts_bpffs, t) == errno.EPERM
+    c.stop()
+    assert "host_map" in k.init_task.listdir("/sys/fs/bpf") and live_maps(k) == 1
+    k.check_invariants()
+
+
+def test_rootless_fix_a_bpffs_the_host_mounts_for_the_user() -> None:
+    """The fix without BPF tokens: the host mounts a bpffs owned by the user
+    (``uid=1000,gid=1000``, v6.8 ``mount_uid_gid_options``) and allows unprivileged
+    bpf(); the container binds that instead.  Pins made inside belong to uid 1000 on
+    the host, show as root's inside, and outlive the container."""
+    k = pinfs.Kernel(LATEST, boot="systemd", mount_proc=True, unprivileged_bpf_disabled=0)
+    host = k.init_task
+    layouts._makedirs(host, "/run/user/1000/bpf")
+    host.mount("bpf", "/run/user/1000/bpf", "bpf", 0, "uid=1000,gid=1000,mode=0700")
+    volume = Volume("/run/user/1000/bpf", "/sys/fs/bpf")
+    spec = ContainerSpec("rootless-fixed", (volume,), uapi.MS_SLAVE, rootless_uid=1000)
+    c = layouts.start(k, spec)
+    pin_map(c.init, "/sys/fs/bpf/state")
+    assert c.init.stat("/sys/fs/bpf/state").st_uid == 0
+    assert host.stat("/run/user/1000/bpf/state").st_uid == 1000
+    c = layouts.restart(c)
+    assert layouts.pin_visible(c.init, "/sys/fs/bpf/state")  # kept across restarts
+    c.stop()
+    assert "state" in host.listdir("/run/user/1000/bpf") and live_maps(k) == 1
+    k.check_invariants()
+
+
+@pytest.mark.parametrize(
+    ("profile", "outcome"),
+    [
+        (SEED, 0),  # FS_USERNS_MOUNT from the start
+        (LINUX_4_4, 0),
+        (LINUX_4_7, errno.EPERM),  # 612bacad78ba dropped FS_USERNS_MOUNT
+        (LINUX_5_10, errno.EPERM),
+        (LATEST, errno.EPERM),  # FS_USERNS_MOUNT again, but bpf_fill_super refuses
+    ],
+)
+def test_rootless_agent_mounting_bpffs_per_profile(profile: Profile, outcome: int) -> None:
+    """Where a rootless container may mount its own bpffs (``userns_mount``): before
+    v4.7 it may, and then its pins die with it as in any pod without a hostPath."""
+    k = pinfs.Kernel(profile, boot="systemd", mount_proc=True)
+    c = layouts.rootless_podman(k, bpffs_volume=False)
+    assert (k.profile.userns_mount == "allowed") == (outcome == 0)
+    if outcome:
+        assert errno_of(layouts.agent_mounts_bpffs, c.init) == outcome
+        assert layouts.bpffs_mounts(c.init) == 0
+    else:
+        layouts.agent_mounts_bpffs(c.init)
+        assert layouts.bpffs_mounts(c.init) == 1
+    c.stop()
+    k.check_invariants()
+
+
+def test_user_namespace_cannot_uncover_the_hosts_bpffs() -> None:
+    """``unshare -U -m --map-root-user``: the copies of the host's mounts are locked.
+    Root inside may not unmount or move /sys/fs/bpf (EINVAL: ``can_umount``,
+    ``do_move_mount``), nor bind / without what is mounted below it (EINVAL,
+    ``do_loopback``); it may cover it (a tmpfs) and uncover its own cover again.  When
+    it exits the host's mounts and pins are as they were."""
+    k = host_kernel()
+    pin_map(k.init_task, "/sys/fs/bpf/host_map")
+    before = mountinfo(k.init_task), k.init_task.listdir("/sys/fs/bpf")
+    t = layouts.unshare_user_and_mount(k)
+    assert errno_of(t.umount, "/sys/fs/bpf") == errno.EINVAL
+    assert errno_of(t.umount, "/sys/fs/bpf", uapi.MNT_DETACH) == errno.EINVAL
+    assert errno_of(t.mount, "/sys/fs/bpf", "/tmp", None, uapi.MS_MOVE) == errno.EINVAL
+    assert errno_of(t.mount, "/sys", "/tmp", None, uapi.MS_BIND) == errno.EINVAL
+    assert errno_of(t.mount, "bpf", "/sys/fs/bpf", "bpf") == errno.EPERM
+    t.mount("cover", "/sys/fs/bpf", "tmpfs")
+    assert t.listdir("/sys/fs/bpf") == []
+    t.umount("/sys/fs/bpf")
+    assert layouts.bpffs_mounts(t) == 1
+    t.exit(0)
+    assert (mountinfo(k.init_task), k.init_task.listdir("/sys/fs/bpf")) == before
+    assert live_maps(k) == 1
+    k.check_invariants()
+
+
+# ---------------------------------------------------------------------------------------
+# systemd PrivateBPF=
+
+
+def test_services_sharing_the_hosts_bpffs_collide_on_pin_names() -> None:
+    """Two services pinning the same name on the host's /sys/fs/bpf: EEXIST for the
+    second (and each sees the other's state)."""
+    k = host_kernel()
+    first, second = k.init_task.fork(), k.init_task.fork()
+    pin_map(first, "/sys/fs/bpf/state")
+    assert errno_of(pin_map, second, "/sys/fs/bpf/state") == errno.EEXIST
+
+
+def test_private_bpf_gives_each_service_its_own_instance() -> None:
+    """``PrivateBPF=yes`` (systemd v258): each unit gets a fresh bpffs in its own
+    mount namespace, so the names no longer collide and the host does not see them;
+    the price: the pins go when the unit stops (a restart starts empty).  The host's
+    /sys/fs/bpf stays as it was, and its pins are not visible to the unit."""
+    k = host_kernel()
+    pin_map(k.init_task, "/sys/fs/bpf/host_map")
+    one = layouts.private_bpf_service(k, "one")
+    two = layouts.private_bpf_service(k, "two")
+    pin_map(one.init, "/sys/fs/bpf/state")
+    pin_map(two.init, "/sys/fs/bpf/state")
+    assert not layouts.pin_visible(one.init, "/sys/fs/bpf/host_map")
+    assert layouts.bpffs_mounts(one.init) == 2  # its own on top of the host's copy
+    assert "state" not in k.init_task.listdir("/sys/fs/bpf")
+    assert live_maps(k) == 3
+    one.stop()
+    assert live_maps(k) == 2
+    one = layouts.private_bpf_service(k, "one")
+    assert not layouts.pin_visible(one.init, "/sys/fs/bpf/state")
+    one.stop()
+    two.stop()
+    assert live_maps(k) == 1 and layouts.bpffs_mounts(k.init_task) == 1
+    k.check_invariants()

@@ -43,9 +43,12 @@ def call(ret: int) -> str:
     return errno.errorcode[ctypes.get_errno()]
 
 
+def _c(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
 def mount(source: str | None, target: str, fstype: str | None, flags: int) -> str:
-    enc = (lambda s: None if s is None else s.encode())
-    return call(libc.mount(enc(source), target.encode(), enc(fstype), flags, None))
+    return call(libc.mount(_c(source), target.encode(), _c(fstype), flags, None))
 
 
 def run_op(op: list[Any], base: str) -> str:
@@ -79,9 +82,9 @@ def in_user_namespace(ops: list[list[Any]], base: str, out: int) -> None:
 def main() -> None:
     request = json.load(sys.stdin)
     base = request["base"]
-    for ret in (mount("scratch", base, "tmpfs", 0),):
-        if ret != "ok":
-            sys.exit(f"tmpfs on {base}: {ret}")
+    ret = mount("scratch", base, "tmpfs", 0)
+    if ret != "ok":
+        sys.exit(f"tmpfs on {base}: {ret}")
     for sub in ("bpf", "dst", "sub"):
         os.mkdir(os.path.join(base, sub))
     if mount("bpf", os.path.join(base, "bpf"), "bpf", 0) != "ok":

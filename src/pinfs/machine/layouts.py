@@ -24,9 +24,19 @@ the host and piles up at every restart, bpfman/bpfman-operator#468),
 :func:`restart` (an agent restart or a pod deletion and re-creation).  The host is a
 ``Kernel(boot="systemd")``: ``/`` shared and bpffs on ``/sys/fs/bpf``.
 
-Not modelled: user namespaces for rootless containers, cgroups, the pod's pause
-container (one mount namespace per container here, as runc makes them), systemd's
-``PrivateBPF=`` (no profile has it).
+With a user namespace: :func:`rootless_podman` (``ContainerSpec.rootless_uid``: the
+runtime runs as that uid and ``unshare(CLONE_NEWUSER)`` maps root to it before the
+mount namespace, whose copies of the host's mounts are slaves and locked) and
+:func:`unshare_user_and_mount` (``unshare -U -m --map-root-user``).  Whether bpffs
+may be mounted there is the profile's ``userns_mount``.  :func:`private_bpf_service`
+is systemd's ``PrivateBPF=yes``: a fresh bpffs in the unit's own mount namespace.
+
+Not modelled: BPF tokens and bpffs's ``delegate_*`` options (so neither
+``BPFDelegate*=`` nor a rootless container's token), pid namespaces (Linux refuses
+procfs in a user namespace that does not own the pid namespace, so real rootless
+runtimes make one; pinfs has one pid namespace and mounts procfs), subordinate id
+ranges (one uid extent), cgroups, the pod's pause container (one mount namespace per
+container here, as runc makes them).
 """
 
 from __future__ import annotations
@@ -81,6 +91,8 @@ class ContainerSpec:
     name: str
     volumes: tuple[Volume, ...] = ()
     root_propagation: int | None = None
+    rootless_uid: int | None = None
+    """Set: a rootless runtime run by this uid (a user namespace mapping root to it)."""
 
     def root_flags(self) -> int:
         if self.root_propagation is not None:
@@ -144,37 +156,59 @@ def start(kernel: Kernel, spec: ContainerSpec) -> Container:
        to the old root, made ``MS_SLAVE | MS_REC``, ``umount2(".", MNT_DETACH)``,
        ``chdir("/")``, and procfs on ``/proc``."""
     host = kernel.init_task
+    _make_rootfs(host, spec)
+    task = host.fork()
+    try:
+        if spec.rootless_uid is not None:
+            _enter_user_namespace(task, spec.rootless_uid)
+        _build(task, spec)
+    except BaseException:
+        task.exit(1)
+        raise
+    return Container(kernel=kernel, spec=spec, tasks=[task])
+
+
+def _make_rootfs(host: Task, spec: ContainerSpec) -> None:
     rootfs = rootfs_of(spec.name)
     for sub in ("/sys/fs/bpf", "/tmp", "/proc"):
         _makedirs(host, rootfs + sub)
     for volume in spec.volumes:
         _makedirs(host, rootfs + volume.container_path)
-    task = host.fork()
-    try:
-        task.unshare(uapi.CLONE_NEWNS)
-        task.mount(None, "/", None, uapi.MS_REC | spec.root_flags())
-        if spec.root_flags() == uapi.MS_SHARED:  # rootfsParentMountPrivate
-            task.mount(None, "/", None, uapi.MS_PRIVATE)
-        task.mount(rootfs, rootfs, None, uapi.MS_BIND | uapi.MS_REC)
-        for volume in spec.volumes:
-            target = rootfs + volume.container_path
-            task.mount(volume.host_path, target, None, uapi.MS_BIND | uapi.MS_REC)
-            task.mount(None, target, None, uapi.MS_REC | VOLUME_PROPAGATION[volume.propagation])
-        old_root = task.open("/", os.O_RDONLY | os.O_DIRECTORY)
-        task.chdir(rootfs)
-        task.pivot_root(".", ".")
-        task.fchdir(old_root)  # "." is the old root now (it sits on the new one)
-        task.close(old_root)
-        # runc: the old root rslave first, or its lazy umount would propagate to
-        # the host through every shared mount in it and take the host's mounts too
-        task.mount(None, ".", None, uapi.MS_SLAVE | uapi.MS_REC)
-        task.umount(".", uapi.MNT_DETACH)
-        task.chdir("/")
-        task.mount("proc", "/proc", "proc")
-    except BaseException:
-        task.exit(1)
-        raise
-    return Container(kernel=kernel, spec=spec, tasks=[task])
+
+
+def _enter_user_namespace(task: Task, uid: int) -> None:
+    """What a rootless runtime does first: run as the user, then
+    ``unshare(CLONE_NEWUSER)`` and map root inside to the user outside (podman
+    maps subordinate ids too; one extent is enough here)."""
+    task.setresgid(uid, uid, uid)
+    task.setresuid(uid, uid, uid)
+    task.unshare(uapi.CLONE_NEWUSER)
+    task.write_uid_map([(0, uid, 1)])
+
+
+def _build(task: Task, spec: ContainerSpec) -> None:
+    """The runtime's steps in ``task`` (already in its user namespace, if any)."""
+    rootfs = rootfs_of(spec.name)
+    task.unshare(uapi.CLONE_NEWNS)
+    task.mount(None, "/", None, uapi.MS_REC | spec.root_flags())
+    if spec.root_flags() == uapi.MS_SHARED:  # rootfsParentMountPrivate
+        task.mount(None, "/", None, uapi.MS_PRIVATE)
+    task.mount(rootfs, rootfs, None, uapi.MS_BIND | uapi.MS_REC)
+    for volume in spec.volumes:
+        target = rootfs + volume.container_path
+        task.mount(volume.host_path, target, None, uapi.MS_BIND | uapi.MS_REC)
+        task.mount(None, target, None, uapi.MS_REC | VOLUME_PROPAGATION[volume.propagation])
+    old_root = task.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    task.chdir(rootfs)
+    task.pivot_root(".", ".")
+    task.fchdir(old_root)  # "." is the old root now (it sits on the new one)
+    task.close(old_root)
+    # runc: the old root rslave first, or its lazy umount would propagate to
+    # the host through every shared mount in it and take the host's mounts too
+    task.mount(None, ".", None, uapi.MS_SLAVE | uapi.MS_REC)
+    task.umount(".", uapi.MNT_DETACH)
+    task.chdir("/")
+    task.mount("proc", "/proc", "proc")
 
 
 def restart(container: Container) -> Container:
@@ -205,6 +239,42 @@ def docker_bpffs_volume(kernel: Kernel) -> Container:
 def pod_without_hostpath(kernel: Kernel) -> Container:
     """A pod with no hostPath: its ``/sys/fs/bpf`` is a plain directory of its rootfs."""
     return start(kernel, ContainerSpec("no-hostpath"))
+
+
+def rootless_podman(kernel: Kernel, uid: int = 1000, bpffs_volume: bool = True) -> Container:
+    """``podman run -v /sys/fs/bpf:/sys/fs/bpf`` as user ``uid``: a user namespace
+    (root inside is ``uid`` outside), then the mount namespace, whose copies of the
+    host's mounts are slaves (CL_SHARED_TO_SLAVE) and locked (MNT_LOCKED).  Without
+    ``bpffs_volume`` the container has no bpffs at all."""
+    volumes = (Volume("/sys/fs/bpf", "/sys/fs/bpf", "None"),) if bpffs_volume else ()
+    name = "rootless-bpf" if bpffs_volume else "rootless"
+    return start(kernel, ContainerSpec(name, volumes, uapi.MS_SLAVE, rootless_uid=uid))
+
+
+def unshare_user_and_mount(kernel: Kernel, uid: int = 1000) -> Task:
+    """``unshare -U -m --map-root-user`` run by ``uid`` on the host: root in a new
+    user namespace, with a locked copy of every host mount (no pivot_root)."""
+    task = kernel.init_task.fork()
+    _enter_user_namespace(task, uid)
+    task.unshare(uapi.CLONE_NEWNS)
+    return task
+
+
+def private_bpf_service(kernel: Kernel, name: str = "service") -> Container:
+    """A systemd unit with ``PrivateBPF=yes`` (systemd v258): its own mount
+    namespace (``/`` made rslave, as systemd sets up a unit's namespace) with a fresh
+    bpffs on ``/sys/fs/bpf``, mounted by the privileged service manager.  The
+    ``BPFDelegate*=`` options (bpffs ``delegate_*`` mount options and a BPF token for
+    the unit) are not modelled."""
+    task = kernel.init_task.fork()
+    try:
+        task.unshare(uapi.CLONE_NEWNS)
+        task.mount(None, "/", None, uapi.MS_REC | uapi.MS_SLAVE)
+        task.mount("bpf", "/sys/fs/bpf", "bpf")
+    except BaseException:
+        task.exit(1)
+        raise
+    return Container(kernel=kernel, spec=ContainerSpec(name), tasks=[task])
 
 
 def agent_mounts_bpffs(task: Task, path: str = "/sys/fs/bpf") -> None:
