@@ -305,6 +305,34 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["move", "A", "a/d", "c"],
         ["view", "A"],
     ],
+    "move_a_peer_into_its_own_group": [
+        # the moved tree is in a namespace already, so its own mounts receive
+        ["mkdir", "A", "t"],
+        ["tmpfs", "A", "t", "s1"],
+        ["mkdir", "A", "t/in"],
+        ["make", "A", "t", "shared", False],
+        ["mkdir", "A", "u"],
+        ["bind", "A", "t", "u", False],  # u: a peer of t, its parent private
+        ["move", "A", "u", "t/in"],
+        ["view", "A"],
+        ["newns", "B", "A"],
+        ["view", "B"],
+    ],
+    "subtree_bind_receives_only_under_its_root": [
+        ["mkdir", "A", "t"],
+        ["tmpfs", "A", "t", "s1"],
+        ["mkdir", "A", "t/x"],
+        ["mkdir", "A", "t/y"],
+        ["make", "A", "t", "shared", False],
+        ["mkdir", "A", "p"],
+        ["bind", "A", "t/x", "p", False],  # a peer showing only /x
+        ["tmpfs", "A", "t/y", "s2"],  # p's root does not hold /y: no copy there
+        ["tmpfs", "A", "t/x", "s3"],  # on /x: a copy on p's root
+        ["mkdir", "A", "q"],
+        ["bind", "A", "p", "q", True],
+        ["move", "A", "q", "t/y"],  # under a shared mount: propagates to t's peers
+        ["view", "A"],
+    ],
     "chroot_errors": [
         ["mkdir", "A", "d"],
         ["touch", "A", "f"],

@@ -11,11 +11,17 @@ namespace's copies are peers of shared originals; a mount that has mounts of its
 on it is not taken by a propagated unmount.
 
 Every mount lives under a scratch tmpfs whose directories are ``/x`` and ``/y``, and
-so is every new tmpfs (bind mounts are of whole mounts), so a propagated copy always
-sees its mountpoint.  After each step the two are compared namespace by namespace:
-each mount's address (the mountpoint names from the scratch root down), whether it is
-shared, which mounts are its peers, which group it is a slave of and whether it is
-unbindable.  ``kernel.check_invariants()`` runs after every step too.
+so is every new tmpfs.  Binds may be of a subtree (``/x`` or ``/y`` of a mount: the
+copy shows only that directory, and of the source's submounts only those on it or
+under it are copied); a receiver whose root does not hold the mountpoint gets no
+copy (``propagate_one``'s ``is_subdir``).  ``MS_MOVE`` is checked as
+``do_move_mount`` checks it (not a mount root, a shared parent, an unbindable mount
+to a shared target: EINVAL; under itself: ELOOP) and propagates like a new mount
+under a shared target, except that the moved tree, being in a namespace already, may
+receive copies itself.  After each step the two are compared namespace by namespace:
+each mount's address (the mountpoint names from the scratch root down), its root,
+whether it is shared, which mounts are its peers, which group it is a slave of and
+whether it is unbindable.  ``kernel.check_invariants()`` runs after every step too.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ class MMount:
     ns: int
     parent: MMount | None
     at: str  # the directory of the parent's filesystem it is mounted on
+    root: str = "/"  # the directory of its own filesystem it shows (a subtree bind)
     group: int | None = None  # its peer group (None: not shared)
     master: int | None = None  # the group it is a slave of, when not shared
     unbindable: bool = False
@@ -105,7 +112,7 @@ class Model:
     def resolve(self, ns: int, path: str) -> tuple[MMount, str]:
         """Walk ``path`` under the scratch root: ENOENT for a missing directory; every
         mount on a directory is followed down to the top of its stack."""
-        m, rel = self.follow(self.roots[ns], "/")
+        m, rel = self.follow(self.roots[ns], self.roots[ns].root)
         for name in filter(None, path.split("/")):
             rel = f"/{name}" if rel == "/" else f"{rel}/{name}"
             if rel not in DIRS:
@@ -115,8 +122,24 @@ class Model:
 
     def follow(self, m: MMount, rel: str) -> tuple[MMount, str]:
         while (child := self.child_at(m, rel)) is not None:
-            m, rel = child, "/"
+            m, rel = child, child.root
         return m, rel
+
+    def path_of(self, m: MMount) -> str | None:
+        """The path (under the scratch root) that reaches ``m``, if one does: the
+        mount must be the top of its stack."""
+        names: list[str] = []
+        x = m
+        while x.parent is not None:
+            at = x.at[len(x.parent.root) :] if x.parent.root != "/" else x.at
+            names.append(at.strip("/"))
+            x = x.parent
+        path = "/".join(n for n in reversed(names) if n)
+        try:
+            top, rel = self.resolve(m.ns, path)
+        except OSError:
+            return None
+        return path if top is m and rel == m.root else None
 
     def join(self, m: MMount, group: int) -> None:
         m.group, m.master = group, None
@@ -192,22 +215,26 @@ class Model:
         """A plain clone (bind, new namespace): a peer of a shared original, a slave
         of the same master; unbindable is not kept (6.17+)."""
         c = self.new(ns, parent, at)
+        c.root = orig.root
         if orig.group is not None:
             self.join(c, orig.group)
         else:
             c.master = orig.master
         return c
 
-    def attach(self, tree: list[MMount], dest: MMount, rel: str) -> None:
+    def attach(self, tree: list[MMount], dest: MMount, rel: str, moving: bool = False) -> None:
         """``attach_recursive_mnt``: ``tree`` (parents first, its root unattached) goes
-        on ``rel`` of ``dest``; under a shared ``dest`` every receiver gets a copy."""
+        on ``rel`` of ``dest``; under a shared ``dest`` every receiver gets a copy.  A
+        new tree receives nothing itself (IS_MNT_NEW); a moved one is in a namespace
+        already, so its own mounts may receive."""
         top = tree[0]
         top.parent, top.at = dest, rel
         if dest.group is None:
             return
-        new = {t.ident for t in tree}  # IS_MNT_NEW: the tree itself receives nothing
+        new = set() if moving else {t.ident for t in tree}
         rings = [[q for q in ring if q.ident not in new] for ring in self.receivers(dest)]
         levels = [ring for ring in rings if ring]
+        sees = {q.ident for ring in levels for q in ring if under(rel, q.root)}
         for t in tree:
             if t.group is None:
                 self.new_group(t, t.master)
@@ -221,8 +248,10 @@ class Model:
                 made = {}
                 receivers = ring
             for q in receivers:
+                if q.ident not in sees:
+                    continue  # its root does not hold the mountpoint (propagate_one)
                 self._copy_onto(q, rel, tree, made, copies[slave_level[index]], index)
-            copies[index] = made
+            copies[index] = made if made or index == 0 else copies[slave_level[index]]
 
     def _slave_levels(self, levels: list[list[MMount]]) -> dict[int, int]:
         """Each level's master level (the one holding its master group)."""
@@ -246,6 +275,7 @@ class Model:
         for t in tree:
             parent = q if t is tree[0] else new[t.parent.ident]  # type: ignore[union-attr]
             c = self.new(q.ns, parent, rel if t is tree[0] else t.at)
+            c.root = t.root
             c.unbindable = False
             if level == 0:
                 self.join(c, t.group)  # type: ignore[arg-type]
@@ -260,8 +290,8 @@ class Model:
             new[t.ident] = c
             made.setdefault(t.ident, c)
         if below is not None:
-            top, _ = self.follow(new[tree[0].ident], "/")
-            below.parent, below.at = top, "/"
+            top, at = self.follow(new[tree[0].ident], tree[0].root)
+            below.parent, below.at = top, at
 
     def umount(self, m: MMount, lazy: bool) -> None:
         if not lazy and self.children(m):
@@ -303,20 +333,25 @@ class Model:
             return (*address(m.parent), m.at) if m.parent is not None else ()
 
         rows = [
-            (address(m), m.group, self.master_of(m), m.unbindable)
+            (address(m), m.root, m.group, self.master_of(m), m.unbindable)
             for m in self.subtree(self.roots[ns])
         ]
         return canonical(rows)
+
+
+def under(path: str, root: str) -> bool:
+    """``is_subdir`` on paths: ``path`` is ``root`` or below it."""
+    return root == "/" or path == root or path.startswith(root + "/")
 
 
 def canonical(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Sort by address and rename group ids in order of appearance."""
     names: dict[Any, int] = {}
     out = []
-    for address, group, master, unbindable in sorted(rows, key=lambda r: r[0]):
+    for address, root, group, master, unbindable in sorted(rows, key=lambda r: r[:2]):
         g = names.setdefault(("g", group), len(names)) if group is not None else None
         mm = names.setdefault(("g", master), len(names)) if master is not None else None
-        out.append((address, g, mm, unbindable))
+        out.append((address, root, g, mm, unbindable))
     return out
 
 
@@ -333,7 +368,7 @@ def pinfs_view(root: Mount) -> list[tuple[Any, ...]]:
     for m in mounts:
         group = m.mnt_group_id if is_mnt_shared(m) else None
         master = m.mnt_master.mnt_group_id if m.mnt_master is not None else None
-        rows.append((address(m), group, master, is_mnt_unbindable(m)))
+        rows.append((address(m), d_path_name(m.mnt_root), group, master, is_mnt_unbindable(m)))
     return canonical(rows)
 
 
@@ -387,12 +422,19 @@ class PropagationMachine(RuleBasedStateMachine):
             want = None
         assert got == want, (got, want)
 
-    @initialize(start=st.sampled_from(["private", "shared", "shared peers", "chain"]))
+    @initialize(start=st.sampled_from(["private", "shared", "shared peers", "chain", "mixed"]))
     def start(self, start: str) -> None:
         """Most interesting states begin with a shared scratch mount, often with a
         peer of it at ``x``, or with a shared slave of it there (``chain``): start
-        there as often as from a private one."""
-        if start != "private":
+        there as often as from a private one; or (``mixed``) from a private scratch
+        holding a shared tmpfs at ``x`` and a private one at ``y``, where mounts
+        can be moved (their parent is not shared) into a shared target."""
+        if start == "mixed":
+            self.mount_tmpfs(0, "x")
+            self.make(0, "x", "shared", False)
+            self.mount_tmpfs(0, "y")
+            self.mount_tmpfs(0, "y/x")
+        elif start != "private":
             self.make(0, "", "shared", False)
         if start in ("shared peers", "chain"):
             self.bind(0, "", "x", False)
@@ -430,8 +472,8 @@ class PropagationMachine(RuleBasedStateMachine):
             source, rel = self.model.resolve(n, src)
         except OSError:
             source, rel = None, ""
-        if source is None or rel != "/":
-            return  # binds of whole mounts only (an assume() would drop the whole run)
+        if source is None:
+            return  # a missing source (an assume() would drop the whole run)
         flags = uapi.MS_BIND | (uapi.MS_REC if rec else 0)
 
         def real() -> None:
@@ -441,22 +483,68 @@ class PropagationMachine(RuleBasedStateMachine):
             dest, drel = self.model.resolve(n, dst)
             if source.unbindable:
                 raise OSError(errno.EINVAL, "bind")
-            tree = self._bind_tree(source, n, rec)
+            tree = self._bind_tree(source, rel, n, rec)
             self.model.attach(tree, dest, drel)
 
         self.both(real, model)
 
-    def _bind_tree(self, source: MMount, ns: int, rec: bool) -> list[MMount]:
+    def _bind_tree(self, source: MMount, root: str, ns: int, rec: bool) -> list[MMount]:
+        """``copy_tree`` from ``root`` of ``source``: of its own submounts those on
+        ``root`` or under it, each with everything below."""
         top = self.model.clone(source, ns, None, "/")
+        top.root = root
         tree, copies = [top], {source.ident: top}
         if rec:
             for m in self.model.subtree(source)[1:]:
                 assert m.parent is not None
                 if m.unbindable or m.parent.ident not in copies:
                     continue
+                if m.parent is source and not under(m.at, root):
+                    continue
                 copies[m.ident] = c = self.model.clone(m, ns, copies[m.parent.ident], m.at)
                 tree.append(c)
         return tree
+
+    @rule(ns=ns_index, pick=st.integers(0, 20), dst=paths)
+    def move_a_movable_mount(self, ns: int, pick: int, dst: str) -> None:
+        """A move of a mount whose parent is not shared (most moves of arbitrary paths
+        fail on a shared scratch mount), to anywhere."""
+        n = ns % len(self.tasks)
+        movable = [
+            path
+            for m in self.model.subtree(self.model.roots[n])[1:]
+            if m.parent is not None
+            and m.parent.group is None
+            and (path := self.model.path_of(m)) is not None
+        ]
+        if movable:
+            self.move(ns, movable[pick % len(movable)], dst)
+
+    @rule(ns=ns_index, src=paths, dst=paths)
+    def move(self, ns: int, src: str, dst: str) -> None:
+        """mount(src, dst, NULL, MS_MOVE): the checks of ``do_move_mount`` in its order
+        (the target is looked up first), then the tree attached at its new place."""
+        task, n = self.task(ns), ns % len(self.tasks)
+
+        def real() -> None:
+            src_path, dst_path = (f"{BASE}/{p}".rstrip("/") for p in (src, dst))
+            task.mount(src_path, dst_path, None, uapi.MS_MOVE)
+
+        def model() -> None:
+            dest, drel = self.model.resolve(n, dst)
+            m, rel = self.model.resolve(n, src)
+            if rel != m.root:
+                raise OSError(errno.EINVAL, "not a mount root")
+            if m.parent is not None and m.parent.group is not None:
+                raise OSError(errno.EINVAL, "the parent is shared")
+            tree = self.model.subtree(m)
+            if dest.group is not None and any(t.unbindable for t in tree):
+                raise OSError(errno.EINVAL, "unbindable under a shared target")
+            if dest in tree:
+                raise OSError(errno.ELOOP, "under itself")
+            self.model.attach(tree, dest, drel, moving=True)
+
+        self.both(real, model)
 
     @rule(ns=ns_index, path=paths, kind=st.sampled_from(sorted(TYPES)), rec=st.booleans())
     def make(self, ns: int, path: str, kind: str, rec: bool) -> None:
@@ -465,7 +553,7 @@ class PropagationMachine(RuleBasedStateMachine):
 
         def model() -> None:
             m, rel = self.model.resolve(n, path)
-            if rel != "/":
+            if rel != m.root:
                 raise OSError(errno.EINVAL, "make")
             for x in self.model.subtree(m) if rec else [m]:
                 self.model.make(x, kind)
@@ -479,7 +567,7 @@ class PropagationMachine(RuleBasedStateMachine):
 
         def model() -> None:
             m, rel = self.model.resolve(n, path)
-            if rel != "/" or m is self.model.roots[n]:
+            if rel != m.root or m is self.model.roots[n]:
                 raise OSError(errno.EINVAL, "umount")
             self.model.umount(m, lazy)
 
