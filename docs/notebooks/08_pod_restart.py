@@ -169,6 +169,32 @@ for propagation in ("None", "HostToContainer"):
     print(propagation, attempt(pod3.init.obj_pin, fd, "/run/bpf/late"))
 
 # %% [markdown]
+# ## Rootless: a user namespace in front of the mount namespace
+#
+# `podman run -v /sys/fs/bpf:/sys/fs/bpf` as uid 1000: root inside is uid 1000
+# outside. The bind is there, but systemd mounted `/sys/fs/bpf` with mode 0700, bpf()
+# is refused to unprivileged users by default, and a bpffs of its own is EPERM (since
+# v4.7; from v6.9 bpffs may be mounted in a user namespace again, but only by someone
+# privileged in the initial one, the basis of BPF tokens, which pinfs does not model).
+# What works without tokens: the host mounts a bpffs owned by the user and the
+# container binds that one; its pins then outlive the container.
+
+# %%
+k4 = pinfs.Kernel(LATEST, boot="systemd", mount_proc=True, unprivileged_bpf_disabled=0)
+c4 = layouts.rootless_podman(k4)
+print("listdir", attempt(c4.init.listdir, "/sys/fs/bpf"))
+print("own bpffs", attempt(layouts.agent_mounts_bpffs, c4.init))
+c4.stop()
+k4.init_task.mkdir("/run/user-bpf")
+k4.init_task.mount("bpf", "/run/user-bpf", "bpf", 0, "uid=1000,gid=1000,mode=0700")
+volume = layouts.Volume("/run/user-bpf", "/sys/fs/bpf")
+spec4 = layouts.ContainerSpec("rootless", (volume,), pinfs.MS_SLAVE, rootless_uid=1000)
+c4 = layouts.start(k4, spec4)
+pin_map(c4.init, "/sys/fs/bpf/state")
+c4.stop()
+assert "state" in k4.init_task.listdir("/run/user-bpf")
+
+# %% [markdown]
 # **What to remember.** A pin lives as long as its bpffs instance has a mount somewhere.
 # Pin into the host's instance (a hostPath volume), never into one mounted only inside
 # a pod; do not mount bpffs where one is already mounted; and choose the volume's
