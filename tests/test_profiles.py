@@ -263,6 +263,22 @@ def unbindable_copy(k: pinfs.Kernel) -> bool:
     return bool(copy.mnt_t_flags & 0x2)  # T_UNBINDABLE
 
 
+def covered_copy_stays(k: pinfs.Kernel) -> bool:
+    """Does a propagated umount leave a copy that a private mount covers whole?"""
+    t = k.init_task
+    for d in ("/tmp/a", "/tmp/b"):
+        t.mkdir(d)
+    t.mount("s1", "/tmp/a", "tmpfs")
+    t.mkdir("/tmp/a/x")
+    t.mount(None, "/tmp/a", None, 1 << 20)  # MS_SHARED
+    t.mount("/tmp/a", "/tmp/b", None, 4096)  # MS_BIND: a peer
+    t.mount("s2", "/tmp/a/x", "tmpfs")
+    t.mount(None, "/tmp/b/x", None, 1 << 18)  # MS_PRIVATE
+    t.mount("s3", "/tmp/b/x", "tmpfs")
+    t.umount("/tmp/a/x")
+    return any(m.source == "s2" for m in t.mnt_ns.mounts)
+
+
 def userns_too_deep(k: pinfs.Kernel) -> int:
     t = k.init_task
     for _ in range(33):
@@ -698,6 +714,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "userns_mount_nodev": (userns_bind_remount_without_nodev, errno.EPERM, 0, LATEST),
     "lock_mount_needs_mounted": (mount_on_detached_root, errno.EINVAL, errno.ENOENT, LATEST),
     "clone_keeps_unbindable": (unbindable_copy, True, False, LATEST),
+    "umount_reparents_overmounts": (covered_copy_stays, True, False, LATEST),
     "userns_depth_errno": (userns_too_deep, errno.EUSERS, errno.ENOSPC, LATEST),
     "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
     "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),

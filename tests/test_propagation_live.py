@@ -333,6 +333,41 @@ SCENARIOS: dict[str, list[list[Any]]] = {
         ["move", "A", "q", "t/y"],  # under a shared mount: propagates to t's peers
         ["view", "A"],
     ],
+    "umount_reparents_a_full_overmount": [
+        # 6.17's reparent: the copy on b goes, the mount covering it slides down
+        ["mkdir", "A", "a"],
+        ["tmpfs", "A", "a", "s1"],
+        ["mkdir", "A", "a/x"],
+        ["make", "A", "a", "shared", False],
+        ["mkdir", "A", "b"],
+        ["bind", "A", "a", "b", False],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["mkdir", "A", "a/x/d"],
+        ["make", "A", "b/x", "private", False],
+        ["tmpfs", "A", "b/x", "s3"],  # covers the copy whole
+        ["view", "A"],
+        ["umount", "A", "a/x", False],
+        ["view", "A"],
+    ],
+    "umount_keeps_a_copy_covered_in_part": [
+        ["mkdir", "A", "a"],
+        ["tmpfs", "A", "a", "s1"],
+        ["mkdir", "A", "a/x"],
+        ["make", "A", "a", "shared", False],
+        ["mkdir", "A", "b"],
+        ["bind", "A", "a", "b", False],
+        ["tmpfs", "A", "a/x", "s2"],
+        ["mkdir", "A", "a/x/d"],
+        ["make", "A", "b/x", "private", False],
+        ["tmpfs", "A", "b/x/d", "s3"],  # on a directory of the copy, not its root
+        ["umount", "A", "a/x", False],
+        ["view", "A"],
+        ["tmpfs", "A", "a/x", "s4"],  # the copy's cover also stacked
+        ["make", "A", "b/x", "private", False],
+        ["view", "A"],
+        ["umount", "A", "a/x", True],
+        ["view", "A"],
+    ],
     "chroot_errors": [
         ["mkdir", "A", "d"],
         ["touch", "A", "f"],

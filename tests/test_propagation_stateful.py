@@ -8,7 +8,8 @@ Documentation/filesystems/sharedsubtree.rst: a mount or unmount under a shared m
 happens under every peer and, recursively, under every slave of the group; copies
 made for a slave group are slaves of the copies made for its master group; a new
 namespace's copies are peers of shared originals; a mount that has mounts of its own
-on it is not taken by a propagated unmount.
+on it is not taken by a propagated unmount, unless that mount covers it whole (on its
+root: then, as in 6.17, the cover slides down onto its place).
 
 Every mount lives under a scratch tmpfs whose directories are ``/x`` and ``/y``, and
 so is every new tmpfs.  Binds may be of a subtree (``/x`` or ``/y`` of a mount: the
@@ -310,14 +311,27 @@ class Model:
         while changed:
             changed = False
             for c in candidates:
-                if c.ident not in gone and all(x.ident in gone for x in self.children(c)):
+                cover = self.child_at(c, c.root)
+                kept = [x for x in self.children(c) if x.ident not in gone and x is not cover]
+                if c.ident not in gone and not kept:
                     gone.add(c.ident)
                     going.append(c)
                     changed = True
+        for c in candidates:  # 6.17: a cover that stays slides down (reparent)
+            cover = self.child_at(c, c.root)
+            if c.ident in gone and cover is not None and cover.ident not in gone:
+                self.slide_down(cover, gone)
         for x in going:
             self.make(x, "private")
         for x in going:
             del self.mounts[x.ident]
+
+    def slide_down(self, cover: MMount, gone: set[int]) -> None:
+        """Hang ``cover`` where the lowest of the unmounted mounts under it hung."""
+        below = cover
+        while below.parent is not None and below.parent.ident in gone:
+            below = below.parent
+        cover.parent, cover.at = below.parent, below.at
 
     def copy_ns(self, old: int, new: int) -> None:
         copies: dict[int, MMount] = {}
@@ -422,14 +436,23 @@ class PropagationMachine(RuleBasedStateMachine):
             want = None
         assert got == want, (got, want)
 
-    @initialize(start=st.sampled_from(["private", "shared", "shared peers", "chain", "mixed"]))
+    @initialize(
+        start=st.sampled_from(["private", "shared", "shared peers", "chain", "mixed", "covered"])
+    )
     def start(self, start: str) -> None:
         """Most interesting states begin with a shared scratch mount, often with a
         peer of it at ``x``, or with a shared slave of it there (``chain``): start
         there as often as from a private one; or (``mixed``) from a private scratch
         holding a shared tmpfs at ``x`` and a private one at ``y``, where mounts
-        can be moved (their parent is not shared) into a shared target."""
-        if start == "mixed":
+        can be moved (their parent is not shared) into a shared target; or
+        (``covered``) with a peer's copy covered whole, which 6.17 unmounts."""
+        if start == "covered":  # a peer's copy of y covered whole by a private mount
+            self.make(0, "", "shared", False)
+            self.bind(0, "", "x", False)
+            self.mount_tmpfs(0, "y")
+            self.make(0, "x/y", "private", False)
+            self.mount_tmpfs(0, "x/y")
+        elif start == "mixed":
             self.mount_tmpfs(0, "x")
             self.make(0, "x", "shared", False)
             self.mount_tmpfs(0, "y")
@@ -592,3 +615,15 @@ TestPropagationMachine.settings = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+def test_machine_and_model_agree_on_a_cover_sliding_down() -> None:
+    """The state the ``covered`` start builds, then the umount that takes the covered
+    copy: both sides unmount it and hang its cover in its place."""
+    machine = PropagationMachine()
+    machine.start("covered")
+    machine.agree()
+    machine.umount(0, "y", False)
+    machine.agree()
+    assert [row[0] for row in machine.model.view(0)] == [(), ("/x",), ("/x", "/y")]
+    machine.teardown()

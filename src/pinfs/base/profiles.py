@@ -266,6 +266,12 @@ class Profile:
     """0d039eac6e59 (Al Viro, April 2025; release not verified, before v6.18) --
     ``do_lock_mount`` refuses a mountpoint on a lazily unmounted mount with ENOENT
     (measured on 6.18 after ``umount -l /``); before, ``check_mnt`` made it EINVAL."""
+    umount_reparents_overmounts: bool = False
+    """Al Viro's ``propagate_umount`` rewrite (v6.17; measured on 6.18) -- a mount a
+    propagated umount would take goes even when something covers it whole (a mount on
+    its root): the cover slides down onto its place (``reparent``), and a locked one
+    goes along with an unlocked candidate above it (``handle_locked``); before, any
+    submount kept it, and a locked one always stayed."""
     clone_keeps_unbindable: bool = True
     """Al Viro's mnt_t_flags rework (v6.17; measured on 6.18) -- a copy of an
     unbindable mount (``unshare -m``, ``clone_mnt``) is no longer unbindable: the
@@ -778,6 +784,7 @@ LINUX_6_18 = attrs.evolve(
     open_creat_directory_einval=True,
     lock_mount_needs_mounted=True,
     clone_keeps_unbindable=False,
+    umount_reparents_overmounts=True,
     verifier_log_rules="vlog_init",
     fdinfo_ino=True,
     fdinfo_world_readable=True,

@@ -9,9 +9,11 @@ on the other side; ``propagate_mount_busy`` is EBUSY's look across peers.
 
 Simplifications (each one a choice, named here): the order in which peer groups are
 visited is depth first over our own lists, so the mount ids of propagated copies may be
-handed out in another order than Linux's; a candidate for a propagated unmount that
-has anything mounted on it stays (6.17's ``reparent`` slides a full overmount down
-instead; not modelled); ``count_mounts`` (sysctl fs.mount-max) is not modelled.
+handed out in another order than Linux's; ``count_mounts`` (sysctl fs.mount-max) is
+not modelled.  A candidate for a propagated unmount with something mounted on it stays
+before v6.17; from v6.17 (profile switch ``umount_reparents_overmounts``) one covered
+whole goes and its cover slides down (``reparent``), and locked candidates go with an
+unlocked one above them (``handle_locked``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pinfs.mountns import (
     MNT_LOCKED,
     Mount,
     Path,
+    attach_mnt,
     copy_tree,
+    detach_mnt,
     is_mnt_shared,
     is_mnt_unbindable,
     is_subdir,
@@ -135,9 +139,14 @@ def propagate_mount_busy(mnt: Mount, refcnt: int) -> bool:
     parent = mnt.mnt_parent
     if parent is None or mnt.mnt_mountpoint is None:
         return False
+    covered_counts = mnt.mnt_sb.kernel.profile.umount_reparents_overmounts
     for m in propagation_walk(parent):
         child = lookup_child(m, mnt.mnt_mountpoint)
-        if child is None or any(True for _ in child.children()):
+        if child is None:
+            continue
+        children = list(child.children())
+        # v6.17: a mount covering it whole would not keep it; any other would
+        if children and not (covered_counts and children == [overmount(child)]):
             continue
         if child.mnt_count > 0:
             return True
@@ -148,17 +157,12 @@ def propagate_umount(mounts: list[Mount]) -> list[Mount]:
     """``propagate_umount``: the mounts to unmount along with ``mounts`` (parents
     first).  A candidate is the mount on the same mountpoint of any mount receiving
     from an unmounted mount's parent; it goes when it is not locked and everything
-    mounted on it goes too (``gather_candidates``, ``trim_one``)."""
+    mounted on it goes too (``gather_candidates``, ``trim_one``).  From v6.17
+    (``umount_reparents_overmounts``) see :func:`_propagate_umount_reparenting`."""
     going = set(mounts)
-    candidates: list[Mount] = []
-    for m in mounts:
-        parent, mountpoint = m.mnt_parent, m.mnt_mountpoint
-        if parent is None or mountpoint is None:
-            continue
-        for q in propagation_walk(parent):
-            child = lookup_child(q, mountpoint)
-            if child is not None and child not in going and child not in candidates:
-                candidates.append(child)
+    candidates = _gather_candidates(mounts, going)
+    if mounts and mounts[0].mnt_sb.kernel.profile.umount_reparents_overmounts:
+        return _propagate_umount_reparenting(candidates, going)
     added: list[Mount] = []
     changed = True
     while changed:
@@ -173,6 +177,119 @@ def propagate_umount(mounts: list[Mount]) -> list[Mount]:
     # parents before children, as umount_mounts expects
     depth = {m: len(_ancestors(m)) for m in added}
     return sorted(added, key=lambda m: depth[m])
+
+
+def _gather_candidates(mounts: list[Mount], going: set[Mount]) -> list[Mount]:
+    """``gather_candidates``: on every mount receiving from an unmounted mount's
+    parent, the mount on the same mountpoint (not already going)."""
+    candidates: list[Mount] = []
+    for m in mounts:
+        parent, mountpoint = m.mnt_parent, m.mnt_mountpoint
+        if parent is None or mountpoint is None:
+            continue
+        for q in propagation_walk(parent):
+            child = lookup_child(q, mountpoint)
+            if child is not None and child not in going and child not in candidates:
+                candidates.append(child)
+    return candidates
+
+
+def overmount(mnt: Mount) -> Mount | None:
+    """``mnt->overmount``: the mount on ``mnt``'s own root, covering it whole."""
+    return lookup_child(mnt, mnt.mnt_root)
+
+
+def _propagate_umount_reparenting(candidates: list[Mount], going: set[Mount]) -> list[Mount]:
+    """v6.17's ``propagate_umount``.  ``trim_one`` drops a candidate with a child
+    that stays and does not cover it whole; ``trim_ancestors`` then drops each
+    candidate above it that it (or the chain between) does not cover whole.  One
+    with no children left goes at once unless locked; the rest go in
+    ``handle_locked``, with every locked candidate below an unlocked one.  Last,
+    ``reparent``: a cover that stays slides down to where the bottom of the stack
+    of unmounted mounts it sat on was attached."""
+    undecided = set(candidates)
+    pending = list(reversed(candidates))  # list_add: the last found first
+    marked: set[Mount] = set()
+    to_umount: list[Mount] = []
+
+    def umount_one(m: Mount) -> None:
+        going.add(m)
+        to_umount.append(m)
+
+    def trim_ancestors(m: Mount) -> None:
+        p = m.mnt_parent
+        while p is not None and p in undecided:
+            if m in marked:  # all candidates beneath are overmounts
+                return
+            marked.add(m)
+            if m is not overmount(p):
+                undecided.discard(p)
+            m, p = p, p.mnt_parent
+
+    def trim_one(m: Mount) -> None:
+        if m not in undecided:
+            pending.remove(m)
+            return
+        staying = [n for n in m.children() if n not in going and n not in undecided]
+        umount_this = False
+        if staying:
+            trim_ancestors(m)
+            remove_this = any(n is not overmount(m) for n in staying)
+        else:
+            remove_this = umount_this = not m.mnt_flags & MNT_LOCKED and not any(
+                n not in going for n in m.children()
+            )
+        if remove_this:
+            undecided.discard(m)
+            marked.discard(m)
+            pending.remove(m)
+            if umount_this:
+                umount_one(m)
+
+    def handle_locked(m: Mount) -> None:
+        if m not in undecided:
+            pending.remove(m)
+            return
+        cutoff: Mount | None = m
+        p: Mount | None = m
+        while p is not None and p in undecided:
+            undecided.discard(p)
+            marked.discard(p)
+            pending.remove(p)
+            if not p.mnt_flags & MNT_LOCKED:
+                cutoff = p.mnt_parent
+            p = p.mnt_parent
+        if p is not None and p in going:
+            cutoff = p
+        node: Mount | None = m
+        while node is not None and node is not cutoff:
+            umount_one(node)
+            node = node.mnt_parent
+
+    for m in list(pending):
+        trim_one(m)
+    while pending:
+        handle_locked(pending[0])
+    for m in to_umount:
+        over = overmount(m)
+        if over is not None and over not in going:
+            _reparent(over, going)
+    depth = {m: len(_ancestors(m)) for m in to_umount}
+    return sorted(to_umount, key=lambda m: depth[m])
+
+
+def _reparent(mnt: Mount, going: set[Mount]) -> None:
+    """``reparent``: hang ``mnt`` where the bottom of the unmounted stack under it
+    hangs (``mnt_change_mountpoint``)."""
+    p: Mount = mnt
+    while True:
+        mountpoint, parent = p.mnt_mountpoint, p.mnt_parent
+        assert mountpoint is not None and parent is not None
+        p = parent
+        if p not in going:
+            break
+    detach_mnt(mnt)
+    attach_mnt(mnt, p, mountpoint)
 
 
 def _ancestors(mnt: Mount) -> list[Mount]:
