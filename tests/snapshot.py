@@ -121,6 +121,13 @@ def _namespace(ns: Any, superblocks: dict[int, SuperBlock]) -> State:
                 "writers": mnt.mnt_writers,
                 "attached": mnt.attached,
                 "expiry_mark": mnt.expiry_mark,
+                "propagation": (
+                    mnt.mnt_t_flags,
+                    mnt.mnt_group_id,
+                    tuple(m.mnt_id for m in mnt.mnt_share),
+                    None if mnt.mnt_master is None else mnt.mnt_master.mnt_id,
+                    tuple(m.mnt_id for m in mnt.mnt_slave_list),
+                ),
                 "children": sorted(
                     (_dentry_key(at), tuple(m.mnt_id for m in stack))
                     for at, stack in mnt.mounts_at.items()
@@ -170,4 +177,6 @@ def _tree(dentry: Dentry | None) -> Any:
 
 
 def _object(info: Any) -> tuple[Any, ...]:
-    return (info.id, info.kind, info.type, info.refcnt, tuple(repr(h) for h in info.holders))
+    # Sorted: pins come in the order of a superblock's inode set, which is not state.
+    holders = tuple(sorted(repr(h) for h in info.holders))
+    return (info.id, info.kind, info.type, info.refcnt, holders)

@@ -104,3 +104,25 @@ def test_the_bench_shows_progress_and_fails_on_a_failed_target(
     assert "section e: PinningMachine steps per second" in err
     assert "targets failed: e" in err
     assert bench_run.main([*args, "--report-only"]) == 0
+
+
+def test_python_m_bench_profile_prints_calls_per_op() -> None:
+    """``python -m bench.profile`` profiles each loop it is given (a smoke test: it
+    asserts the report's shape, no timing)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.profile",
+            *("--loops", "cycle,get16", "--iterations", "50", "--top", "3", "--sampler"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for loop in ("cycle", "get16"):
+        assert f"=== {loop}: 50 ops;" in result.stdout
+    assert result.stdout.count("Python calls per op") == 2
+    assert result.stdout.count("--- sampler") == 2  # a profile, or why there is none

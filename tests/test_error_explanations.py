@@ -287,3 +287,47 @@ def test_errors_without_an_explanation_print_as_os_does() -> None:
     err = pinfs.kernel_error(errno.ENOENT, "/x")
     assert str(err) == "[Errno 2] No such file or directory: '/x'"
     assert err.function is None and err.check is None and err.values == {}
+
+
+# ---------------------------------------------------------------------------------------
+# mount(2) and umount2(2) say which check refused them
+
+
+def test_mount_without_cap_sys_admin_is_explained_by_may_mount() -> None:
+    kernel, _ = booted()
+    user = kernel.spawn(uid=1000)
+    err = failure(lambda: user.mount("none", "/tmp", "tmpfs"))
+    explained(err, errno.EPERM, "may_mount", "uid 1000 has no CAP_SYS_ADMIN", path="/tmp")
+    err = failure(lambda: user.umount("/sys/fs/bpf"))
+    explained(err, errno.EPERM, "may_mount", "uid 1000", path=None)
+
+
+def test_an_unknown_filesystem_type_is_named() -> None:
+    _, root = booted()
+    err = failure(lambda: root.mount("none", "/tmp", "nosuchfs"))
+    explained(err, errno.ENODEV, "get_fs_type", "no filesystem 'nosuchfs'")
+    err = failure(lambda: root.mount("none", "/tmp", None))
+    explained(err, errno.EINVAL, "do_new_mount", "no filesystem type given")
+
+
+def test_umount_of_a_busy_or_non_mountpoint_is_explained() -> None:
+    _, root = booted()
+    fd = root.open("/sys/fs/bpf", os.O_RDONLY | os.O_DIRECTORY)
+    err = failure(lambda: root.umount("/sys/fs/bpf"))
+    explained(err, errno.EBUSY, "do_umount", "in use", path="/sys/fs/bpf")
+    root.close(fd)
+    err = failure(lambda: root.umount("/tmp"))
+    explained(err, errno.EINVAL, "can_umount", "not the root of a mount", path="/tmp")
+    err = failure(lambda: root.umount("/sys/fs/bpf", 0x100))
+    explained(err, errno.EINVAL, "ksys_umount", "unknown flags 0x100")
+    root.umount("/sys/fs/bpf")
+
+
+def test_a_bind_mount_without_a_source_and_a_same_fs_remount_are_explained() -> None:
+    _, root = booted()
+    err = failure(lambda: root.mount(None, "/tmp", None, 4096))  # MS_BIND
+    explained(err, errno.EINVAL, "do_loopback", "no source path")
+    err = failure(lambda: root.mount("bpf", "/sys/fs/bpf", "bpf"))  # the seed: one instance
+    explained(err, errno.EBUSY, "do_add_mount", "the same bpf superblock is already mounted")
+    err = failure(lambda: root.mount(None, "/tmp/", None, 32 | 4096 | 1, None))  # bind remount
+    explained(err, errno.EINVAL, "do_remount", "not the root of a mount")

@@ -65,7 +65,6 @@ LIVE_ONLY = {
     "getresuid",
     "getresgid",
     "getgroups",
-    "fstatfs",
     "bpf_map_info",
     "write_user",
     "read_user",

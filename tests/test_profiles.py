@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 import pinfs
 from pinfs.base import profiles
 from pinfs.base.profiles import LATEST, LINUX_4_4, LINUX_4_7, LINUX_5_10, SEED, Profile
+from pinfs.base.uapi import AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD
 from pinfs.ebpf.attr import (
     BPF_F_PATH_FD,
     BPF_F_RDONLY,
@@ -245,6 +247,18 @@ def userns_bind_remount_without_nodev(k: pinfs.Kernel) -> int:
 def mount_on_detached_root(k: pinfs.Kernel) -> int:
     k.init_task.umount("/", 2)  # MNT_DETACH
     return err(k.init_task.mount, "none", "/tmp", "tmpfs")
+
+
+def unbindable_copy(k: pinfs.Kernel) -> bool:
+    """Is the new namespace's copy of an unbindable mount unbindable?"""
+    t = k.init_task
+    t.mkdir("/tmp/u")
+    t.mount("none", "/tmp/u", "tmpfs")
+    t.mount(None, "/tmp/u", None, 1 << 17)  # MS_UNBINDABLE
+    child = t.fork()
+    child.unshare(0x20000)  # CLONE_NEWNS
+    copy = next(m for m in child.mnt_ns.mounts if m.source == "none")
+    return bool(copy.mnt_t_flags & 0x2)  # T_UNBINDABLE
 
 
 def userns_too_deep(k: pinfs.Kernel) -> int:
@@ -482,6 +496,46 @@ def uname_release(k: pinfs.Kernel) -> str:
     return k.init_task.uname().release
 
 
+def _errno_or(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except OSError as e:
+        return errno.errorcode[e.errno or 0]
+
+
+def statx_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.statx(AT_FDCWD, "/", 0).stx_mode & 0o170000)
+
+
+def statx_mnt_id(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: bool(k.init_task.statx(AT_FDCWD, BPF, 0).stx_mask & 0x1000))
+
+
+def statx_tmpfs_times(k: pinfs.Kernel) -> Any:
+    t = k.init_task
+    t.mkdir("/tmp/t")
+    t.mount("tmpfs", "/tmp/t", "tmpfs")
+    return _errno_or(lambda: hex(t.statx(AT_FDCWD, "/tmp/t", 0, 0).stx_mask & 0xC0))
+
+
+def empty_path_bad_flag(k: pinfs.Kernel) -> Any:
+    fd = k.init_task.open("/")
+    return _errno_or(lambda: k.init_task.fstatat(fd, "", AT_EMPTY_PATH | 0x8000).st_nlink > 0)
+
+
+def openat2_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.openat2(AT_FDCWD, "/", os.O_RDONLY) >= 0)
+
+
+def fchmod_map_fd(k: pinfs.Kernel) -> Any:
+    fd = k.init_task.map_create(pinfs.BPF_MAP_TYPE_HASH, 4, 4, 1)
+    return _errno_or(lambda: k.init_task.fchmod(fd, 0o644))
+
+
+def faccessat2_root(k: pinfs.Kernel) -> Any:
+    return _errno_or(lambda: k.init_task.faccessat2(AT_FDCWD, "/", os.R_OK, AT_EACCESS))
+
+
 MAP_4_7 = ["map_type", "key_size", "value_size", "max_entries", "map_flags"]
 PROG_6_18 = [
     "prog_type", "prog_jited", "prog_tag", "memlock", "prog_id", "run_time_ns", "run_cnt",
@@ -532,6 +586,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "open_creat_directory_einval": (creat_directory, 0, errno.EINVAL, LATEST),
     "userns_mount_nodev": (userns_bind_remount_without_nodev, errno.EPERM, 0, LATEST),
     "lock_mount_needs_mounted": (mount_on_detached_root, errno.EINVAL, errno.ENOENT, LATEST),
+    "clone_keeps_unbindable": (unbindable_copy, True, False, LATEST),
     "userns_depth_errno": (userns_too_deep, errno.EUSERS, errno.ENOSPC, LATEST),
     "rename_whiteout_needs_cap_mknod": (whiteout_unprivileged, errno.EPERM, 0, LATEST),
     "mount_options_fs_parse": (source_option, 0, errno.EINVAL, LATEST),
@@ -580,6 +635,13 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "map_lookup_and_delete_elem": (lookup_and_delete(ARRAY), EINVAL, 524, LINUX_5_10),
     "htab_lookup_and_delete": (lookup_and_delete(pinfs.BPF_MAP_TYPE_HASH), EINVAL, 0, LATEST),
     "memlock_boot_limit": (memlock_at_boot, (65536, 65536), (8 << 20, 8 << 20), LATEST),
+    "statx": (statx_root, "ENOSYS", stat.S_IFDIR, LINUX_5_10),
+    "statx_mnt_id": (statx_mnt_id, "ENOSYS", True, LINUX_5_10),
+    "statx_mgtime": (statx_tmpfs_times, "ENOSYS", "0x0", LATEST),
+    "empty_path_is_fstat": (empty_path_bad_flag, "EINVAL", True, LATEST),
+    "faccessat2": (faccessat2_root, "ENOSYS", None, LINUX_5_10),
+    "openat2": (openat2_root, "ENOSYS", True, LINUX_5_10),
+    "anon_inode_setattr_blocked": (fchmod_map_fd, None, errno.errorcode[errno.EOPNOTSUPP], LATEST),
 }
 
 

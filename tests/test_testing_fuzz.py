@@ -147,6 +147,12 @@ NOT_SYSCALLS = {"fd_file", "fd_object", "fd_map", "fd_prog", "rlimit"}
 #: of its scope (symlinks and hard links change what paths mean, mount(2) of other
 #: filesystems can hide a bpffs).  They are fuzzed with check_invariants() only.
 UNFOLLOWED = {"symlink", "link", "mount", "mknod"}
+#: The *at forms that change state: the model follows their path forms (open, mkdir,
+#: unlink, ...), not these, so they too are fuzzed with check_invariants() only.
+UNFOLLOWED |= {
+    "openat", "openat2", "mkdirat", "mknodat", "unlinkat", "renameat", "renameat2", "linkat",
+    "symlinkat", "fchmodat", "fchownat", "lchown", "fchmod", "fchown",
+}  # fmt: skip
 
 
 def syscall_methods() -> dict[str, inspect.Signature]:

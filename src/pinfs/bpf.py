@@ -2,18 +2,20 @@
 and one handler per command.  This is the only place maps and programs are made.
 
 :class:`BpfSyscalls` gives tasks the raw syscall, ``task.bpf(cmd, attr_addr, size)``,
-which reads ``union bpf_attr`` from the task's user memory, and typed helpers that
-build the attr and its buffers in user memory and go through the raw path.
+which reads ``union bpf_attr`` from the task's user memory, and typed helpers.  These
+put their buffers in user memory; when their attr is sure to pass the entry checks
+they hand it to the same handler as decoded fields (:func:`sys_bpf_typed`), else they
+pack it into user memory and go through the raw path.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from pinfs.base.cred import Cred
-from pinfs.base.cstring import c_string, c_string_bytes
-from pinfs.base.errors import ENOTSUPP, KernelError, kernel_error, naming, refuse
+from pinfs.base.cstring import c_string_bytes
+from pinfs.base.errors import ENOTSUPP, KernelError, as_os_reports, kernel_error, refuse
 from pinfs.base.syscall import syscall
 from pinfs.base.usermem import PAGE_SIZE, TASK_SIZE_MAX, UserMemory
 from pinfs.ebpf.arraymap import FdArray
@@ -74,7 +76,7 @@ from pinfs.ebpf.objects import (
 )
 from pinfs.ebpf.prog import bpf_prog_load
 from pinfs.fs.fdtable import FdTable
-from pinfs.fs.namei import FsStruct
+from pinfs.fs.namei import FsStruct, PathArg, fspath_arg
 from pinfs.inode import bpf_obj_get_user, bpf_obj_pin_user
 from pinfs.mountns import MountNamespace
 from pinfs.vfs import File
@@ -316,17 +318,18 @@ def _path_fd(attr: dict[str, int]) -> int | None:
     return path_fd - (1 << 32) if path_fd >= 1 << 31 else path_fd  # s32
 
 
-def obj_pin(task: BpfTask, attr: dict[str, int]) -> int:
-    """``bpf_obj_pin``: no ``file_flags`` but BPF_F_PATH_FD (EINVAL)."""
+def obj_pin(task: BpfTask, attr: dict[str, int], copied: bytes | None = None) -> int:
+    """``bpf_obj_pin``: no ``file_flags`` but BPF_F_PATH_FD (EINVAL).  ``copied``: the
+    path's bytes when a typed helper passes them instead of a pointer."""
     allowed = BPF_F_PATH_FD if task.kernel.profile.path_fd else 0
     if attr.get("file_flags", 0) & ~allowed:
         raise kernel_error(errno.EINVAL)
-    return bpf_obj_pin_user(task, attr["bpf_fd"], attr["pathname"], _path_fd(attr))
+    return bpf_obj_pin_user(task, attr["bpf_fd"], attr["pathname"], _path_fd(attr), copied)
 
 
-def obj_get(task: BpfTask, attr: dict[str, int]) -> int:
+def obj_get(task: BpfTask, attr: dict[str, int], copied: bytes | None = None) -> int:
     """``bpf_obj_get``: ``bpf_fd`` must be 0; ``file_flags`` only RDONLY/WRONLY (and
-    PATH_FD), checked before the path is read."""
+    PATH_FD), checked before the path is read (``copied`` as for :func:`obj_pin`)."""
     allowed = BPF_F_RDONLY | BPF_F_WRONLY
     if task.kernel.profile.path_fd:
         allowed |= BPF_F_PATH_FD
@@ -334,7 +337,7 @@ def obj_get(task: BpfTask, attr: dict[str, int]) -> int:
     if attr["bpf_fd"] != 0 or flags & ~allowed:
         raise kernel_error(errno.EINVAL)
     path_fd = _path_fd(attr)
-    return bpf_obj_get_user(task, attr["pathname"], flags & ~BPF_F_PATH_FD, path_fd)
+    return bpf_obj_get_user(task, attr["pathname"], flags & ~BPF_F_PATH_FD, path_fd, copied)
 
 
 _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
@@ -354,6 +357,70 @@ _HANDLERS: dict[int, Callable[[BpfTask, dict[str, int]], int]] = {
     BPF_MAP_FREEZE: map_freeze,
     BPF_MAP_LOOKUP_AND_DELETE_ELEM: map_lookup_and_delete_elem,
 }
+
+
+#: The commands a typed helper may enter without an attr in user memory: their
+#: handlers read the attr's fields only (no ``put_user`` into the attr itself).
+_TYPED_ENTRY = frozenset(
+    {
+        BPF_MAP_CREATE,
+        BPF_MAP_LOOKUP_ELEM,
+        BPF_MAP_UPDATE_ELEM,
+        BPF_MAP_DELETE_ELEM,
+        BPF_MAP_GET_NEXT_KEY,
+        BPF_PROG_LOAD,
+        BPF_OBJ_PIN,
+        BPF_OBJ_GET,
+    }
+)
+#: The handlers that take a path the typed helper hands over as bytes.
+_NAMED_HANDLERS: dict[int, Callable[[BpfTask, dict[str, int], bytes | None], int]] = {
+    BPF_OBJ_PIN: obj_pin,
+    BPF_OBJ_GET: obj_get,
+}
+
+
+def typed_entry_layout(kernel: BpfKernel, cmd: int, nonzero: Iterable[str]) -> CommandLayout | None:
+    """The kernel's layout of ``cmd`` if an attr whose only non-zero fields are
+    ``nonzero`` (laid out by the v6.18 table, as the typed helpers do) is sure to pass
+    every entry check of :func:`sys_bpf`: the size is at most ``sizeof(union
+    bpf_attr)`` or its tail is zero (each non-zero field lies within the kernel's
+    layout, which ends within its attr size), the command is known, and CHECK_ATTR
+    finds zeros after the last field.  Otherwise None: the helper takes the raw path,
+    which raises whatever those checks raise."""
+    if cmd not in _TYPED_ENTRY:
+        return None
+    layout = kernel.attr_layouts.get(cmd)
+    if layout is None or layout.check_from > kernel.profile.bpf_attr_size:
+        return None
+    by_name, end = layout.by_name, layout.check_from
+    for name in nonzero:
+        field = by_name.get(name)
+        if field is None or field.end > end:
+            return None
+    return layout
+
+
+def sys_bpf_typed(
+    task: BpfTask,
+    cmd: int,
+    layout: CommandLayout,
+    fields: dict[str, int],
+    copied: bytes | None = None,
+) -> int:
+    """:func:`sys_bpf` for a typed helper's attr that :func:`typed_entry_layout` cleared:
+    the same gate and handler, with the attr as the decoded fields (what
+    ``layout.decode`` would give for its bytes) instead of bytes copied from user
+    memory.  ``copied``: the path of OBJ_PIN/OBJ_GET, as bytes."""
+    if task.kernel.profile.unpriv_gate_commands == "all":
+        unprivileged_gate(task)
+    attr = dict.fromkeys(layout.by_name, 0)
+    for name, value in fields.items():
+        if value:
+            attr[name] = value
+    if copied is not None:
+        return _NAMED_HANDLERS[cmd](task, attr, copied)
+    return _HANDLERS[cmd](task, attr)
 
 
 # ---------------------------------------------------------------------------------------
@@ -447,8 +514,50 @@ class BpfSyscalls:
         read: str | None = None,
         **fields: int,
     ) -> tuple[int, bytes]:
-        """Map ``buffers`` (bytes, or a size to reserve) into user memory, build the
-        attr around their addresses, call bpf(2), read back ``read``, and unmap all."""
+        """Map ``buffers`` (bytes, or a size to reserve) into user memory, call bpf(2)
+        with the attr ``fields`` and the buffers' addresses, read back ``read``, and
+        unmap all.  When the attr is sure to pass the entry checks
+        (:func:`typed_entry_layout`) the attr itself is not written to user memory
+        and copied back, nor is a ``pathname`` (its bytes go to the handler); else
+        the raw path (:meth:`_bpf_call_raw`)."""
+        nonzero = [name for name, value in fields.items() if value]
+        layout = typed_entry_layout(self.kernel, cmd, [*nonzero, *buffers])
+        if layout is None:
+            return self._bpf_call_raw(cmd, buffers, read, fields)
+        sizes = _HELPER_LAYOUTS[cmd].by_name
+        for name, value in fields.items():  # pack_attr_in's checks
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{name} must be int, not {type(value).__name__}")
+            if not 0 <= value < 1 << (8 * sizes[name].size):
+                raise ValueError(f"{name}={value} does not fit in {sizes[name].size} bytes")
+        copied: bytes | None = None
+        addresses: dict[str, int] = {}
+        try:
+            for name, data in buffers.items():
+                if name == "pathname" and isinstance(data, bytes):
+                    copied = data[: data.index(b"\0")]
+                else:
+                    addresses[name] = self.mem.alloc(data)
+            self._enter()
+            result = sys_bpf_typed(self, cmd, layout, {**fields, **addresses}, copied)
+            out = b""
+            if read is not None:
+                buf = buffers[read]
+                out = self.mem.read(addresses[read], buf if isinstance(buf, int) else len(buf))
+            return result, out
+        finally:
+            for address in addresses.values():
+                self.mem.free(address)
+
+    def _bpf_call_raw(
+        self,
+        cmd: int,
+        buffers: dict[str, bytes | int],
+        read: str | None,
+        fields: dict[str, int],
+    ) -> tuple[int, bytes]:
+        """:meth:`_bpf_call` through user memory: the attr is packed there and
+        ``bpf(2)`` copies it in, with all its checks."""
         addresses: dict[str, int] = {}
         try:
             for name, data in buffers.items():
@@ -570,29 +679,31 @@ class BpfSyscalls:
 
     @syscall
     def obj_pin(
-        self, fd: int, path: str | bytes, file_flags: int = 0, path_fd: int | None = None
+        self, fd: int, path: PathArg, file_flags: int = 0, path_fd: int | None = None
     ) -> None:
         """BPF_OBJ_PIN: pin the map or program at ``fd`` to ``path`` on a bpffs.
 
         ``file_flags`` (v4.15) and ``path_fd`` (v6.5, sets BPF_F_PATH_FD) are placed in
         the attr whatever the profile; a kernel without them answers EINVAL."""
+        path = fspath_arg(path)  # os.PathLike too
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
         fields = _obj_fields(file_flags, path_fd)
         try:
             self._bpf_call(BPF_OBJ_PIN, buffers, None, bpf_fd=_u32(fd, "fd"), **fields)
         except KernelError as exc:
-            raise naming(exc, c_string(path, "path")) from None
+            raise as_os_reports(exc, path) from None
 
     @syscall
-    def obj_get(self, path: str | bytes, file_flags: int = 0, path_fd: int | None = None) -> int:
+    def obj_get(self, path: PathArg, file_flags: int = 0, path_fd: int | None = None) -> int:
         """BPF_OBJ_GET: a new fd for the object pinned at ``path`` (``file_flags``:
         BPF_F_RDONLY / BPF_F_WRONLY since v4.15; ``path_fd`` since v6.5)."""
+        path = fspath_arg(path)  # os.PathLike too
         buffers: dict[str, bytes | int] = {"pathname": _c_string(path, "path")}
         fields = _obj_fields(file_flags, path_fd)
         try:
             return self._bpf_call(BPF_OBJ_GET, buffers, None, **fields)[0]
         except KernelError as exc:
-            raise naming(exc, c_string(path, "path")) from None
+            raise as_os_reports(exc, path) from None
 
     def fd_object(self, fd: int) -> object:
         """The map or program behind ``fd`` (introspection, not a syscall)."""

@@ -55,6 +55,7 @@ from pinfs.fs.namei import (
     dfd_start,
     done_path_create,
     filename_create,
+    getname_copied,
     getname_user,
     path_lookupat,
     touch_atime,
@@ -66,6 +67,7 @@ from pinfs.mountns import MountContext, mount_nodev, mount_ns
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
     MAY_WRITE,
+    PATH_MAX,
     S_IALLUGO,
     Dentry,
     FileOperations,
@@ -349,17 +351,32 @@ def bpf_obj_do_pin(
         done_path_create(parent, dentry)
 
 
-def bpf_obj_pin_user(task: BpfTask, ufd: int, pathname_ptr: int, path_fd: int | None = None) -> int:
+def _getname(task: BpfTask, pathname_ptr: int, copied: bytes | None) -> str:
+    """``getname`` of the attr's ``pathname``: from user memory, or the bytes a typed
+    helper already holds (:func:`~pinfs.fs.namei.getname_copied`, the same checks)."""
+    if copied is not None:
+        return getname_copied(copied[:PATH_MAX])
+    return getname_user(task.mem, pathname_ptr)
+
+
+def bpf_obj_pin_user(
+    task: BpfTask,
+    ufd: int,
+    pathname_ptr: int,
+    path_fd: int | None = None,
+    copied: bytes | None = None,
+) -> int:
     """``bpf_obj_pin_user`` (BPF_OBJ_PIN): at the seed the path is read first, then the
     fd probed (since v5.6 the other way round); any failure after the probe drops the
-    probe's reference (S43-S57)."""
+    probe's reference (S43-S57).  ``copied``: the name's bytes, if a typed helper
+    passes them instead of ``pathname_ptr`` (:func:`_getname`)."""
     if task.kernel.profile.pin_reads_path_first:
-        pname = getname_user(task.mem, pathname_ptr)
+        pname = _getname(task, pathname_ptr, copied)
         raw, type = bpf_fd_probe_obj(task, ufd)
     else:
         raw, type = bpf_fd_probe_obj(task, ufd)
         try:
-            pname = getname_user(task.mem, pathname_ptr)
+            pname = _getname(task, pathname_ptr, copied)
         except BaseException:
             bpf_any_put(raw, type)
             raise
@@ -411,13 +428,17 @@ def bpf_obj_do_get(
 
 
 def bpf_obj_get_user(
-    task: BpfTask, pathname_ptr: int, flags: int = 0, path_fd: int | None = None
+    task: BpfTask,
+    pathname_ptr: int,
+    flags: int = 0,
+    path_fd: int | None = None,
+    copied: bytes | None = None,
 ) -> int:
     """``bpf_obj_get_user`` (BPF_OBJ_GET): a new close-on-exec fd on a new file, O_RDWR
     (since v4.15 a map's file takes the flags' mode); if no fd can be had (EMFILE)
-    the reference is dropped again."""
+    the reference is dropped again.  ``copied`` as for :func:`bpf_obj_pin_user`."""
     f_flags = bpf_get_file_flag(flags)
-    pname = getname_user(task.mem, pathname_ptr)
+    pname = _getname(task, pathname_ptr, copied)
     raw, type = bpf_obj_do_get(task, pname, f_flags, path_fd)
     try:
         if type == BPF_TYPE_PROG:

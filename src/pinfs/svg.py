@@ -62,7 +62,13 @@ from pinfs.ebpf.objects import BpfMap, BpfProg, bpf_file_object
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
 from pinfs.machine.invariants import collect_holders
 from pinfs.machine.kernel import Kernel
-from pinfs.machine.render import dentry_tree, mount_point, superblock_tree
+from pinfs.machine.render import (
+    dentry_tree,
+    is_covered,
+    mount_point,
+    propagation_tags,
+    superblock_tree,
+)
 from pinfs.machine.task import Task
 from pinfs.mountns import Mount, MountNamespace, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name
@@ -214,14 +220,7 @@ def _path_in_mount(mnt: Mount, dentry: Dentry) -> str:
 
 
 def _covered(mnt: Mount) -> bool:
-    """Hidden by a later mount: one stacked on the same mount point, or on our root."""
-    if mnt.mounts_at.get(mnt.mnt_root):
-        return True
-    parent, point = mnt.mnt_parent, mnt.mnt_mountpoint
-    if parent is None or point is None:
-        return False
-    stack = parent.mounts_at.get(point, [])
-    return bool(stack) and stack[-1] is not mnt
+    return is_covered(mnt)
 
 
 def _is_dir(dentry: Dentry) -> bool:
@@ -271,11 +270,13 @@ def _ns_box(kernel: Kernel, ns: MountNamespace, only_sb: SuperBlock | None = Non
         if only_sb is not None and sb is not only_sb:
             continue
         where = mount_point(mnt)
-        flags = (" ro" if mnt.read_only else "") + (" covered" if _covered(mnt) else "")
+        tags = propagation_tags(mnt)
+        flags = (" ro" if mnt.read_only else "") + tags + (" covered" if _covered(mnt) else "")
         text = f"{where} {sb.s_type.name} dev={sb.s_dev:#x}{flags}"
         title = (
             f"mount {mnt.mnt_id}: {sb.s_type.name} on {where}, superblock dev={sb.s_dev:#x}"
             + (" (read-only)" if mnt.read_only else "")
+            + (f" (propagation:{tags})" if tags else "")
             + (" (covered by a later mount on the same point)" if _covered(mnt) else "")
         )
         cls = f"row mnt fs-{sb.s_type.name}" + (" covered" if _covered(mnt) else "")

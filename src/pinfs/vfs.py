@@ -121,6 +121,8 @@ class InodeOperations:
     permission: Callable[..., int] | None = None  # (cred, inode, mask) -> errno
     get_link: Callable[..., Any] | None = None  # (dentry, inode) -> str body, or a Path to jump to
     readlink: Callable[..., str] | None = None  # (dentry) -> text, when it differs from get_link
+    getattr: Callable[..., tuple[int, int, int]] | None = None  # (inode, request_mask) ->
+    # statx result_mask bits to set and to clear, and the attributes_mask bits it reports
 
     def __repr__(self) -> str:
         return f"<iops {self.name}>"
@@ -200,7 +202,9 @@ class SuperBlock:
     s_blocksize: int = 4096
     s_time_gran: int = 1
     s_active: int = 0  # live mounts of this superblock
-    s_inodes: set[Inode] = attrs.field(factory=set)
+    # an insertion-ordered set (a dict's keys): smaller than a set, and iterated in
+    # the order the inodes were made
+    s_inodes: dict[Inode, None] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         return f"<super_block {self.s_type.name} dev={self.s_dev:#x}>"
@@ -227,6 +231,7 @@ class Inode:
     i_atime: int = 0
     i_mtime: int = 0
     i_ctime: int = 0
+    i_crtime: int = 0  # birth time, where a filesystem keeps one (tmpfs: statx's btime)
     i_flags: int = 0
     i_count: int = 1
     i_op: InodeOperations | None = None
@@ -248,6 +253,25 @@ class Inode:
         return bool(self.i_flags & S_DEAD)
 
 
+class _NoChildren(dict[str, "Dentry"]):
+    """The ``d_subdirs`` every dentry starts with: one shared empty dict, so the
+    million pins that never get a child carry no dict of their own.  ``d_link`` gives
+    a dentry its own dict on the first child; writing into this one is refused
+    (TypeError), so a writer that forgets cannot give every dentry a child."""
+
+    def __setitem__(self, key: str, value: Dentry) -> None:
+        raise TypeError("d_subdirs of a dentry without children is shared: use d_link")
+
+    def setdefault(self, key: str, default: Dentry) -> Dentry:
+        raise TypeError("d_subdirs of a dentry without children is shared: use d_link")
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("d_subdirs of a dentry without children is shared: use d_link")
+
+
+NO_CHILDREN: dict[str, Dentry] = _NoChildren()
+
+
 @attrs.define(eq=False)
 class Dentry:
     """``struct dentry``.  ``d_subdirs`` keeps creation order (readdir lists it reversed)."""
@@ -257,8 +281,10 @@ class Dentry:
     d_parent: Dentry | None = None  # None only while being set up; the root is its own parent
     d_inode: Inode | None = None
     d_count: int = 1
-    d_subdirs: dict[str, Dentry] = attrs.field(factory=dict)
-    d_mounted: list[Any] = attrs.field(factory=list)  # mounts on this dentry, any namespace
+    d_subdirs: dict[str, Dentry] = NO_CHILDREN  # its own dict from the first d_link
+    # mounts on this dentry, any namespace: () until the first (attach_mnt makes the
+    # list), so the million dentries nothing is mounted on carry no empty list
+    d_mounted: list[Any] | tuple[Any, ...] = ()
     d_seq: int = 0  # when it was (re)linked at the head of its parent's d_subdirs
     d_fsdata: Any = None
     d_op: DentryOperations | None = None
@@ -307,7 +333,7 @@ class File:
 def new_inode(sb: SuperBlock) -> Inode:
     """``new_inode``: an inode with one reference, nlink 1, on ``sb``'s list."""
     inode = Inode(i_sb=sb)
-    sb.s_inodes.add(inode)
+    sb.s_inodes[inode] = None
     return inode
 
 
@@ -341,7 +367,7 @@ def evict(inode: Inode) -> None:
     sops = inode.i_sb.s_op
     if sops is not None and sops.evict_inode is not None:
         sops.evict_inode(inode)
-    inode.i_sb.s_inodes.discard(inode)
+    inode.i_sb.s_inodes.pop(inode, None)
     inode.freed = True
 
 
@@ -363,7 +389,12 @@ def inode_init_owner(inode: Inode, dir: Inode | None, mode: int, fsuid: int, fsg
             mode |= stat.S_ISGID
     else:
         inode.i_gid = fsgid
-    inode.i_mode = mode
+    inode.i_mode = _MODES.setdefault(mode, mode)
+
+
+#: One int object per mode value: a mode is a fresh int each time it is computed, and a
+#: million inodes with mode 0100600 need not hold a million copies of it (32 B each).
+_MODES: dict[int, int] = {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,6 +407,8 @@ _link_counter = itertools.count(1)
 def d_link(parent: Dentry, dentry: Dentry) -> None:
     """``list_add(&d_child, &parent->d_subdirs)``: link at the head (newest)."""
     dentry.d_seq = next(_link_counter)
+    if parent.d_subdirs is NO_CHILDREN:
+        parent.d_subdirs = {}
     parent.d_subdirs[dentry.d_name] = dentry
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "Errno",
     "KernelError",
     "Refusal",
+    "as_os_reports",
     "call_naming",
     "errno_name",
     "kernel_error",
@@ -170,6 +171,20 @@ def naming(exc: OSError, path: str) -> OSError:
     if exc.filename is None and isinstance(exc, KernelError):
         return kernel_error(exc.errno or 0, path, exc.refusal)
     return exc
+
+
+def as_os_reports(
+    exc: KernelError, filename: str | bytes, filename2: str | bytes | None = None
+) -> KernelError:
+    """``exc`` with the path(s) :mod:`os` puts in ``filename``/``filename2`` for the same
+    call (the argument as :func:`os.fspath` gave it), errno and refusal unchanged."""
+    err = exc.errno or 0
+    if filename2 is None:
+        new = _class_for(err)(err, os.strerror(err), filename)
+    else:
+        new = _class_for(err)(err, os.strerror(err), filename, None, filename2)
+    new.refusal = exc.refusal
+    return new
 
 
 def call_naming(path: str, fn: Callable[..., object], *args: object) -> None:

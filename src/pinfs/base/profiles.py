@@ -261,6 +261,11 @@ class Profile:
     """0d039eac6e59 (Al Viro, April 2025; release not verified, before v6.18) --
     ``do_lock_mount`` refuses a mountpoint on a lazily unmounted mount with ENOENT
     (measured on 6.18 after ``umount -l /``); before, ``check_mnt`` made it EINVAL."""
+    clone_keeps_unbindable: bool = True
+    """Al Viro's mnt_t_flags rework (v6.17; measured on 6.18) -- a copy of an
+    unbindable mount (``unshare -m``, ``clone_mnt``) is no longer unbindable: the
+    flag moved out of ``mnt_flags``, which clone_mnt copies, into ``mnt_t_flags``,
+    which it does not; before, the copy in the new namespace stayed unbindable."""
     mount_options_fs_parse: bool = False
     """d2935de7e4fd (v5.4) -- bpffs options go through fs_parse: ``source=`` after
     mount(2)'s own source is EINVAL ("Multiple sources").  ramfs and tmpfs moved in the
@@ -330,6 +335,34 @@ class Profile:
     uname_release: str = "4.3.0"
     """``UTS_RELEASE`` (``uname -r``; like LINUX_VERSION_CODE): net-next on v4.3 at the seed; the
     presets give the release they imitate."""
+
+    # -- the *at calls ----------------------------------------------------------------------
+    statx: bool = False
+    """a528d35e8bfc (v4.11) -- statx(2): ENOSYS before."""
+    statx_mnt_id: bool = False
+    """fa2fcf4f1df1 (v5.8) -- statx reports ``stx_mnt_id`` (STATX_MNT_ID) and
+    STATX_ATTR_MOUNT_ROOT.  STATX_MNT_ID_UNIQUE (v6.8) is not modelled: it is
+    answered with the plain mount id."""
+    statx_mgtime: bool = False
+    """Jeff Layton's multigrain timestamps (v6.13; id not recovered; seen live on
+    v6.18) -- tmpfs reports mtime and ctime in ``stx_mask`` only when they were asked
+    for."""
+    empty_path_is_fstat: bool = False
+    """``vfs_empty_path`` / ``getname_maybe_null`` (v6.11-v6.13; ids not recovered;
+    seen live on v6.18) -- newfstatat and statx of "" with AT_EMPTY_PATH and a real
+    fd are fstat of that fd: newfstatat no longer rejects unknown flags then, statx
+    keeps only its mask and sync-type checks."""
+    anon_inode_setattr_blocked: bool = False
+    """22bdf3d6581a (v6.15, backported to the stable kernels) -- fchmod/fchown of a bpf
+    object fd (the shared anon_inode) is EOPNOTSUPP; before, root changed the mode or
+    owner every such fd shows."""
+    openat2: bool = False
+    """fddb5d430ad9 (v5.6) -- openat2(2) with ``struct open_how`` (flags, mode,
+    resolve): every argument checked, RESOLVE_NO_XDEV, _NO_MAGICLINKS, _NO_SYMLINKS,
+    _BENEATH, _IN_ROOT (RESOLVE_CACHED from v5.12); ENOSYS before."""
+    faccessat2: bool = False
+    """c8ffd8bcdd28 (v5.8) -- faccessat2(2) with AT_EACCESS, AT_SYMLINK_NOFOLLOW and
+    AT_EMPTY_PATH: ENOSYS before."""
 
     # -- bpf(2) attr layouts: when each field of union bpf_attr appeared -----------------
     map_create_map_flags: bool = False
@@ -551,6 +584,10 @@ LINUX_5_10 = attrs.evolve(
     ),
     fdinfo_ino=False,
     uname_release="5.10.0",
+    statx=True,
+    statx_mnt_id=True,
+    openat2=True,
+    faccessat2=True,
     map_create_inner_map_fd=True,
     map_create_numa_node=True,
     map_create_map_name=True,
@@ -588,6 +625,7 @@ LINUX_6_18 = attrs.evolve(
     unpriv_sysctl_default=2,
     open_creat_directory_einval=True,
     lock_mount_needs_mounted=True,
+    clone_keeps_unbindable=False,
     verifier_log_rules="vlog_init",
     fdinfo_ino=True,
     fdinfo_world_readable=True,
@@ -618,6 +656,9 @@ LINUX_6_18 = attrs.evolve(
     prog_tag_hash="sha256",
     protected_sysctl_mode=0o644,
     uname_release="6.18.0",
+    statx_mgtime=True,
+    empty_path_is_fstat=True,
+    anon_inode_setattr_blocked=True,
     htab_value_size_limit=None,
     linux_version_code=0x061200,
     memlock_rlimit=False,

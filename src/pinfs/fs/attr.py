@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import stat
+from collections.abc import Iterator
+from typing import overload
 
 import attrs
 
@@ -52,6 +54,49 @@ class Kstat:
     st_atime_ns: int
     st_mtime_ns: int
     st_ctime_ns: int
+
+    # Like os.stat_result: a 10-tuple of (mode, ino, dev, nlink, uid, gid, size, and the
+    # three times in whole seconds), with float seconds as st_atime/st_mtime/st_ctime.
+    @property
+    def st_atime(self) -> float:
+        return self.st_atime_ns / 1e9
+
+    @property
+    def st_mtime(self) -> float:
+        return self.st_mtime_ns / 1e9
+
+    @property
+    def st_ctime(self) -> float:
+        return self.st_ctime_ns / 1e9
+
+    def _tuple(self) -> tuple[int, ...]:
+        return (
+            self.st_mode,
+            self.st_ino,
+            self.st_dev,
+            self.st_nlink,
+            self.st_uid,
+            self.st_gid,
+            self.st_size,
+            self.st_atime_ns // 10**9,
+            self.st_mtime_ns // 10**9,
+            self.st_ctime_ns // 10**9,
+        )
+
+    def __len__(self) -> int:
+        return 10
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[int, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> int | tuple[int, ...]:
+        return self._tuple()[index]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._tuple())
 
 
 @attrs.frozen

@@ -66,6 +66,10 @@ class DirEntry:
     d_ino: int
     d_type: int
     d_name: str
+    d_off: int = attrs.field(default=0, eq=False)
+    """The directory position after this entry (``ctx->pos``, linux_dirent64's d_off)."""
+    f_cursor: int | None = attrs.field(default=None, eq=False, repr=False)
+    """``dcache_readdir``'s cursor after this entry, so a short buffer can stop here."""
 
 
 def simple_lookup(dir: Inode, dentry: Dentry) -> Dentry | None:
@@ -167,21 +171,23 @@ def dcache_readdir(file: File) -> list[DirEntry]:
     inode = dentry.d_inode
     assert inode is not None and dentry.d_parent is not None
     out: list[DirEntry] = []
+    cursor = file.f_cursor
     if file.f_pos == 0:
-        out.append(DirEntry(inode.i_ino, DT_DIR, "."))
+        out.append(DirEntry(inode.i_ino, DT_DIR, ".", 1, cursor))
         file.f_pos = 1
     if file.f_pos == 1:
         parent_inode = dentry.d_parent.d_inode
-        out.append(DirEntry(parent_inode.i_ino if parent_inode else inode.i_ino, DT_DIR, ".."))
+        parent_ino = parent_inode.i_ino if parent_inode else inode.i_ino
+        out.append(DirEntry(parent_ino, DT_DIR, "..", 2, cursor))
         file.f_pos = 2
-    cursor = file.f_cursor
     for child in dentry.children():
         if cursor is not None and child.d_seq >= cursor:
             continue
         assert child.d_inode is not None
-        out.append(DirEntry(child.d_inode.i_ino, dt_type(child.d_inode.i_mode), child.d_name))
         file.f_cursor = child.d_seq
         file.f_pos += 1
+        d_type = dt_type(child.d_inode.i_mode)
+        out.append(DirEntry(child.d_inode.i_ino, d_type, child.d_name, file.f_pos, child.d_seq))
     return out
 
 

@@ -17,7 +17,7 @@ import errno
 import os
 import stat
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import attrs
 
@@ -86,6 +86,14 @@ S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
 S_IFLNK = stat.S_IFLNK
 
+#: openat2's restrictions as lookup flags (include/linux/namei.h)
+LOOKUP_NO_SYMLINKS = 0x010000
+LOOKUP_NO_MAGICLINKS = 0x020000
+LOOKUP_NO_XDEV = 0x040000
+LOOKUP_BENEATH = 0x080000
+LOOKUP_IN_ROOT = 0x100000
+LOOKUP_IS_SCOPED = LOOKUP_BENEATH | LOOKUP_IN_ROOT
+
 LAST_NORM = 0
 LAST_ROOT = 1
 LAST_DOT = 2
@@ -148,13 +156,35 @@ class Nameidata:
     trailing: bool = False
     need_dir: bool = False
     total_link_count: int = 0
+    flags: int = 0  # the LOOKUP_* scoping and restriction bits of openat2's RESOLVE_*
+
+
+#: A path argument: str, bytes (a C string) or an :class:`os.PathLike` of either.
+PathArg: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 
 def path_arg(value: object, what: str = "path") -> str:
     """A path argument as a C string can carry it (:mod:`pinfs.base.cstring`): ``str``
-    encoded as :func:`os.fsencode` does, or ``bytes``; no NUL.  Checked before the
-    syscall runs; the kernel's own checks are :func:`getname`."""
+    encoded as :func:`os.fsencode` does, ``bytes``, or an :class:`os.PathLike` (its
+    :func:`os.fspath`); no NUL.  Anything else is a TypeError naming the argument.
+    Checked before the syscall runs; the kernel's own checks are :func:`getname`."""
+    if not isinstance(value, str | bytes):
+        value = fspath_arg(value, what)
     return c_string(value, what)
+
+
+def fspath_arg(value: object, what: str = "path") -> str | bytes:
+    """``value`` as :func:`os.fspath` gives it (str or bytes), else TypeError
+    naming the argument the way :mod:`os` does."""
+    if isinstance(value, str | bytes):
+        return value
+    if not isinstance(value, os.PathLike):
+        kind = type(value).__name__
+        raise TypeError(f"{what} should be string, bytes or os.PathLike, not {kind}")
+    path = os.fspath(value)
+    if not isinstance(path, str | bytes):  # pragma: no cover - os.fspath checks it
+        raise TypeError(f"{what}: __fspath__ returned {type(path).__name__}")
+    return path
 
 
 def getname(name: str) -> str:
@@ -169,7 +199,14 @@ def getname(name: str) -> str:
 def getname_user(mem: UserMemory, address: int) -> str:
     """``getname`` of a user pointer: ``strncpy_from_user`` (EFAULT), then the same
     checks as :func:`getname` on the bytes copied."""
-    raw = mem.strncpy_from_user(address, PATH_MAX)
+    return getname_copied(mem.strncpy_from_user(address, PATH_MAX))
+
+
+def getname_copied(raw: bytes) -> str:
+    """The checks of :func:`getname_user` on a name already in the kernel's hands:
+    ``raw`` is what ``strncpy_from_user`` gives for a NUL-terminated buffer holding
+    it (the typed bpf helpers pass their C string this way instead of through user
+    memory; a name of PATH_MAX bytes or more comes out truncated, so ENAMETOOLONG)."""
     _getname_checks(len(raw), None)
     return raw.decode("utf-8", "surrogateescape")
 
@@ -208,34 +245,72 @@ def may_lookup(nd: Nameidata) -> None:
     """``may_lookup``: search (exec) permission on the directory being walked."""
     inode = nd.path.dentry.d_inode
     assert inode is not None
+    if _owner_may_search(nd.cred, inode):
+        return
     err = inode_permission(nd.cred, inode, MAY_EXEC)
     if err:
         raise kernel_error(err)
 
 
+def _owner_may_search(cred: Cred, dir: Inode) -> bool:
+    """The common case of ``inode_permission(cred, dir, MAY_EXEC)`` answered without
+    the calls: no ``->permission`` of the filesystem's own, the caller owns the
+    directory and its owner x bit is set, so ``acl_permission_check`` grants.  False
+    means "ask :func:`inode_permission`", never "denied"."""
+    iops = dir.i_op
+    return (
+        cred.fsuid == dir.i_uid
+        and dir.i_mode & 0o100 != 0
+        and (iops is None or iops.permission is None)
+    )
+
+
 def link_path_walk(nd: Nameidata, name: str) -> None:
-    """``link_path_walk``: walk every component but the last, which is recorded."""
+    """``link_path_walk``: walk every component but the last, which is recorded.
+
+    The common step stays in this loop, on local variables: search permission the
+    owner has (:func:`_owner_may_search`), a hashed positive child without
+    ``d_revalidate``, a directory or a mountpoint whose top root is one.  Anything
+    else (dots, a miss, a symlink, a refusal to explain) goes through
+    ``inode_permission`` / ``walk_component`` with ``nd.path`` brought up to date.
+    """
     components = [c for c in name.split("/") if c]
     if not components:
         nd.last_type = LAST_ROOT
         return
     cred = nd.cred
+    fsuid = cred.fsuid
+    crossing_checked = nd.flags & LOOKUP_NO_XDEV  # walk_component checks each crossing
+    start = nd.path
+    mnt, dentry = start
     for component in components[:-1]:
-        mnt, parent = nd.path
-        dir = parent.d_inode
+        dir = dentry.d_inode
         assert dir is not None  # the walk only stands on positive dentries
-        err = inode_permission(cred, dir, MAY_EXEC)
-        if err:
-            raise kernel_error(err)
-        # dcache fast path: a positive child that is neither a mountpoint nor a link.
-        child = d_lookup_valid(parent, component)
+        iops = dir.i_op
+        if not (
+            fsuid == dir.i_uid and dir.i_mode & 0o100 and (iops is None or iops.permission is None)
+        ):
+            err = inode_permission(cred, dir, MAY_EXEC)
+            if err:
+                raise kernel_error(err)
+        child = dentry.d_subdirs.get(component)  # d_lookup_valid, when nothing revalidates
+        if child is not None and child.d_op is not None and child.d_op.d_revalidate is not None:
+            child = d_lookup_valid(dentry, component)
         inode = child.d_inode if child is not None else None
-        if child is not None and inode is not None and not child.d_mounted:
-            if inode.i_mode & S_IFMT == S_IFDIR:
-                nd.path = Path(mnt, child)
+        if child is not None and inode is not None:
+            if child.d_mounted:
+                if not crossing_checked:
+                    below = follow_mount(Path(mnt, child))
+                    root = below.dentry.d_inode
+                    if root is not None and root.i_mode & S_IFMT == S_IFDIR:
+                        mnt, dentry = below
+                        continue
+            elif inode.i_mode & S_IFMT == S_IFDIR:
+                dentry = child
                 continue
-            if inode.i_mode & S_IFMT != S_IFLNK:
+            elif inode.i_mode & S_IFMT != S_IFLNK:
                 raise _not_a_dir(component)
+        nd.path = start = Path(mnt, dentry)
         link = walk_component(nd, component, follow=True)
         if link is not None:
             nested_symlink(nd, link)
@@ -243,6 +318,10 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         assert inode is not None
         if not inode.is_dir:
             raise _not_a_dir(component)
+        start = nd.path
+        mnt, dentry = start
+    if dentry is not start.dentry or mnt is not start.mnt:
+        nd.path = Path(mnt, dentry)
     may_lookup(nd)
     nd.last = components[-1]
     nd.last_type = _last_type(nd.last)
@@ -260,6 +339,8 @@ def walk_component(nd: Nameidata, component: str, follow: bool) -> Path | None:
         return None
     dentry = lookup_walk(nd.path.dentry, component)
     path = follow_mount(Path(nd.path.mnt, dentry))
+    if nd.flags & LOOKUP_NO_XDEV:
+        restrict_mount_crossing(nd, path)
     inode = path.dentry.d_inode
     assert inode is not None
     if follow and stat.S_ISLNK(inode.i_mode):
@@ -269,20 +350,64 @@ def walk_component(nd: Nameidata, component: str, follow: bool) -> Path | None:
 
 
 def get_link(nd: Nameidata, link: Path) -> str:
-    """``get_link``: count the link (ELOOP past 40) and jump to the root for "/..."."""
+    """``pick_link`` + ``get_link``: count the link (ELOOP past 40) and jump to the
+    root for "/..."; openat2's restrictions (:func:`restrict_link`) first."""
+    if nd.flags:
+        restrict_link(nd)
     nd.total_link_count += 1
     if nd.total_link_count > MAXSYMLINKS:
         raise kernel_error(errno.ELOOP)
     inode = link.dentry.d_inode
     assert inode is not None
     if inode.i_link is not None:
+        if nd.flags and inode.i_link.startswith("/"):
+            restrict_jump_root(nd)
         return path_init(nd, inode.i_link, nd.path)
     assert inode.i_op is not None and inode.i_op.get_link is not None
     target = inode.i_op.get_link(link.dentry, inode)
     if isinstance(target, str):
+        if nd.flags and target.startswith("/"):
+            restrict_jump_root(nd)
         return path_init(nd, target, nd.path)
+    if nd.flags:
+        restrict_magic_link(nd, target)
     nd.path = target  # nd_jump_link: a magic link (procfs fd) lands on a path
     return ""
+
+
+def restrict_link(nd: Nameidata) -> None:
+    """``pick_link`` with RESOLVE_NO_SYMLINKS: every symlink is ELOOP."""
+    if nd.flags & LOOKUP_NO_SYMLINKS:
+        raise refuse(errno.ELOOP, "pick_link", "a symlink, with RESOLVE_NO_SYMLINKS")
+
+
+def restrict_jump_root(nd: Nameidata) -> None:
+    """``nd_jump_root`` for an absolute symlink body: EXDEV with RESOLVE_BENEATH, and
+    with RESOLVE_NO_XDEV if the root is on another mount (RESOLVE_IN_ROOT jumps to
+    the dirfd, which is ``nd.root``)."""
+    if nd.flags & LOOKUP_BENEATH:
+        raise refuse(errno.EXDEV, "nd_jump_root", "an absolute symlink, with RESOLVE_BENEATH")
+    if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not nd.root.mnt:
+        raise refuse(errno.EXDEV, "nd_jump_root", "the jump crosses a mount (RESOLVE_NO_XDEV)")
+
+
+def restrict_magic_link(nd: Nameidata, target: Path) -> None:
+    """``nd_jump_link``: ELOOP with RESOLVE_NO_MAGICLINKS; EXDEV onto another mount
+    with RESOLVE_NO_XDEV, and always in a scoped lookup (BENEATH, IN_ROOT)."""
+    if nd.flags & LOOKUP_NO_MAGICLINKS:
+        raise refuse(errno.ELOOP, "nd_jump_link", "a magic link, with RESOLVE_NO_MAGICLINKS")
+    if nd.flags & LOOKUP_NO_XDEV and nd.path.mnt is not target.mnt:
+        raise refuse(errno.EXDEV, "nd_jump_link", "the magic link crosses a mount")
+    if nd.flags & LOOKUP_IS_SCOPED:
+        raise refuse(errno.EXDEV, "nd_jump_link", "a magic link in a scoped lookup")
+
+
+def restrict_mount_crossing(nd: Nameidata, path: Path) -> None:
+    """``traverse_mounts`` / ``follow_dotdot`` with RESOLVE_NO_XDEV: EXDEV when the
+    walk moves onto another mount."""
+    if path.mnt is not nd.path.mnt:
+        check = "the walk crosses a mount (RESOLVE_NO_XDEV)"
+        raise refuse(errno.EXDEV, "traverse_mounts", check)
 
 
 def vfs_readlink(dentry: Dentry) -> str:
@@ -344,6 +469,9 @@ def follow_dotdot(nd: Nameidata) -> None:
     mnt, dentry = nd.path
     while True:
         if mnt is nd.root.mnt and dentry is nd.root.dentry:
+            if nd.flags & LOOKUP_BENEATH:  # follow_dotdot's in_root
+                check = "'..' above the dirfd (RESOLVE_BENEATH)"
+                raise refuse(errno.EXDEV, "follow_dotdot", check)
             break
         if dentry is not mnt.mnt_root:
             assert dentry.d_parent is not None
@@ -353,7 +481,10 @@ def follow_dotdot(nd: Nameidata) -> None:
             break
         dentry = mnt.mnt_mountpoint
         mnt = mnt.mnt_parent
-    nd.path = follow_mount(Path(mnt, dentry))
+    path = follow_mount(Path(mnt, dentry))
+    if nd.flags & LOOKUP_NO_XDEV:
+        restrict_mount_crossing(nd, path)
+    nd.path = path
 
 
 def _not_a_dir(component: str) -> KernelError:
@@ -412,8 +543,13 @@ def new_nameidata(current: Current) -> Nameidata:
     return Nameidata(path=fs.pwd, root=fs.root, cred=current.cred, sysctl=current.kernel.sysctl)
 
 
-def path_lookupat(current: Current, name: str, follow: bool, start: Path | None = None) -> Path:
-    """``kern_path`` / ``user_path_at``: resolve ``name`` entirely (no reference taken)."""
+def path_lookupat(
+    current: Current, name: str, follow: bool, start: Path | None = None, dfd: int = AT_FDCWD
+) -> Path:
+    """``kern_path`` / ``user_path_at``: resolve ``name`` entirely (no reference taken),
+    relative names from ``start`` or the directory fd ``dfd`` (``path_init``)."""
+    if start is None and dfd != AT_FDCWD:
+        start = dfd_start(current, dfd, name)
     nd = new_nameidata(current)
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
@@ -444,24 +580,41 @@ def trailing_symlink_check(nd: Nameidata) -> None:
     raise kernel_error(errno.EACCES)
 
 
-def dfd_start(current: Current, dfd: int | None, name: str) -> Path | None:
+def dfd_start(current: Current, dfd: int | None, name: str, in_root: bool = False) -> Path | None:
     """``path_init`` with a directory fd: None for AT_FDCWD or an absolute name;
-    EBADF if nothing is open at ``dfd``, ENOTDIR if it is not a directory."""
-    if dfd is None or dfd == AT_FDCWD or name.startswith("/"):
+    EBADF if nothing is open at ``dfd`` (``fdget_raw``: O_PATH fds count), ENOTDIR if
+    it is not a directory and there is a name to walk (an empty one, AT_EMPTY_PATH,
+    means the fd's own file)."""
+    if dfd is None or dfd == AT_FDCWD or (name.startswith("/") and not in_root):
         return None
     file = current.files.lookup(dfd) if dfd >= 0 else None
     if file is None:
-        raise kernel_error(errno.EBADF)
+        raise refuse(errno.EBADF, "path_init", "no file is open at dirfd {dfd}", dfd=dfd)
     path = file.f_path
-    if path is None or not path.dentry.d_inode.is_dir:
-        raise kernel_error(errno.ENOTDIR)
+    if path is None or (name and not path.dentry.d_inode.is_dir):
+        check = "dirfd {dfd} is not a directory"
+        raise refuse(errno.ENOTDIR, "path_init", check, dfd=dfd)
     start: Path = path
     return start
 
 
-def filename_parentat(current: Current, name: str, start: Path | None = None) -> Nameidata:
-    """``filename_parentat``: walk to the parent; the last component is not looked up."""
+def filename_parentat(
+    current: Current, name: str, start: Path | None = None, dfd: int = AT_FDCWD, flags: int = 0
+) -> Nameidata:
+    """``filename_parentat``: walk to the parent; the last component is not looked up.
+    ``flags``: openat2's LOOKUP_* restrictions; a scoped lookup (BENEATH, IN_ROOT)
+    takes the dirfd as its root, and IN_ROOT walks absolute names from it too."""
+    scoped = flags & LOOKUP_IS_SCOPED
+    in_root = flags & LOOKUP_IN_ROOT and name.startswith("/")
+    if start is None and (dfd != AT_FDCWD or scoped):
+        start = dfd_start(current, dfd, name, bool(in_root))
     nd = new_nameidata(current)
+    if flags:
+        nd.flags = flags
+        if scoped:
+            nd.root = start or nd.path
+        if name.startswith("/") and flags & LOOKUP_BENEATH:
+            raise refuse(errno.EXDEV, "nd_jump_root", "an absolute name, with RESOLVE_BENEATH")
     rest = path_init(nd, name, start or nd.path)
     link_path_walk(nd, rest)
     return nd
@@ -472,11 +625,11 @@ def filename_parentat(current: Current, name: str, start: Path | None = None) ->
 
 
 def filename_create(
-    current: Current, name: str, is_dir: bool, start: Path | None = None
+    current: Current, name: str, is_dir: bool, start: Path | None = None, dfd: int = AT_FDCWD
 ) -> tuple[Path, Dentry]:
     """``filename_create``: EEXIST for dots/root, remember EROFS, look up, EEXIST if
     present, ENOENT for a trailing slash on a non-directory, then the EROFS."""
-    nd = filename_parentat(current, name, start)
+    nd = filename_parentat(current, name, start, dfd)
     if nd.last_type != LAST_NORM:
         raise kernel_error(errno.EEXIST, name)
     err2 = mnt_want_write(nd.path.mnt)
@@ -617,10 +770,10 @@ def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None 
     d_delete(dentry)
 
 
-def do_unlinkat(current: Current, name: str) -> None:
+def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_unlinkat``: EISDIR for dots/root, EROFS, lookup, trailing-slash rules, then
     ``vfs_unlink``.  The inode is put last, so eviction happens as unlink returns."""
-    nd = filename_parentat(current, name)
+    nd = filename_parentat(current, name, dfd=dfd)
     if nd.last_type != LAST_NORM:
         raise kernel_error(errno.EISDIR, name)
     err = mnt_want_write(nd.path.mnt)
@@ -643,10 +796,10 @@ def do_unlinkat(current: Current, name: str) -> None:
         iput(inode)
 
 
-def do_rmdir(current: Current, name: str) -> None:
+def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_rmdir``: ENOTEMPTY for "..", EINVAL for ".", EBUSY for "/", EROFS, lookup,
     then ``vfs_rmdir`` (a trailing slash is allowed)."""
-    nd = filename_parentat(current, name)
+    nd = filename_parentat(current, name, dfd=dfd)
     if nd.last_type == LAST_DOTDOT:
         raise kernel_error(errno.ENOTEMPTY, name)
     if nd.last_type == LAST_DOT:
@@ -671,9 +824,9 @@ def do_rmdir(current: Current, name: str) -> None:
 # Creation syscalls
 
 
-def do_mkdirat(current: Current, name: str, mode: int) -> None:
-    """``sys_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
-    parent, dentry = filename_create(current, name, is_dir=True)
+def do_mkdirat(current: Current, name: str, mode: int, dfd: int = AT_FDCWD) -> None:
+    """``do_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
+    parent, dentry = filename_create(current, name, is_dir=True, dfd=dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -682,13 +835,13 @@ def do_mkdirat(current: Current, name: str, mode: int) -> None:
         done_path_create(parent, dentry)
 
 
-def do_mknodat(current: Current, name: str, mode: int, dev: int) -> None:
+def do_mknodat(current: Current, name: str, mode: int, dev: int, dfd: int = AT_FDCWD) -> None:
     """``sys_mknodat``: ``may_mknod`` first, then create, umask, and by type
     ``vfs_create`` (regular, 0) or ``vfs_mknod`` (devices, fifos, sockets)."""
     err = may_mknod(mode)
     if err:
         raise kernel_error(err, name)
-    parent, dentry = filename_create(current, getname(name), is_dir=False)
+    parent, dentry = filename_create(current, getname(name), is_dir=False, dfd=dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -705,9 +858,9 @@ def do_mknodat(current: Current, name: str, mode: int, dev: int) -> None:
         done_path_create(parent, dentry)
 
 
-def do_symlinkat(current: Current, target: str, name: str) -> None:
-    """``sys_symlinkat``: the target string is copied first (ENOENT if empty)."""
-    parent, dentry = filename_create(current, name, is_dir=False)
+def do_symlinkat(current: Current, target: str, name: str, dfd: int = AT_FDCWD) -> None:
+    """``do_symlinkat``: the target string is copied first (ENOENT if empty)."""
+    parent, dentry = filename_create(current, name, is_dir=False, dfd=dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
@@ -716,10 +869,18 @@ def do_symlinkat(current: Current, target: str, name: str) -> None:
         done_path_create(parent, dentry)
 
 
-def do_linkat(current: Current, old: str, new: str) -> None:
-    """``sys_linkat`` without AT_SYMLINK_FOLLOW: the old name is not followed."""
-    old_path = path_lookupat(current, getname(old), follow=False)
-    parent, dentry = filename_create(current, getname(new), is_dir=False)
+def do_linkat(
+    current: Current,
+    old: str,
+    new: str,
+    old_dfd: int = AT_FDCWD,
+    new_dfd: int = AT_FDCWD,
+    follow: bool = False,
+) -> None:
+    """``do_linkat``: the old name (followed only with AT_SYMLINK_FOLLOW), then the
+    new one is created; EXDEV across mounts, ``may_linkat``, ``vfs_link``."""
+    old_path = path_lookupat(current, old, follow=follow, dfd=old_dfd)  # getname'd by the caller
+    parent, dentry = filename_create(current, getname(new), is_dir=False, dfd=new_dfd)
     try:
         if parent.mnt is not old_path.mnt:
             raise refuse(
@@ -815,7 +976,14 @@ def vfs_rename(
     d_move(old_dentry, new_dentry)
 
 
-def do_renameat2(current: Current, old: str, new: str, flags: int) -> None:
+def do_renameat2(
+    current: Current,
+    old: str,
+    new: str,
+    flags: int,
+    old_dfd: int = AT_FDCWD,
+    new_dfd: int = AT_FDCWD,
+) -> None:
     """``sys_renameat2``: flag sanity, both parents, EXDEV, EBUSY for dots, EROFS,
     lookups and trailing-slash rules, loops (EINVAL/ENOTEMPTY), then ``vfs_rename``."""
     if flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT):
@@ -829,8 +997,8 @@ def do_renameat2(current: Current, old: str, new: str, flags: int) -> None:
         and not capable(current.cred, current.kernel.init_user_ns, CAP_MKNOD)
     ):
         raise kernel_error(errno.EPERM)
-    old_nd = filename_parentat(current, getname(old))
-    new_nd = filename_parentat(current, getname(new))
+    old_nd = filename_parentat(current, getname(old), dfd=old_dfd)
+    new_nd = filename_parentat(current, getname(new), dfd=new_dfd)
     if old_nd.path.mnt is not new_nd.path.mnt:
         raise kernel_error(errno.EXDEV, old)
     if old_nd.last_type != LAST_NORM:
@@ -930,12 +1098,15 @@ def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
         raise kernel_error(errno.EPERM)
 
 
-def do_filp_open(current: Current, name: str, flags: int, mode: int) -> File:
-    """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1)."""
+def do_filp_open(
+    current: Current, name: str, flags: int, mode: int, dfd: int = AT_FDCWD, lookup: int = 0
+) -> File:
+    """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1).
+    ``lookup``: openat2's LOOKUP_* restrictions."""
     acc_mode = build_acc_mode(flags)
     create_mode = (mode & S_IALLUGO) | stat.S_IFREG
     follow = not flags & os.O_NOFOLLOW
-    nd = filename_parentat(current, name)
+    nd = filename_parentat(current, name, dfd=dfd, flags=lookup)
     cred = current.cred
     while True:  # each turn handles one final component (a trailing symlink loops)
         if nd.last_type != LAST_NORM:
@@ -962,6 +1133,8 @@ def do_filp_open(current: Current, name: str, flags: int, mode: int) -> File:
             if flags & os.O_CREAT and flags & os.O_EXCL:
                 raise kernel_error(errno.EEXIST, name)
             path = follow_mount(Path(nd.path.mnt, dentry))
+            if nd.flags & LOOKUP_NO_XDEV:
+                restrict_mount_crossing(nd, path)
         finally:
             dput(dentry)
         inode = path.dentry.d_inode

@@ -24,8 +24,7 @@ allowed to the task itself, to a caller whose fsuid/fsgid equal the task's real,
 and effective ids, and to a caller with CAP_SYS_PTRACE in the task's user namespace
 (no dumpable flag, no LSM).  A refused ``readlink`` or follow of ``fd/N`` is EACCES.
 Not modelled: pid namespaces (every task is visible), ``thread-self``, the other
-``/proc/<pid>`` files, the propagation fields of mountinfo (pinfs mounts are all
-private, which prints none).
+``/proc/<pid>`` files.
 """
 
 from __future__ import annotations
@@ -55,6 +54,7 @@ from pinfs.fs.libfs import (
 )
 from pinfs.fs.namei import FsStruct
 from pinfs.fs.permission import generic_permission
+from pinfs.fs.pnode import get_dominating_id
 from pinfs.mountns import (
     MNT_NOATIME,
     MNT_NODEV,
@@ -65,6 +65,8 @@ from pinfs.mountns import (
     Mount,
     MountNamespace,
     Path,
+    is_mnt_shared,
+    is_mnt_unbindable,
     mount_ns,
 )
 from pinfs.vfs import (
@@ -486,29 +488,50 @@ def show_vfsmnt(mnt: Mount, mount_point: str) -> str:
     return f"{source} {mangle(mount_point)} {mangle(fstype)} {options} 0 0\n"
 
 
-def show_mountinfo(mnt: Mount, mount_point: str) -> str:
-    """``show_mountinfo``: ids, dev, root, mount point, mount options, no optional
-    fields (private mounts), ``-``, type, source, super options."""
+def show_mountinfo(mnt: Mount, mount_point: str, root: Path) -> str:
+    """``show_mountinfo``: ids, dev, root, mount point, mount options, the tagged
+    propagation fields, ``-``, type, source, super options."""
     sb = mnt.mnt_sb
     parent_id = mnt.mnt_parent.mnt_id if mnt.mnt_parent is not None else mnt.mnt_id
     dev = f"{sb.s_dev >> 20}:{sb.s_dev & 0xFFFFF}"
-    root = mangle(d_path_name(mnt.mnt_root))
+    mnt_root = mangle(d_path_name(mnt.mnt_root))
     mnt_ro = "ro" if mnt.mnt_flags & 0x40 else "rw"
     sb_ro = "ro" if sb.read_only else "rw"
     fstype = mangle(sb.s_type.name)
     source = mangle(mnt.source or "none")
     return (
-        f"{mnt.mnt_id} {parent_id} {dev} {root} {mangle(mount_point)} {mnt_ro}{_mnt_opts(mnt)}"
+        f"{mnt.mnt_id} {parent_id} {dev} {mnt_root} {mangle(mount_point)} "
+        f"{mnt_ro}{_mnt_opts(mnt)}{propagation_fields(mnt, root)}"
         f" - {fstype} {source} {sb_ro}{_sb_show_options(mnt)}\n"
     )
+
+
+def propagation_fields(mnt: Mount, root: Path) -> str:
+    """mountinfo's tagged fields: `` shared:N``, `` master:N`` with
+    `` propagate_from:N`` when the nearest master group we can see
+    (``get_dominating_id``) is another one, and `` unbindable``."""
+    out = ""
+    if is_mnt_shared(mnt):
+        out += f" shared:{mnt.mnt_group_id}"
+    master = mnt.mnt_master
+    if master is not None:
+        dom = get_dominating_id(mnt, root)
+        out += f" master:{master.mnt_group_id}"
+        if dom and dom != master.mnt_group_id:
+            out += f" propagate_from:{dom}"
+    if is_mnt_unbindable(mnt):
+        out += " unbindable"
+    return out
 
 
 def mounts_text(inode: Inode) -> str:
     task = _task_of(inode)
     if task is None:
         raise kernel_error(errno.ENOENT)
-    show = show_mountinfo if _entry(inode).kind == "mountinfo" else show_vfsmnt
-    return "".join(show(mnt, where) for mnt, where in _visible_mounts(task))
+    visible = _visible_mounts(task)
+    if _entry(inode).kind == "mountinfo":
+        return "".join(show_mountinfo(mnt, where, task.fs.root) for mnt, where in visible)
+    return "".join(show_vfsmnt(mnt, where) for mnt, where in visible)
 
 
 # ---------------------------------------------------------------------------------------
@@ -638,15 +661,20 @@ def proc_fill_cache(dir: Dentry, name: str) -> int:
 
 
 def _listing(file: File, entries: list[tuple[str, int, int]]) -> list[DirEntry]:
-    """All of a directory at the first getdents (".", ".." and ``entries``), then []."""
-    if file.f_pos:
-        return []
+    """A directory's listing (".", ".." and ``entries``) from the file position on,
+    the position counting entries (procfs numbers fd and pid entries by their
+    number instead: not modelled)."""
     dentry = file.f_path.dentry
     parent = dentry.d_parent.d_inode if dentry.d_parent is not None else None
     inode = dentry.d_inode
-    out = [DirEntry(inode.i_ino, DT_DIR, "."), DirEntry((parent or inode).i_ino, DT_DIR, "..")]
-    out += [DirEntry(ino, d_type, name) for name, d_type, ino in entries]
-    file.f_pos = len(out)
+    listing = [(".", DT_DIR, inode.i_ino), ("..", DT_DIR, (parent or inode).i_ino), *entries]
+    start = file.f_pos
+    out = [
+        DirEntry(ino, d_type, name, index + 1)
+        for index, (name, d_type, ino) in enumerate(listing)
+        if index >= start
+    ]
+    file.f_pos = max(start, len(listing))
     return out
 
 

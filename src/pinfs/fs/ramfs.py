@@ -18,6 +18,7 @@ import attrs
 from pinfs.base.cred import Cred
 from pinfs.base.cstring import c_string_bytes
 from pinfs.base.errors import kernel_error
+from pinfs.base.uapi import STATX_BTIME, STATX_CTIME, STATX_MTIME
 from pinfs.fs.attr import ATTR_SIZE, IAttr, simple_setattr
 from pinfs.fs.libfs import (
     MAX_LFS_FILESIZE,
@@ -141,7 +142,7 @@ def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred
     inode.i_ino = sb.kernel.get_next_ino()
     inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
     now = sb.kernel.current_time()
-    inode.i_atime = inode.i_mtime = inode.i_ctime = now
+    inode.i_atime = inode.i_mtime = inode.i_ctime = inode.i_crtime = now
     fmt = stat.S_IFMT(mode)
     if fmt == stat.S_IFREG:
         inode.i_fop = ramfs_file_operations
@@ -151,10 +152,11 @@ def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred
         inode.i_fop = simple_dir_operations
         inc_nlink(inode)  # "." in the new directory
     elif fmt == stat.S_IFLNK:
-        pass
+        inode.i_op = sb.s_fs_info.get("other_iops")
     else:  # init_special_inode: FIFOs open as pipes; devices and sockets give ENXIO
         inode.i_fop = pipefifo_fops if fmt == stat.S_IFIFO else device_file_operations
         inode.i_rdev = dev
+        inode.i_op = sb.s_fs_info.get("other_iops")
     return inode
 
 
@@ -221,7 +223,29 @@ def shmem_setattr(cred: Cred, inode: Inode, attr: IAttr) -> None:
     simple_setattr(cred, inode, attr)
 
 
-shmem_file_inode_operations = InodeOperations(name="shmem_inode_operations", setattr=shmem_setattr)
+#: STATX_ATTR_IMMUTABLE | STATX_ATTR_APPEND | STATX_ATTR_NODUMP
+SHMEM_ATTRIBUTES = 0x10 | 0x20 | 0x40
+
+
+def shmem_getattr(inode: Inode, request_mask: int) -> tuple[int, int, int]:
+    """``shmem_getattr``: the birth time when asked for it, and the three attribute
+    bits tmpfs can report; with multigrain timestamps (``fill_mg_cmtime``, v6.13)
+    mtime and ctime are reported only when asked for."""
+    add = STATX_BTIME if request_mask & STATX_BTIME else 0
+    drop = 0
+    if inode.i_sb.kernel.profile.statx_mgtime and not request_mask & (STATX_MTIME | STATX_CTIME):
+        drop = STATX_MTIME | STATX_CTIME
+    return add, drop, SHMEM_ATTRIBUTES
+
+
+shmem_file_inode_operations = InodeOperations(
+    name="shmem_inode_operations", setattr=shmem_setattr, getattr=shmem_getattr
+)
+#: tmpfs symlinks and special files (``shmem_symlink_inode_operations``,
+#: ``shmem_special_inode_operations``): only their ``->getattr`` differs from ramfs's.
+shmem_special_inode_operations = InodeOperations(
+    name="shmem_special_inode_operations", getattr=shmem_getattr
+)
 
 ramfs_dir_inode_operations = InodeOperations(
     name="ramfs_dir_inode_operations",
@@ -242,6 +266,7 @@ shmem_dir_inode_operations = attrs.evolve(
     rename=None,
     rename2=shmem_rename2,
     setattr=shmem_setattr,
+    getattr=shmem_getattr,
 )
 
 
@@ -324,7 +349,8 @@ def _fill_super(
         mode = stat.S_IFDIR | parse_mode(data.options, default_mode, fs_parse)
         sb.s_magic = magic
         sb.s_op = ramfs_super_ops
-        sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops}
+        other_iops = shmem_special_inode_operations if magic == TMPFS_MAGIC else None
+        sb.s_fs_info = {"dir_iops": dir_iops, "file_iops": file_iops, "other_iops": other_iops}
         root = ramfs_get_inode(sb, None, mode, 0, data.cred)
         sb.s_root = d_make_root(root)
 

@@ -18,6 +18,7 @@ from pinfs.mountns import (
     MNT_NOSUID,
     MNT_RELATIME,
     Mount,
+    Path,
 )
 
 
@@ -25,11 +26,17 @@ def user_statfs(current: Current, name: str) -> KStatFs:
     """``user_statfs`` + ``vfs_statfs``: ENOSYS without ``->statfs``; ``f_flags``
     from :func:`calculate_f_flags`."""
     found = path_lookupat(current, name, follow=True)
-    sops = found.dentry.d_sb.s_op
+    return vfs_statfs(found, name)
+
+
+def vfs_statfs(path: Path, name: str | None = None) -> KStatFs:
+    """``vfs_statfs`` (also fstatfs's): ENOSYS without ``->statfs``, then the
+    filesystem's answer with ``f_flags`` from :func:`calculate_f_flags`."""
+    sops = path.dentry.d_sb.s_op
     if sops is None or sops.statfs is None:
         raise kernel_error(errno.ENOSYS, name)
-    result: KStatFs = sops.statfs(found.dentry)
-    return attrs.evolve(result, f_flags=calculate_f_flags(found.mnt))
+    result: KStatFs = sops.statfs(path.dentry)
+    return attrs.evolve(result, f_flags=calculate_f_flags(path.mnt))
 
 
 def calculate_f_flags(mnt: Mount) -> int:

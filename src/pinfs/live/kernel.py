@@ -75,6 +75,7 @@ __all__ = [
     "LiveKernel",
     "LiveStat",
     "LiveStatfs",
+    "LiveStatx",
     "LiveTask",
     "LiveUserMemory",
     "live_unavailable_reason",
@@ -93,12 +94,32 @@ _SYS_STATFS = 137
 _SYS_FSTATFS = 138
 _SYS_PRCTL = 157
 _SYS_CHROOT = 161
+_SYS_FCHDIR = 81
+_SYS_PIVOT_ROOT = 155
 _SYS_MOUNT = 165
 _SYS_SETRLIMIT = 160
 _SYS_UMOUNT2 = 166
 _SYS_OPENAT = 257
 _SYS_UNSHARE = 272
 _SYS_RENAMEAT2 = 316
+_SYS_FCHMOD = 91
+_SYS_FCHOWN = 93
+_SYS_GETDENTS64 = 217
+_SYS_MKDIRAT = 258
+_SYS_MKNODAT = 259
+_SYS_FCHOWNAT = 260
+_SYS_NEWFSTATAT = 262
+_SYS_UNLINKAT = 263
+_SYS_LINKAT = 265
+_SYS_SYMLINKAT = 266
+_SYS_READLINKAT = 267
+_SYS_FCHMODAT = 268
+_SYS_FACCESSAT = 269
+_SYS_STATX = 332
+_SYS_FACCESSAT2 = 439
+_SYS_OPENAT2 = 437
+_STAT_FORMAT = "<QQQIIIiQqqqqqqqqq"  # struct stat on x86_64, up to the ctime nsec
+_STATX_FORMAT = "<IIQIIIHxxQQQQqIiqIiqIiqIiIIIIQ"  # struct statx up to stx_mnt_id
 _SYS_BPF = 321
 
 _AT_FDCWD = -100
@@ -184,6 +205,32 @@ class LiveStat:
     st_atime_ns: int
     st_mtime_ns: int
     st_ctime_ns: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LiveStatx:
+    """``struct statx`` with the fields pinfs's ``Statx`` has (times in ns)."""
+
+    stx_mask: int
+    stx_blksize: int
+    stx_attributes: int
+    stx_nlink: int
+    stx_uid: int
+    stx_gid: int
+    stx_mode: int
+    stx_ino: int
+    stx_size: int
+    stx_blocks: int
+    stx_attributes_mask: int
+    stx_atime_ns: int
+    stx_btime_ns: int
+    stx_ctime_ns: int
+    stx_mtime_ns: int
+    stx_rdev_major: int
+    stx_rdev_minor: int
+    stx_dev_major: int
+    stx_dev_minor: int
+    stx_mnt_id: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -567,6 +614,27 @@ def _stat_tuple(st: os.stat_result) -> tuple[int, ...]:
     )  # fmt: skip
 
 
+def _raw_stat_tuple(raw: bytes) -> tuple[int, ...]:
+    """``struct stat`` bytes as :func:`_stat_tuple` orders the fields."""
+    dev, ino, nlink, mode, uid, gid, _, rdev, size, blksize, blocks, *times = struct.unpack_from(
+        _STAT_FORMAT, raw
+    )
+    atime, mtime, ctime = (times[i] * 10**9 + times[i + 1] for i in (0, 2, 4))
+    return (mode, ino, dev, nlink, uid, gid, size, rdev, blksize, blocks, atime, mtime, ctime)
+
+
+def _raw_statx_tuple(raw: bytes) -> tuple[int, ...]:
+    """``struct statx`` bytes in :class:`LiveStatx` order."""
+    v = struct.unpack_from(_STATX_FORMAT, raw)
+    mask, blksize, attributes, nlink, uid, gid, mode, ino, size, blocks, amask = v[:11]
+    atime, btime, ctime, mtime = (v[11 + 3 * i] * 10**9 + v[12 + 3 * i] for i in range(4))
+    rdev_major, rdev_minor, dev_major, dev_minor, mnt_id = v[23:28]
+    return (
+        mask, blksize, attributes, nlink, uid, gid, mode, ino, size, blocks, amask,
+        atime, btime, ctime, mtime, rdev_major, rdev_minor, dev_major, dev_minor, mnt_id,
+    )  # fmt: skip
+
+
 def _make_statfs(v: Any) -> LiveStatfs:
     fsid = (int(v[7][0]), int(v[7][1]))
     return LiveStatfs(v[0], v[1], v[2], v[3], v[4], v[5], v[6], fsid, v[8], v[9], v[10])
@@ -645,6 +713,83 @@ def _op_table() -> dict[str, Any]:
     def open_(s: _Server, path: str, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
         # os.open would add O_CLOEXEC (PEP 446): call openat(2) directly.
         return _sys(_SYS_OPENAT, _AT_FDCWD, _cstr(path), flags, mode, path=_pathname(path))
+
+    # ---- the *at calls, raw (dirfds are the task's own fds or AT_FDCWD)
+    def dfd(s: _Server, fd: int) -> int:
+        return fd if fd < 0 else s.user_fd(fd)
+
+    def openat(s: _Server, dirfd: int, path: str, flags: int, mode: int) -> int:
+        args = (dfd(s, dirfd), _cstr(path), flags, mode)
+        return _sys(_SYS_OPENAT, *args, path=_pathname(path))
+
+    def openat2(s: _Server, dirfd: int, path: str, flags: int, mode: int, resolve: int) -> int:
+        how = struct.pack("<QQQ", flags, mode, resolve)  # struct open_how
+        args = (dfd(s, dirfd), _cstr(path), how, len(how))
+        return _sys(_SYS_OPENAT2, *args, path=_pathname(path))
+
+    def mkdirat(s: _Server, dirfd: int, path: str, mode: int) -> None:
+        _sys(_SYS_MKDIRAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
+
+    def mknodat(s: _Server, dirfd: int, path: str, mode: int, dev: int) -> None:
+        _sys(_SYS_MKNODAT, dfd(s, dirfd), _cstr(path), mode, dev, path=_pathname(path))
+
+    def unlinkat(s: _Server, dirfd: int, path: str, flags: int) -> None:
+        _sys(_SYS_UNLINKAT, dfd(s, dirfd), _cstr(path), flags, path=_pathname(path))
+
+    def renameat2(s: _Server, olddirfd: int, old: str, newdirfd: int, new: str, flags: int) -> None:
+        args = (dfd(s, olddirfd), _cstr(old), dfd(s, newdirfd), _cstr(new), flags)
+        _sys(_SYS_RENAMEAT2, *args, path=_pathname(old))
+
+    def linkat(s: _Server, olddirfd: int, old: str, newdirfd: int, new: str, flags: int) -> None:
+        args = (dfd(s, olddirfd), _cstr(old), dfd(s, newdirfd), _cstr(new), flags)
+        _sys(_SYS_LINKAT, *args, path=_pathname(old))
+
+    def symlinkat(s: _Server, target: str, newdirfd: int, linkpath: str) -> None:
+        args = (_cstr(target), dfd(s, newdirfd), _cstr(linkpath))
+        _sys(_SYS_SYMLINKAT, *args, path=_pathname(linkpath))
+
+    def readlinkat(s: _Server, dirfd: int, path: str) -> str:
+        buf = ctypes.create_string_buffer(4096)
+        args = (dfd(s, dirfd), _cstr(path), ctypes.addressof(buf), 4096)
+        n = _sys(_SYS_READLINKAT, *args, path=_pathname(path))
+        return os.fsdecode(buf.raw[:n])
+
+    def fstatat(s: _Server, dirfd: int, path: str, flags: int) -> tuple[int, ...]:
+        buf = ctypes.create_string_buffer(144)
+        args = (dfd(s, dirfd), _cstr(path), ctypes.addressof(buf), flags)
+        _sys(_SYS_NEWFSTATAT, *args, path=_pathname(path))
+        return _raw_stat_tuple(buf.raw)
+
+    def statx(s: _Server, dirfd: int, path: str, flags: int, mask: int) -> tuple[int, ...]:
+        buf = ctypes.create_string_buffer(256)
+        args = (dfd(s, dirfd), _cstr(path), flags, mask, ctypes.addressof(buf))
+        _sys(_SYS_STATX, *args, path=_pathname(path))
+        return _raw_statx_tuple(buf.raw)
+
+    def faccessat(s: _Server, dirfd: int, path: str, mode: int) -> None:
+        _sys(_SYS_FACCESSAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
+
+    def faccessat2(s: _Server, dirfd: int, path: str, mode: int, flags: int) -> None:
+        args = (dfd(s, dirfd), _cstr(path), mode, flags)
+        _sys(_SYS_FACCESSAT2, *args, path=_pathname(path))
+
+    def fchmodat(s: _Server, dirfd: int, path: str, mode: int) -> None:
+        _sys(_SYS_FCHMODAT, dfd(s, dirfd), _cstr(path), mode, path=_pathname(path))
+
+    def fchownat(s: _Server, dirfd: int, path: str, uid: int, gid: int, flags: int) -> None:
+        args = (dfd(s, dirfd), _cstr(path), uid, gid, flags)
+        _sys(_SYS_FCHOWNAT, *args, path=_pathname(path))
+
+    def fchmod(s: _Server, fd: int, mode: int) -> None:
+        _sys(_SYS_FCHMOD, s.user_fd(fd), mode)
+
+    def fchown(s: _Server, fd: int, uid: int, gid: int) -> None:
+        _sys(_SYS_FCHOWN, s.user_fd(fd), uid, gid)
+
+    def getdents64(s: _Server, fd: int, count: int) -> bytes:
+        buf = ctypes.create_string_buffer(max(count, 1))
+        n = _sys(_SYS_GETDENTS64, s.user_fd(fd), ctypes.addressof(buf), count)
+        return buf.raw[:n]
 
     def close(s: _Server, fd: int) -> None:
         os.close(s.user_fd(fd))
@@ -738,6 +883,15 @@ def _op_table() -> dict[str, Any]:
 
     def unshare(s: _Server, flags: int) -> None:
         _sys(_SYS_UNSHARE, flags)
+
+    def chroot(s: _Server, path: str) -> None:
+        _sys(_SYS_CHROOT, _cstr(path), path=_pathname(path))
+
+    def fchdir(s: _Server, fd: int) -> None:
+        _sys(_SYS_FCHDIR, s.user_fd(fd))
+
+    def pivot_root(s: _Server, new_root: str, put_old: str) -> None:
+        _sys(_SYS_PIVOT_ROOT, _cstr(new_root), _cstr(put_old), path=_pathname(new_root))
 
     def setresuid(s: _Server, r: int, e: int, sv: int) -> None:
         os.setresuid(r, e, sv)
@@ -905,7 +1059,7 @@ def _op_table() -> dict[str, Any]:
     table: dict[str, Any] = {
         name.rstrip("_"): fn
         for name, fn in locals().items()
-        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr")
+        if callable(fn) and not isinstance(fn, type) and name not in ("elem", "obj_attr", "dfd")
     }
     for name in dir(_Server):
         if name.startswith("op_"):
@@ -1429,6 +1583,75 @@ class LiveTask:
     def close(self, fd: int) -> None:
         self._call("close", fd)
 
+    # ---- the *at calls: pinfs's Task signatures, raw syscalls (AT_FDCWD is -100)
+    def openat(self, dirfd: int, path: str, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+        return int(self._call("openat", dirfd, path, flags, mode))
+
+    def openat2(
+        self, dirfd: int, path: str, flags: int = os.O_RDONLY, mode: int = 0, resolve: int = 0
+    ) -> int:
+        """openat2(2) with ``struct open_how`` {flags, mode, resolve}."""
+        return int(self._call("openat2", dirfd, path, flags, mode, resolve))
+
+    def mkdirat(self, dirfd: int, path: str, mode: int = 0o777) -> None:
+        self._call("mkdirat", dirfd, path, mode)
+
+    def mknodat(self, dirfd: int, path: str, mode: int, dev: int = 0) -> None:
+        self._call("mknodat", dirfd, path, mode, dev)
+
+    def unlinkat(self, dirfd: int, path: str, flags: int = 0) -> None:
+        self._call("unlinkat", dirfd, path, flags)
+
+    def renameat(self, olddirfd: int, old: str, newdirfd: int, new: str) -> None:
+        self._call("renameat2", olddirfd, old, newdirfd, new, 0)
+
+    def renameat2(self, olddirfd: int, old: str, newdirfd: int, new: str, flags: int = 0) -> None:
+        self._call("renameat2", olddirfd, old, newdirfd, new, flags)
+
+    def linkat(self, olddirfd: int, old: str, newdirfd: int, new: str, flags: int = 0) -> None:
+        self._call("linkat", olddirfd, old, newdirfd, new, flags)
+
+    def symlinkat(self, target: str, newdirfd: int, linkpath: str) -> None:
+        self._call("symlinkat", target, newdirfd, linkpath)
+
+    def readlinkat(self, dirfd: int, path: str) -> str:
+        return str(self._call("readlinkat", dirfd, path))
+
+    def fstatat(self, dirfd: int, path: str, flags: int = 0) -> LiveStat:
+        return LiveStat(*self._call("fstatat", dirfd, path, flags))
+
+    def statx(self, dirfd: int, path: str, flags: int = 0, mask: int = 0x7FF) -> LiveStatx:
+        return LiveStatx(*self._call("statx", dirfd, path, flags, mask))
+
+    def access(self, path: str, mode: int = 0) -> None:
+        """access(2) as faccessat(AT_FDCWD, ...): raises instead of returning False."""
+        self._call("faccessat", _AT_FDCWD, path, mode)
+
+    def faccessat(self, dirfd: int, path: str, mode: int = 0) -> None:
+        self._call("faccessat", dirfd, path, mode)
+
+    def faccessat2(self, dirfd: int, path: str, mode: int = 0, flags: int = 0) -> None:
+        self._call("faccessat2", dirfd, path, mode, flags)
+
+    def fchmodat(self, dirfd: int, path: str, mode: int) -> None:
+        self._call("fchmodat", dirfd, path, mode)
+
+    def fchownat(self, dirfd: int, path: str, uid: int, gid: int, flags: int = 0) -> None:
+        self._call("fchownat", dirfd, path, uid, gid, flags)
+
+    def lchown(self, path: str, uid: int, gid: int) -> None:
+        self._call("fchownat", _AT_FDCWD, path, uid, gid, 0x100)
+
+    def fchmod(self, fd: int, mode: int) -> None:
+        self._call("fchmod", fd, mode)
+
+    def fchown(self, fd: int, uid: int, gid: int) -> None:
+        self._call("fchown", fd, uid, gid)
+
+    def getdents64(self, fd: int, count: int) -> bytes:
+        """getdents64(2) into a ``count``-byte buffer: the raw records."""
+        return bytes(self._call("getdents64", fd, count))
+
     def dup(self, fd: int) -> int:
         return int(self._call("dup", fd))
 
@@ -1504,6 +1727,18 @@ class LiveTask:
     def umount(self, target: str, flags: int = 0) -> None:
         """umount2(2)."""
         self._call("umount", target, flags)
+
+    def chroot(self, path: str) -> None:
+        """chroot(2)."""
+        self._call("chroot", path)
+
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2)."""
+        self._call("fchdir", fd)
+
+    def pivot_root(self, new_root: str, put_old: str) -> None:
+        """pivot_root(2)."""
+        self._call("pivot_root", new_root, put_old)
 
     # ---- bpf: the same helpers, names and signatures as pinfs's Task
     def bpf(self, cmd: int, attr_addr: int | bytes, size: int | None = None) -> int:

@@ -9,7 +9,8 @@ an fd points at a dead file, memlock accounting drifts, or a use-after-free was 
 and for the mount tree: every namespace's mounts are exactly the tree below its root,
 every mount hangs where its parent and its mountpoint say, every mount stacked on a
 dentry is a live one, every live mount's superblock is alive, and the mount and
-superblock counts (``mnt_count``, ``mnt_writers``, ``s_active``) match their holders.
+superblock counts (``mnt_count``, ``mnt_writers``, ``s_active``) match their holders;
+and for propagation (:func:`check_propagation`): peer groups, masters and group ids.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
 from pinfs.fs.namei import FMODE_WRITE
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
-from pinfs.mountns import Mount, subtree
+from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
 if TYPE_CHECKING:
@@ -70,18 +71,27 @@ def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
 def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
     pins: list[tuple[Inode, str]] = []
     for sb in kernel.filesystems["bpf"].fs_supers:
+        pinned = [inode for inode in sb.s_inodes if _is_pin(inode)]
+        if not pinned:
+            continue
         names: dict[int, str] = {}
         if sb.s_root is not None:
             for dentry in walk_tree(sb.s_root):
-                if dentry.d_inode is not None:
-                    names.setdefault(id(dentry.d_inode), _pin_name(dentry, sb.s_dev))
-        for inode in sb.s_inodes:
-            if inode.i_op in (bpf_map_iops, bpf_prog_iops) and inode.i_private is not None:
-                name = names.get(
-                    id(inode), f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)"
-                )
-                pins.append((inode, name))
+                inode = dentry.d_inode
+                # the first name met, walking parents first, names the pin
+                if inode is not None and id(inode) not in names and _is_pin(inode):
+                    names[id(inode)] = _pin_name(dentry, sb.s_dev)
+        for inode in pinned:
+            name = names.get(id(inode), f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)")
+            pins.append((inode, name))
     return pins
+
+
+def _is_pin(inode: Inode) -> bool:
+    """A bpffs inode holding a map or program (its ``i_private``)."""
+    return (inode.i_op is bpf_map_iops or inode.i_op is bpf_prog_iops) and (
+        inode.i_private is not None
+    )
 
 
 def _pin_name(dentry: Dentry, dev: int) -> str:
@@ -120,14 +130,94 @@ def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
     out = []
     for obj in sorted(kernel.bpf_objects.values(), key=lambda o: o.id):
         held = tuple(holders.get(id(obj), (obj, []))[1])
-        type_name = repr(obj).split()[2]
-        out.append(ObjectInfo(obj.id, obj.kind, type_name, obj.refcnt, held, obj))
+        out.append(ObjectInfo(obj.id, obj.kind, _type_name(obj), obj.refcnt, held, obj))
     return out
 
 
+#: (kind, type number) -> the type word of the object's repr ("array", "socket_filter").
+_TYPE_NAMES: dict[tuple[str, int], str] = {}
+
+
+def _type_name(obj: BpfObject) -> str:
+    """The third word of ``repr(obj)``, once per kind and type number."""
+    key = (obj.kind, obj.map_type if isinstance(obj, BpfMap) else obj.prog_type)
+    name = _TYPE_NAMES.get(key)
+    if name is None:
+        name = _TYPE_NAMES[key] = repr(obj).split()[2]
+    return name
+
+
+def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject, int, int]]:
+    """What :func:`collect_holders` finds, counted and not named: per object (by
+    ``id()``) its holders and, of those, its user holders (files and pins)."""
+    counts: dict[int, tuple[BpfObject, int, int]] = {}
+
+    def add(obj: BpfObject, user: int) -> None:
+        known = counts.get(id(obj))
+        if known is None:
+            counts[id(obj)] = (obj, 1, user)
+        else:
+            counts[id(obj)] = (obj, known[1] + 1, known[2] + user)
+
+    files: dict[int, File] = {}
+    for task in kernel.tasks.values():
+        for file in task.files.fds:
+            if file is not None:
+                files[id(file)] = file
+    for file in files.values():
+        obj = bpf_file_object(file)
+        if obj is not None:
+            add(obj, 1)
+    for sb in kernel.filesystems["bpf"].fs_supers:
+        for inode in sb.s_inodes:
+            if _is_pin(inode):
+                add(inode.i_private, 1)
+    for obj in kernel.bpf_objects.values():
+        if isinstance(obj, BpfProg):
+            for map in obj.used_maps:
+                add(map, 0)
+        elif isinstance(obj.storage, FdArray):
+            for slot in obj.storage.slots.values():
+                if isinstance(slot, BpfProg):
+                    add(slot, 0)
+    return counts
+
+
+def _objects_add_up(kernel: Kernel) -> bool:
+    """The object facts :func:`check_invariants` checks, without naming anyone: no
+    freed object is reachable, every refcnt is its holders and (where the profile
+    counts them) every usercnt its files and pins."""
+    counts = _holder_counts(kernel)
+    if any(obj.freed for obj, _, _ in counts.values()):
+        return False
+    flush_on_uref = kernel.profile.prog_array_flush_on_last_uref
+    for obj in kernel.bpf_objects.values():
+        _, held, users = counts.get(id(obj), (obj, 0, 0))
+        if obj.refcnt != held:
+            return False
+        if flush_on_uref and isinstance(obj, BpfMap) and obj.usercnt != users:
+            return False
+    return True
+
+
 def check_invariants(kernel: Kernel) -> None:
-    """Raise :class:`InvariantError` listing every broken invariant."""
+    """Raise :class:`InvariantError` listing every broken invariant.  The objects'
+    counts are checked first without building names; only if they do not add up are
+    the holders named (:func:`collect_holders`) for the message."""
     problems: list[str] = list(kernel.bugs)
+    if not _objects_add_up(kernel):
+        problems.extend(_object_problems(kernel))
+    problems.extend(_check_files(kernel))
+    problems.extend(_check_memlock(kernel))
+    problems.extend(_check_mounts(kernel))
+    problems.extend(check_propagation(kernel))
+    if problems:
+        raise InvariantError("\n".join(problems))
+
+
+def _object_problems(kernel: Kernel) -> list[str]:
+    """Freed objects still reachable, refcnts and usercnts against their holders."""
+    problems: list[str] = []
     holders = collect_holders(kernel)
     for obj, held in holders.values():
         if obj.freed:
@@ -142,11 +232,7 @@ def check_invariants(kernel: Kernel) -> None:
             users = sum(1 for h in held if h.kind in ("file", "pin"))
             if obj.usercnt != users:
                 problems.append(f"{obj!r}: usercnt {obj.usercnt} but {users} user holders")
-    problems.extend(_check_files(kernel))
-    problems.extend(_check_memlock(kernel))
-    problems.extend(_check_mounts(kernel))
-    if problems:
-        raise InvariantError("\n".join(problems))
+    return problems
 
 
 def _check_files(kernel: Kernel) -> list[str]:
@@ -269,12 +355,88 @@ def _check_mounts(kernel: Kernel) -> list[str]:
 
 def _check_stacked(root: Dentry, live: dict[int, Mount]) -> list[str]:
     """Every mount stacked on a dentry of this tree is a live mount hung there."""
+    problems: list[str] = []
+    _check_stacked_on(root, live, problems)
+    stack = [root]  # walk_tree's order, without a generator per tree
+    while stack:
+        for child in stack.pop().d_subdirs.values():
+            if child.d_mounted:
+                _check_stacked_on(child, live, problems)
+            stack.append(child)
+    return problems
+
+
+def _check_stacked_on(dentry: Dentry, live: dict[int, Mount], problems: list[str]) -> None:
+    for mnt in dentry.d_mounted:
+        if id(mnt) not in live or mnt.mnt_mountpoint is not dentry:
+            problems.append(
+                f"{mnt!r} is stacked on {d_path_name(dentry) or '/'} of "
+                f"{dentry.d_sb.s_type.name} dev {dentry.d_sb.s_dev:#x} but is not mounted"
+            )
+
+
+def check_propagation(kernel: Kernel) -> list[str]:
+    """Peer groups and masters (fs/pnode.c's assumptions): a peer ring is one list
+    every member holds, of shared mounts of one superblock with one group id, and no
+    two rings share an id; the IDA holds exactly the ids in use; a slave is on its
+    master's slave list and every slave list entry names its owner as master; a
+    master is shared (a private mount hands its slaves on), attached, and no chain of
+    masters loops or reaches a peer of the slave."""
+    problems: list[str] = []
+    mounts = [m for ns in kernel.namespaces for m in ns.mounts]
+    listed = {id(m) for m in mounts}
+    ring_of_id: dict[int, int] = {}
+    for m in mounts:
+        where = f"{m!r} (ns {m.mnt_ns.ns_id if m.mnt_ns else None})"
+        problems.extend(_check_peers(m, where, listed, ring_of_id))
+        problems.extend(_check_master(m, where, listed))
+    used = set(ring_of_id)
+    if kernel.mnt_group_ida.used != used:
+        problems.append(
+            f"group ids allocated {sorted(kernel.mnt_group_ida.used)}, used {sorted(used)}"
+        )
+    return problems
+
+
+def _check_peers(m: Mount, where: str, listed: set[int], ring_of_id: dict[int, int]) -> list[str]:
     problems = []
-    for dentry in (root, *walk_tree(root)):
-        for mnt in dentry.d_mounted:
-            if id(mnt) not in live or mnt.mnt_mountpoint is not dentry:
-                problems.append(
-                    f"{mnt!r} is stacked on {d_path_name(dentry) or '/'} of "
-                    f"{dentry.d_sb.s_type.name} dev {dentry.d_sb.s_dev:#x} but is not mounted"
-                )
+    if is_mnt_shared(m) != bool(m.mnt_group_id):
+        problems.append(f"{where}: shared={is_mnt_shared(m)} but group id {m.mnt_group_id}")
+    ring = m.mnt_share
+    if ring:
+        if m not in ring or len(ring) < 2:
+            problems.append(f"{where}: a peer ring without it, or of one")
+        for peer in ring:
+            if peer.mnt_share is not ring or not peers(peer, m) or peer.mnt_sb is not m.mnt_sb:
+                problems.append(f"{where}: {peer!r} is in its ring but not its peer")
+            if id(peer) not in listed:
+                problems.append(f"{where}: peer {peer!r} is in no namespace")
+    if m.mnt_group_id:
+        owner = ring_of_id.setdefault(m.mnt_group_id, id(ring) if ring else id(m))
+        if owner != (id(ring) if ring else id(m)):
+            problems.append(f"{where}: group id {m.mnt_group_id} is used by two peer groups")
+    return problems
+
+
+def _check_master(m: Mount, where: str, listed: set[int]) -> list[str]:
+    problems = []
+    for slave in m.mnt_slave_list:
+        if slave.mnt_master is not m:
+            problems.append(f"{where}: {slave!r} is on its slave list with another master")
+    if m.mnt_slave_list and not is_mnt_shared(m):
+        problems.append(f"{where}: has slaves but is not shared")
+    seen: set[int] = {id(m)}
+    master = m.mnt_master
+    while master is not None:
+        if id(master) in seen:
+            problems.append(f"{where}: its chain of masters loops")
+            break
+        if peers(master, m):
+            problems.append(f"{where}: is a slave of its own peer group")
+        if id(master) not in listed:
+            problems.append(f"{where}: master {master!r} is in no namespace")
+        if master is m.mnt_master and m not in master.mnt_slave_list:
+            problems.append(f"{where}: not on its master's slave list")
+        seen.add(id(master))
+        master = master.mnt_master
     return problems

@@ -29,12 +29,22 @@ from pinfs.fs.namei import FsStruct
 from pinfs.fs.procfs import proc_fs_type
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
 from pinfs.inode import bpf_fs_type
+from pinfs.machine.boot import BOOT_LAYOUTS, boot_systemd
 from pinfs.machine.invariants import ObjectInfo, check_invariants, kernel_objects
 from pinfs.machine.render import kernel_tree
 from pinfs.machine.sysctl import SYSCTL_RANGES
 from pinfs.machine.task import PR_SET_KEEPCAPS, Task
 from pinfs.machine.trace import Trace
-from pinfs.mountns import Mount, MountContext, MountNamespace, Path, new_mount, subtree, umount_tree
+from pinfs.mountns import (
+    Ida,
+    Mount,
+    MountContext,
+    MountNamespace,
+    Path,
+    new_mount,
+    subtree,
+    umount_tree,
+)
 from pinfs.vfs import (
     FS_USERNS_MOUNT,
     Dentry,
@@ -75,6 +85,7 @@ class Kernel:
         unprivileged_bpf_disabled: int | None = None,
         trace: bool = False,
         mount_proc: bool = False,
+        boot: str = "kernel",
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
@@ -82,6 +93,8 @@ class Kernel:
             _check_unpriv_default(profile, unprivileged_bpf_disabled)
         if not isinstance(trace, bool):
             raise TypeError(f"trace must be bool, not {type(trace).__name__}")
+        if boot not in BOOT_LAYOUTS:
+            raise ValueError(f"boot must be one of {', '.join(BOOT_LAYOUTS)}, not {boot!r}")
         self.profile = profile
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
@@ -105,6 +118,7 @@ class Kernel:
         self._pid = 0
         self._mnt_id = 0
         self._ns_id = 0
+        self.mnt_group_ida = Ida()  # peer group ids (fs/namespace.c mnt_group_ida)
         self.tasks: dict[int, Task] = {}
         self.namespaces: list[MountNamespace] = []
         self.users: dict[int, UserStruct] = {}
@@ -118,6 +132,8 @@ class Kernel:
         self.anon_inode = self._make_anon_inode()
         self._current: Task | None = None
         self.init_task = self._boot()
+        if boot == "systemd":
+            boot_systemd(self.init_task)
         if mount_proc:  # what an init system does first; the seed layout has no /proc
             self.init_task.mkdir("/proc", 0o555)
             self.init_task.mount("proc", "/proc", "proc")

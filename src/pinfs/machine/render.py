@@ -1,4 +1,6 @@
-"""Text pictures of kernel state for terminals: mounts, bpffs trees and objects.
+"""Text pictures of kernel state for terminals: mounts (with their propagation and
+whether a later mount covers them), peer groups across namespaces, bpffs trees and
+objects.
 
 ``kernel.tree()`` is what the tour prints: every mount namespace with its mounts, the
 tree of every bpf superblock (inode numbers, modes, owners, what each pin holds), and
@@ -12,8 +14,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
-from pinfs.mountns import Mount
-from pinfs.vfs import Dentry, SuperBlock, d_path_name
+from pinfs.mountns import Mount, is_mnt_shared, is_mnt_unbindable, peer_ring
+from pinfs.vfs import Dentry, SuperBlock
 
 if TYPE_CHECKING:
     from pinfs.machine.kernel import Kernel
@@ -24,10 +26,65 @@ def mount_point(mnt: Mount) -> str:
     parts: list[str] = []
     m = mnt
     while m.mnt_parent is not None and m.mnt_mountpoint is not None:
-        path = d_path_name(m.mnt_mountpoint)
-        parts.append(path if path != "/" else "")
+        parts.append(_below_root(m.mnt_mountpoint, m.mnt_parent.mnt_root))
         m = m.mnt_parent
     return "".join(reversed(parts)) or "/"
+
+
+def _below_root(dentry: Dentry, root: Dentry) -> str:
+    """``dentry``'s path under ``root`` (a bind mount's root need not be its fs's)."""
+    names: list[str] = []
+    d = dentry
+    while d is not root and d.d_parent is not None and d.d_parent is not d:
+        names.append(d.d_name)
+        d = d.d_parent
+    return "".join("/" + name for name in reversed(names))
+
+
+def is_covered(mnt: Mount) -> bool:
+    """Hidden by a later mount: one stacked on the same mount point, or on our root
+    (what a second ``mount -t bpf`` on ``/sys/fs/bpf`` does to the first)."""
+    if mnt.mounts_at.get(mnt.mnt_root):
+        return True
+    parent, point = mnt.mnt_parent, mnt.mnt_mountpoint
+    if parent is None or point is None:
+        return False
+    stack = parent.mounts_at.get(point, [])
+    return bool(stack) and stack[-1] is not mnt
+
+
+def propagation_tags(mnt: Mount) -> str:
+    """The propagation of ``mnt`` as mountinfo names it: `` shared:N``,
+    `` master:N``, `` unbindable`` (nothing for a private mount)."""
+    tags = f" shared:{mnt.mnt_group_id}" if is_mnt_shared(mnt) else ""
+    if mnt.mnt_master is not None:
+        tags += f" master:{mnt.mnt_master.mnt_group_id}"
+    return tags + (" unbindable" if is_mnt_unbindable(mnt) else "")
+
+
+def peer_group_lines(kernel: Kernel) -> list[str]:
+    """Every peer group: its members in every namespace, and who receives from it
+    (the slaves), so propagation between namespaces can be seen at a glance."""
+    groups: dict[int, list[Mount]] = {}
+    slaves: dict[int, list[Mount]] = {}
+    for ns in kernel.namespaces:
+        for mnt in ns.mounts:
+            if is_mnt_shared(mnt):
+                groups.setdefault(mnt.mnt_group_id, peer_ring(mnt))
+            if mnt.mnt_master is not None:
+                slaves.setdefault(mnt.mnt_master.mnt_group_id, []).append(mnt)
+    out = []
+    for gid in sorted(groups):
+        members = ", ".join(_where(m) for m in groups[gid])
+        out.append(f"peer group {gid}: {members}")
+        if gid in slaves:
+            out.append("  slaves: " + ", ".join(_where(m) for m in slaves[gid]))
+    return out
+
+
+def _where(mnt: Mount) -> str:
+    ns = mnt.mnt_ns.ns_id if mnt.mnt_ns is not None else "-"
+    return f"ns {ns} {mount_point(mnt)} (mount {mnt.mnt_id})"
 
 
 def _inode_line(dentry: Dentry) -> str:
@@ -79,7 +136,10 @@ def kernel_tree(kernel: Kernel) -> str:
             sb = mnt.mnt_sb
             ro = " ro" if mnt.read_only else ""
             where = mount_point(mnt)
-            out.append(f"  {where:<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}{ro}")
+            hidden = " covered" if is_covered(mnt) else ""
+            tags = propagation_tags(mnt)
+            out.append(f"  {where:<16} {sb.s_type.name:<6} sb dev={sb.s_dev:#x}{ro}{tags}{hidden}")
+    out.extend(peer_group_lines(kernel))
     for sb in kernel.filesystems["bpf"].fs_supers:
         mounts = "1 mount" if sb.s_active == 1 else f"{sb.s_active} mounts"
         out.append(f"bpffs superblock dev={sb.s_dev:#x} ({mounts}):")

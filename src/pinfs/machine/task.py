@@ -22,12 +22,14 @@ import attrs
 
 from pinfs.base import cred as credmod
 from pinfs.base import uapi
+from pinfs.base.cstring import c_string
 from pinfs.base.display import repr_mimebundle
-from pinfs.base.errors import kernel_error
+from pinfs.base.errors import KernelError, as_os_reports, kernel_error
 from pinfs.base.syscall import syscall
 from pinfs.base.usermem import UserMemory
 from pinfs.bpf import BpfSyscalls
 from pinfs.ebpf.objects import BpfMap, BpfProg
+from pinfs.fs.at import do_faccessat, getname_uflags, sys_fchownat, sys_linkat, sys_unlinkat
 from pinfs.fs.attr import (
     Kstat,
     generic_fillattr,
@@ -39,27 +41,44 @@ from pinfs.fs.namei import (
     FMODE_READ,
     FMODE_WRITE,
     FsStruct,
-    do_linkat,
+    PathArg,
     do_mkdirat,
     do_mknodat,
     do_renameat2,
-    do_rmdir,
     do_symlinkat,
-    do_unlinkat,
+    fspath_arg,
     getname,
     path_arg,
 )
-from pinfs.fs.namespace import copy_mnt_ns, current_chrooted, do_mount, ksys_umount
+from pinfs.fs.namespace import (
+    copy_mnt_ns,
+    current_chrooted,
+    do_mount,
+    do_pivot_root,
+    ksys_chroot,
+    ksys_fchdir,
+    ksys_umount,
+)
 from pinfs.fs.open import (
+    chmod_common,
+    chown_common,
     do_chdir,
     do_fchmodat,
-    do_fchownat,
     do_sys_open,
+    do_sys_openat2,
     do_sys_truncate,
 )
-from pinfs.fs.readdir import iterate_dir
-from pinfs.fs.stat import do_readlinkat, vfs_fstatat
-from pinfs.fs.statfs import user_statfs
+from pinfs.fs.readdir import getdents64, iterate_dir
+from pinfs.fs.stat import (
+    Statx,
+    check_stat_flags,
+    check_statx_args,
+    do_readlinkat,
+    do_statx,
+    statx_path,
+    vfs_fstatat,
+)
+from pinfs.fs.statfs import user_statfs, vfs_statfs
 from pinfs.machine.sysctl import SYSCTL_RANGES
 from pinfs.mountns import (
     MountNamespace,
@@ -67,6 +86,7 @@ from pinfs.mountns import (
 )
 from pinfs.vfs import (
     File,
+    Inode,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +109,12 @@ PR_SET_KEEPCAPS = uapi.PR_SET_KEEPCAPS
 RLIM_INFINITY = uapi.RLIM_INFINITY
 RLIMIT_MEMLOCK = uapi.RLIMIT_MEMLOCK
 RLIMIT_NOFILE = uapi.RLIMIT_NOFILE
+AT_FDCWD = uapi.AT_FDCWD
+AT_EMPTY_PATH = uapi.AT_EMPTY_PATH
+AT_REMOVEDIR = uapi.AT_REMOVEDIR
+AT_SYMLINK_NOFOLLOW = uapi.AT_SYMLINK_NOFOLLOW
+F_OK = uapi.F_OK
+STATX_BASIC_STATS = uapi.STATX_BASIC_STATS
 
 _UNSHARE_FLAGS = (
     CLONE_THREAD | CLONE_FS | CLONE_NEWNS | CLONE_SIGHAND | CLONE_VM | CLONE_FILES
@@ -127,6 +153,17 @@ def _int_arg(value: object, what: str, lo: int = -(1 << 63), hi: int = 1 << 64) 
 
 def _mode_arg(mode: object) -> int:
     return _int_arg(mode, "mode", 0, 1 << 32)
+
+
+def _flags_arg(flags: object) -> int:
+    """An ``int flags`` argument (the bits are the syscall's to judge)."""
+    return _int_arg(flags, "flags", -(1 << 31), 1 << 32) & 0xFFFFFFFF
+
+
+def _dirfd_arg(dirfd: object, what: str = "dirfd") -> int:
+    """An ``int dfd`` argument: AT_FDCWD, or an fd (C ``int``: 2**32 - 1 is -1)."""
+    value = _int_arg(dirfd, what, -(1 << 31), 1 << 32)
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 @attrs.define(eq=False, repr=False)
@@ -206,73 +243,208 @@ class Task(BpfSyscalls):
         return file
 
     # -- files and directories --------------------------------------------------------
+    #
+    # Each path call is its *at form with AT_FDCWD, as in the kernel (``sys_mkdir`` is
+    # ``do_mkdirat(AT_FDCWD, ...)``).  A failure names the path(s) the way :mod:`os`
+    # does for the same call: the argument as :func:`os.fspath` gives it.
 
     @syscall
-    def mkdir(self, path: str | bytes, mode: int = 0o777) -> None:
+    def mkdir(self, path: PathArg, mode: int = 0o777) -> None:
         """mkdir(2)."""
+        self._mkdirat(AT_FDCWD, path, mode)
+
+    @syscall
+    def mkdirat(self, dirfd: int, path: PathArg, mode: int = 0o777) -> None:
+        """mkdirat(2): ``path`` relative to the directory open at ``dirfd``."""
+        self._mkdirat(_dirfd_arg(dirfd), path, mode)
+
+    def _mkdirat(self, dfd: int, path: PathArg, mode: int) -> None:
         mode = _mode_arg(mode)
-        name = self._enter_path(path)
-        do_mkdirat(self, name, mode)
+        try:
+            name = self._enter_path(path)
+            do_mkdirat(self, name, mode, dfd)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
-    def rmdir(self, path: str | bytes) -> None:
-        """rmdir(2)."""
-        name = self._enter_path(path)
-        do_rmdir(self, name)
+    def rmdir(self, path: PathArg) -> None:
+        """rmdir(2): unlinkat(AT_FDCWD, path, AT_REMOVEDIR)."""
+        self._unlinkat(AT_FDCWD, path, AT_REMOVEDIR)
 
     @syscall
-    def unlink(self, path: str | bytes) -> None:
-        """unlink(2)."""
-        name = self._enter_path(path)
-        do_unlinkat(self, name)
+    def unlink(self, path: PathArg) -> None:
+        """unlink(2): unlinkat(AT_FDCWD, path, 0)."""
+        self._unlinkat(AT_FDCWD, path, 0)
 
     @syscall
-    def rename(self, old: str | bytes, new: str | bytes, flags: int = 0) -> None:
+    def unlinkat(self, dirfd: int, path: PathArg, flags: int = 0) -> None:
+        """unlinkat(2): AT_REMOVEDIR removes a directory (``do_rmdir``); other flags
+        are EINVAL (before the name is looked at)."""
+        self._unlinkat(_dirfd_arg(dirfd), path, _flags_arg(flags))
+
+    def _unlinkat(self, dfd: int, path: PathArg, flags: int) -> None:
+        name = path_arg(path)
+        try:
+            self._enter()
+            sys_unlinkat(self, dfd, name, flags)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    @syscall
+    def rename(self, old: PathArg, new: PathArg, flags: int = 0) -> None:
         """renameat2(2) with AT_FDCWD for both names."""
+        self._renameat2(AT_FDCWD, old, AT_FDCWD, new, flags)
+
+    @syscall
+    def renameat(self, olddirfd: int, old: PathArg, newdirfd: int, new: PathArg) -> None:
+        """renameat(2): renameat2 with no flags."""
+        self._renameat2(
+            _dirfd_arg(olddirfd, "olddirfd"), old, _dirfd_arg(newdirfd, "newdirfd"), new, 0
+        )
+
+    @syscall
+    def renameat2(
+        self, olddirfd: int, old: PathArg, newdirfd: int, new: PathArg, flags: int = 0
+    ) -> None:
+        """renameat2(2): RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT as the
+        profile's filesystems allow; the old name's walk (and its dirfd) comes first."""
+        olddfd = _dirfd_arg(olddirfd, "olddirfd")
+        self._renameat2(olddfd, old, _dirfd_arg(newdirfd, "newdirfd"), new, flags)
+
+    def _renameat2(self, olddfd: int, old: PathArg, newdfd: int, new: PathArg, flags: int) -> None:
         flags = _int_arg(flags, "flags", 0, 1 << 32)
         old_name, new_name = path_arg(old, "old"), path_arg(new, "new")
-        self._enter()
-        do_renameat2(self, old_name, new_name, flags)
+        try:
+            self._enter()
+            do_renameat2(self, old_name, new_name, flags, olddfd, newdfd)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(old, "old"), fspath_arg(new, "new")) from None
 
     @syscall
-    def link(self, old: str | bytes, new: str | bytes) -> None:
+    def link(self, old: PathArg, new: PathArg) -> None:
         """link(2): the old name's final symlink is not followed."""
+        self._linkat(AT_FDCWD, old, AT_FDCWD, new, 0)
+
+    @syscall
+    def linkat(
+        self, olddirfd: int, old: PathArg, newdirfd: int, new: PathArg, flags: int = 0
+    ) -> None:
+        """linkat(2): AT_SYMLINK_FOLLOW follows the old name's final symlink;
+        AT_EMPTY_PATH links the file open at ``olddirfd`` (CAP_DAC_READ_SEARCH, as up
+        to v6.9); other flags are EINVAL."""
+        olddfd = _dirfd_arg(olddirfd, "olddirfd")
+        self._linkat(olddfd, old, _dirfd_arg(newdirfd, "newdirfd"), new, _flags_arg(flags))
+
+    def _linkat(self, olddfd: int, old: PathArg, newdfd: int, new: PathArg, flags: int) -> None:
         old_name, new_name = path_arg(old, "old"), path_arg(new, "new")
-        self._enter()
-        do_linkat(self, old_name, new_name)
+        try:
+            self._enter()
+            sys_linkat(self, olddfd, old_name, newdfd, new_name, flags)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(old, "old"), fspath_arg(new, "new")) from None
 
     @syscall
-    def symlink(self, target: str | bytes, linkpath: str | bytes) -> None:
+    def symlink(self, target: PathArg, linkpath: PathArg) -> None:
         """symlink(2)."""
+        self._symlinkat(target, AT_FDCWD, linkpath)
+
+    @syscall
+    def symlinkat(self, target: PathArg, newdirfd: int, linkpath: PathArg) -> None:
+        """symlinkat(2): ``linkpath`` relative to ``newdirfd``."""
+        self._symlinkat(target, _dirfd_arg(newdirfd, "newdirfd"), linkpath)
+
+    def _symlinkat(self, target: PathArg, dfd: int, linkpath: PathArg) -> None:
         body, name = path_arg(target, "target"), path_arg(linkpath, "linkpath")
-        self._enter()
-        getname(body)
-        getname(name)
-        do_symlinkat(self, body, name)
+        try:
+            self._enter()
+            getname(body)
+            getname(name)
+            do_symlinkat(self, body, name, dfd)
+        except KernelError as exc:
+            target_path, link_path = fspath_arg(target, "target"), fspath_arg(linkpath, "linkpath")
+            raise as_os_reports(exc, target_path, link_path) from None
 
     @syscall
-    def readlink(self, path: str | bytes) -> str:
+    def readlink(self, path: PathArg) -> str:
         """readlink(2): EINVAL if not a symlink."""
-        name = self._enter_path(path)
-        return do_readlinkat(self, name)
+        return self._readlinkat(AT_FDCWD, path)
 
     @syscall
-    def mknod(self, path: str | bytes, mode: int, dev: int = 0) -> None:
+    def readlinkat(self, dirfd: int, path: PathArg) -> str:
+        """readlinkat(2): an empty ``path`` reads the symlink open (O_PATH|O_NOFOLLOW)
+        at ``dirfd``, ENOENT if that is not a symlink."""
+        return self._readlinkat(_dirfd_arg(dirfd), path)
+
+    def _readlinkat(self, dfd: int, path: PathArg) -> str:
+        name = path_arg(path)
+        try:
+            self._enter()
+            return do_readlinkat(self, getname_uflags(name, AT_EMPTY_PATH), dfd)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    @syscall
+    def mknod(self, path: PathArg, mode: int, dev: int = 0) -> None:
         """mknod(2)."""
+        self._mknodat(AT_FDCWD, path, mode, dev)
+
+    @syscall
+    def mknodat(self, dirfd: int, path: PathArg, mode: int, dev: int = 0) -> None:
+        """mknodat(2)."""
+        self._mknodat(_dirfd_arg(dirfd), path, mode, dev)
+
+    def _mknodat(self, dfd: int, path: PathArg, mode: int, dev: int) -> None:
         mode = _mode_arg(mode)
         dev = _int_arg(dev, "dev", 0, 1 << 32)
         name = path_arg(path)
-        self._enter()
-        do_mknodat(self, name, mode, dev)  # may_mknod comes before getname
+        try:
+            self._enter()
+            do_mknodat(self, name, mode, dev, dfd)  # may_mknod comes before getname
+        except KernelError as exc:
+            # os.mknod names no path in its errors (CPython's posix_error()): nor does this
+            raise kernel_error(exc.errno or 0, None, exc.refusal) from None
 
     @syscall
-    def open(self, path: str | bytes, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+    def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
         """open(2): returns the lowest free fd.  O_CLOEXEC sets close-on-exec."""
+        return self._openat(AT_FDCWD, path, flags, mode)
+
+    @syscall
+    def openat(self, dirfd: int, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+        """openat(2): ``path`` relative to the directory open at ``dirfd`` (an O_PATH
+        fd will do)."""
+        return self._openat(_dirfd_arg(dirfd), path, flags, mode)
+
+    @syscall
+    def openat2(
+        self, dirfd: int, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0, resolve: int = 0
+    ) -> int:
+        """openat2(2) (v5.6) with ``struct open_how`` as three arguments: unknown
+        flags, a mode without O_CREAT and unknown ``resolve`` bits are EINVAL;
+        RESOLVE_NO_SYMLINKS/NO_MAGICLINKS (ELOOP), NO_XDEV, BENEATH (EXDEV), IN_ROOT
+        (the dirfd is the root) restrict the walk; ENOSYS before v5.6."""
+        dfd = _dirfd_arg(dirfd)
+        flags = _int_arg(flags, "flags", 0, 1 << 64)
+        mode = _int_arg(mode, "mode", 0, 1 << 64)
+        resolve = _int_arg(resolve, "resolve", 0, 1 << 64)
+        name = path_arg(path)
+        try:
+            self._enter()
+            if not self.kernel.profile.openat2:
+                raise kernel_error(errno.ENOSYS)
+            return do_sys_openat2(self, dfd, name, flags, mode, resolve)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    def _openat(self, dfd: int, path: PathArg, flags: int, mode: int) -> int:
         flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
         mode = _mode_arg(mode)
         name = path_arg(path)
-        self._enter()
-        return do_sys_open(self, name, flags, mode)
+        try:
+            self._enter()
+            return do_sys_open(self, name, flags, mode, dfd)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def close(self, fd: int) -> None:
@@ -376,16 +548,75 @@ class Task(BpfSyscalls):
         return file.f_op.llseek(file, offset, whence)
 
     @syscall
-    def stat(self, path: str | bytes) -> Kstat:
-        """stat(2)."""
-        name = self._enter_path(path)
-        return vfs_fstatat(self, name, follow=True)
+    def stat(self, path: PathArg) -> Kstat:
+        """stat(2): newfstatat(AT_FDCWD, path, 0)."""
+        return self._fstatat(AT_FDCWD, path, 0)
 
     @syscall
-    def lstat(self, path: str | bytes) -> Kstat:
-        """lstat(2)."""
-        name = self._enter_path(path)
-        return vfs_fstatat(self, name, follow=False)
+    def lstat(self, path: PathArg) -> Kstat:
+        """lstat(2): newfstatat(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW)."""
+        return self._fstatat(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW)
+
+    @syscall
+    def fstatat(self, dirfd: int, path: PathArg, flags: int = 0) -> Kstat:
+        """newfstatat(2): AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH (``path`` "" is the file
+        open at ``dirfd``, any kind, O_PATH too), AT_NO_AUTOMOUNT; others EINVAL."""
+        return self._fstatat(_dirfd_arg(dirfd), path, _flags_arg(flags))
+
+    def _fstatat(self, dfd: int, path: PathArg, flags: int) -> Kstat:
+        name = path_arg(path)
+        try:
+            self._enter()
+            name = getname_uflags(name, flags)
+            if self._empty_path_fd(dfd, name, flags):
+                if not self.kernel.profile.empty_path_is_fstat:
+                    check_stat_flags(flags)
+                return generic_fillattr(self._fd_inode(dfd), self.cred)  # vfs_fstat
+            return vfs_fstatat(self, name, not flags & AT_SYMLINK_NOFOLLOW, dfd, flags)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    def _empty_path_fd(self, dfd: int, name: str, flags: int) -> bool:
+        """Whether a stat call of "" with AT_EMPTY_PATH is the fstat of ``dfd``: from
+        v6.11 for any fd (``vfs_empty_path``); before, the walk lands on the fd's
+        path, the same inode (a bpf object fd has no path in pinfs, so it is taken
+        here too: the kernel's is on anon_inodefs)."""
+        if name or not flags & AT_EMPTY_PATH or dfd < 0:
+            return False
+        if self.kernel.profile.empty_path_is_fstat:
+            return True
+        file = self.files.lookup(dfd)
+        return file is not None and file.f_path is None
+
+    def _fd_inode(self, fd: int) -> Inode:
+        """``fdget_raw`` (EBADF) and the file's inode (a bpf object's anon inode)."""
+        file = self.files.fdget(fd, allow_path=True)
+        return file.f_inode if file.f_inode is not None else self.kernel.anon_inode
+
+    @syscall
+    def statx(
+        self, dirfd: int, path: PathArg, flags: int = 0, mask: int = STATX_BASIC_STATS
+    ) -> Statx:
+        """statx(2) (v4.11): ``struct statx`` with ``stx_mask`` saying what was filled
+        (tmpfs adds the birth time when asked; v5.8 adds the mount id).  EINVAL for
+        reserved mask bits, both sync flags, or unknown flags; ENOSYS before v4.11."""
+        dfd = _dirfd_arg(dirfd)
+        flags = _flags_arg(flags)
+        mask = _int_arg(mask, "mask", 0, 1 << 32)
+        name = path_arg(path)
+        try:
+            self._enter()
+            if not self.kernel.profile.statx:
+                raise kernel_error(errno.ENOSYS)
+            name = getname_uflags(name, flags)
+            if self._empty_path_fd(dfd, name, flags):  # do_statx_fd
+                check_statx_args(flags, mask, self.kernel.profile.empty_path_is_fstat)
+                file = self.files.fdget(dfd, allow_path=True)
+                anon_mnt = self.kernel.anon_inode_mnt.mnt_id
+                return statx_path(self, file.f_path, mask, self._fd_inode(dfd), anon_mnt)
+            return do_statx(self, name, dfd, flags, mask)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def fstat(self, fd: int) -> Kstat:
@@ -397,17 +628,42 @@ class Task(BpfSyscalls):
         return generic_fillattr(inode, self.cred)
 
     @syscall
-    def statfs(self, path: str | bytes) -> KStatFs:
+    def statfs(self, path: PathArg) -> KStatFs:
         """statfs(2)."""
-        name = self._enter_path(path)
-        return user_statfs(self, name)
+        try:
+            name = self._enter_path(path)
+            return user_statfs(self, name)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    @syscall
+    def fstatfs(self, fd: int) -> KStatFs:
+        """fstatfs(2) (``fd_statfs``: O_PATH fds allowed; a bpf object fd is on
+        anon_inodefs)."""
+        check_fd(fd)
+        self._enter()
+        file = self.files.fdget(fd & 0xFFFFFFFF, allow_path=True)
+        if file.f_path is None:
+            return KStatFs(f_type=self.kernel.anon_inode.i_sb.s_magic, f_bsize=4096)
+        return vfs_statfs(file.f_path)
 
     @syscall
     def getdents(self, fd: int) -> list[DirEntry]:
-        """getdents64(2): every remaining entry of an open directory (then [])."""
+        """getdents64(2) with a buffer big enough for every remaining entry (then [])."""
         check_fd(fd)
         self._enter()
         return iterate_dir(self.files.fdget(fd))
+
+    @syscall
+    def getdents64(self, fd: int, count: int) -> bytes:
+        """getdents64(2) into a ``count``-byte buffer: the ``linux_dirent64`` records
+        that fit (parse them with :func:`pinfs.fs.readdir.parse_dirents`), from the
+        file position on; EINVAL if not even one fits; b"" at the end; lseek(fd, 0)
+        starts again."""
+        check_fd(fd)
+        count = _int_arg(count, "count", 0, 1 << 32)
+        self._enter()
+        return getdents64(self.files.fdget(fd & 0xFFFFFFFF), count)
 
     @syscall
     def read(self, fd: int, count: int) -> bytes:
@@ -442,7 +698,7 @@ class Task(BpfSyscalls):
         return file.f_op.write(file, bytes(data))
 
     @syscall
-    def listdir(self, path: str | bytes = ".") -> list[str]:
+    def listdir(self, path: PathArg = ".") -> list[str]:
         """open(O_RDONLY|O_DIRECTORY) + getdents + close: names in getdents order,
         without "." and ".." (like :func:`os.listdir`)."""
         fd = self.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -452,33 +708,118 @@ class Task(BpfSyscalls):
             self.close(fd)
 
     @syscall
-    def chmod(self, path: str | bytes, mode: int) -> None:
-        """chmod(2)."""
-        mode = _mode_arg(mode)
-        name = self._enter_path(path)
-        do_fchmodat(self, name, mode)
+    def access(self, path: PathArg, mode: int = F_OK) -> None:
+        """access(2): faccessat(AT_FDCWD, path, mode) -- raises instead of returning
+        False (see :func:`os.access`)."""
+        self._faccessat(AT_FDCWD, path, mode, 0)
 
     @syscall
-    def chown(self, path: str | bytes, uid: int, gid: int) -> None:
+    def faccessat(self, dirfd: int, path: PathArg, mode: int = F_OK) -> None:
+        """faccessat(2): with the real uid and gid (no flags argument)."""
+        self._faccessat(_dirfd_arg(dirfd), path, mode, 0)
+
+    @syscall
+    def faccessat2(self, dirfd: int, path: PathArg, mode: int = F_OK, flags: int = 0) -> None:
+        """faccessat2(2) (v5.8): AT_EACCESS checks with the effective ids,
+        AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; ENOSYS before v5.8."""
+        dfd, flags = _dirfd_arg(dirfd), _flags_arg(flags)
+        if not self.kernel.profile.faccessat2:
+            filename = fspath_arg(path)
+            self._enter()
+            raise as_os_reports(kernel_error(errno.ENOSYS), filename)
+        self._faccessat(dfd, path, mode, flags)
+
+    def _faccessat(self, dfd: int, path: PathArg, mode: int, flags: int) -> None:
+        mode = _int_arg(mode, "mode", -(1 << 31), 1 << 32)
+        name = path_arg(path)
+        try:
+            self._enter()
+            do_faccessat(self, dfd, name, mode, flags)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    @syscall
+    def chmod(self, path: PathArg, mode: int) -> None:
+        """chmod(2): fchmodat(AT_FDCWD, path, mode)."""
+        self._fchmodat(AT_FDCWD, path, mode)
+
+    @syscall
+    def fchmodat(self, dirfd: int, path: PathArg, mode: int) -> None:
+        """fchmodat(2) (no flags: the final symlink is followed)."""
+        self._fchmodat(_dirfd_arg(dirfd), path, mode)
+
+    def _fchmodat(self, dfd: int, path: PathArg, mode: int) -> None:
+        mode = _mode_arg(mode)
+        try:
+            name = self._enter_path(path)
+            do_fchmodat(self, name, mode, dfd)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
+
+    @syscall
+    def fchmod(self, fd: int, mode: int) -> None:
+        """fchmod(2): EBADF for an O_PATH fd, then ``chmod_common``."""
+        check_fd(fd)
+        mode = _mode_arg(mode)
+        self._enter()
+        file = self.files.fdget(fd & 0xFFFFFFFF)
+        chmod_common(self, file.f_path, mode, None, file.f_inode or self.kernel.anon_inode)
+
+    @syscall
+    def chown(self, path: PathArg, uid: int, gid: int) -> None:
         """chown(2); -1 leaves an id unchanged."""
+        self._fchownat(AT_FDCWD, path, uid, gid, 0)
+
+    @syscall
+    def lchown(self, path: PathArg, uid: int, gid: int) -> None:
+        """lchown(2): fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW)."""
+        self._fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW)
+
+    @syscall
+    def fchownat(self, dirfd: int, path: PathArg, uid: int, gid: int, flags: int = 0) -> None:
+        """fchownat(2): AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH; other flags EINVAL."""
+        self._fchownat(_dirfd_arg(dirfd), path, uid, gid, _flags_arg(flags))
+
+    def _fchownat(self, dfd: int, path: PathArg, uid: int, gid: int, flags: int) -> None:
         uid = _int_arg(uid, "uid", -1, 1 << 32)
         gid = _int_arg(gid, "gid", -1, 1 << 32)
-        name = self._enter_path(path)
-        do_fchownat(self, name, uid, gid)
+        name = path_arg(path)
+        try:
+            self._enter()
+            sys_fchownat(self, dfd, name, uid, gid, flags)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
-    def truncate(self, path: str | bytes, length: int) -> None:
+    def fchown(self, fd: int, uid: int, gid: int) -> None:
+        """fchown(2): EBADF for an O_PATH fd, EROFS, then ``chown_common``."""
+        check_fd(fd)
+        uid = _int_arg(uid, "uid", -1, 1 << 32)
+        gid = _int_arg(gid, "gid", -1, 1 << 32)
+        self._enter()
+        file = self.files.fdget(fd & 0xFFFFFFFF)
+        inode = file.f_inode or self.kernel.anon_inode
+        chown_common(self, file.f_path, uid, gid, None, inode)
+
+    @syscall
+    def truncate(self, path: PathArg, length: int) -> None:
         """truncate(2): only the size changes (contents are not modelled)."""
         length = _int_arg(length, "length", -(1 << 63), 1 << 63)  # loff_t
         name = path_arg(path)
-        self._enter()
-        do_sys_truncate(self, name, length)
+        try:
+            self._enter()
+            do_sys_truncate(self, name, length)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
-    def chdir(self, path: str | bytes) -> None:
+    def chdir(self, path: PathArg) -> None:
         """chdir(2): a directory we may search."""
-        name = self._enter_path(path)
-        do_chdir(self, name)
+        try:
+            name = self._enter_path(path)
+            do_chdir(self, name)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def getcwd(self) -> str:
@@ -499,28 +840,51 @@ class Task(BpfSyscalls):
     @syscall
     def mount(
         self,
-        source: str | bytes | None,
-        target: str | bytes,
+        source: PathArg | None,
+        target: PathArg,
         fstype: str | bytes | None,
         flags: int = 0,
         data: str | bytes | None = None,
     ) -> None:
         """mount(2): new mounts, bind mounts (MS_BIND) and remounts (MS_REMOUNT)."""
         flags = _int_arg(flags, "flags", 0, 1 << 64)
-        type_name = None if fstype is None else path_arg(fstype, "fstype")
+        type_name = None if fstype is None else c_string(fstype, "fstype")
         dir_name = path_arg(target, "target")
         dev_name = None if source is None else path_arg(source, "source")
-        options = None if data is None else path_arg(data, "data")
+        options = None if data is None else c_string(data, "data")
         self._enter()
         do_mount(self, dev_name, dir_name, type_name, flags, options)
 
     @syscall
-    def umount(self, target: str | bytes, flags: int = 0) -> None:
+    def umount(self, target: PathArg, flags: int = 0) -> None:
         """umount2(2)."""
         flags = _int_arg(flags, "flags", 0, 1 << 32)
         name = path_arg(target, "target")
         self._enter()
         ksys_umount(self, name, flags)
+
+    @syscall
+    def chroot(self, path: str | bytes) -> None:
+        """chroot(2): ENOENT/ENOTDIR, EACCES without search permission, EPERM without
+        CAP_SYS_CHROOT in our user namespace; the cwd stays."""
+        name = self._enter_path(path)
+        ksys_chroot(self, name)
+
+    @syscall
+    def fchdir(self, fd: int) -> None:
+        """fchdir(2): EBADF, ENOTDIR, EACCES without search permission."""
+        fd = _int_arg(fd, "fd")
+        self._enter()
+        ksys_fchdir(self, self._fdget(fd, allow_path=True))
+
+    @syscall
+    def pivot_root(self, new_root: str | bytes, put_old: str | bytes) -> None:
+        """pivot_root(2): the root mount moves to ``put_old``, ``new_root`` becomes the
+        root (``do_pivot_root`` lists the checks in their order)."""
+        new_name = path_arg(new_root, "new_root")
+        old_name = path_arg(put_old, "put_old")
+        self._enter()
+        do_pivot_root(self, new_name, old_name)
 
     @syscall
     def unshare(self, flags: int) -> None:

@@ -150,8 +150,23 @@ _FD_PARAMS: dict[str, tuple[str, ...]] = {
     "map_get_next_key": ("fd",),
     "obj_pin": ("fd", "path_fd"),
     "obj_get": ("path_fd",),
+    "openat": ("dirfd",),
+    "openat2": ("dirfd",),
+    "mkdirat": ("dirfd",),
+    "unlinkat": ("dirfd",),
+    "renameat2": ("olddirfd", "newdirfd"),
+    "linkat": ("olddirfd", "newdirfd"),
+    "symlinkat": ("newdirfd",),
+    "readlinkat": ("dirfd",),
+    "fstatat": ("dirfd",),
+    "faccessat": ("dirfd",),
+    "faccessat2": ("dirfd",),
+    "fchmodat": ("dirfd",),
+    "fchownat": ("dirfd",),
+    "fchmod": ("fd",),
+    "fchown": ("fd",),
 }
-_FD_RESULTS = frozenset({"open", "dup", "map_create", "prog_load", "obj_get"})
+_FD_RESULTS = frozenset({"open", "openat", "openat2", "dup", "map_create", "prog_load", "obj_get"})
 
 
 class _Unexportable(Exception):

@@ -63,6 +63,22 @@ OPS: dict[str, OpSpec] = {
     "obj_pin": OpSpec("ipii", 2, "none", "obj_pin FD PATH [FILE_FLAGS] [PATH_FD]"),
     "obj_get": OpSpec("pii", 1, "fd", "obj_get PATH [FILE_FLAGS] [PATH_FD]"),
     "bpf": OpSpec("iai", 2, "bpf", "bpf CMD ATTR [SIZE]: raw bpf(2)"),
+    # the *at calls: DIRFD is AT_FDCWD or a label
+    "openat": OpSpec("ipii", 2, "fd", "openat DIRFD PATH [FLAGS=O_RDONLY] [MODE=0o666]"),
+    "openat2": OpSpec("ipiii", 2, "fd", "openat2 DIRFD PATH [FLAGS] [MODE] [RESOLVE]"),
+    "mkdirat": OpSpec("ipi", 2, "none", "mkdirat DIRFD PATH [MODE=0o777]"),
+    "unlinkat": OpSpec("ipi", 2, "none", "unlinkat DIRFD PATH [FLAGS] (AT_REMOVEDIR)"),
+    "renameat2": OpSpec("ipipi", 4, "none", "renameat2 OLDDIRFD OLD NEWDIRFD NEW [FLAGS]"),
+    "linkat": OpSpec("ipipi", 4, "none", "linkat OLDDIRFD OLD NEWDIRFD NEW [FLAGS]"),
+    "symlinkat": OpSpec("pip", 3, "none", "symlinkat TARGET NEWDIRFD LINKPATH"),
+    "readlinkat": OpSpec("ip", 2, "str"),
+    "fstatat": OpSpec("ipi", 2, "stat", "fstatat DIRFD PATH [FLAGS] (newfstatat)"),
+    "faccessat": OpSpec("ipi", 2, "none", "faccessat DIRFD PATH [MODE=F_OK]"),
+    "faccessat2": OpSpec("ipii", 2, "none", "faccessat2 DIRFD PATH [MODE] [FLAGS]"),
+    "fchmodat": OpSpec("ipi", 3, "none"),
+    "fchownat": OpSpec("ipiii", 4, "none", "fchownat DIRFD PATH UID GID [FLAGS]"),
+    "fchmod": OpSpec("ii", 2, "none"),
+    "fchown": OpSpec("iii", 3, "none"),
 }
 #: bpf(2) commands whose non-negative result is a new fd.
 FD_COMMANDS = frozenset(
@@ -86,6 +102,8 @@ FD_COMMANDS = frozenset(
 _KEYWORDS = frozenset({"profile", "sysctl", "task"})
 _FD_PREFIX = {
     "open": "f",
+    "openat": "f",
+    "openat2": "f",
     "dup": "d",
     "map_create": "m",
     "prog_load": "p",

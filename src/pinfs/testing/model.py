@@ -27,6 +27,7 @@ when a successful operation leaves it:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -74,11 +75,7 @@ class _Object:
 
     @property
     def type_name(self) -> str:
-        enum_type = BpfMapType if self.kind == "map" else BpfProgType
-        try:
-            return str(enum_type(self.type).name.split("_TYPE_")[1].lower())
-        except ValueError:
-            return str(self.type)
+        return _type_name(self.kind, self.type)
 
 
 @attrs.define(eq=False)
@@ -885,3 +882,13 @@ def _kernel_view(info: ObjectInfo) -> dict[str, object]:
         "used_map": sorted(used_by),
         "slot": sorted(slots),
     }
+
+
+@functools.cache
+def _type_name(kind: str, type: int) -> str:
+    """``array``, ``socket_filter``, ... (the number if the type has no name)."""
+    enum_type = BpfMapType if kind == "map" else BpfProgType
+    try:
+        return str(enum_type(type).name.split("_TYPE_")[1].lower())
+    except ValueError:
+        return str(type)

@@ -475,6 +475,8 @@ def run_script(
 _PASS_THROUGH = frozenset(
     {
         "stat", "lstat", "fstat", "statfs", "getdents", "listdir", "readlink", "getcwd",
+        "fstatat", "statx", "fstatfs", "getdents64", "readlinkat", "access", "faccessat",
+        "faccessat2",
         "getrlimit", "setrlimit", "umask", "capset", "setgroups", "prctl",
         "fd_object", "fd_map", "fd_prog", "fd_file",
         "mem", "pid", "cred", "kernel", "alive", "rlimit",
