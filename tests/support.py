@@ -32,3 +32,9 @@ def budget(examples: int) -> int:
     if settings.get_current_profile_name() == "nightly":
         return examples * NIGHTLY_FACTOR
     return examples
+
+
+#: The fds every task starts with: the console init opened at boot (``console_on_rootfs``).
+#: A test of "no fd was left behind" compares with this; a new fd is never assumed to
+#: have a number, only compared with the one a call returned.
+CONSOLE_FDS = [0, 1, 2]

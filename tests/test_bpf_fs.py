@@ -19,7 +19,7 @@ from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.fs.libfs import DT_DIR, DT_REG
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER
 from pinfs.vfs import MS_BIND, MS_RDONLY, MS_REMOUNT
-from support import err
+from support import CONSOLE_FDS, err
 
 BPFFS = "/sys/fs/bpf"
 O_PATH = 0o10000000
@@ -153,7 +153,7 @@ def test_s70_open_o_creat_of_a_new_name_is_eacces_vfs_create(
     assert err(t.open, ro + "/new", os.O_CREAT | os.O_RDWR) == errno.EROFS
     assert err(t.open, BPFFS + "/new/", os.O_CREAT | os.O_RDWR) == errno.EISDIR
     assert t.listdir(BPFFS) == ["m"]
-    assert t.files.open_fds() == [m]
+    assert t.files.open_fds() == [*CONSOLE_FDS, m]
     k.check_invariants()
 
 
@@ -178,7 +178,7 @@ def test_s71_open_of_a_pinned_object_is_enxio_no_open(
     t.mount(None, BPFFS, None, MS_REMOUNT | MS_RDONLY)
     assert err(t.open, path, os.O_WRONLY) == errno.EROFS
     assert err(t.open, path, os.O_RDONLY) == errno.ENXIO
-    assert t.files.open_fds() == [m]
+    assert t.files.open_fds() == [*CONSOLE_FDS, m]
     assert t.stat(path).st_size == 0
     assert t.fd_object(m).refcnt == 2
     k.check_invariants()

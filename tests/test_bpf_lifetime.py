@@ -17,7 +17,7 @@ from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.machine.invariants import InvariantError
 from pinfs.machine.task import RLIMIT_NOFILE
-from support import err
+from support import CONSOLE_FDS, err
 
 BPFFS = "/sys/fs/bpf"
 ARRAY, HASH, PROG_ARRAY = BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PROG_ARRAY
@@ -77,7 +77,7 @@ def test_s95_prog_array_flushed_on_every_map_file_release_bpf_map_release() -> N
     t.map_update_elem(g, k4(2), k4(prog))
     keep = t.dup(prog)  # no FD_CLOEXEC: the prog's file survives the exec
     t.execve()  # close-on-exec releases the OBJ_GET file: flush
-    assert t.files.open_fds() == [keep]
+    assert t.files.open_fds() == [*CONSOLE_FDS, keep]
     assert PA.storage.slots == {}
     assert (PA.refcnt, P.refcnt) == (1, 1)
     k.check_invariants()
@@ -384,7 +384,7 @@ def test_s100_dup_and_fork_share_the_file_exec_closes_it_anon_inode_getfd() -> N
     )
     k.check_invariants()
     c.execve()  # child keeps its dup, loses fd m
-    assert c.files.open_fds() == [d]
+    assert c.files.open_fds() == [*CONSOLE_FDS, d]
     assert M.refcnt == 1
     t.close(m)
     t.close(d)
@@ -398,7 +398,7 @@ def test_s100_dup_and_fork_share_the_file_exec_closes_it_anon_inode_getfd() -> N
     t.obj_pin(m2, BPFFS + "/m2")
     M2 = t.fd_object(m2)
     t.execve()
-    assert t.files.open_fds() == []
+    assert t.files.open_fds() == CONSOLE_FDS
     assert P.freed and not M2.freed and M2.refcnt == 1
     k.check_invariants()
 

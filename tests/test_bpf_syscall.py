@@ -42,7 +42,7 @@ from pinfs.ebpf.attr import (
 from pinfs.ebpf.jhash import jhash
 from pinfs.ebpf.prog import BPF_EXIT_INSN, BPF_LD_MAP_FD, BPF_MOV64_IMM, RETURN_ZERO
 from pinfs.machine.task import CLONE_NEWNS, CLONE_NEWUSER, RLIMIT_MEMLOCK, RLIMIT_NOFILE
-from support import err
+from support import CONSOLE_FDS, err
 
 BPFFS = "/sys/fs/bpf"
 KERNEL_ADDR = 0xFFFF880000000000
@@ -342,7 +342,7 @@ def test_s9_unregistered_map_type_is_einval_find_and_alloc_map(
 ) -> None:
     """find_and_alloc_map, syscall.c:25-41: UNSPEC and anything from 5 up is EINVAL."""
     assert err(t.map_create, map_type, 4, 4, 1) == errno.EINVAL
-    assert t.files.open_fds() == []
+    assert t.files.open_fds() == CONSOLE_FDS
 
 
 def test_s9_registered_map_types_one_to_four_are_accepted_find_and_alloc_map(
@@ -351,7 +351,7 @@ def test_s9_registered_map_types_one_to_four_are_accepted_find_and_alloc_map(
     """find_and_alloc_map: HASH 1, ARRAY 2, PROG_ARRAY 3, PERF_EVENT_ARRAY 4."""
     fds = [t.map_create(mt, 4, 4, 1) for mt in (HASH, ARRAY, PROG_ARRAY, PERF_ARRAY)]
     assert [o.type for o in k.objects()] == ["hash", "array", "prog_array", "perf_event_array"]
-    assert fds == [0, 1, 2, 3]
+    assert fds == list(range(fds[0], fds[0] + 4))  # lowest first, after the console
     k.check_invariants()
 
 
@@ -519,10 +519,10 @@ def test_s18_map_create_success_anon_file_lowest_fd_zeroed_map_create(
     starts empty."""
     a = t.map_create(ARRAY, 4, 8, 4)
     h = t.map_create(HASH, 4, 8, 4)
-    assert (a, h) == (0, 1)
+    assert (a, h) == (3, 4)  # the lowest free: 0, 1 and 2 are the console
     t.close(a)
     a2 = t.map_create(ARRAY, 4, 8, 4)
-    assert a2 == 0
+    assert a2 == a
     for fd in (a2, h):
         f = t.fd_file(fd)
         assert f.anon_name == "bpf-map"
@@ -543,7 +543,7 @@ def test_s19_map_create_emfile_leaks_memlock_map_create(k: pinfs.Kernel, t: pinf
     """map_create, syscall.c (seed and v4.4): if bpf_map_new_fd fails (EMFILE) the map
     is freed without bpf_map_uncharge_memlock, leaking the user's locked_vm."""
     fd0 = t.map_create(ARRAY, 4, 8, 1)
-    t.setrlimit(RLIMIT_NOFILE, 1, 1)
+    t.setrlimit(RLIMIT_NOFILE, fd0 + 1, fd0 + 1)  # no fd free
     assert err(t.map_create, ARRAY, 4, 8, 1000) == errno.EMFILE
     leaked = k.memlock_leaked.get(0)
     assert leaked == 2  # 88 + 8000 bytes
@@ -1128,7 +1128,7 @@ def test_s41_prog_load_success_anon_file_and_map_refs_bpf_prog_load(
     m2 = t.map_create(ARRAY, 4, 4, 1)
     code = BPF_LD_MAP_FD(1, m1) + BPF_LD_MAP_FD(2, m2) + BPF_LD_MAP_FD(3, m1) + RETURN_ZERO
     fd = t.prog_load(SOCKET_FILTER, code)
-    assert fd == 2
+    assert fd == m2 + 1
     f = t.fd_file(fd)
     assert f.anon_name == "bpf-prog"
     assert f.f_flags & os.O_ACCMODE == os.O_RDWR

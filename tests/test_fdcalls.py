@@ -15,7 +15,7 @@ import pinfs
 from pinfs.base.profiles import LINUX_6_18, SEED
 from pinfs.ebpf.attr import BPF_MAP_TYPE_HASH
 from pinfs.machine.task import F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_SETFD
-from support import err
+from support import CONSOLE_FDS, err
 
 CLONE_NEWNS = 0x00020000
 O_PATH = 0o10000000
@@ -43,9 +43,9 @@ def test_dup2_replaces_and_closes(t: pinfs.Task) -> None:
 def test_dup2_far_fd_grows_the_table(t: pinfs.Task) -> None:
     d = t.open("/tmp")
     assert t.dup2(d, 700) == 700
-    assert t.open("/tmp") == 1  # the lowest free fd is still found
+    assert t.open("/tmp") == d + 1  # the lowest free fd is still found
     t.close(700)
-    assert t.files.open_fds() == [0, 1]
+    assert t.files.open_fds() == [*CONSOLE_FDS, d, d + 1]
 
 
 def test_dup3_errno_order(t: pinfs.Task) -> None:
@@ -71,9 +71,9 @@ def test_fcntl_dupfd(t: pinfs.Task) -> None:
     d = t.open("/tmp")
     assert t.fcntl(d, F_DUPFD, 10) == 10
     assert t.fcntl(d, F_DUPFD, 10) == 11
-    assert t.fcntl(d, F_DUPFD, 0) == 1
-    assert t.fcntl(d, F_DUPFD_CLOEXEC, 3) == 3
-    assert t.fcntl(3, F_GETFD) == 1
+    assert t.fcntl(d, F_DUPFD, 0) == d + 1  # the lowest free (0-2 are the console)
+    assert t.fcntl(d, F_DUPFD_CLOEXEC, d) == d + 2
+    assert t.fcntl(d + 2, F_GETFD) == 1
     assert err(t.fcntl, d, F_DUPFD, 1024) == errno.EINVAL
     assert err(t.fcntl, d, F_DUPFD, -1) == errno.EINVAL
     t.setrlimit(RLIMIT_NOFILE, 13, 4096)
@@ -154,13 +154,14 @@ def test_uname_and_getpid_follow_the_profile() -> None:
 
 def test_bad_python_arguments_change_nothing(t: pinfs.Task) -> None:
     d = t.open("/tmp")
+    before = t.files.open_fds()
     with pytest.raises(TypeError):
         t.dup2(d, "1")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         t.lseek(d, 1 << 63)
     with pytest.raises(TypeError):
         t.fcntl(d, F_GETFD, 1.5)  # type: ignore[arg-type]
-    assert t.files.open_fds() == [d]
+    assert t.files.open_fds() == before
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,13 +285,13 @@ def test_the_reference_model_follows_dup2_dup3_and_fcntl() -> None:
     script = [
         ("map_create", hash_map),
         ("map_create", hash_map),
-        ("dup2", {"pid": 1, "fd": 0, "new_fd": 1}),  # the second map's last fd closes
-        ("dup2", {"pid": 1, "fd": 1, "new_fd": 1}),
-        ("dup3", {"pid": 1, "fd": 0, "new_fd": 7, "flags": os.O_CLOEXEC}),
+        ("dup2", {"pid": 1, "fd": 3, "new_fd": 4}),  # the second map's last fd closes
+        ("dup2", {"pid": 1, "fd": 4, "new_fd": 4}),
+        ("dup3", {"pid": 1, "fd": 3, "new_fd": 7, "flags": os.O_CLOEXEC}),
         ("fcntl", {"pid": 1, "fd": 7, "cmd": F_DUPFD, "arg": 3}),
-        ("fcntl", {"pid": 1, "fd": 3, "cmd": F_SETFD, "arg": 1}),
+        ("fcntl", {"pid": 1, "fd": 5, "cmd": F_SETFD, "arg": 1}),
         ("execve", {"pid": 1}),
     ]
     outcomes = run_script(script, profile=LINUX_6_18)
     assert [o.errno for o in outcomes] == [None] * len(script)
-    assert [o.result for o in outcomes[2:6]] == [1, 1, 7, 3]
+    assert [o.result for o in outcomes[2:6]] == [4, 4, 7, 5]  # the maps are fds 3 and 4

@@ -5,7 +5,7 @@ For every method both have, the names, the parameters (in order) and Task's defa
 are the same, and failures are ``OSError`` with the same errno.  Only one of them has:
 
 * ``Task`` only -- pinfs's own introspection and plumbing: ``fd_file``, ``fd_object``,
-  ``fd_map``, ``fd_prog``, ``install_fd``, ``rlimit`` (the kernel's soft-limit helper), ``getdents`` (the raw directory read
+  ``fd_map``, ``fd_prog``, ``rlimit`` (the kernel's soft-limit helper), ``getdents`` (the raw directory read
   that ``listdir`` wraps), ``prctl``, ``sysctl_write`` and ``write_uid_map`` /
   ``write_gid_map`` (the live sandbox must not change the host's sysctls and keeps to
   its own user namespace); and the modern bpf(2) helpers the live twin does not wrap
@@ -46,7 +46,6 @@ TASK_ONLY = {
     "fd_object",
     "fd_map",
     "fd_prog",
-    "install_fd",
     "map_freeze",
     "map_get_next_id",
     "map_get_fd_by_id",

@@ -39,7 +39,11 @@ def test_boot_tree(live: LiveKernel) -> None:
     t = live.init_task
     assert t.pid == 1
     assert t.getcwd() == "/"
-    assert sorted(t.listdir("/")) == ["sys", "tmp"]
+    assert sorted(t.listdir("/")) == ["dev", "sys", "tmp"]
+    assert t.listdir("/dev") == ["console"]
+    console = t.fstat(0)  # fds 0, 1, 2: the console, opened before the first task
+    assert (stat.S_IFMT(console.st_mode), stat.S_IMODE(console.st_mode)) == (stat.S_IFCHR, 0o600)
+    assert t.fstat(1).st_ino == t.fstat(2).st_ino == console.st_ino == t.stat("/dev/console").st_ino
     assert t.listdir("/sys") == ["fs"]
     assert t.listdir("/sys/fs") == ["bpf"]
     assert t.listdir("/sys/fs/bpf") == []
@@ -56,13 +60,14 @@ def test_boot_tree(live: LiveKernel) -> None:
     assert effective == permitted != 0
 
 
-def test_fd_numbers_start_at_zero_and_harness_fds_are_hidden(live: LiveKernel) -> None:
+def test_fd_numbers_start_after_the_console_and_harness_fds_are_hidden(live: LiveKernel) -> None:
     t = live.init_task
-    assert t.open("/tmp/a", os.O_CREAT | os.O_WRONLY, 0o644) == 0
-    assert t.open("/tmp/a") == 1
-    assert t.dup(0) == 2
-    t.close(1)
-    assert t.dup(0) == 1
+    first = t.open("/tmp/a", os.O_CREAT | os.O_WRONLY, 0o644)
+    assert first == 3  # 0, 1 and 2 are the console
+    assert t.open("/tmp/a") == first + 1
+    assert t.dup(first) == first + 2
+    t.close(first + 1)
+    assert t.dup(first) == first + 1
     for fd in (900, 901, 1000):
         with pytest.raises(OSError) as e:
             t.close(fd)
@@ -127,14 +132,14 @@ def test_execve_closes_cloexec_fds(live: LiveKernel) -> None:
 
 def test_exit_and_rlimit(live: LiveKernel) -> None:
     u = live.spawn(uid=1000, gid=1000)
-    u.setrlimit(RLIMIT_NOFILE, 2, 2)
-    assert u.getrlimit(RLIMIT_NOFILE) == (2, 2)
-    assert [u.open("/"), u.open("/")] == [0, 1]
+    u.setrlimit(RLIMIT_NOFILE, (5, 5))  # as resource.setrlimit; the console takes 0, 1, 2
+    assert u.getrlimit(RLIMIT_NOFILE) == (5, 5)
+    assert [u.open("/"), u.open("/")] == [3, 4]
     with pytest.raises(OSError) as e:
         u.open("/")
     assert e.value.errno == errno.EMFILE
     child = u.fork()  # one fork is still possible with a tiny hard limit
-    assert child.getrlimit(RLIMIT_NOFILE) == (2, 2)
+    assert child.getrlimit(RLIMIT_NOFILE) == (5, 5)
     child.exit(3)
     assert not child.alive
     with pytest.raises(RuntimeError):

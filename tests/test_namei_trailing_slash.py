@@ -33,7 +33,7 @@ WITH_BPFFS_SYMLINKS = [p for p in PROFILES if p.symlinks]
 
 @pytest.fixture(params=PROFILES, ids=lambda p: p.name)
 def world(request: pytest.FixtureRequest) -> pinfs.Kernel:
-    """A kernel of each profile with /sys/fs/bpf/tc/globals/m pinned (fd 0 open) and
+    """A kernel of each profile with /sys/fs/bpf/tc/globals/m pinned (its fd open) and
     /tmp/file a regular file."""
     k = pinfs.Kernel(request.param)
     t = k.init_task
@@ -49,7 +49,8 @@ def same_map(t: pinfs.Task, path: str) -> bool:
     """OBJ_GET of ``path`` gives the map pinned at globals/m."""
     fd = t.obj_get(path)
     try:
-        return t.fd_object(fd) is t.fd_object(0)
+        (pinned,) = t.kernel.objects()  # the only object: the map at globals/m
+        return t.fd_object(fd) is pinned.obj
     finally:
         t.close(fd)
 
@@ -74,7 +75,7 @@ def test_a_tmpfs_link_ending_in_slash_mid_path_reaches_the_pin_link_path_walk(
     assert same_map(t, "/tmp/xdp/globals/m")
     t.close(t.open("/tmp/xdp/globals/m", O_PATH))
     # Parent walks (filename_parentat) go through it too.
-    t.obj_pin(0, "/tmp/xdp/globals/m2")
+    t.obj_pin(t.obj_get(GLOBALS + "/m"), "/tmp/xdp/globals/m2")
     t.mkdir("/tmp/xdp/globals/sub")
     assert sorted(t.listdir(GLOBALS)) == ["m", "m2", "sub"]
     t.chdir("/tmp/xdp/globals")

@@ -133,7 +133,9 @@ def test_fd_links_print_as_linux() -> None:
     assert t.readlink(f"/proc/self/fd/{f}") == "/tmp/a/x"
     t.unlink("/tmp/a/x")
     assert t.readlink(f"/proc/self/fd/{f}") == "/tmp/a/x (deleted)"
-    assert t.listdir("/proc/self/fd") == [str(fd) for fd in (m, p, d, f, f + 1)]
+    fds = (0, 1, 2, m, p, d, f, f + 1)  # the console, ours, and the listdir's own
+    assert t.listdir("/proc/self/fd") == [str(fd) for fd in fds]
+    assert t.readlink("/proc/self/fd/0") == "/dev/console"
 
 
 def test_fd_link_mode_follows_the_open_mode() -> None:

@@ -405,6 +405,11 @@ def memlock_at_boot(k: pinfs.Kernel) -> tuple[int, int]:
     return k.init_task.getrlimit(pinfs.machine.task.RLIMIT_MEMLOCK)
 
 
+def console_flags(k: pinfs.Kernel) -> int:
+    """The flags of init's console fd, as F_GETFL (and fdinfo) show them."""
+    return k.init_task.fcntl(0, pinfs.machine.task.F_GETFL)
+
+
 def program_of_4096_insns(k: pinfs.Kernel) -> int:
     insns = pinfs.ebpf.prog.BPF_MOV64_IMM(0, 0) * 4095 + pinfs.ebpf.prog.BPF_EXIT_INSN()
     return err(k.init_task.prog_load, pinfs.BPF_PROG_TYPE_SOCKET_FILTER, insns)
@@ -642,6 +647,7 @@ SIDE_BY_SIDE: dict[str, tuple[Script, Any, Any, Profile]] = {
     "faccessat2": (faccessat2_root, "ENOSYS", None, LINUX_5_10),
     "openat2": (openat2_root, "ENOSYS", True, LINUX_5_10),
     "anon_inode_setattr_blocked": (fchmod_map_fd, None, errno.errorcode[errno.EOPNOTSUPP], LATEST),
+    "console_f_flags": (console_flags, os.O_RDWR | 0o100000, os.O_RDWR, LINUX_5_10),
 }
 
 

@@ -654,12 +654,12 @@ def test_13_user_memory_refuses_non_int_sizes_and_non_bytes_data() -> None:
 def test_13_install_fd_takes_only_files_and_only_for_live_tasks_fd_install() -> None:
     k = pinfs.Kernel()
     t = k.init_task
-    refused(k, TypeError, lambda: t.install_fd(object(), False), "file")  # type: ignore[arg-type]
+    refused(k, TypeError, lambda: t._install_fd(object(), False), "file")  # type: ignore[arg-type]
     fd = t.open("/tmp")
     file = t.fd_file(fd)
     c = t.fork()
     c.exit()
-    fails_with(k, errno.ESRCH, lambda: c.install_fd(file, False))
+    fails_with(k, errno.ESRCH, lambda: c._install_fd(file, False))
     k.check_invariants()
 
 

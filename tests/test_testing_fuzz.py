@@ -188,7 +188,7 @@ _PATHS = st.one_of(st.sampled_from((*PIN_PATHS, *DIRS, *CHDIR_PATHS)), pst.paths
 _IDS = st.one_of(pst.uids(), st.just(-1))
 #: Values a caller would plausibly pass, by parameter name (half the draws).
 PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
-    "fd": st.integers(-1, 8),
+    "fd": st.integers(-1, 11),  # 0-2: the console; objects from 3
     "path": _PATHS,
     "old": _PATHS,
     "new": _PATHS,

@@ -26,7 +26,7 @@ from pinfs.testing import Driver, ModelMismatch, ModelScopeError, PinningMachine
 from pinfs.testing import strategies as pst
 from pinfs.testing.model import kernel_slots
 from pinfs.testing.runner import OPS, run_script
-from support import budget
+from support import CONSOLE_FDS, budget
 
 O_PATH = 0o10000000
 HASH, PROG_ARRAY = pinfs.BPF_MAP_TYPE_HASH, pinfs.BPF_MAP_TYPE_PROG_ARRAY
@@ -110,8 +110,9 @@ def test_the_last_umount_kills_the_superblock_and_its_pins() -> None:
     d.run_checked("umount", pid=1, target=BPFFS)
     assert len(d.kernel.objects()) == 1  # the copy in the child's namespace keeps the sb
     d.run_checked("mount", pid=1, target="/tmp/b")  # mount_ns: the same superblock again
-    assert d.run_checked("obj_get", pid=1, path="/tmp/b/m") == 0
-    d.run_checked("close", pid=1, fd=0)
+    got = d.run_checked("obj_get", pid=1, path="/tmp/b/m")
+    assert got == fd  # the lowest free fd again
+    d.run_checked("close", pid=1, fd=got)
     d.run_checked("umount", pid=1, target="/tmp/b")
     d.run_checked("exit", pid=child)  # namespace 2 dies: its mounts go, the sb dies
     assert d.kernel.objects() == []
@@ -128,7 +129,7 @@ def test_a_cwd_keeps_a_lazily_unmounted_bpffs_alive() -> None:
         d.umount(1, BPFFS)
     assert busy.value.errno == errno.EBUSY
     d.run_checked("umount", pid=1, target=BPFFS, flags=MNT_DETACH)
-    assert d.run_checked("obj_get", pid=child, path="m") == 0  # relative to the cwd
+    assert d.run_checked("obj_get", pid=child, path="m") == fd  # relative to the cwd
     d.run_checked("exit", pid=child)
     assert d.kernel.objects() == []
 
@@ -151,7 +152,7 @@ def test_execve_closes_only_close_on_exec_fds() -> None:
     fd = d.run_checked("map_create", pid=1, map_type=HASH, key_size=4, value_size=4, max_entries=1)
     kept = d.run_checked("dup", pid=1, fd=fd)  # dup clears FD_CLOEXEC
     d.run_checked("execve", pid=1)
-    assert d.kernel.init_task.files.open_fds() == [kept]
+    assert d.kernel.init_task.files.open_fds() == [*CONSOLE_FDS, kept]
 
 
 def test_instance_per_mount_and_rename_under_linux_4_7() -> None:
@@ -161,7 +162,7 @@ def test_instance_per_mount_and_rename_under_linux_4_7() -> None:
     d.run_checked("obj_pin", pid=1, fd=fd, path=BPFFS + "/d/m")
     d.run_checked("chdir", pid=1, path=BPFFS + "/d")
     d.run_checked("rename", pid=1, old=BPFFS + "/d", new=BPFFS + "/e")
-    assert d.run_checked("obj_get", pid=1, path="m") == 1  # the cwd moved with its dir
+    assert d.run_checked("obj_get", pid=1, path="m") == fd + 1  # the cwd moved with its dir
     d.run_checked("mount", pid=1, target="/tmp/b")  # a new, empty instance
     with pytest.raises(FileNotFoundError):
         d.obj_get(1, "/tmp/b/e/m")
@@ -176,24 +177,25 @@ def test_raw_bpf_successes_are_followed() -> None:
     from pinfs.testing import ARENA
 
     d = boot()
-    d.run_checked(
+    m = d.run_checked(
         "bpf", pid=1, cmd=0, attr=pack_attr(0, map_type=3, key_size=4, value_size=4, max_entries=2)
     )
+    assert m == 3  # after the console's 0, 1, 2
     load = pack_attr(
-        5, prog_type=1, insn_cnt=4, insns=ARENA["insns:map0"], license=ARENA["license"]
+        5, prog_type=1, insn_cnt=4, insns=ARENA["insns:map3"], license=ARENA["license"]
     )
-    assert d.run_checked("bpf", pid=1, cmd=5, attr=load) == 1
+    assert d.run_checked("bpf", pid=1, cmd=5, attr=load) == 4
     d.run_checked(
-        "bpf", pid=1, cmd=2, attr=pack_attr(2, map_fd=0, key=ARENA["key:1"], value=ARENA["fd:1"])
+        "bpf", pid=1, cmd=2, attr=pack_attr(2, map_fd=3, key=ARENA["key:1"], value=ARENA["fd:4"])
     )
     d.run_checked(
-        "bpf", pid=1, cmd=6, attr=pack_attr(6, bpf_fd=0, pathname=ARENA["path:/sys/fs/bpf/a"])
+        "bpf", pid=1, cmd=6, attr=pack_attr(6, bpf_fd=3, pathname=ARENA["path:/sys/fs/bpf/a"])
     )
     assert (
         d.run_checked("bpf", pid=1, cmd=7, attr=pack_attr(7, pathname=ARENA["path:/sys/fs/bpf/a"]))
-        == 2
+        == 5
     )
-    d.run_checked("bpf", pid=1, cmd=3, attr=pack_attr(3, map_fd=2, key=ARENA["key:1"]))
+    d.run_checked("bpf", pid=1, cmd=3, attr=pack_attr(3, map_fd=5, key=ARENA["key:1"]))
     assert kernel_slots(d.kernel) == {}
 
 
@@ -262,11 +264,12 @@ def test_planted_bug_fork_loses_close_on_exec_only_the_model_notices(
 
     monkeypatch.setattr(FdTable, "copy", copy_without_cloexec)
     d = Driver.boot()
-    d.map_create(1, HASH, 4, 4, 1)
+    fd = d.map_create(1, HASH, 4, 4, 1)
     child = d.fork(1)
     d.execve(child)
     d.kernel.check_invariants()
-    with pytest.raises(ModelMismatch, match=f"pid {child} open fds: kernel \\[0\\], model \\[\\]"):
+    mismatch = f"pid {child} open fds: kernel \\[0, 1, 2, {fd}\\], model \\[0, 1, 2\\]"
+    with pytest.raises(ModelMismatch, match=mismatch):
         d.model.check(d.kernel)
 
 

@@ -284,7 +284,7 @@ def test_int_arguments_of_the_wrong_type_are_typeerror(k: pinfs.Kernel, bad: Any
         ("umount flags", 2**32),
         ("unshare flags", -1),
         ("setrlimit resource", 2**40),
-        ("setrlimit soft", -1),
+        ("setrlimit soft", -2),  # -1 is RLIM_INFINITY, as in resource
         ("prctl option", 2**70),
     ],
 )

@@ -88,7 +88,7 @@ class VfsMachine(RuleBasedStateMachine):
         self.wroot = root.fd_file(fd).f_path.dentry
         root.close(fd)
         self.tasks: list[Task] = [root, u1, u2]
-        self.fds: dict[int, list[int]] = {t.pid: [] for t in self.tasks}
+        self.fds: dict[int, list[int]] = {t.pid: t.files.open_fds() for t in self.tasks}
         for t in self.tasks:
             t.chdir("/tmp/w")
         self.errors: Counter[str] = Counter()

@@ -193,15 +193,16 @@ def test_open_missing_is_enoent_and_file_slash_is_enotdir_do_last(files: Task) -
 def test_fds_are_allocated_lowest_first___alloc_fd(files: Task) -> None:
     """S18/S65 analogue: new fds take the lowest free number."""
     t = files
-    fds = [t.open("/tmp/f") for _ in range(5)]
-    assert fds == [0, 1, 2, 3, 4]
-    t.close(1)
-    t.close(3)
-    assert t.open("/tmp/f") == 1
-    assert t.dup(0) == 3
-    assert t.open("/tmp/d") == 5
+    first = t.open("/tmp/f")  # 0, 1 and 2 are the console
+    fds = [first, *(t.open("/tmp/f") for _ in range(4))]
+    assert fds == list(range(first, first + 5))
+    t.close(fds[1])
+    t.close(fds[3])
+    assert t.open("/tmp/f") == fds[1]
+    assert t.dup(fds[0]) == fds[3]
+    assert t.open("/tmp/d") == first + 5
     t.close(0)
-    assert t.open("/tmp/f", O_PATH) == 0
+    assert t.open("/tmp/f", O_PATH) == 0  # a console fd closed is the lowest free
 
 
 def test_rlimit_nofile_gives_emfile_before_the_path_is_looked_up_do_sys_open(
@@ -210,7 +211,7 @@ def test_rlimit_nofile_gives_emfile_before_the_path_is_looked_up_do_sys_open(
     """S19/S66 analogue. get_unused_fd_flags runs before do_filp_open: EMFILE even for missing
     paths, and dup is limited too."""
     t = files
-    t.setrlimit(RLIMIT_NOFILE, 3, 4096)
+    t.setrlimit(RLIMIT_NOFILE, 6, 4096)  # the console's 0, 1, 2 count too
     fds = [t.open("/tmp/f") for _ in range(3)]
     assert err(t.open, "/tmp/f") == errno.EMFILE
     assert err(t.open, "/tmp/missing") == errno.EMFILE
@@ -219,7 +220,7 @@ def test_rlimit_nofile_gives_emfile_before_the_path_is_looked_up_do_sys_open(
     t.close(fds[2])
     assert err(t.listdir, "/tmp") == 0
     assert "new" not in t.listdir("/tmp")
-    assert t.getrlimit(RLIMIT_NOFILE) == (3, 4096)
+    assert t.getrlimit(RLIMIT_NOFILE) == (6, 4096)
 
 
 def test_setrlimit_rules_sys_setrlimit(t: Task, k: pinfs.Kernel) -> None:
@@ -578,16 +579,22 @@ def test_s74_getdents_on_a_file_is_enotdir_and_bad_fds_ebadf_iterate_dir(files: 
 
 
 def test_s84_boot_tree_stat_generic_fillattr(t: Task) -> None:
-    """The boot tree: "/" 0755 with /tmp and /sys (nlink 4), /tmp 01777, /sys/fs/bpf
-    0755, all root-owned, st_blksize 4096, st_blocks 0."""
-    expected = {"/": 0o755, "/tmp": 0o1777, "/sys": 0o755, "/sys/fs": 0o755, "/sys/fs/bpf": 0o755}
+    """The boot tree: "/" 0755 with /dev, /tmp and /sys (nlink 5), /tmp 01777,
+    /sys/fs/bpf 0755, /dev/console crw------- (5:1), all root-owned, st_blksize 4096,
+    st_blocks 0."""
+    expected = {
+        "/": 0o755, "/dev": 0o755, "/tmp": 0o1777, "/sys": 0o755, "/sys/fs": 0o755,
+        "/sys/fs/bpf": 0o755,
+    }  # fmt: skip
     for path, mode in expected.items():
         st = t.stat(path)
         assert st.st_mode == stat.S_IFDIR | mode, path
         assert (st.st_uid, st.st_gid, st.st_blksize, st.st_blocks) == (0, 0, 4096, 0)
-    assert t.stat("/").st_nlink == 4
+    assert t.stat("/").st_nlink == 5
     assert t.stat("/sys/fs/bpf").st_nlink == 2
-    assert sorted(t.listdir("/")) == ["sys", "tmp"]
+    assert sorted(t.listdir("/")) == ["dev", "sys", "tmp"]
+    console = t.stat("/dev/console")
+    assert (console.st_mode, console.st_rdev, console.st_uid) == (stat.S_IFCHR | 0o600, 0x501, 0)
     assert t.stat("/").st_dev == t.stat("/sys/fs/bpf").st_dev
 
 

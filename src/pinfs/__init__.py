@@ -20,31 +20,59 @@ from pinfs.base import cred, profiles
 from pinfs.base.errors import KernelError, Refusal, errno_name, kernel_error
 from pinfs.base.profiles import SEED, Profile
 from pinfs.base.uapi import (
+    AT_FDCWD,
+    CLONE_FILES,
+    CLONE_FS,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
     CLONE_NEWNS,
+    CLONE_NEWPID,
     CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    CLONE_SIGHAND,
+    CLONE_SYSVSEM,
+    CLONE_THREAD,
+    CLONE_VM,
     MNT_DETACH,
     MNT_EXPIRE,
     MNT_FORCE,
     MS_BIND,
+    MS_MOVE,
+    MS_NOATIME,
     MS_NODEV,
+    MS_NODIRATIME,
     MS_NOEXEC,
     MS_NOSUID,
+    MS_PRIVATE,
     MS_RDONLY,
     MS_REC,
+    MS_RELATIME,
     MS_REMOUNT,
+    MS_SHARED,
+    MS_SILENT,
+    MS_SLAVE,
+    MS_STRICTATIME,
+    MS_UNBINDABLE,
+    O_CLOEXEC,
     O_PATH,
+    PR_SET_KEEPCAPS,
     RENAME_EXCHANGE,
     RENAME_NOREPLACE,
     RENAME_WHITEOUT,
-    RLIM_INFINITY,
     RLIMIT_MEMLOCK,
     RLIMIT_NOFILE,
+    UMOUNT_NOFOLLOW,
 )
+from pinfs.base.uapi import RESOURCE_RLIM_INFINITY as RLIM_INFINITY
 
 if TYPE_CHECKING:
     from pinfs.ebpf.attr import (
         BPF_ANY,
         BPF_EXIST,
+        BPF_F_NO_PREALLOC,
+        BPF_F_PATH_FD,
+        BPF_F_RDONLY,
+        BPF_F_WRONLY,
         BPF_FS_MAGIC,
         BPF_MAP_CREATE,
         BPF_MAP_DELETE_ELEM,
@@ -70,7 +98,15 @@ if TYPE_CHECKING:
     from pinfs.ebpf.objects import BpfMap, BpfProg
     from pinfs.machine.invariants import InvariantError
     from pinfs.machine.kernel import Kernel
-    from pinfs.machine.task import Task
+    from pinfs.machine.task import (
+        F_DUPFD,
+        F_DUPFD_CLOEXEC,
+        F_GETFD,
+        F_GETFL,
+        F_SETFD,
+        FD_CLOEXEC,
+        Task,
+    )
 
 # The machine is loaded on first use, so that ``import pinfs.vfs`` (or any lower layer)
 # loads that layer alone.  Loading it also loads :mod:`pinfs.svg`, which registers the
@@ -81,11 +117,18 @@ _LAZY: dict[str, str] = {
     "InvariantError": "pinfs.machine.invariants",
     "Kernel": "pinfs.machine.kernel",
     "Task": "pinfs.machine.task",
+    **dict.fromkeys(
+        ("F_DUPFD", "F_DUPFD_CLOEXEC", "F_GETFD", "F_GETFL", "F_SETFD", "FD_CLOEXEC"),
+        "pinfs.machine.task",
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    """PEP 562: the machine's names and the bpf uapi constants, imported on first use."""
+    """PEP 562: the machine's names and the bpf uapi constants, imported on first use;
+    the capability numbers (``CAP_NET_ADMIN``, ``CAP_BPF``, ...) by name."""
+    if name in cred.CAP_NAMES:
+        return cred.CAP_NAMES.index(name)
     module = _LAZY.get(name)
     if module is None and name.startswith("BPF_") and name in __all__:
         module = "pinfs.ebpf.attr"
@@ -105,6 +148,10 @@ def __dir__() -> list[str]:
 __all__ = [
     "BPF_ANY",
     "BPF_EXIST",
+    "BPF_F_NO_PREALLOC",
+    "BPF_F_PATH_FD",
+    "BPF_F_RDONLY",
+    "BPF_F_WRONLY",
     "BPF_FS_MAGIC",
     "BPF_MAP_CREATE",
     "BPF_MAP_DELETE_ELEM",
@@ -126,25 +173,55 @@ __all__ = [
     "BPF_PROG_TYPE_SOCKET_FILTER",
     "BPF_PROG_TYPE_UNSPEC",
     "BPF_PSEUDO_MAP_FD",
+    "AT_FDCWD",
+    "CLONE_FILES",
+    "CLONE_FS",
+    "CLONE_NEWIPC",
+    "CLONE_NEWNET",
     "CLONE_NEWNS",
+    "CLONE_NEWPID",
     "CLONE_NEWUSER",
+    "CLONE_NEWUTS",
+    "CLONE_SIGHAND",
+    "CLONE_SYSVSEM",
+    "CLONE_THREAD",
+    "CLONE_VM",
+    "FD_CLOEXEC",
+    "F_DUPFD",
+    "F_DUPFD_CLOEXEC",
+    "F_GETFD",
+    "F_GETFL",
+    "F_SETFD",
     "MNT_DETACH",
     "MNT_EXPIRE",
     "MNT_FORCE",
     "MS_BIND",
+    "MS_MOVE",
+    "MS_NOATIME",
     "MS_NODEV",
+    "MS_NODIRATIME",
     "MS_NOEXEC",
     "MS_NOSUID",
+    "MS_PRIVATE",
     "MS_RDONLY",
     "MS_REC",
+    "MS_RELATIME",
     "MS_REMOUNT",
+    "MS_SHARED",
+    "MS_SILENT",
+    "MS_SLAVE",
+    "MS_STRICTATIME",
+    "MS_UNBINDABLE",
+    "O_CLOEXEC",
     "O_PATH",
+    "PR_SET_KEEPCAPS",
     "RENAME_EXCHANGE",
     "RENAME_NOREPLACE",
     "RENAME_WHITEOUT",
     "RLIMIT_MEMLOCK",
     "RLIMIT_NOFILE",
     "RLIM_INFINITY",
+    "UMOUNT_NOFOLLOW",
     "SEED",
     "BpfMap",
     "BpfProg",
@@ -158,4 +235,5 @@ __all__ = [
     "cred",
     "profiles",
     "kernel_error",
+    *cred.CAP_NAMES,  # capability numbers, for spawn(caps=...)
 ]

@@ -493,6 +493,12 @@ class Profile:
     (BPF_F_RDONLY/BPF_F_WRONLY)."""
     memlock_boot_limit: int = 65536
     """RLIMIT_MEMLOCK at boot: 64 KiB, then MLOCK_LIMIT 8 MiB from 9dcc38e2813e (v5.16)."""
+    console_f_flags: int = 0o100002
+    """The flags of init's console file (fds 0, 1, 2; ``flags:`` in fdinfo): O_RDWR |
+    O_LARGEFILE while init opened /dev/console with ``sys_open`` (which forces
+    O_LARGEFILE on 64-bit), O_RDWR alone since ``console_on_rootfs`` opens it with
+    ``filp_open`` (Dominik Brodowski, "init: unify opening /dev/console as
+    stdin/stdout/stderr", v5.5; id not recovered)."""
 
     def __repr__(self) -> str:
         return _repr(self)
@@ -610,6 +616,7 @@ LINUX_5_10 = attrs.evolve(
     map_lookup_and_delete_elem=True,
     object_ids=True,
     map_get_fd_by_id_open_flags=True,
+    console_f_flags=0o2,
 )
 
 LINUX_6_18 = attrs.evolve(
@@ -629,7 +636,7 @@ LINUX_6_18 = attrs.evolve(
     verifier_log_rules="vlog_init",
     fdinfo_ino=True,
     fdinfo_world_readable=True,
-    map_fdinfo_fields=(
+    map_fdinfo_fields=(  # 5.10's, with map_extra after map_flags
         "map_type",
         "key_size",
         "value_size",
@@ -642,7 +649,7 @@ LINUX_6_18 = attrs.evolve(
         "owner_prog_type",
         "owner_jited",
     ),
-    prog_fdinfo_fields=(
+    prog_fdinfo_fields=(  # 5.10's, then recursion_misses and verified_insns
         "prog_type",
         "prog_jited",
         "prog_tag",

@@ -99,6 +99,9 @@ CLONE_NEWNET = 0x40000000
 RLIMIT_NOFILE = 7
 RLIMIT_MEMLOCK = 8
 RLIM_INFINITY = (1 << 64) - 1
+#: RLIM_INFINITY as Python's :mod:`resource` spells it (``rlim_t`` read as signed): what
+#: ``Task.getrlimit`` returns for "unlimited", and the value of ``pinfs.RLIM_INFINITY``.
+RESOURCE_RLIM_INFINITY = -1
 
 # prctl(2) (include/uapi/linux/prctl.h)
 PR_SET_KEEPCAPS = 8

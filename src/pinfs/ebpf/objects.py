@@ -366,9 +366,6 @@ def bpf_file_object(file: File) -> BpfObject | None:
     return None
 
 
-_FMODE_READ = 0x1
-
-
 def _describe(file: File) -> str:
     """How ``/proc/self/fd`` would show an open file, for error messages."""
     if file.anon_name is not None:
@@ -400,7 +397,7 @@ def _bpf_fdget(task: BpfTask, ufd: int, fops: FileOperations, need_mode: int = 0
             "fd {fd} is not open for {need}{frozen}",
             {
                 "fd": ufd,
-                "need": "reading" if need_mode & _FMODE_READ else "writing",
+                "need": "reading" if need_mode & FMODE_READ else "writing",
                 "frozen": " (the map is frozen)" if getattr(obj, "frozen", False) else "",
             },
         )

@@ -42,6 +42,11 @@ DT_LNK = 10
 DT_SOCK = 12
 
 
+class WouldBlockForever(RuntimeError):
+    """A blocking call (a FIFO open, a console read) that only another thread could
+    complete: the simulation has no concurrency, so it refuses instead of hanging."""
+
+
 @attrs.frozen
 class KStatFs:
     """``struct kstatfs``."""

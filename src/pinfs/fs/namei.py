@@ -1176,6 +1176,8 @@ def _finish_open(current: Current, path: Path, flags: int, acc_mode: int, name: 
 FMODE_READ = 1
 FMODE_WRITE = 2
 FMODE_PATH = 0x4000
+#: The file holds write access to its mount (``mnt_want_write``); special files do not.
+FMODE_WRITER = 0x10000
 
 
 def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
@@ -1188,9 +1190,10 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     f_mode = (flags + 1) & O_ACCMODE  # OPEN_FMODE
     flags &= ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC)  # not kept in f_flags
     if f_mode & FMODE_WRITE and stat.S_IFMT(inode.i_mode) in (stat.S_IFREG, stat.S_IFDIR):
-        err = mnt_want_write(path.mnt)
+        err = mnt_want_write(path.mnt)  # !special_file(): devices and FIFOs take none
         if err:
             raise kernel_error(err, name)
+        f_mode |= FMODE_WRITER
     fop = inode.i_fop
     if fop is not None and fop.open is not None:
         file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
@@ -1203,7 +1206,7 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     else:
         file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
     file.f_path = path_get(path)
-    if f_mode & FMODE_WRITE:
+    if f_mode & FMODE_WRITER:
         path.mnt.mnt_writers += 1
     return file
 
@@ -1213,7 +1216,7 @@ def fput_path(file: File) -> None:
     if file.f_path is None:
         return
     path: Path = file.f_path
-    if file.f_mode & FMODE_WRITE:
+    if file.f_mode & FMODE_WRITER:
         path.mnt.mnt_writers -= 1
     file.f_path = None
     mnt: Mount = path.mnt

@@ -42,7 +42,7 @@ from pinfs.fs.namei import (
 )
 from pinfs.fs.permission import inode_permission
 from pinfs.mountns import Path, mnt_want_write, path_get, path_put
-from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO, Inode
+from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO, File, Inode
 
 #: x86_64's O_LARGEFILE (``os.O_LARGEFILE`` is 0 in a 64-bit Python).
 O_LARGEFILE = 0o100000
@@ -152,6 +152,12 @@ def do_sys_openat2(
     current.files.reserve_fd(nofile)
     file = do_filp_open(current, name, flags & ~uapi.O_CLOEXEC, mode, dfd, lookup)
     return current.files.install(file, bool(flags & uapi.O_CLOEXEC), nofile)
+
+
+def filp_open(current: Current, name: str, flags: int, mode: int) -> File:
+    """``filp_open``: a file the kernel opens for itself, with no fd (``getname_kernel``
+    then ``do_filp_open``; nothing adds O_LARGEFILE)."""
+    return do_filp_open(current, getname(name), flags, mode)
 
 
 def do_fchmodat(current: Current, name: str, mode: int, dfd: int = AT_FDCWD) -> None:

@@ -20,6 +20,7 @@ from pinfs.base.cstring import c_string_bytes
 from pinfs.base.errors import kernel_error
 from pinfs.base.uapi import STATX_BTIME, STATX_CTIME, STATX_MTIME
 from pinfs.fs.attr import ATTR_SIZE, IAttr, simple_setattr
+from pinfs.fs.char_dev import def_chr_fops
 from pinfs.fs.libfs import (
     MAX_LFS_FILESIZE,
     SEEK_DATA,
@@ -37,6 +38,7 @@ from pinfs.fs.libfs import (
     simple_unlink,
     vfs_setpos,
 )
+from pinfs.fs.libfs import WouldBlockForever as WouldBlockForever  # its old home
 from pinfs.fs.namei import RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from pinfs.fs.parser import fs_param_is_u32, match_octal, simple_strtoul
 from pinfs.mountns import FillSuper, MountContext, mount_nodev
@@ -72,13 +74,8 @@ def _open_regular(inode: Inode, file: File) -> None:
 
 
 def _open_device(inode: Inode, file: File) -> None:
-    """Devices (``chrdev_open``: no driver registered) and sockets (``sock_no_open``): ENXIO."""
+    """Block devices (``blkdev_open``: no disk) and sockets (``sock_no_open``): ENXIO."""
     raise kernel_error(errno.ENXIO)
-
-
-class WouldBlockForever(RuntimeError):
-    """A blocking open that only another thread could complete: the simulation has
-    no concurrency, so it refuses instead of hanging."""
 
 
 def fifo_open(inode: Inode, file: File) -> None:
@@ -132,8 +129,9 @@ def _llseek_regular(file: File, offset: int, whence: int) -> int:
 ramfs_file_operations = FileOperations(
     name="ramfs_file_operations", open=_open_regular, read=_read_regular, llseek=_llseek_regular
 )
-device_file_operations = FileOperations(name="def_chr_fops", open=_open_device)
+device_file_operations = FileOperations(name="def_blk_fops", open=_open_device)
 pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)
+_SPECIAL_FOPS = {stat.S_IFIFO: pipefifo_fops, stat.S_IFCHR: def_chr_fops}
 
 
 def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred: Cred) -> Inode:
@@ -153,8 +151,8 @@ def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred
         inc_nlink(inode)  # "." in the new directory
     elif fmt == stat.S_IFLNK:
         inode.i_op = sb.s_fs_info.get("other_iops")
-    else:  # init_special_inode: FIFOs open as pipes; devices and sockets give ENXIO
-        inode.i_fop = pipefifo_fops if fmt == stat.S_IFIFO else device_file_operations
+    else:  # init_special_inode: FIFOs open as pipes, character devices by driver
+        inode.i_fop = _SPECIAL_FOPS.get(fmt, device_file_operations)
         inode.i_rdev = dev
         inode.i_op = sb.s_fs_info.get("other_iops")
     return inode

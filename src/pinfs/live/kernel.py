@@ -54,6 +54,7 @@ import platform
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -1122,6 +1123,7 @@ def _sandbox_main(argv: list[str]) -> NoReturn:
         os.mkdir(bpfdir)
         os.chown(bpfdir, 0, 0)
         os.chmod(bpfdir, 0o755)
+        _make_console(scratch)
         _possible_cpus()
         import array  # noqa: F401, PLC0415 - used by socket.send_fds; import before the chroot
 
@@ -1169,8 +1171,23 @@ def _init_main(ctl: int, scratch: str) -> NoReturn:
 _OLD_STDIO: list[object] = []
 
 
+def _make_console(scratch: str) -> None:
+    """``/dev/console`` of the boot tree, as pinfs boots it (crw------- root's, in a
+    0755 ``/dev``), but with /dev/null's device number: the tasks' fds 0-2 are opened
+    from it, and nothing they write may reach the host's real console."""
+    dev = os.path.join(scratch, "dev")
+    os.mkdir(dev)
+    os.chown(dev, 0, 0)
+    os.chmod(dev, 0o755)
+    console = os.path.join(dev, "console")
+    os.mknod(console, stat.S_IFCHR | 0o600, os.stat(os.devnull).st_rdev)
+    os.chown(console, 0, 0)
+    os.chmod(console, 0o600)
+
+
 def _detach_stdio() -> None:
-    """Close fds 0-2 so tasks start with an empty fd table; never write to them again."""
+    """Replace fds 0-2 by the console, so tasks start with fds 0, 1 and 2 open as
+    pinfs's do (``console_on_rootfs``); never write to them from here."""
     _OLD_STDIO.extend((sys.stdin, sys.stdout, sys.stderr))
     _OLD_STDIO.extend((sys.__stdin__, sys.__stdout__, sys.__stderr__))
     sys.stdin = sys.stdout = sys.stderr = None
@@ -1178,6 +1195,10 @@ def _detach_stdio() -> None:
     for fd in (0, 1, 2):
         with contextlib.suppress(OSError):
             os.close(fd)
+    console = os.open("/dev/console", os.O_RDWR)  # the lowest free fd: 0
+    os.set_inheritable(console, True)  # no close-on-exec, as init_dup installs it
+    for fd in (1, 2):
+        os.dup2(console, fd, inheritable=True)
 
 
 _BOOTSTRAP = (
@@ -1539,8 +1560,16 @@ class LiveTask:
     def getgroups(self) -> list[int]:
         return list(self._call("getgroups"))
 
-    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
-        self._call("_setrlimit", resource, soft, hard)
+    def setrlimit(
+        self, resource: int, limits: tuple[int, int] | int, hard: int | None = None
+    ) -> None:
+        """``setrlimit(res, (soft, hard))`` or ``setrlimit(res, soft, hard)``, as
+        :meth:`pinfs.Task.setrlimit` takes them (-1 is RLIM_INFINITY)."""
+        if hard is None:
+            if not isinstance(limits, (tuple, list)) or len(limits) != 2:
+                raise TypeError(f"limits must be a (soft, hard) pair, not {limits!r}")
+            limits, hard = limits
+        self._call("_setrlimit", resource, limits, hard)
 
     def getrlimit(self, resource: int) -> tuple[int, int]:
         soft, hard = self._call("getrlimit", resource)

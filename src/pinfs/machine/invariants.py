@@ -21,7 +21,7 @@ import attrs
 
 from pinfs.ebpf.arraymap import FdArray
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
-from pinfs.fs.namei import FMODE_WRITE
+from pinfs.fs.namei import FMODE_WRITER
 from pinfs.inode import bpf_map_iops, bpf_prog_iops
 from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
@@ -279,7 +279,7 @@ def _path_holders(kernel: Kernel) -> tuple[dict[Mount, int], dict[Mount, int]]:
         if file.f_path is not None:
             mnt = file.f_path.mnt
             paths[mnt] = paths.get(mnt, 0) + 1
-            if file.f_mode & FMODE_WRITE:
+            if file.f_mode & FMODE_WRITER:
                 writers[mnt] = writers.get(mnt, 0) + 1
     return paths, writers
 

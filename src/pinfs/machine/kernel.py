@@ -1,9 +1,14 @@
 """The simulated machine: boot, clock, id allocators, namespaces and the task list.
 
-``Kernel()`` boots a ramfs root holding ``/tmp`` (01777) and the empty directory
-``/sys/fs/bpf`` (sysfs's mount point at the seed; the kernel never mounts bpffs itself),
-registers the filesystem types, and starts ``init_task`` (pid 1, uid/gid 0, every
-capability, umask 022, cwd ``/``).
+``Kernel()`` boots a ramfs root holding ``/tmp`` (01777), the empty directory
+``/sys/fs/bpf`` (sysfs's mount point at the seed; the kernel never mounts bpffs itself)
+and, as the kernel's default rootfs does, ``/dev/console``; registers the filesystem
+types, and starts ``init_task`` (pid 1, uid/gid 0, every capability, umask 022, cwd
+``/``) with the console open as fds 0, 1 and 2 (``console_on_rootfs``), which every
+process inherits: the first file a process opens is fd 3, as on Linux.
+``Kernel(console=False)`` boots a rootfs without ``/dev`` (like an initramfs that has
+no ``/dev/console``): the open fails and init, and so every task, starts with an
+empty fd table.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pinfs.base.profiles import SEED, Profile
 from pinfs.ebpf.attr import layouts_for
 from pinfs.ebpf.ids import Idr
 from pinfs.ebpf.objects import BpfMap, BpfProg
-from pinfs.fs.fdtable import FdTable
+from pinfs.fs.char_dev import CONSOLE_DEV, Cdev, Console, console_fops
+from pinfs.fs.fdtable import FdTable, fget, fput
 from pinfs.fs.namei import FsStruct
+from pinfs.fs.open import filp_open
 from pinfs.fs.procfs import proc_fs_type
 from pinfs.fs.ramfs import ramfs_fs_type, tmpfs_fs_type
 from pinfs.inode import bpf_fs_type
@@ -76,7 +83,14 @@ class UserStruct:
 
 
 class Kernel:
-    """One simulated Linux machine."""
+    """One simulated Linux machine, booted as the module docstring describes.
+
+    ``profile`` is the kernel imitated; ``unprivileged_bpf_disabled`` the sysctl's boot
+    value; ``trace`` starts :attr:`trace` at once; ``mount_proc`` mounts procfs on
+    ``/proc``; ``console=False`` boots without ``/dev/console``, so init and every task
+    start with an empty fd table (with it, fds 0, 1 and 2 are the console, whose
+    output is :attr:`console`).  ``with Kernel() as k:`` ends with :meth:`shutdown`.
+    """
 
     def __init__(
         self,
@@ -86,6 +100,7 @@ class Kernel:
         trace: bool = False,
         mount_proc: bool = False,
         boot: str = "kernel",
+        console: bool = True,
     ) -> None:
         if not isinstance(profile, Profile):
             raise TypeError(f"profile must be a pinfs.base.profiles.Profile, not {profile!r}")
@@ -95,6 +110,8 @@ class Kernel:
             raise TypeError(f"trace must be bool, not {type(trace).__name__}")
         if boot not in BOOT_LAYOUTS:
             raise ValueError(f"boot must be one of {', '.join(BOOT_LAYOUTS)}, not {boot!r}")
+        if not isinstance(console, bool):
+            raise TypeError(f"console must be bool, not {type(console).__name__}")
         self.profile = profile
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
@@ -130,8 +147,13 @@ class Kernel:
             bpf = self.filesystems["bpf"]
             bpf.fs_flags &= ~FS_USERNS_MOUNT
         self.anon_inode = self._make_anon_inode()
+        #: The system console (/dev/console, fds 0, 1, 2 of every task): its output.
+        self.console = Console()
+        self.cdev_map: dict[int, Cdev] = {CONSOLE_DEV: Cdev(console_fops, self.console)}
+        #: The kernel log (``printk``): boot warnings.
+        self.dmesg: list[str] = []
         self._current: Task | None = None
-        self.init_task = self._boot()
+        self.init_task = self._boot(console)
         if boot == "systemd":
             boot_systemd(self.init_task)
         if mount_proc:  # what an init system does first; the seed layout has no /proc
@@ -152,6 +174,24 @@ class Kernel:
 
     def __repr__(self) -> str:
         return f"<Kernel {len(self.tasks)} tasks, {len(self.namespaces)} mount namespaces>"
+
+    def __enter__(self) -> Kernel:
+        """``with Kernel() as k:`` (like ``with LiveKernel() as lk:``): leaving the
+        block is :meth:`shutdown`."""
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Every task but init exits, newest first (closing its fds), and the trace
+        stops: what is left is what outlives processes -- pins, mounts, init's own
+        fds.  init cannot exit; the kernel stays usable."""
+        for pid in sorted(self.tasks, reverse=True):
+            task = self.tasks.get(pid)
+            if task is not None and pid != 1:
+                task.exit(0)
+        self.stop_trace()
 
     # -- services the VFS asks for ------------------------------------------------------
 
@@ -383,7 +423,7 @@ class Kernel:
             self._anon_dentries[name] = dentry
         return Path(self.anon_inode_mnt, dentry)
 
-    def _boot(self) -> Task:
+    def _boot(self, console: bool) -> Task:
         memlock = self.profile.memlock_boot_limit  # 8 MiB (MLOCK_LIMIT) since v5.16
         full = (1 << (self.profile.cap_last_cap + 1)) - 1
         init_cred = credmod.Cred(
@@ -415,8 +455,28 @@ class Kernel:
         init.mkdir("/tmp", 0o1777)
         for path in ("/sys", "/sys/fs", "/sys/fs/bpf"):
             init.mkdir(path, 0o755)
+        if console:  # default_rootfs (init/noinitramfs.c); pinfs leaves out its /root
+            init.mkdir("/dev", 0o755)
+            init.mknod("/dev/console", stat.S_IFCHR | 0o600, CONSOLE_DEV)
         init.fs.umask = 0o022
+        self._console_on_rootfs(init)
         return init
+
+    def _console_on_rootfs(self, init: Task) -> None:
+        """``console_on_rootfs``: init opens /dev/console and installs it as fds 0, 1
+        and 2 (``init_dup`` three times: one file, no close-on-exec).  If the open
+        fails, the kernel warns and init starts with no fds at all."""
+        self._current = init
+        try:
+            file = filp_open(init, "/dev/console", self.profile.console_f_flags, 0)
+        except OSError:
+            self.dmesg.append("Warning: unable to open an initial console.")
+            return
+        finally:
+            self._current = None
+        for _ in range(3):
+            init.files.install(fget(file), False, init.rlimit(uapi.RLIMIT_NOFILE))
+        fput(file)
 
     def spawn(
         self,
@@ -425,11 +485,15 @@ class Kernel:
         groups: Iterable[int] = (),
         caps: Iterable[int] | None = None,
         parent: Task | None = None,
+        close_fds: bool = False,
     ) -> Task:
         """A child of init (or of ``parent``) with these credentials, set the way a
         launcher would: setgroups, setresgid, (keepcaps), setresuid, capset.  ``caps``
         are capability numbers; by default uid 0 keeps every capability and others get
-        none.  The values are checked before the parent forks, so junk costs no pid."""
+        none.  The child inherits the parent's fds (for a child of init: the console
+        as 0, 1 and 2); with ``close_fds`` the launcher closes them all first, so the
+        child starts with an empty table.  The values are checked before the parent
+        forks, so junk costs no pid."""
         parent = self.init_task if parent is None else parent
         if not isinstance(parent, Task) or parent.kernel is not self:
             raise TypeError(f"parent must be a task of this kernel, not {parent!r}")
@@ -450,6 +514,8 @@ class Kernel:
                     raise TypeError(f"caps must be capability numbers, not {cap!r}")
                 if not 0 <= cap < 64:
                     raise ValueError(f"caps: capability number out of range: {cap}")
+        if not isinstance(close_fds, bool):
+            raise TypeError(f"close_fds must be bool, not {type(close_fds).__name__}")
         trace, self.trace = self.trace, None
         try:
             task = self._spawn(parent, uid, gid, groups, caps)
@@ -457,6 +523,9 @@ class Kernel:
             self.trace = trace
         if trace is not None:
             trace._spawned(task, parent)
+        if close_fds:  # the launcher's own close(2)s, which a trace records and replays
+            for fd in task.files.open_fds():
+                task.close(fd)
         return task
 
     def _spawn(

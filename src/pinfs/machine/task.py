@@ -166,6 +166,31 @@ def _dirfd_arg(dirfd: object, what: str = "dirfd") -> int:
     return value - (1 << 32) if value >= 1 << 31 else value
 
 
+PY_RLIM_INFINITY = uapi.RESOURCE_RLIM_INFINITY
+
+
+def _rlim_arg(value: object, what: str) -> int:
+    """An ``rlim_t``: 0 .. 2**64 - 1, or -1 for RLIM_INFINITY."""
+    value = _int_arg(value, what, PY_RLIM_INFINITY, RLIM_INFINITY + 1)
+    return RLIM_INFINITY if value == PY_RLIM_INFINITY else value
+
+
+def _rlimit_pair(limits: object, hard: object) -> tuple[int, int]:
+    """setrlimit's limits: a ``(soft, hard)`` pair, or the soft limit then ``hard``."""
+    if hard is not None:
+        return _rlim_arg(limits, "soft"), _rlim_arg(hard, "hard")
+    if not isinstance(limits, (tuple, list)):
+        kind = type(limits).__name__
+        raise TypeError(f"limits must be a (soft, hard) pair, or give soft and hard; not {kind}")
+    if len(limits) != 2:
+        raise ValueError(f"limits must be a (soft, hard) pair, not {len(limits)} values")
+    return _rlim_arg(limits[0], "soft"), _rlim_arg(limits[1], "hard")
+
+
+def _rlim_to_python(value: int) -> int:
+    return PY_RLIM_INFINITY if value == RLIM_INFINITY else value
+
+
 @attrs.define(eq=False, repr=False)
 class Task(BpfSyscalls):
     """``struct task_struct``: one process (its syscalls are its methods)."""
@@ -184,6 +209,19 @@ class Task(BpfSyscalls):
     def __repr__(self) -> str:
         state = "" if self.alive else " exited"
         return f"<Task pid={self.pid} uid={self.cred.uid}{state}>"
+
+    def __enter__(self) -> Task:
+        """``with kernel.spawn(uid=1000) as task:``: the task exits (``exit(0)``: its
+        fds are closed, its cwd and mount namespace let go) when the block is left,
+        however it is left, unless it has exited already.  Exceptions propagate.  init
+        may not exit, so it is no context manager (ValueError)."""
+        if self.pid == 1:
+            raise ValueError("init (pid 1) may not exit, so it cannot be used in a with block")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.alive:
+            self.exit(0)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -209,11 +247,7 @@ class Task(BpfSyscalls):
         resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
         return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))[0]
 
-    def _fdget(self, fd: int, allow_path: bool = False) -> File:
-        """``fdget`` of this task's table (:meth:`FdTable.fdget`)."""
-        return self.files.fdget(fd, allow_path)
-
-    def install_fd(self, file: File, cloexec: bool) -> int:
+    def _install_fd(self, file: File, cloexec: bool) -> int:
         """``fd_install`` of a new file; EMFILE drops the file again."""
         if not isinstance(file, File):
             raise TypeError(f"file must be a File, not {type(file).__name__}")
@@ -513,7 +547,7 @@ class Task(BpfSyscalls):
             raise ValueError(f"fcntl command {cmd} is not modelled")
         self._enter()
         fd &= 0xFFFFFFFF
-        file = self._fdget(fd, allow_path=True)  # fdget_raw; check_fcntl_cmd passes
+        file = self.files.fdget(fd, allow_path=True)  # fdget_raw; check_fcntl_cmd passes
         cmd &= 0xFFFFFFFF
         if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
             start = arg & 0xFFFFFFFF  # f_dupfd(unsigned int from, ...)
@@ -540,7 +574,7 @@ class Task(BpfSyscalls):
         offset = _int_arg(offset, "offset", -(1 << 63), 1 << 63)
         whence = _int_arg(whence, "whence", 0, 1 << 32)
         self._enter()
-        file = self._fdget(fd & 0xFFFFFFFF)
+        file = self.files.fdget(fd & 0xFFFFFFFF)
         if whence > SEEK_MAX:
             raise kernel_error(errno.EINVAL)
         if file.f_op is None or file.f_op.llseek is None:
@@ -672,7 +706,7 @@ class Task(BpfSyscalls):
         check_fd(fd)
         count = _int_arg(count, "count", 0, 1 << 64)
         self._enter()
-        file = self._fdget(fd)
+        file = self.files.fdget(fd)
         if not file.f_mode & FMODE_READ:
             raise kernel_error(errno.EBADF)
         if file.f_op is None or file.f_op.read is None:
@@ -690,7 +724,7 @@ class Task(BpfSyscalls):
         if not isinstance(data, bytes | bytearray):
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         self._enter()
-        file = self._fdget(fd)
+        file = self.files.fdget(fd)
         if not file.f_mode & FMODE_WRITE:
             raise kernel_error(errno.EBADF)
         if file.f_op is None or file.f_op.write is None:
@@ -864,7 +898,7 @@ class Task(BpfSyscalls):
         ksys_umount(self, name, flags)
 
     @syscall
-    def chroot(self, path: str | bytes) -> None:
+    def chroot(self, path: PathArg) -> None:
         """chroot(2): ENOENT/ENOTDIR, EACCES without search permission, EPERM without
         CAP_SYS_CHROOT in our user namespace; the cwd stays."""
         name = self._enter_path(path)
@@ -875,10 +909,10 @@ class Task(BpfSyscalls):
         """fchdir(2): EBADF, ENOTDIR, EACCES without search permission."""
         fd = _int_arg(fd, "fd")
         self._enter()
-        ksys_fchdir(self, self._fdget(fd, allow_path=True))
+        ksys_fchdir(self, self.files.fdget(fd, allow_path=True))
 
     @syscall
-    def pivot_root(self, new_root: str | bytes, put_old: str | bytes) -> None:
+    def pivot_root(self, new_root: PathArg, put_old: PathArg) -> None:
         """pivot_root(2): the root mount moves to ``put_old``, ``new_root`` becomes the
         root (``do_pivot_root`` lists the checks in their order)."""
         new_name = path_arg(new_root, "new_root")
@@ -1028,11 +1062,18 @@ class Task(BpfSyscalls):
         return 0
 
     @syscall
-    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
-        """setrlimit(2): raising the hard limit needs CAP_SYS_RESOURCE."""
+    def setrlimit(
+        self, resource: int, limits: tuple[int, int] | int, hard: int | None = None
+    ) -> None:
+        """setrlimit(2) (``do_prlimit``): ``setrlimit(res, (soft, hard))`` as
+        :func:`resource.setrlimit` takes it, or ``setrlimit(res, soft, hard)``, the
+        ``struct rlimit`` fields (the form traces and scenarios write).  -1 is
+        RLIM_INFINITY, as :data:`resource.RLIM_INFINITY` (and :data:`pinfs.RLIM_INFINITY`)
+        spell it; so is the kernel's own ``2**64 - 1``.  EINVAL if soft > hard; raising
+        the hard limit needs CAP_SYS_RESOURCE, and RLIMIT_NOFILE's stops at
+        ``fs.nr_open`` (EPERM)."""
         resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
-        soft = _int_arg(soft, "soft", 0, RLIM_INFINITY + 1)
-        hard = _int_arg(hard, "hard", 0, RLIM_INFINITY + 1)
+        soft, hard = _rlimit_pair(limits, hard)
         self._enter()
         if soft > hard:
             raise kernel_error(errno.EINVAL)
@@ -1047,10 +1088,12 @@ class Task(BpfSyscalls):
 
     @syscall
     def getrlimit(self, resource: int) -> tuple[int, int]:
-        """getrlimit(2)."""
+        """getrlimit(2): ``(soft, hard)``, like :func:`resource.getrlimit` (an
+        unlimited value is -1, ``resource.RLIM_INFINITY``)."""
         resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
         self._enter()
-        return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
+        soft, hard = self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))
+        return _rlim_to_python(soft), _rlim_to_python(hard)
 
     @syscall
     def sysctl_write(self, name: str, value: int) -> None:

@@ -23,6 +23,7 @@ import attrs
 
 from pinfs.base.errors import errno_name
 from pinfs.base.syscall import syscall
+from pinfs.fs.char_dev import console_fops
 from pinfs.machine.constants import constants
 from pinfs.machine.task import INIT_RLIMITS
 
@@ -355,14 +356,14 @@ class Trace:
 
     def _boots_like_init(self, parent: Task) -> bool:
         """Whether a fork of ``parent`` now is a fork of a freshly booted init (so the
-        child can be declared at the head of a scenario): no open fds, cwd and root
+        child can be declared at the head of a scenario): the fds boot gave it, cwd and root
         ``/``, the initial mount namespace, the boot rlimits."""
         kernel = self.kernel
         initial_ns = kernel.namespaces[0] if kernel.namespaces else parent.mnt_ns
         root = parent.fs.root
         return (
             parent is kernel.init_task
-            and not parent.files.open_fds()
+            and _fds_as_booted(parent)
             and _cwd(parent) == "/"
             and parent.mnt_ns is initial_ns
             and root.mnt is initial_ns.root
@@ -422,3 +423,19 @@ class Trace:
         if name == "fork":
             self.tasks[result.pid] = TaskOrigin(result.pid, "fork", parent=task.pid)
         return result
+
+
+def _fds_as_booted(task: Task) -> bool:
+    """The fd table boot gave init: the console as fds 0, 1 and 2 (one file), or
+    nothing when it had no console."""
+    files = task.files
+    fds = files.open_fds()
+    if files.cloexec or not fds:
+        return not files.cloexec
+    console = files.lookup(0)
+    return (
+        fds == [0, 1, 2]
+        and console is not None
+        and console.f_op is console_fops
+        and all(files.lookup(fd) is console for fd in fds)
+    )

@@ -245,6 +245,11 @@ class _Exporter:
             raise _Unexportable("no errno")
         args = dict(e.args)
         order = [k for k, _ in e.args]
+        if e.name == "setrlimit" and args.get("hard") is None:  # setrlimit(res, (soft, hard))
+            pair = args.get("limits")
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise _Unexportable("limits is not a (soft, hard) pair")
+            args["limits"], args["hard"] = pair
         if e.name == "prog_load":
             if args.get("log_level") or args.get("log_size"):
                 raise _Unexportable("a verifier log")

@@ -136,12 +136,17 @@ class RefModel:
 
     ``flush_prog_array_on_last_uref`` selects when a PROG_ARRAY empties its slots:
     on every release of one of its files (False, the seed, S95) or when its last file
-    and pin are gone (True, c9da161c6517).  Boot state: pid 1 in mount namespace 1,
-    nothing mounted on bpffs, no objects.
+    and pin are gone (True, c9da161c6517).  Boot state: pid 1 in mount namespace 1
+    with the console open as fds 0, 1 and 2 (one file holding nothing; none with
+    ``console=False``, the model of a ``Kernel(console=False)``), nothing mounted on
+    bpffs, no objects.
     """
 
     def __init__(
-        self, flush_prog_array_on_last_uref: bool = False, instance_per_mount: bool = False
+        self,
+        flush_prog_array_on_last_uref: bool = False,
+        instance_per_mount: bool = False,
+        console: bool = True,
     ) -> None:
         self.flush_on_last_uref = flush_prog_array_on_last_uref
         self.instance_per_mount = instance_per_mount
@@ -159,14 +164,20 @@ class RefModel:
         self._urefs: dict[int, int] = {}
         self._vfs_dirty = False  # a mount, cwd, namespace or pin holder may have gone
         self._next = {"file": 0, "mount": 0, "sb": 0, "pin": 0, "ns": 1}
+        if console:  # console_on_rootfs: one file at fds 0, 1 and 2 of init
+            console_file = _File(self._new("file"), nfds=3)
+            self.files[console_file.id] = console_file
+            self.tasks[1].fds = dict.fromkeys((0, 1, 2), console_file.id)
 
     @classmethod
-    def for_profile(cls, profile: Profile) -> RefModel:
-        """The model of a kernel running ``profile``: its PROG_ARRAY flush rule and
-        whether every bpffs mount is a new instance (e27f4a942a0e)."""
+    def for_profile(cls, profile: Profile, console: bool = True) -> RefModel:
+        """The model of a kernel running ``profile`` (booted with a console unless
+        ``console`` is False): its PROG_ARRAY flush rule and whether every bpffs mount
+        is a new instance (e27f4a942a0e)."""
         return cls(
             flush_prog_array_on_last_uref=profile.prog_array_flush_on_last_uref,
             instance_per_mount=bool(getattr(profile, "instance_per_mount", False)),
+            console=console,
         )
 
     def __repr__(self) -> str:

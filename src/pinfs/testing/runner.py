@@ -144,7 +144,10 @@ class Driver:
 
     def __init__(self, kernel: Kernel, model: RefModel | None = None) -> None:
         self.kernel = kernel
-        self.model = model if model is not None else RefModel.for_profile(kernel.profile)
+        if model is None:  # booted with a console: init holds it as fds 0, 1, 2
+            console = kernel.init_task.files.open_fds() == [0, 1, 2]
+            model = RefModel.for_profile(kernel.profile, console=console)
+        self.model = model
 
     @classmethod
     def boot(cls, profile: Profile = SEED, model: RefModel | None = None) -> Driver:

@@ -168,8 +168,10 @@ class PinningMachine(RuleBasedStateMachine):
         return Kernel(self.profile or _selection.selected_profile or SEED)
 
     def make_model(self) -> RefModel:
-        """The reference model for the kernel's profile (:meth:`RefModel.for_profile`)."""
-        return RefModel.for_profile(self.kernel.profile)
+        """The reference model for the kernel's profile (:meth:`RefModel.for_profile`),
+        with init's console fds if the kernel booted with them."""
+        console = self.kernel.init_task.files.open_fds() == [0, 1, 2]
+        return RefModel.for_profile(self.kernel.profile, console=console)
 
     def setup_world(self) -> None:
         """Initial state, made through ``self.driver``: the standard world (bpffs at

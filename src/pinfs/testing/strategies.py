@@ -409,8 +409,8 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[int]] = {
     "key_size": st.sampled_from((4, 8, 1, 0, 512, 513, 0xFFFFFFFF)),
     "value_size": st.sampled_from((4, 8, 1, 0, 0xFFFFFFFF)),
     "max_entries": st.sampled_from((1, 4, 0, (1 << 28) + 1, 0xFFFFFFFF)),
-    "map_fd": st.integers(0, 8),
-    "bpf_fd": st.integers(0, 8),
+    "map_fd": st.integers(0, 11),  # 0-2: the console; objects from 3
+    "bpf_fd": st.integers(0, 11),
     "flags": st.sampled_from((BPF_ANY, BPF_NOEXIST, BPF_EXIST, 3, 1 << 63)),
     "prog_type": st.sampled_from((1, 3, 4, 2, 0, 5)),
     "insn_cnt": st.sampled_from((2, 4, 0, 1, BPF_MAXINSNS - 1, BPF_MAXINSNS)),
@@ -521,10 +521,15 @@ def _mix(good: st.SearchStrategy[int]) -> st.SearchStrategy[int]:
     return st.one_of(good, good, good, good, good, st.sampled_from(_BAD_POINTERS))
 
 
+#: The fds the arena has buffers for (``fd:N``, ``insns:mapN``), likely ones first: a
+#: task's objects start at 3, after the console.
+_ARENA_FDS = (3, 4, 5, 6, 7, 0, 1, 2)
+
+
 def _prog_load_attrs() -> st.SearchStrategy[bytes]:
     """insns and insn_cnt that agree, a license, and a log that is off or sane."""
     programs = [{"insns": ARENA["insns:ret0"], "insn_cnt": 2}] + [
-        {"insns": ARENA[f"insns:map{i}"], "insn_cnt": 4} for i in range(8)
+        {"insns": ARENA[f"insns:map{i}"], "insn_cnt": 4} for i in _ARENA_FDS
     ]
     out = ARENA["out"]
     logs: list[dict[str, int]] = [
@@ -550,11 +555,11 @@ def arena_bpf_calls(
     sometimes a bad pointer, and fds are small, so many calls succeed.  With
     ``malformed``, a quarter are :func:`malformed_bpf_attrs` instead.  ``cmds`` keeps
     only these commands (default: the eight of the seed)."""
-    low_fds = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5))
+    low_fds = st.sampled_from((3, 3, 3, 4, 4, 5, 6, 8, 0))  # 0: the console, not bpf's
     elem = {
         "map_fd": low_fds,
         "key": _mix(_arena(*(f"key:{i}" for i in range(4)), "zero8")),
-        "value": _mix(_arena(*(f"fd:{i}" for i in range(8)), "zero8", "out")),
+        "value": _mix(_arena(*(f"fd:{i}" for i in _ARENA_FDS), "zero8", "out")),
         "next_key": _mix(_arena("out")),
         "flags": st.sampled_from((0, 0, 1, 2, 3)),
     }
@@ -586,7 +591,8 @@ def arena_bpf_calls(
 # Operation scripts
 
 _PIDS = st.sampled_from((1, 1, 1, 2, 3, 4, 5))  # init most often; forks get 2, 3, ...
-_FDS = st.sampled_from((0, 0, 0, 1, 1, 2, 3, 5, 7))  # the lowest fds are the likely ones
+#: The lowest fds after the console's 0, 1 and 2 are the likely ones; 0 itself sometimes.
+_FDS = st.sampled_from((3, 3, 3, 4, 4, 5, 6, 8, 10, 0))
 
 
 def _u32_bytes(values: st.SearchStrategy[int]) -> st.SearchStrategy[bytes]:
@@ -664,7 +670,7 @@ def scripts(
     ops: Sequence[str] | None = None, min_ops: int = 1, max_ops: int = 20
 ) -> st.SearchStrategy[list[tuple[str, dict[str, Any]]]]:
     """Operation scripts for :func:`pinfs.testing.runner.run_script`: lists of
-    ``(op, kwargs)`` over the standard world (pids 1-5, fds 0-7, its pin paths and
+    ``(op, kwargs)`` over the standard world (pids 1-5, fds 0-10, its pin paths and
     mount points), drawn from ``ops`` (default: every operation below)."""
     table = _script_args()
     chosen = table if ops is None else {op: table[op] for op in ops}
