@@ -31,6 +31,8 @@ def c_string_bytes(value: object, what: str) -> bytes:
 
 def c_string(value: object, what: str) -> str:
     """``value`` as pinfs keeps a C string: the ``os.fsdecode`` form of its bytes."""
+    if type(value) is str and value.isascii() and "\0" not in value:
+        return value  # what encoding and decoding back would give, without them
     return c_string_bytes(value, what).decode(ENCODING, ERRORS)
 
 

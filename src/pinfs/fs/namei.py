@@ -192,7 +192,8 @@ def getname(name: str) -> str:
     PATH_MAX bytes (with the NUL), ENOENT for ""."""
     # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
     size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
-    _getname_checks(size, name)
+    if not 0 < size < PATH_MAX:
+        _getname_checks(size, name)
     return name
 
 

@@ -383,9 +383,7 @@ def _check_superblock(sb: SuperBlock, holders: list[Mount]) -> list[str]:
     return problems
 
 
-def _check_mounts(
-    kernel: Kernel, files: dict[int, tuple[File, int]] | None = None
-) -> list[str]:
+def _check_mounts(kernel: Kernel, files: dict[int, tuple[File, int]] | None = None) -> list[str]:
     """Mount namespaces, the mount tree, and mount/superblock reference counts."""
     problems: list[str] = []
     paths, writers = _path_holders(kernel, _open_files(kernel) if files is None else files)
