@@ -21,7 +21,8 @@ def c_string_bytes(value: object, what: str) -> bytes:
     if isinstance(value, bytes):
         data = value
     elif isinstance(value, str):
-        data = _encode(value, what)
+        # ASCII text is its own UTF-8: no error handler can be asked for
+        data = value.encode("ascii") if value.isascii() else _encode(value, what)
     else:
         raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
     if b"\0" in data:

@@ -323,9 +323,13 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         mnt, dentry = start
     if dentry is not start.dentry or mnt is not start.mnt:
         nd.path = Path(mnt, dentry)
-    may_lookup(nd)
-    nd.last = components[-1]
-    nd.last_type = _last_type(nd.last)
+    dir = dentry.d_inode
+    assert dir is not None
+    iops = dir.i_op
+    if not (fsuid == dir.i_uid and dir.i_mode & 0o100 and (iops is None or iops.permission is None)):
+        may_lookup(nd)  # the owner's search permission is granted above, as there
+    last = nd.last = components[-1]
+    nd.last_type = _last_type(last) if last[0] == "." else LAST_NORM
     nd.trailing = name.endswith("/")
 
 
