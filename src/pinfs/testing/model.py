@@ -821,6 +821,8 @@ class RefModel:
             problems.append(f"{got[obj_id].obj!r} is alive but the model says nothing holds it")
         for obj_id in sorted(set(want) & set(got)):
             seen = _kernel_view(got[obj_id])
+            if seen == want[obj_id]:
+                continue  # every key agrees: nothing to name
             for key, value in want[obj_id].items():
                 if seen.get(key) != value:
                     problems.append(
