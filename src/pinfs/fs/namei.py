@@ -325,9 +325,11 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         nd.path = Path(mnt, dentry)
     dir = dentry.d_inode
     assert dir is not None
-    iops = dir.i_op
-    if not (fsuid == dir.i_uid and dir.i_mode & 0o100 and (iops is None or iops.permission is None)):
-        may_lookup(nd)  # the owner's search permission is granted above, as there
+    iops = dir.i_op  # may_lookup of the last directory: the owner's grant inline, as above
+    if not (
+        fsuid == dir.i_uid and dir.i_mode & 0o100 and (iops is None or iops.permission is None)
+    ):
+        may_lookup(nd)
     last = nd.last = components[-1]
     nd.last_type = _last_type(last) if last[0] == "." else LAST_NORM
     nd.trailing = name.endswith("/")

@@ -71,23 +71,23 @@ def _open_files(kernel: Kernel) -> dict[int, tuple[File, int]]:
 
 
 def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
-    # id(file) -> (file, what it holds, its fds), or None for a file holding nothing
-    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[str]] | None] = {}
+    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[str]]] = {}
+    holds_nothing: set[int] = set()  # files tested once (the console, in every table)
     for pid, task in sorted(kernel.tasks.items()):
         for fd, file in enumerate(task.files.fds):
-            if file is None:
+            if file is None or id(file) in holds_nothing:
                 continue
-            known = by_file.get(id(file), False)
-            if known is False:
+            known = by_file.get(id(file))
+            if known is None:
                 obj = _held_object(file)
-                known = by_file[id(file)] = None if obj is None else (file, obj, [])
-            if known is not None:
-                known[2].append(f"pid {pid} fd {fd}")
+                if obj is None:
+                    holds_nothing.add(id(file))
+                    continue
+                known = by_file[id(file)] = (file, obj, [])
+            known[2].append(f"pid {pid} fd {fd}")
     out: dict[int, list[tuple[File, list[str]]]] = {}
-    for entry in by_file.values():
-        if entry is not None:
-            file, obj, fds = entry
-            out.setdefault(id(obj), []).append((file, fds))
+    for file, obj, fds in by_file.values():
+        out.setdefault(id(obj), []).append((file, fds))
     return out
 
 
