@@ -17,10 +17,13 @@ busy the machine is.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from hypothesis import HealthCheck, settings
 
 import pinfs
+from pinfs.live.kernel import LiveKernel, live_unavailable_reason
 
 settings.register_profile(
     "suite",
@@ -62,3 +65,14 @@ def t(k: pinfs.Kernel) -> pinfs.Task:
 def u(k: pinfs.Kernel) -> pinfs.Task:
     """A task of uid/gid 1000 with no capabilities."""
     return k.spawn(uid=1000, gid=1000)
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[LiveKernel]:
+    """One live twin per test module (a sandbox in private namespaces of the real
+    kernel), or a skip naming why this machine has none (not root, no bpf(2), ...)."""
+    reason = live_unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"live kernel unavailable: {reason}")
+    with LiveKernel() as kernel:
+        yield kernel

@@ -31,20 +31,11 @@ from pinfs.ebpf.attr import (
     BPF_MAP_TYPE_RINGBUF,
     BPF_MAP_UPDATE_BATCH,
 )
-from pinfs.live.kernel import LiveKernel, live_unavailable_reason
+from pinfs.live.kernel import LiveKernel
 from test_map_types_live import NCPUS, create, outcome
 from test_modern_live import LiveRaw, PinfsRaw, Raw, call
 
 pytestmark = pytest.mark.live
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveKernel]:
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"live kernel unavailable: {reason}")
-    with LiveKernel() as kernel:
-        yield kernel
 
 
 @pytest.fixture

@@ -46,21 +46,12 @@ from pinfs.ebpf.attr import (
     BPF_MAP_UPDATE_ELEM,
     BPF_OBJ_GET_INFO_BY_FD,
 )
-from pinfs.live.kernel import LiveKernel, live_unavailable_reason
+from pinfs.live.kernel import LiveKernel
 from test_modern_live import LiveRaw, PinfsRaw, Raw, call
 
 pytestmark = pytest.mark.live
 
 Sides = list[tuple[str, Raw, Raw]]
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveKernel]:
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"live kernel unavailable: {reason}")
-    with LiveKernel() as kernel:
-        yield kernel
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from pinfs.ebpf.attr import (
     BPF_PROG_LOAD,
 )
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
-from pinfs.live.kernel import LiveKernel, live_unavailable_reason
+from pinfs.live.kernel import LiveKernel
 
 pytestmark = pytest.mark.live
 
@@ -128,15 +128,6 @@ def info(side: Raw, fd: int, info_len: int, initial: bytes = b"") -> tuple[int, 
         return result, struct.unpack_from("<I", after, 4)[0], side.read(buf, info_len)
     finally:
         side.free(buf)
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveKernel]:
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"live kernel unavailable: {reason}")
-    with LiveKernel() as kernel:
-        yield kernel
 
 
 @pytest.fixture

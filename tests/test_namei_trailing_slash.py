@@ -21,6 +21,7 @@ import pytest
 import pinfs
 from pinfs.base.profiles import PRESETS
 from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY
+from pinfs.machine.invariants import ObjectInfo
 from snapshot import snapshot
 from support import err
 
@@ -45,11 +46,17 @@ def world(request: pytest.FixtureRequest) -> pinfs.Kernel:
     return k
 
 
+def pinned_at(obj: ObjectInfo, name: str) -> bool:
+    """``obj`` has a pin at ``name`` (a path in its bpffs instance)."""
+    return any(h.kind == "pin" and h.detail.endswith(":" + name) for h in obj.holders)
+
+
 def same_map(t: pinfs.Task, path: str) -> bool:
     """OBJ_GET of ``path`` gives the map pinned at globals/m."""
     fd = t.obj_get(path)
     try:
-        (pinned,) = t.kernel.objects()  # the only object: the map at globals/m
+        # the map pinned at globals/m (not the kernel's own preload objects)
+        (pinned,) = [o for o in t.kernel.objects() if pinned_at(o, "/tc/globals/m")]
         return t.fd_object(fd) is pinned.obj
     finally:
         t.close(fd)

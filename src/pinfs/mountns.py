@@ -104,7 +104,7 @@ class Mount:
 
     @property
     def read_only(self) -> bool:
-        return bool(self.mnt_flags & MNT_READONLY) or self.mnt_sb.read_only
+        return bool(self.mnt_flags & MNT_READONLY or self.mnt_sb.s_flags & MS_RDONLY)
 
 
 @attrs.frozen

@@ -21,7 +21,8 @@ def c_string_bytes(value: object, what: str) -> bytes:
     if isinstance(value, bytes):
         data = value
     elif isinstance(value, str):
-        data = _encode(value, what)
+        # ASCII text is its own UTF-8: no error handler can be asked for
+        data = value.encode("ascii") if value.isascii() else _encode(value, what)
     else:
         raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
     if b"\0" in data:
@@ -31,6 +32,8 @@ def c_string_bytes(value: object, what: str) -> bytes:
 
 def c_string(value: object, what: str) -> str:
     """``value`` as pinfs keeps a C string: the ``os.fsdecode`` form of its bytes."""
+    if type(value) is str and value.isascii() and "\0" not in value:
+        return value  # what encoding and decoding back would give, without them
     return c_string_bytes(value, what).decode(ENCODING, ERRORS)
 
 

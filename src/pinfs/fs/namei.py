@@ -192,7 +192,8 @@ def getname(name: str) -> str:
     PATH_MAX bytes (with the NUL), ENOENT for ""."""
     # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
     size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
-    _getname_checks(size, name)
+    if not 0 < size < PATH_MAX:
+        _getname_checks(size, name)
     return name
 
 
@@ -322,9 +323,15 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         mnt, dentry = start
     if dentry is not start.dentry or mnt is not start.mnt:
         nd.path = Path(mnt, dentry)
-    may_lookup(nd)
-    nd.last = components[-1]
-    nd.last_type = _last_type(nd.last)
+    dir = dentry.d_inode
+    assert dir is not None
+    iops = dir.i_op  # may_lookup of the last directory: the owner's grant inline, as above
+    if not (
+        fsuid == dir.i_uid and dir.i_mode & 0o100 and (iops is None or iops.permission is None)
+    ):
+        may_lookup(nd)
+    last = nd.last = components[-1]
+    nd.last_type = _last_type(last) if last[0] == "." else LAST_NORM
     nd.trailing = name.endswith("/")
 
 

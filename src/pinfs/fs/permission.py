@@ -21,6 +21,7 @@ from pinfs.vfs import (
     MAY_EXEC,
     MAY_READ,
     MAY_WRITE,
+    MS_RDONLY,
     S_APPEND,
     S_IMMUTABLE,
     Dentry,
@@ -90,16 +91,23 @@ def sb_permission(inode: Inode, mask: int) -> int:
     return 0
 
 
+_RWX = MAY_READ | MAY_WRITE | MAY_EXEC
+
+
 def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
     """``inode_permission``: superblock read-only, then ``__inode_permission``."""
     if mask & MAY_WRITE:
-        err = sb_permission(inode, mask)
-        if err:
-            return err
+        if inode.i_sb.s_flags & MS_RDONLY:
+            err = sb_permission(inode, mask)
+            if err:
+                return err
         if inode.i_flags & S_IMMUTABLE:
             return refused(errno.EACCES, "inode_permission", "the inode is immutable")
-    if inode.i_op is not None and inode.i_op.permission is not None:
-        return inode.i_op.permission(cred, inode, mask)  # do_inode_permission
+    iops = inode.i_op
+    if iops is not None and iops.permission is not None:
+        return iops.permission(cred, inode, mask)  # do_inode_permission
+    if cred.fsuid == inode.i_uid and not mask & ~(inode.i_mode >> 6) & _RWX:
+        return 0  # the owner's bits grant it: acl_permission_check's first answer
     return generic_permission(cred, inode, mask)
 
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pinfs.ebpf.iter import is_iter_file
+from pinfs.ebpf.iter import bpf_iter_fops, is_iter_file
 from pinfs.ebpf.link import BpfLink, bpf_link_file
 from pinfs.ebpf.mapinmap import held_objects, slot_objects
-from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_file_object
+from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_map_fops, bpf_prog_fops
 from pinfs.fs.namei import FMODE_WRITER
 from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
 from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
@@ -58,26 +58,49 @@ class ObjectInfo:
     obj: BpfObject | BpfLink = attrs.field(repr=False)
 
 
+def _open_files(kernel: Kernel) -> dict[int, tuple[File, int]]:
+    """Every open file of every task, by ``id()``, with the number of fds pointing at
+    it (one pass over the fd tables, shared by the checks of one call)."""
+    counts: dict[int, tuple[File, int]] = {}
+    for task in kernel.tasks.values():
+        for file in task.files.fds:
+            if file is not None:
+                known = counts.get(id(file))
+                counts[id(file)] = (file, 1 if known is None else known[1] + 1)
+    return counts
+
+
 def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
-    by_file: dict[int, tuple[File, list[str]]] = {}
+    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[str]]] = {}
+    holds_nothing: set[int] = set()  # files tested once (the console, in every table)
     for pid, task in sorted(kernel.tasks.items()):
         for fd, file in enumerate(task.files.fds):
-            if file is not None and _held_object(file) is not None:
-                by_file.setdefault(id(file), (file, []))[1].append(f"pid {pid} fd {fd}")
+            if file is None or id(file) in holds_nothing:
+                continue
+            known = by_file.get(id(file))
+            if known is None:
+                obj = _held_object(file)
+                if obj is None:
+                    holds_nothing.add(id(file))
+                    continue
+                known = by_file[id(file)] = (file, obj, [])
+            known[2].append(f"pid {pid} fd {fd}")
     out: dict[int, list[tuple[File, list[str]]]] = {}
-    for file, fds in by_file.values():
-        obj = _held_object(file)
-        assert obj is not None
+    for file, obj, fds in by_file.values():
         out.setdefault(id(obj), []).append((file, fds))
     return out
 
 
 def _held_object(file: File) -> BpfObject | BpfLink | None:
     """What an open file holds: its map, program or link, or an iterator's program."""
-    if is_iter_file(file):
+    f_op = file.f_op  # identity tests first: most open files are not bpf files
+    if f_op is bpf_map_fops or f_op is bpf_prog_fops:
+        obj: BpfObject = file.private_data
+        return obj
+    if f_op is bpf_iter_fops:
         prog: BpfProg = file.private_data.prog
         return prog
-    return bpf_file_object(file) or bpf_link_file(file)
+    return bpf_link_file(file)
 
 
 def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
@@ -188,7 +211,9 @@ def _type_name(obj: BpfObject | BpfLink) -> str:
     return name
 
 
-def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, int, int]]:
+def _holder_counts(
+    kernel: Kernel, files: dict[int, tuple[File, int]] | None = None
+) -> dict[int, tuple[BpfObject | BpfLink, int, int]]:
     """What :func:`collect_holders` finds, counted and not named: per object (by
     ``id()``) its holders and, of those, its user holders (files and pins)."""
     counts: dict[int, tuple[BpfObject | BpfLink, int, int]] = {}
@@ -200,12 +225,7 @@ def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, int, 
         else:
             counts[id(obj)] = (obj, known[1] + 1, known[2] + user)
 
-    files: dict[int, File] = {}
-    for task in kernel.tasks.values():
-        for file in task.files.fds:
-            if file is not None:
-                files[id(file)] = file
-    for file in files.values():
+    for file, _ in (_open_files(kernel) if files is None else files).values():
         obj = _held_object(file)
         if obj is not None:
             add(obj, 1)
@@ -231,11 +251,11 @@ def _holder_counts(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, int, 
     return counts
 
 
-def _objects_add_up(kernel: Kernel) -> bool:
+def _objects_add_up(kernel: Kernel, files: dict[int, tuple[File, int]] | None = None) -> bool:
     """The object facts :func:`check_invariants` checks, without naming anyone: no
     freed object is reachable, every refcnt is its holders and (where the profile
     counts them) every usercnt its files and pins."""
-    counts = _holder_counts(kernel)
+    counts = _holder_counts(kernel, files)
     if any(obj.freed for obj, _, _ in counts.values()):
         return False
     flush_on_uref = kernel.profile.prog_array_flush_on_last_uref
@@ -253,11 +273,12 @@ def check_invariants(kernel: Kernel) -> None:
     counts are checked first without building names; only if they do not add up are
     the holders named (:func:`collect_holders`) for the message."""
     problems: list[str] = list(kernel.bugs)
-    if not _objects_add_up(kernel):
+    files = _open_files(kernel)
+    if not _objects_add_up(kernel, files):
         problems.extend(_object_problems(kernel))
-    problems.extend(_check_files(kernel))
+    problems.extend(_check_files(files))
     problems.extend(_check_memlock(kernel))
-    problems.extend(_check_mounts(kernel))
+    problems.extend(_check_mounts(kernel, files))
     problems.extend(check_propagation(kernel))
     if problems:
         raise InvariantError("\n".join(problems))
@@ -283,14 +304,10 @@ def _object_problems(kernel: Kernel) -> list[str]:
     return problems
 
 
-def _check_files(kernel: Kernel) -> list[str]:
-    counts: dict[int, tuple[File, int]] = {}
-    for task in kernel.tasks.values():
-        for file in task.files.fds:
-            if file is not None:
-                counts[id(file)] = (file, counts.get(id(file), (file, 0))[1] + 1)
+def _check_files(files: dict[int, tuple[File, int]]) -> list[str]:
+    """Every open file's ``f_count`` is the number of fds pointing at it."""
     problems = []
-    for file, n in counts.values():
+    for file, n in files.values():
         if file.f_count != n:
             problems.append(f"{file!r}: f_count {file.f_count} but {n} fds")
     return problems
@@ -311,19 +328,17 @@ def _check_memlock(kernel: Kernel) -> list[str]:
     return problems
 
 
-def _path_holders(kernel: Kernel) -> tuple[dict[Mount, int], dict[Mount, int]]:
+def _path_holders(
+    kernel: Kernel, files: dict[int, tuple[File, int]]
+) -> tuple[dict[Mount, int], dict[Mount, int]]:
     """Path references on each mount (task roots and cwds, open files) and the
     writers among the files (``mnt_want_write`` held)."""
     paths: dict[Mount, int] = {}
     writers: dict[Mount, int] = {}
-    files: dict[int, File] = {}
     for task in kernel.tasks.values():
         for path in (task.fs.root, task.fs.pwd):
             paths[path.mnt] = paths.get(path.mnt, 0) + 1
-        for file in task.files.fds:
-            if file is not None:
-                files[id(file)] = file
-    for file in files.values():
+    for file, _ in files.values():
         if file.f_path is not None:
             mnt = file.f_path.mnt
             paths[mnt] = paths.get(mnt, 0) + 1
@@ -368,10 +383,10 @@ def _check_superblock(sb: SuperBlock, holders: list[Mount]) -> list[str]:
     return problems
 
 
-def _check_mounts(kernel: Kernel) -> list[str]:
+def _check_mounts(kernel: Kernel, files: dict[int, tuple[File, int]] | None = None) -> list[str]:
     """Mount namespaces, the mount tree, and mount/superblock reference counts."""
     problems: list[str] = []
-    paths, writers = _path_holders(kernel)
+    paths, writers = _path_holders(kernel, _open_files(kernel) if files is None else files)
     live: dict[int, Mount] = {}
     for ns in kernel.namespaces:
         if not ns.alive:

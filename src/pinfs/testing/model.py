@@ -729,14 +729,19 @@ class RefModel:
     def expected(self) -> dict[int, dict[str, object]]:
         """Per live object: kind, type, refcnt and sorted holder details, in the form
         :meth:`compare` reads from ``kernel.objects()``."""
-        fds_of: dict[int, list[tuple[int, int]]] = {}
+        # (pid, fd)s of the files that hold an object (the console's fds hold none)
+        fds_of: dict[int, list[tuple[int, int]]] = {
+            file.id: [] for file in self.files.values() if file.obj is not None
+        }
         for task in self.tasks.values():
             for fd, file_id in task.fds.items():
-                fds_of.setdefault(file_id, []).append((task.pid, fd))
+                holding = fds_of.get(file_id)
+                if holding is not None:
+                    holding.append((task.pid, fd))
         files: dict[int, list[tuple[tuple[int, int], ...]]] = {}
         for file in self.files.values():
             if file.obj is not None:
-                files.setdefault(file.obj, []).append(tuple(sorted(fds_of.get(file.id, []))))
+                files.setdefault(file.obj, []).append(tuple(sorted(fds_of[file.id])))
         pins: dict[int, list[str]] = {}
         for pin in self.pins.values():
             name = "/" + "/".join(pin.path) if pin.path is not None else "(unlinked)"
@@ -816,6 +821,8 @@ class RefModel:
             problems.append(f"{got[obj_id].obj!r} is alive but the model says nothing holds it")
         for obj_id in sorted(set(want) & set(got)):
             seen = _kernel_view(got[obj_id])
+            if seen == want[obj_id]:
+                continue  # every key agrees: nothing to name
             for key, value in want[obj_id].items():
                 if seen.get(key) != value:
                     problems.append(
