@@ -172,10 +172,11 @@ for propagation in ("None", "HostToContainer"):
 # ## Rootless: a user namespace in front of the mount namespace
 #
 # `podman run -v /sys/fs/bpf:/sys/fs/bpf` as uid 1000: root inside is uid 1000
-# outside. The bind is there, but systemd mounted `/sys/fs/bpf` with mode 0700, bpf()
-# is refused to unprivileged users by default, and a bpffs of its own is EPERM (since
-# v4.7; from v6.9 bpffs may be mounted in a user namespace again, but only by someone
-# privileged in the initial one, the basis of BPF tokens, which pinfs does not model).
+# outside. The bind is there, but systemd mounted `/sys/fs/bpf` with mode 0700 (so even
+# listing it is EACCES), bpf() is refused to unprivileged users by default, and a
+# bpffs of its own is EPERM (since v4.7; from v6.9 bpffs may be mounted in a user
+# namespace again, but only by someone privileged in the initial one, the basis of BPF
+# tokens, which pinfs does not model).
 # What works without tokens: the host mounts a bpffs owned by the user and the
 # container binds that one; its pins then outlive the container.
 
