@@ -844,20 +844,41 @@ class BpfSyscalls:
     ) -> int:
         """BPF_PROG_LOAD: returns the program's fd.  ``insn_cnt`` is ``len(insns)//8``;
         with ``log_size`` a log buffer of that size is provided."""
+        return self._prog_load(
+            prog_type, insns, license, log_level=log_level, log_size=log_size,
+            kern_version=kern_version,
+        )  # fmt: skip
+
+    def _prog_load(
+        self,
+        prog_type: int,
+        insns: bytes,
+        license: str,
+        log_level: int = 0,
+        log_size: int = 0,
+        kern_version: int = 0,
+        expected_attach_type: int = 0,
+        attach_btf_id: int = 0,
+        prog_name: str | bytes | None = None,
+    ) -> int:
+        """The one body of :meth:`prog_load` and :meth:`prog_load_typed` (fields left
+        zero pack as nothing was given)."""
         insns = _as_bytes(insns, "insns")
         buffers: dict[str, bytes | int] = {"insns": insns, "license": _c_string(license, "license")}
         if log_size:
             buffers["log_buf"] = _u32(log_size, "log_size")
-        return self._bpf_call(
-            BPF_PROG_LOAD,
-            buffers,
-            None,
-            prog_type=_u32(prog_type, "prog_type"),
-            insn_cnt=len(insns) // 8,
-            log_level=_u32(log_level, "log_level"),
-            log_size=_u32(log_size, "log_size"),
-            kern_version=_u32(kern_version, "kern_version"),
-        )[0]
+        fields = {
+            "prog_type": _u32(prog_type, "prog_type"),
+            "insn_cnt": len(insns) // 8,
+            "log_level": _u32(log_level, "log_level"),
+            "log_size": _u32(log_size, "log_size"),
+            "kern_version": _u32(kern_version, "kern_version"),
+            "expected_attach_type": _u32(expected_attach_type, "expected_attach_type"),
+            "attach_btf_id": _u32(attach_btf_id, "attach_btf_id"),
+        }
+        if prog_name:
+            fields["prog_name"] = _name_field(prog_name, "prog_name")
+        return self._bpf_call(BPF_PROG_LOAD, buffers, None, **fields)[0]
 
     @syscall
     def obj_pin(
@@ -974,17 +995,10 @@ class BpfSyscalls:
     ) -> int:
         """BPF_PROG_LOAD with ``expected_attach_type`` and ``attach_btf_id`` (what an
         XDP, raw tracepoint or iterator program needs); returns the program's fd."""
-        insns = _as_bytes(insns, "insns")
-        buffers: dict[str, bytes | int] = {"insns": insns, "license": _c_string(license, "license")}
-        fields = {
-            "prog_type": _u32(prog_type, "prog_type"),
-            "insn_cnt": len(insns) // 8,
-            "expected_attach_type": _u32(expected_attach_type, "expected_attach_type"),
-            "attach_btf_id": _u32(attach_btf_id, "attach_btf_id"),
-        }
-        if prog_name:
-            fields["prog_name"] = _name_field(prog_name, "prog_name")
-        return self._bpf_call(BPF_PROG_LOAD, buffers, None, **fields)[0]
+        return self._prog_load(
+            prog_type, insns, license, expected_attach_type=expected_attach_type,
+            attach_btf_id=attach_btf_id, prog_name=prog_name,
+        )  # fmt: skip
 
     @syscall
     def raw_tracepoint_open(self, name: str | bytes, prog_fd: int) -> int:

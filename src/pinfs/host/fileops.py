@@ -85,14 +85,23 @@ def serve_read(sup: Supervisor, call: Call) -> object:
 
 def serve_pread(sup: Supervisor, call: Call) -> object:
     """pread64: EINVAL for a negative position, ESPIPE without FMODE_PREAD."""
+    if not _positioned_call(sup, call, "pread"):
+        return PASS
+    return serve_read(sup, call)
+
+
+def _positioned_call(sup: Supervisor, call: Call, what: str) -> bool:
+    """The checks ``ksys_pread64``/``ksys_pwrite64`` add before the plain read or
+    write: EINVAL for a negative position, ESPIPE without FMODE_PREAD/PWRITE.  False
+    if the fd is not a pinfs file (the call passes)."""
     file = sup.placeholder_file(call, call.sarg(0))
     if file is None:
-        return PASS
+        return False
     if call.arg(3) >= 1 << 63:
         raise OSError(errno.EINVAL, "negative position")
     if not _has_pread(file):
-        raise OSError(errno.ESPIPE, "no pread")
-    return serve_read(sup, call)
+        raise OSError(errno.ESPIPE, f"no {what}")
+    return True
 
 
 def serve_write(sup: Supervisor, call: Call) -> object:
@@ -108,13 +117,9 @@ def serve_write(sup: Supervisor, call: Call) -> object:
 
 
 def serve_pwrite(sup: Supervisor, call: Call) -> object:
-    file = sup.placeholder_file(call, call.sarg(0))
-    if file is None:
+    """pwrite64: as pread64, then the write."""
+    if not _positioned_call(sup, call, "pwrite"):
         return PASS
-    if call.arg(3) >= 1 << 63:
-        raise OSError(errno.EINVAL, "negative position")
-    if not _has_pread(file):
-        raise OSError(errno.ESPIPE, "no pwrite")
     return serve_write(sup, call)
 
 
