@@ -375,27 +375,13 @@ class File:
 
 
 def new_inode(sb: SuperBlock) -> Inode:
-    """``new_inode``: an inode with one reference, nlink 1, on ``sb``'s list."""
-    inode = Inode(i_sb=sb)
-    inode_sb_list_add(inode)
-    return inode
-
-
-def inode_sb_list_add(inode: Inode) -> None:
-    """``inode_sb_list_add``: at the tail of its superblock's list (the newest)."""
-    head = inode.i_sb.s_inodes
+    """``new_inode``: an inode with one reference, nlink 1, at the tail of ``sb``'s
+    list (``inode_sb_list_add``)."""
+    head = sb.s_inodes
     tail = head.i_sb_prev
-    inode.i_sb_prev, inode.i_sb_next = tail, head
+    inode = Inode(i_sb=sb, i_sb_prev=tail, i_sb_next=head)
     tail.i_sb_next = head.i_sb_prev = inode
-
-
-def inode_sb_list_del(inode: Inode) -> None:
-    """``inode_sb_list_del``: off the list; its neighbours close up."""
-    before, after = inode.i_sb_prev, inode.i_sb_next
-    if before is None or after is None:
-        return
-    before.i_sb_next, after.i_sb_prev = after, before
-    inode.i_sb_prev = inode.i_sb_next = None
+    return inode
 
 
 def ihold(inode: Inode) -> None:
@@ -428,7 +414,10 @@ def evict(inode: Inode) -> None:
     sops = inode.i_sb.s_op
     if sops is not None and sops.evict_inode is not None:
         sops.evict_inode(inode)
-    inode_sb_list_del(inode)
+    before, after = inode.i_sb_prev, inode.i_sb_next
+    if before is not None and after is not None:  # inode_sb_list_del: its neighbours close up
+        before.i_sb_next, after.i_sb_prev = after, before
+        inode.i_sb_prev = inode.i_sb_next = None
 
 
 def inc_nlink(inode: Inode) -> None:
