@@ -217,6 +217,18 @@ class InodeList:
     def __repr__(self) -> str:
         return f"<s_inodes {len(self)}>"
 
+    # Pickled (pinfs.host.state) as its inodes in order and linked again on load:
+    # following the links would recurse once per inode.
+    def __getstate__(self) -> list[Inode]:
+        return list(self)
+
+    def __setstate__(self, inodes: list[Inode]) -> None:
+        self.i_sb_next = self.i_sb_prev = self
+        for inode in inodes:
+            tail = self.i_sb_prev
+            inode.i_sb_prev, inode.i_sb_next = tail, self
+            tail.i_sb_next = self.i_sb_prev = inode
+
 
 @attrs.define(eq=False)
 class SuperBlock:
@@ -278,6 +290,16 @@ class Inode:
     def __repr__(self) -> str:
         return f"<inode {self.i_ino} {stat.filemode(self.i_mode)} uid={self.i_uid}>"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the ``i_sb_list`` links, which ``InodeList`` pickles by itself."""
+        return {name: getattr(self, name) for name in _INODE_STATE}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        if not hasattr(self, "i_sb_next"):  # evicted, or its list links it later
+            self.i_sb_prev = self.i_sb_next = None
+
     @property
     def freed(self) -> bool:
         """``evict`` has run (``I_FREEING | I_CLEAR``): the inode is off its
@@ -292,6 +314,11 @@ class Inode:
     def is_dead_dir(self) -> bool:
         """``IS_DEADDIR``: removed by rmdir while something still held it."""
         return bool(self.i_flags & S_DEAD)
+
+
+_INODE_STATE = tuple(
+    f.name for f in attrs.fields(Inode) if f.name not in ("i_sb_prev", "i_sb_next")
+)
 
 
 class _NoChildren(dict[str, "Dentry"]):
