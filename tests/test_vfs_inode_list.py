@@ -5,6 +5,8 @@ many inodes there are."""
 
 from __future__ import annotations
 
+import pytest
+
 import pinfs
 from pinfs.host.state import dumps, loads
 from pinfs.vfs import Inode, SuperBlock
@@ -56,3 +58,18 @@ def test_a_saved_kernel_keeps_thousands_of_inodes_in_order() -> None:
     k2.check_invariants()
     k2.init_task.unlink(f"{BPFFS}/p0")
     assert len(sb2.s_inodes) == len(before) - 1
+
+
+def test_iterating_survives_evicting_the_current_inode_not_the_next() -> None:
+    k = _bpffs(4)
+    sb, t = _sb_of(k), k.init_task
+    names = {inode.i_ino: f"{BPFFS}/p{i}" for i, inode in enumerate(list(sb.s_inodes)[1:])}
+    for inode in sb.s_inodes:
+        if inode.i_ino in names and inode.i_ino % 2:
+            t.unlink(names[inode.i_ino])  # the one the loop is at
+    assert len(sb.s_inodes) == 1 + sum(1 for ino in names if not ino % 2)
+    survivors = list(sb.s_inodes)[1:]
+    with pytest.raises(RuntimeError):
+        for inode in sb.s_inodes:
+            if inode.is_dir:
+                t.unlink(names[survivors[0].i_ino])  # the next one

@@ -189,8 +189,9 @@ class FileSystemType:
 class InodeList:
     """``sb->s_inodes``: the superblock's inodes, oldest first.  As in the kernel the
     links are in the inodes (``i_sb_list``), a circle through this head, so the list
-    costs no table however many inodes there are.  Iterating while inodes are evicted
-    needs a copy first (``list(sb.s_inodes)``), as for a dict."""
+    costs no table however many inodes there are.  Like ``list_for_each_entry_safe``,
+    iteration survives the eviction of the inode it is at; evicting the next one is
+    a RuntimeError (copy first, ``list(sb.s_inodes)``, as for a dict)."""
 
     __slots__ = ("i_sb_next", "i_sb_prev")
 
@@ -203,6 +204,8 @@ class InodeList:
         while isinstance(node, Inode):  # back at this head: the end
             after = node.i_sb_next
             yield node
+            if isinstance(after, Inode) and after.i_sb_next is None:
+                raise RuntimeError("s_inodes: the next inode was evicted during iteration")
             node = after
 
     def __len__(self) -> int:
