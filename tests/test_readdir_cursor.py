@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 from typing import Any
 
 import pytest
@@ -143,3 +144,72 @@ def test_the_cursor_agrees_with_the_live_kernel(live: Any) -> None:
     finally:
         child.exit(0)
     assert on_pinfs() == on_live
+
+
+def random_script(seed: int, steps: int = 300) -> Any:
+    """Random mkdir/rmdir/rename/exchange between short reads and seeks of three fds."""
+
+    def script(t: Any, base: str) -> list[Any]:
+        rng = random.Random(seed)
+        out: list[Any] = []
+        t.unshare(CLONE_NEWNS)
+        t.mount("none", "/", None, MS_REC | MS_PRIVATE)
+        t.mkdir(base)
+        t.mount("bpf", base, "bpf")
+        d = f"{base}/d"
+        t.mkdir(d)
+        names = [f"{a}{b}" for a in "abcdefgh" for b in "0123456789"]
+        live: list[str] = []
+        for name in rng.sample(names, 8):
+            t.mkdir(f"{d}/{name}")
+            live.append(name)
+        fds = [t.open(d, os.O_RDONLY | os.O_DIRECTORY) for _ in range(3)]
+        for _ in range(steps):
+            op = rng.randrange(6)
+            free = [n for n in names if n not in live]
+            if op == 0 and free:
+                name = rng.choice(free)
+                t.mkdir(f"{d}/{name}")
+                live.append(name)
+            elif op == 1 and live:
+                name = rng.choice(live)
+                t.rmdir(f"{d}/{name}")
+                live.remove(name)
+            elif op == 2 and live and free:
+                old, new = rng.choice(live), rng.choice(free)
+                t.rename(f"{d}/{old}", f"{d}/{new}")
+                live[live.index(old)] = new
+            elif op == 3 and len(live) > 1:
+                a, b = rng.sample(live, 2)
+                t.rename(f"{d}/{a}", f"{d}/{b}", RENAME_EXCHANGE)
+            elif op == 4:
+                fd, count = rng.choice(fds), rng.choice((20, 24, 48, 72, 4096))
+                try:
+                    out.append([e.d_name for e in parse_dirents(t.getdents64(fd, count))])
+                except OSError as e:
+                    out.append(errno.errorcode[e.errno or 0])
+            else:
+                out.append(t.lseek(rng.choice(fds), rng.randrange(len(live) + 5)))
+        for fd in fds:
+            t.close(fd)
+        return out
+
+    return script
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("seed", range(4))
+def test_random_reads_between_changes_agree_with_the_live_kernel(live: Any, seed: int) -> None:
+    script = random_script(seed)
+    child = live.init_task.fork()
+    try:
+        on_live = script(child, f"/tmp/readdir-random-{seed}")
+    finally:
+        child.exit(0)
+    on_pinfs = script(pinfs.Kernel(LINUX_6_18).init_task.fork(), f"/tmp/readdir-random-{seed}")
+    bad = [
+        f"step {i}: pinfs {a!r}, live {b!r}"
+        for i, (a, b) in enumerate(zip(on_pinfs, on_live, strict=True))
+        if a != b
+    ]
+    assert not bad, "\n".join(bad[:5])
