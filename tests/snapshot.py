@@ -69,7 +69,7 @@ def _file(file: File, files: dict[int, int], superblocks: dict[int, SuperBlock])
         "f_mode": file.f_mode,
         "f_count": file.f_count,
         "f_pos": file.f_pos,
-        "f_cursor": file.f_cursor,
+        "f_cursor": _dentry_key(file.f_cursor),
         "anon": file.anon_name,
         "path": _path_key(file.f_path, superblocks),
         "ino": None if inode is None else (inode.i_sb.s_dev, inode.i_ino),

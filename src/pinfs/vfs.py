@@ -23,7 +23,6 @@ checks) return an errno number here (0 = allowed); everything else raises
 
 from __future__ import annotations
 
-import itertools
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
@@ -187,6 +186,53 @@ class FileSystemType:
         return f"<file_system_type {self.name}>"
 
 
+class InodeList:
+    """``sb->s_inodes``: the superblock's inodes, oldest first.  As in the kernel the
+    links are in the inodes (``i_sb_list``), a circle through this head, so the list
+    costs no table however many inodes there are.  Like ``list_for_each_entry_safe``,
+    iteration survives the eviction of the inode it is at; evicting the next one is
+    a RuntimeError (copy first, ``list(sb.s_inodes)``, as for a dict)."""
+
+    __slots__ = ("i_sb_next", "i_sb_prev")
+
+    def __init__(self) -> None:
+        self.i_sb_next: Inode | InodeList = self
+        self.i_sb_prev: Inode | InodeList = self
+
+    def __iter__(self) -> Iterator[Inode]:
+        node: Inode | InodeList | None = self.i_sb_next
+        while isinstance(node, Inode):  # back at this head: the end
+            after = node.i_sb_next
+            yield node
+            if isinstance(after, Inode) and after.i_sb_next is None:
+                raise RuntimeError("s_inodes: the next inode was evicted during iteration")
+            node = after
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return self.i_sb_next is not self
+
+    def __contains__(self, inode: object) -> bool:
+        return isinstance(inode, Inode) and not inode.freed and inode.i_sb.s_inodes is self
+
+    def __repr__(self) -> str:
+        return f"<s_inodes {len(self)}>"
+
+    # Pickled (pinfs.host.state) as its inodes in order and linked again on load:
+    # following the links would recurse once per inode.
+    def __getstate__(self) -> list[Inode]:
+        return list(self)
+
+    def __setstate__(self, inodes: list[Inode]) -> None:
+        self.i_sb_next = self.i_sb_prev = self
+        for inode in inodes:
+            tail = self.i_sb_prev
+            inode.i_sb_prev, inode.i_sb_next = tail, self
+            tail.i_sb_next = self.i_sb_prev = inode
+
+
 @attrs.define(eq=False)
 class SuperBlock:
     """``struct super_block``."""
@@ -202,9 +248,10 @@ class SuperBlock:
     s_blocksize: int = 4096
     s_time_gran: int = 1
     s_active: int = 0  # live mounts of this superblock
-    # an insertion-ordered set (a dict's keys): smaller than a set, and iterated in
-    # the order the inodes were made
-    s_inodes: dict[Inode, None] = attrs.field(factory=dict)
+    s_inodes: InodeList = attrs.field(factory=InodeList)
+    # the open directories' readdir cursors (dcache_dir_open): a file's f_cursor is
+    # the entry it sits just before, which d_unlink moves on when that entry goes
+    s_cursors: dict[File, None] = attrs.field(factory=dict)
 
     def __repr__(self) -> str:
         return f"<super_block {self.s_type.name} dev={self.s_dev:#x}>"
@@ -216,9 +263,11 @@ class SuperBlock:
     _repr_mimebundle_ = repr_mimebundle
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, weakref_slot=False)
 class Inode:
-    """``struct inode``.  Times are integer nanoseconds of the simulated clock."""
+    """``struct inode``.  Times are integer nanoseconds of the simulated clock.  No
+    ``__weakref__`` slot (attrs adds one unless told; nothing takes weak references
+    to inodes), so the two ``i_sb_list`` links fit in the same 192 bytes."""
 
     i_sb: SuperBlock
     i_ino: int = 0
@@ -238,10 +287,28 @@ class Inode:
     i_fop: FileOperations | None = None
     i_private: Any = None
     i_link: str | None = None  # symlink body
-    freed: bool = False
+    # i_sb_list: the neighbours on sb.s_inodes (None once evict took it off)
+    i_sb_prev: Inode | InodeList | None = attrs.field(default=None, repr=False)
+    i_sb_next: Inode | InodeList | None = attrs.field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"<inode {self.i_ino} {stat.filemode(self.i_mode)} uid={self.i_uid}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the ``i_sb_list`` links, which ``InodeList`` pickles by itself."""
+        return {name: getattr(self, name) for name in _INODE_STATE}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        if not hasattr(self, "i_sb_next"):  # evicted, or its list links it later
+            self.i_sb_prev = self.i_sb_next = None
+
+    @property
+    def freed(self) -> bool:
+        """``evict`` has run (``I_FREEING | I_CLEAR``): the inode is off its
+        superblock's list, where ``new_inode`` put it."""
+        return self.i_sb_next is None
 
     @property
     def is_dir(self) -> bool:
@@ -251,6 +318,11 @@ class Inode:
     def is_dead_dir(self) -> bool:
         """``IS_DEADDIR``: removed by rmdir while something still held it."""
         return bool(self.i_flags & S_DEAD)
+
+
+_INODE_STATE = tuple(
+    f.name for f in attrs.fields(Inode) if f.name not in ("i_sb_prev", "i_sb_next")
+)
 
 
 class _NoChildren(dict[str, "Dentry"]):
@@ -272,9 +344,10 @@ class _NoChildren(dict[str, "Dentry"]):
 NO_CHILDREN: dict[str, Dentry] = _NoChildren()
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, weakref_slot=False)
 class Dentry:
-    """``struct dentry``.  ``d_subdirs`` keeps creation order (readdir lists it reversed)."""
+    """``struct dentry``.  ``d_subdirs`` keeps creation order (readdir lists it
+    reversed).  No ``__weakref__`` slot, as for :class:`Inode`: 112 bytes, not 128."""
 
     d_name: str
     d_sb: SuperBlock
@@ -285,7 +358,6 @@ class Dentry:
     # mounts on this dentry, any namespace: () until the first (attach_mnt makes the
     # list), so the million dentries nothing is mounted on carry no empty list
     d_mounted: list[Any] | tuple[Any, ...] = ()
-    d_seq: int = 0  # when it was (re)linked at the head of its parent's d_subdirs
     d_fsdata: Any = None
     d_op: DentryOperations | None = None
     hashed: bool = True
@@ -318,7 +390,9 @@ class File:
     anon_name: str | None = None  # "bpf-map", ... for anon_inode files
     f_count: int = 1
     f_pos: int = 0
-    f_cursor: int | None = None  # dcache_readdir's cursor: d_seq of the last entry read
+    # dcache_readdir's cursor: the entry it sits just before in d_subdirs, or None at
+    # the end (a read at position 2 starts from the head whatever the cursor is)
+    f_cursor: Dentry | None = None
     f_cred: Any = None  # the opener's credentials (pinfs.base.cred.Cred), where recorded
 
     def __repr__(self) -> str:
@@ -332,9 +406,12 @@ class File:
 
 
 def new_inode(sb: SuperBlock) -> Inode:
-    """``new_inode``: an inode with one reference, nlink 1, on ``sb``'s list."""
-    inode = Inode(i_sb=sb)
-    sb.s_inodes[inode] = None
+    """``new_inode``: an inode with one reference, nlink 1, at the tail of ``sb``'s
+    list (``inode_sb_list_add``)."""
+    head = sb.s_inodes
+    tail = head.i_sb_prev
+    inode = Inode(i_sb=sb, i_sb_prev=tail, i_sb_next=head)
+    tail.i_sb_next = head.i_sb_prev = inode
     return inode
 
 
@@ -368,8 +445,10 @@ def evict(inode: Inode) -> None:
     sops = inode.i_sb.s_op
     if sops is not None and sops.evict_inode is not None:
         sops.evict_inode(inode)
-    inode.i_sb.s_inodes.pop(inode, None)
-    inode.freed = True
+    before, after = inode.i_sb_prev, inode.i_sb_next
+    if before is not None and after is not None:  # inode_sb_list_del: its neighbours close up
+        before.i_sb_next, after.i_sb_prev = after, before
+        inode.i_sb_prev = inode.i_sb_next = None
 
 
 def inc_nlink(inode: Inode) -> None:
@@ -402,15 +481,34 @@ _MODES: dict[int, int] = {}
 # Dentries (fs/dcache.c)
 
 
-_link_counter = itertools.count(1)
-
-
 def d_link(parent: Dentry, dentry: Dentry) -> None:
     """``list_add(&d_child, &parent->d_subdirs)``: link at the head (newest)."""
-    dentry.d_seq = next(_link_counter)
     if parent.d_subdirs is NO_CHILDREN:
         parent.d_subdirs = {}
     parent.d_subdirs[dentry.d_name] = dentry
+
+
+def d_unlink(parent: Dentry, dentry: Dentry) -> None:
+    """``list_del(&d_child)``: out of the parent's d_subdirs.  A readdir cursor that
+    sat just before it stays in place, so it now sits before the next older entry
+    (or at the end): the kernel's cursor is a dentry of its own in that list."""
+    if parent.d_sb.s_cursors:
+        _move_cursors_past(parent, dentry)
+    del parent.d_subdirs[dentry.d_name]
+
+
+def _move_cursors_past(parent: Dentry, dentry: Dentry) -> None:
+    """Every cursor sitting just before ``dentry`` moves on to the next older entry."""
+    moving = [file for file in parent.d_sb.s_cursors if file.f_cursor is dentry]
+    if not moving:
+        return
+    siblings = reversed(parent.d_subdirs.values())  # newest first
+    for sibling in siblings:
+        if sibling is dentry:
+            break
+    older = next(siblings, None)
+    for file in moving:
+        file.f_cursor = older
 
 
 def d_alloc(parent: Dentry, name: str) -> Dentry:
@@ -460,7 +558,7 @@ def _dentry_kill(dentry: Dentry) -> Dentry | None:
     parent = dentry.d_parent
     if dentry.hashed and parent is not None and parent is not dentry:
         if parent.d_subdirs.get(dentry.d_name) is dentry:
-            del parent.d_subdirs[dentry.d_name]
+            d_unlink(parent, dentry)
     dentry.hashed = False
     inode = dentry.d_inode
     if inode is not None:
@@ -475,7 +573,7 @@ def d_drop(dentry: Dentry) -> None:
     """``d_drop``: unhash, so later lookups no longer find it."""
     parent = dentry.d_parent
     if dentry.hashed and parent is not None and parent.d_subdirs.get(dentry.d_name) is dentry:
-        del parent.d_subdirs[dentry.d_name]
+        d_unlink(parent, dentry)
     dentry.hashed = False
 
 
@@ -519,7 +617,7 @@ def d_move(dentry: Dentry, target: Dentry) -> None:
     new_parent = target.d_parent
     assert old_parent is not None and new_parent is not None
     if old_parent.d_subdirs.get(dentry.d_name) is dentry:
-        del old_parent.d_subdirs[dentry.d_name]
+        d_unlink(old_parent, dentry)
     dentry.d_name = target.d_name
     if new_parent is not old_parent:
         new_parent.d_count += 1
@@ -534,8 +632,8 @@ def d_exchange(a: Dentry, b: Dentry) -> None:
     pa, pb = a.d_parent, b.d_parent
     assert pa is not None and pb is not None
     name_a, name_b = a.d_name, b.d_name
-    del pa.d_subdirs[name_a]
-    del pb.d_subdirs[name_b]
+    d_unlink(pa, a)
+    d_unlink(pb, b)
     a.d_name, b.d_name = name_b, name_a
     a.d_parent, b.d_parent = pb, pa
     d_link(pa, b)  # __d_move: the target is moved first,

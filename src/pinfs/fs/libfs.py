@@ -73,8 +73,9 @@ class DirEntry:
     d_name: str
     d_off: int = attrs.field(default=0, eq=False)
     """The directory position after this entry (``ctx->pos``, linux_dirent64's d_off)."""
-    f_cursor: int | None = attrs.field(default=None, eq=False, repr=False)
-    """``dcache_readdir``'s cursor after this entry, so a short buffer can stop here."""
+    f_cursor: Dentry | None = attrs.field(default=None, eq=False, repr=False)
+    """``dcache_readdir``'s cursor after this entry (the next one to list), so a short
+    buffer can stop here."""
 
 
 def simple_lookup(dir: Inode, dentry: Dentry) -> Dentry | None:
@@ -169,9 +170,10 @@ def simple_statfs(dentry: Dentry) -> KStatFs:
 
 
 def dcache_readdir(file: File) -> list[DirEntry]:
-    """``dcache_readdir``: ".", "..", then positive children newest first, continuing
-    from the file's cursor: entries linked at the head after it (new names, renames)
-    are not returned by this open file, removed ones are skipped."""
+    """``dcache_readdir``: ".", "..", then positive children newest first: from the
+    head of d_subdirs at position 2, else from the file's cursor.  Entries linked at
+    the head after the cursor (new names, renames) are not returned by this open file,
+    removed ones are skipped; the cursor ends up at the end."""
     dentry = file.f_path.dentry
     inode = dentry.d_inode
     assert inode is not None and dentry.d_parent is not None
@@ -185,15 +187,28 @@ def dcache_readdir(file: File) -> list[DirEntry]:
         parent_ino = parent_inode.i_ino if parent_inode else inode.i_ino
         out.append(DirEntry(parent_ino, DT_DIR, "..", 2, cursor))
         file.f_pos = 2
-    for child in dentry.children():
-        if cursor is not None and child.d_seq >= cursor:
-            continue
+    unread = _unread(dentry, cursor, from_head=file.f_pos == 2)
+    for i, child in enumerate(unread, 1):
+        after = unread[i] if i < len(unread) else None  # where a stop here leaves it
         assert child.d_inode is not None
-        file.f_cursor = child.d_seq
         file.f_pos += 1
         d_type = dt_type(child.d_inode.i_mode)
-        out.append(DirEntry(child.d_inode.i_ino, d_type, child.d_name, file.f_pos, child.d_seq))
+        out.append(DirEntry(child.d_inode.i_ino, d_type, child.d_name, file.f_pos, after))
+    file.f_cursor = None
     return out
+
+
+def _unread(dentry: Dentry, cursor: Dentry | None, from_head: bool) -> list[Dentry]:
+    """``scan_positives`` to the end: the positive children from the head, or from
+    the one the cursor sits before (none if it is at the end), newest first."""
+    children = list(reversed(dentry.d_subdirs.values()))
+    if from_head:
+        start = 0
+    elif cursor is None:
+        start = len(children)
+    else:
+        start = children.index(cursor)
+    return [child for child in children[start:] if child.d_inode is not None]
 
 
 def dt_type(mode: int) -> int:
@@ -246,18 +261,28 @@ def dcache_dir_lseek(file: File, offset: int, whence: int) -> int:
     if offset != file.f_pos:
         file.f_pos = offset
         children = list(file.f_path.dentry.children())
-        skip = min(offset - 2, len(children))
-        file.f_cursor = children[skip - 1].d_seq if skip > 0 else None
+        skip = offset - 2  # the cursor goes after that many, before the next one
+        file.f_cursor = children[skip] if 0 < skip < len(children) else None
     return offset
 
 
 def dcache_dir_open(inode: Inode, file: File) -> None:
-    """Directories open normally."""
+    """``dcache_dir_open``: the file gets a cursor (``d_alloc_cursor``), which stays
+    in place when the entry after it goes (see ``d_unlink``)."""
+    inode.i_sb.s_cursors[file] = None
+
+
+def dcache_dir_close(file: File) -> None:
+    """``dcache_dir_close``: the cursor goes with the last reference to the file."""
+    assert file.f_inode is not None
+    file.f_inode.i_sb.s_cursors.pop(file, None)
+    file.f_cursor = None
 
 
 simple_dir_operations = FileOperations(
     name="simple_dir_operations",
     open=dcache_dir_open,
+    release=dcache_dir_close,
     iterate=dcache_readdir,
     llseek=dcache_dir_lseek,
 )

@@ -57,6 +57,7 @@ from pinfs.vfs import (
     d_alloc,
     d_instantiate,
     d_make_root,
+    d_unlink,
     dget,
     dput,
     generic_delete_inode,
@@ -208,7 +209,7 @@ def shmem_whiteout(cred: Cred, old_dir: Inode, old_dentry: Dentry) -> None:
     old dentry is still in place; ``d_move`` then takes only the old dentry away)."""
     parent = old_dentry.d_parent
     assert parent is not None
-    del parent.d_subdirs[old_dentry.d_name]
+    d_unlink(parent, old_dentry)
     whiteout = d_alloc(parent, old_dentry.d_name)
     ramfs_mknod(cred, old_dir, whiteout, stat.S_IFCHR, 0)
     dput(whiteout)
