@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeAlias
 
 import attrs
@@ -24,7 +24,7 @@ import attrs
 from pinfs.base import uapi
 from pinfs.base.cred import CAP_MKNOD, Cred, UserNamespace, capable
 from pinfs.base.cstring import c_string
-from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
+from pinfs.base.errors import KernelError, call_naming, kernel_error, naming, refuse, refused
 from pinfs.base.usermem import UserMemory
 from pinfs.fs.attr import (
     ATTR_CTIME,
@@ -85,6 +85,11 @@ MAXSYMLINKS = 40
 S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
 S_IFLNK = stat.S_IFLNK
+S_IFREG = stat.S_IFREG
+
+#: ``Path(mnt, dentry)`` without the namedtuple's Python-level ``__new__``: the very same
+#: tuple, built by one C call (the walk builds one per step it leaves its fast loop at).
+_new_path: Callable[[type[Path], tuple[Mount, Dentry]], Path] = tuple.__new__
 
 #: openat2's restrictions as lookup flags (include/linux/namei.h)
 LOOKUP_NO_SYMLINKS = 0x010000
@@ -275,7 +280,9 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
     else (dots, a miss, a symlink, a refusal to explain) goes through
     ``inode_permission`` / ``walk_component`` with ``nd.path`` brought up to date.
     """
-    components = [c for c in name.split("/") if c]
+    components = name.split("/")
+    if "" in components:  # "//", a trailing "/" or nothing: drop the empty ones
+        components = [c for c in components if c]
     if not components:
         nd.last_type = LAST_ROOT
         return
@@ -301,7 +308,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         if child is not None and inode is not None:
             if child.d_mounted:
                 if not crossing_checked:
-                    below = follow_mount(Path(mnt, child))
+                    below = follow_mount(_new_path(Path, (mnt, child)))
                     root = below.dentry.d_inode
                     if root is not None and root.i_mode & S_IFMT == S_IFDIR:
                         mnt, dentry = below
@@ -311,7 +318,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
                 continue
             elif inode.i_mode & S_IFMT != S_IFLNK:
                 raise _not_a_dir(component)
-        nd.path = start = Path(mnt, dentry)
+        nd.path = start = _new_path(Path, (mnt, dentry))
         link = walk_component(nd, component, follow=True)
         if link is not None:
             nested_symlink(nd, link)
@@ -322,7 +329,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         start = nd.path
         mnt, dentry = start
     if dentry is not start.dentry or mnt is not start.mnt:
-        nd.path = Path(mnt, dentry)
+        nd.path = _new_path(Path, (mnt, dentry))
     dir = dentry.d_inode
     assert dir is not None
     iops = dir.i_op  # may_lookup of the last directory: the owner's grant inline, as above
@@ -522,7 +529,7 @@ def lookup_real(parent: Dentry, name: str) -> Dentry:
     dir = parent.d_inode
     assert dir is not None
     dentry = d_alloc(parent, name)
-    if dir.is_dead_dir:
+    if dir.i_flags & S_DEAD:  # IS_DEADDIR
         dput(dentry)
         raise kernel_error(errno.ENOENT)
     iops = dir.i_op
@@ -538,7 +545,9 @@ def lookup_real(parent: Dentry, name: str) -> Dentry:
 
 def lookup_hash(parent: Dentry, name: str) -> Dentry:
     """``__lookup_hash``: the child (positive or negative) with a reference."""
-    dentry = d_lookup_valid(parent, name)
+    dentry = parent.d_subdirs.get(name)  # d_lookup_valid, when nothing revalidates
+    if dentry is not None and dentry.d_op is not None and dentry.d_op.d_revalidate is not None:
+        dentry = d_lookup_valid(parent, name)
     if dentry is not None:
         dentry.d_count += 1
         return dentry
@@ -547,7 +556,7 @@ def lookup_hash(parent: Dentry, name: str) -> Dentry:
 
 def new_nameidata(current: Current) -> Nameidata:
     fs: FsStruct = current.fs
-    return Nameidata(path=fs.pwd, root=fs.root, cred=current.cred, sysctl=current.kernel.sysctl)
+    return Nameidata(fs.pwd, fs.root, current.cred, current.kernel.sysctl)
 
 
 def path_lookupat(
@@ -612,10 +621,11 @@ def filename_parentat(
     ``flags``: openat2's LOOKUP_* restrictions; a scoped lookup (BENEATH, IN_ROOT)
     takes the dirfd as its root, and IN_ROOT walks absolute names from it too."""
     scoped = flags & LOOKUP_IS_SCOPED
-    in_root = flags & LOOKUP_IN_ROOT and name.startswith("/")
     if start is None and (dfd != AT_FDCWD or scoped):
+        in_root = flags & LOOKUP_IN_ROOT and name.startswith("/")
         start = dfd_start(current, dfd, name, bool(in_root))
-    nd = new_nameidata(current)
+    fs: FsStruct = current.fs  # new_nameidata, without the call
+    nd = Nameidata(fs.pwd, fs.root, current.cred, current.kernel.sysctl)
     if flags:
         nd.flags = flags
         if scoped:
@@ -663,9 +673,10 @@ def vfs_create(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     err = may_create(cred, dir, dentry)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.create is None:
+    iops = dir.i_op
+    if iops is None or iops.create is None:
         raise kernel_error(errno.EACCES)
-    dir.i_op.create(cred, dir, dentry, (mode & S_IALLUGO) | stat.S_IFREG)
+    iops.create(cred, dir, dentry, (mode & S_IALLUGO) | S_IFREG)
 
 
 def vfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
@@ -673,9 +684,10 @@ def vfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     err = may_create(cred, dir, dentry)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.mkdir is None:
+    iops = dir.i_op
+    if iops is None or iops.mkdir is None:
         raise kernel_error(errno.EPERM)
-    dir.i_op.mkdir(cred, dir, dentry, mode & (S_IRWXUGO | stat.S_ISVTX))
+    iops.mkdir(cred, dir, dentry, mode & (S_IRWXUGO | stat.S_ISVTX))
 
 
 def vfs_mknod(
@@ -747,40 +759,46 @@ def is_local_mountpoint(ns: MountNamespace | None, dentry: Dentry) -> bool:
 
 def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None = None) -> None:
     """``vfs_unlink``: may_delete, no ``->unlink`` EPERM, mountpoint EBUSY, then d_delete."""
-    err = may_delete(cred, dir, dentry, isdir=False)
+    err = may_delete(cred, dir, dentry, False)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.unlink is None:
+    iops = dir.i_op
+    if iops is None or iops.unlink is None:
         raise kernel_error(errno.EPERM)
-    if is_local_mountpoint(ns, dentry):
+    # is_local_mountpoint and detach_mounts begin with d_mountpoint, as the kernel's
+    # inline halves do: a dentry nothing is mounted on needs neither call
+    if dentry.d_mounted and is_local_mountpoint(ns, dentry):
         raise kernel_error(errno.EBUSY)
-    dir.i_op.unlink(dir, dentry)
-    detach_mounts(dentry)  # dont_mount + detach_mounts
+    iops.unlink(dir, dentry)
+    if dentry.d_mounted:
+        detach_mounts(dentry)  # dont_mount + detach_mounts
     d_delete(dentry)
 
 
 def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None = None) -> None:
     """``vfs_rmdir``: may_delete(isdir), no ``->rmdir`` EPERM, mountpoint EBUSY, then
     the filesystem; the victim is marked dead so nothing more is created in it."""
-    err = may_delete(cred, dir, dentry, isdir=True)
+    err = may_delete(cred, dir, dentry, True)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.rmdir is None:
+    iops = dir.i_op
+    if iops is None or iops.rmdir is None:
         raise kernel_error(errno.EPERM)
-    if is_local_mountpoint(ns, dentry):
+    if dentry.d_mounted and is_local_mountpoint(ns, dentry):  # as in vfs_unlink
         raise kernel_error(errno.EBUSY)
     inode = dentry.d_inode
     assert inode is not None
-    dir.i_op.rmdir(dir, dentry)
+    iops.rmdir(dir, dentry)
     inode.i_flags |= S_DEAD
-    detach_mounts(dentry)
+    if dentry.d_mounted:
+        detach_mounts(dentry)
     d_delete(dentry)
 
 
 def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_unlinkat``: EISDIR for dots/root, EROFS, lookup, trailing-slash rules, then
     ``vfs_unlink``.  The inode is put last, so eviction happens as unlink returns."""
-    nd = filename_parentat(current, name, dfd=dfd)
+    nd = filename_parentat(current, name, None, dfd)
     if nd.last_type != LAST_NORM:
         raise kernel_error(errno.EISDIR, name)
     err = mnt_want_write(nd.path.mnt)
@@ -797,7 +815,9 @@ def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     try:
         parent = nd.path.dentry.d_inode
         assert parent is not None
-        call_naming(name, vfs_unlink, current.cred, parent, dentry, current.mnt_ns)
+        vfs_unlink(current.cred, parent, dentry, current.mnt_ns)
+    except KernelError as exc:
+        raise naming(exc, name) from None
     finally:
         dput(dentry)
         iput(inode)
@@ -806,7 +826,7 @@ def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
 def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_rmdir``: ENOTEMPTY for "..", EINVAL for ".", EBUSY for "/", EROFS, lookup,
     then ``vfs_rmdir`` (a trailing slash is allowed)."""
-    nd = filename_parentat(current, name, dfd=dfd)
+    nd = filename_parentat(current, name, None, dfd)
     if nd.last_type == LAST_DOTDOT:
         raise kernel_error(errno.ENOTEMPTY, name)
     if nd.last_type == LAST_DOT:
@@ -822,7 +842,10 @@ def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
             raise kernel_error(errno.ENOENT, name)
         parent = nd.path.dentry.d_inode
         assert parent is not None
-        call_naming(name, vfs_rmdir, current.cred, parent, dentry, current.mnt_ns)
+        try:  # call_naming, without the call
+            vfs_rmdir(current.cred, parent, dentry, current.mnt_ns)
+        except KernelError as exc:
+            raise naming(exc, name) from None
     finally:
         dput(dentry)
 
@@ -833,11 +856,13 @@ def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
 
 def do_mkdirat(current: Current, name: str, mode: int, dfd: int = AT_FDCWD) -> None:
     """``do_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
-    parent, dentry = filename_create(current, name, is_dir=True, dfd=dfd)
+    parent, dentry = filename_create(current, name, True, None, dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
-        call_naming(name, vfs_mkdir, current.cred, dir, dentry, mode & ~current.fs.umask)
+        vfs_mkdir(current.cred, dir, dentry, mode & ~current.fs.umask)
+    except KernelError as exc:
+        raise naming(exc, name) from None
     finally:
         done_path_create(parent, dentry)
 

@@ -238,14 +238,16 @@ class Task(BpfSyscalls):
     def _enter_path(self, path: object) -> str:
         """The common prologue of a path syscall: the Python value is checked
         (``path_arg``), the syscall is entered, then the kernel's ``getname``."""
-        name = path_arg(path)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         self._enter()
         return getname(name)
 
     def rlimit(self, resource: int) -> int:
         """The soft limit of ``resource`` (``rlimit()``): RLIM_INFINITY unless set."""
-        resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
-        return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))[0]
+        if type(resource) is not int or not 0 <= resource < RLIM_NLIMITS:
+            resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
+        limits = self.rlimits.get(resource)
+        return RLIM_INFINITY if limits is None else limits[0]
 
     def _install_fd(self, file: File, cloexec: bool) -> int:
         """``fd_install`` of a new file; EMFILE drops the file again."""
@@ -293,10 +295,16 @@ class Task(BpfSyscalls):
         self._mkdirat(_dirfd_arg(dirfd), path, mode)
 
     def _mkdirat(self, dfd: int, path: PathArg, mode: int) -> None:
-        mode = _mode_arg(mode)
-        try:
-            name = self._enter_path(path)
-            do_mkdirat(self, name, mode, dfd)
+        if type(mode) is not int or not 0 <= mode < 1 << 32:
+            mode = _mode_arg(mode)  # the refusal (an int subclass passes there too)
+        try:  # _enter_path, with path_arg's answer for a plain ASCII str inline
+            name = (
+                path
+                if type(path) is str and path.isascii() and "\0" not in path
+                else path_arg(path)
+            )
+            self._enter()
+            do_mkdirat(self, getname(name), mode, dfd)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
@@ -317,7 +325,7 @@ class Task(BpfSyscalls):
         self._unlinkat(_dirfd_arg(dirfd), path, _flags_arg(flags))
 
     def _unlinkat(self, dfd: int, path: PathArg, flags: int) -> None:
-        name = path_arg(path)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
             self._enter()
             sys_unlinkat(self, dfd, name, flags)
@@ -471,9 +479,11 @@ class Task(BpfSyscalls):
             raise as_os_reports(exc, fspath_arg(path)) from None
 
     def _openat(self, dfd: int, path: PathArg, flags: int, mode: int) -> int:
-        flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
-        mode = _mode_arg(mode)
-        name = path_arg(path)
+        if type(flags) is not int or not -(1 << 31) <= flags < 1 << 32:
+            flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
+        if type(mode) is not int or not 0 <= mode < 1 << 32:
+            mode = _mode_arg(mode)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
             self._enter()
             return do_sys_open(self, name, flags, mode, dfd)
@@ -483,7 +493,8 @@ class Task(BpfSyscalls):
     @syscall
     def close(self, fd: int) -> None:
         """close(2)."""
-        check_fd(fd)
+        if type(fd) is not int or not -(1 << 31) <= fd < 1 << 32:
+            check_fd(fd)  # the refusal (an int subclass passes there too)
         self._enter()
         fput(self.files.remove(fd))
 
