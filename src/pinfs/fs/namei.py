@@ -77,6 +77,15 @@ from pinfs.vfs import (
 AT_FDCWD = uapi.AT_FDCWD
 O_ACCMODE = uapi.O_ACCMODE
 O_PATH = uapi.O_PATH
+O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY = (
+    os.O_WRONLY,
+    os.O_RDWR,
+    os.O_CREAT,
+    os.O_EXCL,
+    os.O_NOCTTY,
+)
+O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW = os.O_TRUNC, os.O_APPEND, os.O_DIRECTORY, os.O_NOFOLLOW
+O_NOATIME = os.O_NOATIME
 RENAME_EXCHANGE = uapi.RENAME_EXCHANGE
 RENAME_NOREPLACE = uapi.RENAME_NOREPLACE
 RENAME_WHITEOUT = uapi.RENAME_WHITEOUT
@@ -1102,9 +1111,9 @@ def build_acc_mode(flags: int) -> int:
     if flags & O_PATH:
         return 0
     acc = MAY_OPEN | ACC_MODE[flags & O_ACCMODE]
-    if flags & os.O_TRUNC:
+    if flags & O_TRUNC:
         acc |= MAY_WRITE
-    if flags & os.O_APPEND:
+    if flags & O_APPEND:
         acc |= MAY_APPEND
     return acc
 
@@ -1114,19 +1123,19 @@ def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
     inode = path.dentry.d_inode
     if inode is None:
         raise kernel_error(errno.ENOENT)
-    fmt = stat.S_IFMT(inode.i_mode)
-    if fmt == stat.S_IFLNK:
+    fmt = inode.i_mode & S_IFMT
+    if fmt == S_IFLNK:
         raise kernel_error(errno.ELOOP)
-    if fmt == stat.S_IFDIR and acc_mode & MAY_WRITE:
+    if fmt == S_IFDIR and acc_mode & MAY_WRITE:
         raise kernel_error(errno.EISDIR)
     if fmt in (stat.S_IFBLK, stat.S_IFCHR) and path.mnt.mnt_flags & 0x02:
         raise kernel_error(errno.EACCES)
     err = inode_permission(cred, inode, MAY_OPEN | acc_mode)
     if err:
         raise kernel_error(err)
-    if inode.i_flags & S_APPEND and acc_mode & MAY_WRITE and not flags & os.O_APPEND:
+    if inode.i_flags & S_APPEND and acc_mode & MAY_WRITE and not flags & O_APPEND:
         raise kernel_error(errno.EPERM)
-    if flags & os.O_NOATIME and not inode_owner_or_capable(cred, inode):
+    if flags & O_NOATIME and not inode_owner_or_capable(cred, inode):
         raise kernel_error(errno.EPERM)
 
 
@@ -1136,53 +1145,57 @@ def do_filp_open(
     """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1).
     ``lookup``: openat2's LOOKUP_* restrictions."""
     acc_mode = build_acc_mode(flags)
-    create_mode = (mode & S_IALLUGO) | stat.S_IFREG
-    follow = not flags & os.O_NOFOLLOW
-    nd = filename_parentat(current, name, dfd=dfd, flags=lookup)
+    create_mode = (mode & S_IALLUGO) | S_IFREG
+    follow = not flags & O_NOFOLLOW
+    nd = filename_parentat(current, name, None, dfd, lookup)
     cred = current.cred
     while True:  # each turn handles one final component (a trailing symlink loops)
         if nd.last_type != LAST_NORM:
             lookup_last(nd, follow=False)
             path = nd.path
             break
-        if flags & os.O_CREAT and nd.trailing:
+        if flags & O_CREAT and nd.trailing:
             raise kernel_error(errno.EISDIR, name)
-        if not flags & os.O_CREAT and nd.trailing:
+        if not flags & O_CREAT and nd.trailing:
             nd.need_dir = True
-        wants_write = bool(flags & (os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_RDWR))
+        wants_write = flags & (O_CREAT | O_TRUNC | O_WRONLY | O_RDWR)
         write_err = mnt_want_write(nd.path.mnt) if wants_write else 0
         dentry = lookup_hash(nd.path.dentry, nd.last)
         try:
             if dentry.d_inode is None:
-                if not flags & os.O_CREAT:
+                if not flags & O_CREAT:
                     raise kernel_error(errno.ENOENT, name)
                 if write_err:
                     raise kernel_error(write_err, name)
                 dir = nd.path.dentry.d_inode
                 assert dir is not None
-                call_naming(name, vfs_create, cred, dir, dentry, create_mode & ~current.fs.umask)
-                return _finish_open(current, Path(nd.path.mnt, dentry), flags, MAY_OPEN, name)
-            if flags & os.O_CREAT and flags & os.O_EXCL:
+                try:  # call_naming, without the call
+                    vfs_create(cred, dir, dentry, create_mode & ~current.fs.umask)
+                except KernelError as exc:
+                    raise naming(exc, name) from None
+                created = _new_path(Path, (nd.path.mnt, dentry))
+                return _finish_open(current, created, flags, MAY_OPEN, name)
+            if flags & O_CREAT and flags & O_EXCL:
                 raise kernel_error(errno.EEXIST, name)
-            path = follow_mount(Path(nd.path.mnt, dentry))
+            path = follow_mount(_new_path(Path, (nd.path.mnt, dentry)))
             if nd.flags & LOOKUP_NO_XDEV:
                 restrict_mount_crossing(nd, path)
         finally:
             dput(dentry)
         inode = path.dentry.d_inode
         assert inode is not None
-        if stat.S_ISLNK(inode.i_mode) and (follow or nd.need_dir):
+        if inode.i_mode & S_IFMT == S_IFLNK and (follow or nd.need_dir):
             trailing_symlink_check(nd)
             link_path_walk(nd, get_link(nd, path))  # the body's last is handled next turn
             continue
-        if stat.S_ISLNK(inode.i_mode) and not flags & O_PATH:
+        if inode.i_mode & S_IFMT == S_IFLNK and not flags & O_PATH:
             raise kernel_error(errno.ELOOP, name)
         break
     inode = path.dentry.d_inode
     assert inode is not None
-    if flags & os.O_CREAT and inode.is_dir:
+    if flags & O_CREAT and inode.is_dir:
         raise kernel_error(errno.EISDIR, name)
-    if (nd.need_dir or flags & os.O_DIRECTORY) and not inode.is_dir:
+    if (nd.need_dir or flags & O_DIRECTORY) and not inode.is_dir:
         raise kernel_error(errno.ENOTDIR, name)
     return _finish_open(current, path, flags, acc_mode, name)
 
@@ -1191,18 +1204,22 @@ def _finish_open(current: Current, path: Path, flags: int, acc_mode: int, name: 
     """``finish_open``: may_open (not for O_PATH), then ``vfs_open`` and O_TRUNC."""
     inode = path.dentry.d_inode
     assert inode is not None
-    will_truncate = bool(flags & os.O_TRUNC) and stat.S_ISREG(inode.i_mode)
+    will_truncate = flags & O_TRUNC and inode.i_mode & S_IFMT == S_IFREG
     if will_truncate:
         err = mnt_want_write(path.mnt)
         if err:
             raise kernel_error(err, name)
-    if not flags & O_PATH:
-        call_naming(name, may_open, current.cred, path, acc_mode, flags)
+    cred = current.cred
+    try:  # call_naming, without the call
+        if not flags & O_PATH:
+            may_open(cred, path, acc_mode, flags)
+    except KernelError as exc:
+        raise naming(exc, name) from None
     file = vfs_open(path, inode, flags, name)
-    file.f_cred = current.cred  # the opener's credentials (linkat's AT_EMPTY_PATH reads them)
+    file.f_cred = cred  # the opener's credentials (linkat's AT_EMPTY_PATH reads them)
     if will_truncate:  # handle_truncate
         init_ns = current.kernel.init_user_ns
-        call_naming(name, do_truncate, current.cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
+        call_naming(name, do_truncate, cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
     return file
 
 
@@ -1217,19 +1234,20 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     """``do_dentry_open``: O_PATH files stop early; writers need a writable mount;
     then the inode's ``->open`` (``no_open`` gives ENXIO)."""
     if flags & O_PATH:
-        file = File(f_op=None, f_flags=flags, f_mode=FMODE_PATH, f_inode=inode)
+        file = File(None, flags, FMODE_PATH, None, inode)
         file.f_path = path_get(path)
         return file
     f_mode = (flags + 1) & O_ACCMODE  # OPEN_FMODE
-    flags &= ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC)  # not kept in f_flags
-    if f_mode & FMODE_WRITE and stat.S_IFMT(inode.i_mode) in (stat.S_IFREG, stat.S_IFDIR):
+    flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)  # not kept in f_flags
+    fmt = inode.i_mode & S_IFMT
+    if f_mode & FMODE_WRITE and fmt in (S_IFREG, S_IFDIR):
         err = mnt_want_write(path.mnt)  # !special_file(): devices and FIFOs take none
         if err:
             raise kernel_error(err, name)
         f_mode |= FMODE_WRITER
     fop = inode.i_fop
     if fop is not None and fop.open is not None:
-        file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
+        file = File(fop, flags, f_mode, None, inode)
         try:
             fop.open(inode, file)
         except OSError as exc:
@@ -1237,7 +1255,7 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     elif fop is None:
         raise kernel_error(errno.ENXIO, name)  # inode_init_always's no_open_fops
     else:
-        file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
+        file = File(fop, flags, f_mode, None, inode)
     file.f_path = path_get(path)
     if f_mode & FMODE_WRITER:
         path.mnt.mnt_writers += 1

@@ -65,6 +65,7 @@ from pinfs.vfs import (
     new_inode,
 )
 
+S_IFMT = 0o170000
 RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
 
@@ -137,11 +138,12 @@ _SPECIAL_FOPS = {stat.S_IFIFO: pipefifo_fops, stat.S_IFCHR: def_chr_fops}
 def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred: Cred) -> Inode:
     """``ramfs_get_inode``: a new inode of any type, owned per ``inode_init_owner``."""
     inode = new_inode(sb)
-    inode.i_ino = sb.kernel.get_next_ino()
+    kernel = sb.kernel
+    inode.i_ino = kernel.get_next_ino()
     inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
-    now = sb.kernel.current_time()
+    now = kernel.current_time()
     inode.i_atime = inode.i_mtime = inode.i_ctime = inode.i_crtime = now
-    fmt = stat.S_IFMT(mode)
+    fmt = mode & S_IFMT
     if fmt == stat.S_IFREG:
         inode.i_fop = ramfs_file_operations
         inode.i_op = sb.s_fs_info.get("file_iops")
