@@ -45,7 +45,9 @@ from pinfs.fs.namei import (
     do_mkdirat,
     do_mknodat,
     do_renameat2,
+    do_rmdir,
     do_symlinkat,
+    do_unlinkat,
     fspath_arg,
     getname,
     path_arg,
@@ -238,7 +240,7 @@ class Task(BpfSyscalls):
     def _enter_path(self, path: object) -> str:
         """The common prologue of a path syscall: the Python value is checked
         (``path_arg``), the syscall is entered, then the kernel's ``getname``."""
-        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        name = path_arg(path)
         self._enter()
         return getname(name)
 
@@ -284,10 +286,21 @@ class Task(BpfSyscalls):
     # ``do_mkdirat(AT_FDCWD, ...)``).  A failure names the path(s) the way :mod:`os`
     # does for the same call: the argument as :func:`os.fspath` gives it.
 
+    # The hot ones (mkdir, rmdir, unlink, open) run their body themselves, as the
+    # kernel's do: ``path_arg``'s answer for a plain ASCII str without NUL is the str
+    # itself, so they test that inline and call it only for anything else.
+
     @syscall
     def mkdir(self, path: PathArg, mode: int = 0o777) -> None:
-        """mkdir(2)."""
-        self._mkdirat(AT_FDCWD, path, mode)
+        """mkdir(2): ``do_mkdirat(AT_FDCWD, getname(path), mode)``."""
+        if type(mode) is not int or not 0 <= mode < 1 << 32:
+            mode = _mode_arg(mode)  # the refusal (an int subclass passes there too)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            self._enter()
+            do_mkdirat(self, getname(name), mode, AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def mkdirat(self, dirfd: int, path: PathArg, mode: int = 0o777) -> None:
@@ -295,28 +308,32 @@ class Task(BpfSyscalls):
         self._mkdirat(_dirfd_arg(dirfd), path, mode)
 
     def _mkdirat(self, dfd: int, path: PathArg, mode: int) -> None:
-        if type(mode) is not int or not 0 <= mode < 1 << 32:
-            mode = _mode_arg(mode)  # the refusal (an int subclass passes there too)
-        try:  # _enter_path, with path_arg's answer for a plain ASCII str inline
-            name = (
-                path
-                if type(path) is str and path.isascii() and "\0" not in path
-                else path_arg(path)
-            )
-            self._enter()
-            do_mkdirat(self, getname(name), mode, dfd)
+        mode = _mode_arg(mode)
+        try:
+            name = self._enter_path(path)
+            do_mkdirat(self, name, mode, dfd)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def rmdir(self, path: PathArg) -> None:
-        """rmdir(2): unlinkat(AT_FDCWD, path, AT_REMOVEDIR)."""
-        self._unlinkat(AT_FDCWD, path, AT_REMOVEDIR)
+        """rmdir(2): ``do_rmdir(AT_FDCWD, getname(path))`` (unlinkat's AT_REMOVEDIR)."""
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            self._enter()
+            do_rmdir(self, getname(name), AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def unlink(self, path: PathArg) -> None:
-        """unlink(2): unlinkat(AT_FDCWD, path, 0)."""
-        self._unlinkat(AT_FDCWD, path, 0)
+        """unlink(2): ``do_unlinkat(AT_FDCWD, getname(path))`` (unlinkat's 0)."""
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            self._enter()
+            do_unlinkat(self, getname(name), AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def unlinkat(self, dirfd: int, path: PathArg, flags: int = 0) -> None:
@@ -325,7 +342,7 @@ class Task(BpfSyscalls):
         self._unlinkat(_dirfd_arg(dirfd), path, _flags_arg(flags))
 
     def _unlinkat(self, dfd: int, path: PathArg, flags: int) -> None:
-        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        name = path_arg(path)
         try:
             self._enter()
             sys_unlinkat(self, dfd, name, flags)
@@ -448,8 +465,18 @@ class Task(BpfSyscalls):
 
     @syscall
     def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
-        """open(2): returns the lowest free fd.  O_CLOEXEC sets close-on-exec."""
-        return self._openat(AT_FDCWD, path, flags, mode)
+        """open(2): ``do_sys_open(AT_FDCWD, ...)``, the lowest free fd.  O_CLOEXEC sets
+        close-on-exec."""
+        if type(flags) is not int or not -(1 << 31) <= flags < 1 << 32:
+            flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
+        if type(mode) is not int or not 0 <= mode < 1 << 32:
+            mode = _mode_arg(mode)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            self._enter()
+            return do_sys_open(self, name, flags, mode, AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def openat(self, dirfd: int, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
@@ -479,11 +506,9 @@ class Task(BpfSyscalls):
             raise as_os_reports(exc, fspath_arg(path)) from None
 
     def _openat(self, dfd: int, path: PathArg, flags: int, mode: int) -> int:
-        if type(flags) is not int or not -(1 << 31) <= flags < 1 << 32:
-            flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
-        if type(mode) is not int or not 0 <= mode < 1 << 32:
-            mode = _mode_arg(mode)
-        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
+        mode = _mode_arg(mode)
+        name = path_arg(path)
         try:
             self._enter()
             return do_sys_open(self, name, flags, mode, dfd)
