@@ -205,7 +205,9 @@ def getname(name: str) -> str:
     """``getname`` of a name the caller passed as a Python string: ENAMETOOLONG at
     PATH_MAX bytes (with the NUL), ENOENT for ""."""
     # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
-    size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
+    size = len(name)
+    if size >= PATH_MAX // 4:
+        size = len(os.fsencode(name))
     if not 0 < size < PATH_MAX:
         _getname_checks(size, name)
     return name
