@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
@@ -106,7 +107,9 @@ def syscall(fn: F) -> F:
     )
     namespace: dict[str, Any] = {"_M": MISSING, "_fn": fn, "_traced": traced, "_generic": generic}
     namespace.update({f"_d{i}": d for i, d in enumerate(defaults)})
-    exec(compile(source, f"<syscall {name}>", "exec"), namespace)
+    filename = f"<syscall {name}>"
+    exec(compile(source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks
     wrapper = namespace[name]
     return cast(F, functools.wraps(fn)(wrapper))
 

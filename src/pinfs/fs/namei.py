@@ -1156,9 +1156,9 @@ def do_filp_open(
             lookup_last(nd, follow=False)
             path = nd.path
             break
-        if flags & O_CREAT and nd.trailing:
-            raise kernel_error(errno.EISDIR, name)
-        if not flags & O_CREAT and nd.trailing:
+        if nd.trailing:
+            if flags & O_CREAT:
+                raise kernel_error(errno.EISDIR, name)
             nd.need_dir = True
         wants_write = flags & (O_CREAT | O_TRUNC | O_WRONLY | O_RDWR)
         write_err = mnt_want_write(nd.path.mnt) if wants_write else 0

@@ -70,10 +70,6 @@ RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
 
 
-def _open_regular(inode: Inode, file: File) -> None:
-    """Regular ramfs files open normally (their contents are not modelled)."""
-
-
 def _open_device(inode: Inode, file: File) -> None:
     """Block devices (``blkdev_open``: no disk) and sockets (``sock_no_open``): ENXIO."""
     raise kernel_error(errno.ENXIO)
@@ -127,8 +123,9 @@ def _llseek_regular(file: File, offset: int, whence: int) -> int:
     return vfs_setpos(file, offset, MAX_LFS_FILESIZE)
 
 
+# No ->open, as in the kernel's ramfs_file_operations: do_dentry_open has nothing to call.
 ramfs_file_operations = FileOperations(
-    name="ramfs_file_operations", open=_open_regular, read=_read_regular, llseek=_llseek_regular
+    name="ramfs_file_operations", read=_read_regular, llseek=_llseek_regular
 )
 device_file_operations = FileOperations(name="def_blk_fops", open=_open_device)
 pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)
