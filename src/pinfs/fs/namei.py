@@ -86,6 +86,8 @@ O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY = (
 )
 O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW = os.O_TRUNC, os.O_APPEND, os.O_DIRECTORY, os.O_NOFOLLOW
 O_NOATIME = os.O_NOATIME
+_OPEN_WRITE_INTENT = O_CREAT | O_TRUNC | O_WRONLY | O_RDWR  # open_to_namei_flags' writers
+_OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC  # do_dentry_open drops them
 RENAME_EXCHANGE = uapi.RENAME_EXCHANGE
 RENAME_NOREPLACE = uapi.RENAME_NOREPLACE
 RENAME_WHITEOUT = uapi.RENAME_WHITEOUT
@@ -1160,8 +1162,7 @@ def do_filp_open(
             if flags & O_CREAT:
                 raise kernel_error(errno.EISDIR, name)
             nd.need_dir = True
-        wants_write = flags & (O_CREAT | O_TRUNC | O_WRONLY | O_RDWR)
-        write_err = mnt_want_write(nd.path.mnt) if wants_write else 0
+        write_err = mnt_want_write(nd.path.mnt) if flags & _OPEN_WRITE_INTENT else 0
         dentry = lookup_hash(nd.path.dentry, nd.last)
         try:
             if dentry.d_inode is None:
@@ -1240,7 +1241,7 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
         file.f_path = path_get(path)
         return file
     f_mode = (flags + 1) & O_ACCMODE  # OPEN_FMODE
-    flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)  # not kept in f_flags
+    flags &= ~_OPEN_ONLY_FLAGS  # not kept in f_flags
     fmt = inode.i_mode & S_IFMT
     if f_mode & FMODE_WRITE and fmt in (S_IFREG, S_IFDIR):
         err = mnt_want_write(path.mnt)  # !special_file(): devices and FIFOs take none
