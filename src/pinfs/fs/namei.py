@@ -43,7 +43,6 @@ from pinfs.mountns import (
     detach_mounts,
     follow_mount,
     mnt_want_write,
-    mntput,
     path_get,
 )
 from pinfs.vfs import (
@@ -1263,19 +1262,6 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     if f_mode & FMODE_WRITER:
         path.mnt.mnt_writers += 1
     return file
-
-
-def fput_path(file: File) -> None:
-    """The VFS half of ``__fput``: drop write access and the path."""
-    if file.f_path is None:
-        return
-    path: Path = file.f_path
-    if file.f_mode & FMODE_WRITER:
-        path.mnt.mnt_writers -= 1
-    file.f_path = None
-    mnt: Mount = path.mnt
-    dput(path.dentry)
-    mntput(mnt)
 
 
 # ---------------------------------------------------------------------------------------
