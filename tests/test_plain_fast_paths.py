@@ -32,6 +32,7 @@ import pinfs
 import pinfs.fs.namei as namei
 from pinfs.base.cred import Cred
 from pinfs.base.syscall import _generic
+from pinfs.fs.fdtable import check_fd, fput
 from pinfs.fs.permission import check_sticky
 from pinfs.machine.task import AT_FDCWD, AT_REMOVEDIR, Task
 from pinfs.mountns import detach_mounts
@@ -58,9 +59,9 @@ def slow(value: Any) -> Any:
     return value
 
 
-def build_world() -> tuple[pinfs.Kernel, Task, Task]:
+def build_world() -> tuple[pinfs.Kernel, Task, Task, Task]:
     """A kernel with directories of several modes under the sticky /tmp, a file, a
-    tmpfs mounted on /tmp/mnt, procfs, and an unprivileged task."""
+    tmpfs mounted on /tmp/mnt, procfs, an unprivileged task and one that exited."""
     kernel = pinfs.Kernel(mount_proc=True)
     t = kernel.init_task
     t.mkdir("/tmp/d", 0o755)
@@ -73,7 +74,15 @@ def build_world() -> tuple[pinfs.Kernel, Task, Task]:
     t.mount("tmpfs", "/tmp/mnt", "tmpfs")
     user = kernel.spawn(uid=1000)
     user.close(user.open("/tmp/open/mine", O_CREAT_WRONLY, 0o600))
-    return kernel, t, user
+    gone = kernel.spawn(uid=1000)
+    gone.exit(0)  # every syscall is ESRCH for it now
+    return kernel, t, user, gone
+
+
+def entry_state(kernel: pinfs.Kernel) -> tuple[int, int | None]:
+    """What entering a syscall changes: the clock and the current task."""
+    current = kernel._current
+    return kernel._clock, None if current is None else current.pid
 
 
 LISTED_PATHS = [
@@ -140,7 +149,9 @@ def slow_call(task: Task, call: tuple[Any, ...]) -> Any:
         return task.unlinkat(AT_FDCWD, args[0], 0)
     if name == "open":
         return task.openat(AT_FDCWD, *args)
-    return task.close(*args)
+    check_fd(args[0])  # close has no *at form: its body before the inline entry
+    task._enter()
+    return fput(task.files.remove(args[0]))
 
 
 def outcome(fn: Callable[[], Any]) -> Any:
@@ -152,17 +163,20 @@ def outcome(fn: Callable[[], Any]) -> Any:
 
 
 @settings(max_examples=budget(150), deadline=None)
-@given(calls=st.lists(st.tuples(st.booleans(), CALLS), max_size=8))
+@given(calls=st.lists(st.tuples(st.sampled_from(["root", "user", "gone"]), CALLS), max_size=8))
 def test_fast_prologue_and_bodies_match_the_general_route(
-    calls: list[tuple[bool, tuple[Any, ...]]],
+    calls: list[tuple[str, tuple[Any, ...]]],
 ) -> None:
-    fast_kernel, fast_root, fast_user = build_world()
-    slow_kernel, slow_root, slow_user = build_world()
-    for as_user, call in calls:
-        fast_task, slow_task = (fast_user, slow_user) if as_user else (fast_root, slow_root)
+    fast_kernel, fast_root, fast_user, fast_gone = build_world()
+    slow_kernel, slow_root, slow_user, slow_gone = build_world()
+    fast_tasks = {"root": fast_root, "user": fast_user, "gone": fast_gone}
+    slow_tasks = {"root": slow_root, "user": slow_user, "gone": slow_gone}
+    for who, call in calls:
+        fast_task, slow_task = fast_tasks[who], slow_tasks[who]
         got = outcome(lambda: fast_call(fast_task, call))
         want = outcome(lambda: slow_call(slow_task, call))
         assert got == want, call
+        assert entry_state(fast_kernel) == entry_state(slow_kernel), call
         assert snapshot(fast_kernel) == snapshot(slow_kernel), call
     fast_kernel.check_invariants()
 
@@ -174,19 +188,20 @@ def test_fast_prologue_and_bodies_match_the_general_route(
 def test_every_listed_path_both_ways(call: tuple[Any, ...]) -> None:
     """Each listed path once, in turn, on one pair of kernels (the random test may
     miss one of them)."""
-    fast_kernel, fast_root, _ = build_world()
-    slow_kernel, slow_root, _ = build_world()
+    fast_kernel, fast_root, _, _ = build_world()
+    slow_kernel, slow_root, _, _ = build_world()
     for path in LISTED_PATHS:
         full = (call[0], path, *call[1:])
         got = outcome(lambda: fast_call(fast_root, full))
         want = outcome(lambda: slow_call(slow_root, full))
         assert got == want, full
+        assert entry_state(fast_kernel) == entry_state(slow_kernel), full
         assert snapshot(fast_kernel) == snapshot(slow_kernel), full
 
 
 def test_the_benchmark_loops_take_the_fast_paths() -> None:
     """The loops of (b) never call the helpers the inline tests stand for."""
-    kernel, t, _ = build_world()
+    kernel, t, _, _ = build_world()
     counted: list[str] = []
     saved = {n: getattr(namei, n) for n in ("path_arg", "d_lookup_valid")}
 
@@ -237,7 +252,7 @@ def every_dentry(kernel: pinfs.Kernel) -> list[Dentry]:
 def test_d_lookup_valid_without_revalidate_is_the_hash_lookup() -> None:
     """``lookup_hash`` and ``link_path_walk`` read ``d_subdirs`` themselves unless the
     child has a ``d_revalidate``: there ``d_lookup_valid`` gives the same dentry."""
-    kernel, t, _ = build_world()
+    kernel, t, _, _ = build_world()
     t.open("/proc/self/fd/0")  # procfs's fd dentries revalidate
     revalidating = 0
     for parent in every_dentry(kernel):
@@ -250,7 +265,7 @@ def test_d_lookup_valid_without_revalidate_is_the_hash_lookup() -> None:
 
 
 def test_lookup_hash_asks_d_revalidate_where_there_is_one() -> None:
-    kernel, t, _ = build_world()
+    kernel, t, _, _ = build_world()
     t.open("/proc/self/fd/0")  # now /proc/self/fd/0 is cached, and it revalidates
     fd_dir = namei.path_lookupat(t, "/proc/self/fd", follow=True).dentry
     cached = fd_dir.d_subdirs["0"]
@@ -279,7 +294,7 @@ def test_check_sticky_is_false_without_the_sticky_bit(
     mode: int, dir_uid: int, uid: int, fsuid: int
 ) -> None:
     """``may_delete`` calls ``check_sticky`` only for a sticky directory."""
-    kernel, t, _ = build_world()
+    kernel, t, _, _ = build_world()
     d = t.fs.root.dentry.d_subdirs["tmp"].d_subdirs["d"]
     f = d.d_subdirs["f"]
     assert d.d_inode is not None and f.d_inode is not None
@@ -293,7 +308,7 @@ def test_check_sticky_is_false_without_the_sticky_bit(
 def test_nothing_mounted_means_no_local_mountpoint_and_nothing_to_detach() -> None:
     """``vfs_unlink``/``vfs_rmdir`` call ``is_local_mountpoint`` and ``detach_mounts``
     only for a dentry something is mounted on."""
-    kernel, _, _ = build_world()
+    kernel, _, _, _ = build_world()
     mounted = 0
     for dentry in every_dentry(kernel):
         if dentry.d_mounted:
@@ -308,7 +323,7 @@ def test_nothing_mounted_means_no_local_mountpoint_and_nothing_to_detach() -> No
 
 
 def test_a_mountpoint_is_still_busy() -> None:
-    kernel, t, _ = build_world()
+    kernel, t, _, _ = build_world()
     for call in (lambda: t.rmdir("/tmp/mnt"), lambda: t.unlink("/tmp/mnt")):
         with pytest.raises(OSError) as info:
             call()
@@ -374,7 +389,7 @@ def test_the_wrapper_records_what_the_generic_path_records(
     sig = inspect.signature(fn)
     results = []
     for route in ("wrapper", "generic"):
-        kernel, t, _ = build_world()
+        kernel, t, _, _ = build_world()
         for traced in (False, True):
             trace = kernel.start_trace() if traced else None
             call_args = tuple(iter("x") if isinstance(a, type(iter(""))) else a for a in args)
@@ -391,7 +406,7 @@ def test_the_wrapper_records_what_the_generic_path_records(
 def test_a_duplicate_argument_is_the_same_type_error() -> None:
     """The one call form the wrapper refuses itself, before a trace can see it: an
     argument given twice.  The error is the one the method gives."""
-    _, t, _ = build_world()
+    _, t, _, _ = build_world()
     with pytest.raises(TypeError) as fast:
         t.mkdir("/tmp/w", path="/tmp/v")  # type: ignore[misc]
     with pytest.raises(TypeError) as slow_:

@@ -231,7 +231,8 @@ class Task(BpfSyscalls):
 
     def _enter(self) -> None:
         """Every syscall's entry: an exited task has no syscalls left (ESRCH, the errno
-        of a pid that is gone), otherwise the clock moves on."""
+        of a pid that is gone), otherwise the clock moves on.  (mkdir, rmdir, unlink,
+        open and close do the same inline: keep them in step.)"""
         if not self.alive:
             raise kernel_error(errno.ESRCH)
         self.kernel.tick()
@@ -286,9 +287,10 @@ class Task(BpfSyscalls):
     # ``do_mkdirat(AT_FDCWD, ...)``).  A failure names the path(s) the way :mod:`os`
     # does for the same call: the argument as :func:`os.fspath` gives it.
 
-    # The hot ones (mkdir, rmdir, unlink, open) run their body themselves, as the
-    # kernel's do: ``path_arg``'s answer for a plain ASCII str without NUL is the str
-    # itself, so they test that inline and call it only for anything else.
+    # The hot ones (mkdir, rmdir, unlink, open, close) run their body themselves, as
+    # the kernel's do, and enter the syscall as :meth:`_enter` does, inline.
+    # ``path_arg``'s answer for a plain ASCII str without NUL is the str itself, so
+    # they test that inline and call it only for anything else.
 
     @syscall
     def mkdir(self, path: PathArg, mode: int = 0o777) -> None:
@@ -297,7 +299,11 @@ class Task(BpfSyscalls):
             mode = _mode_arg(mode)  # the refusal (an int subclass passes there too)
         name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            self._enter()
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
             do_mkdirat(self, getname(name), mode, AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
@@ -320,7 +326,11 @@ class Task(BpfSyscalls):
         """rmdir(2): ``do_rmdir(AT_FDCWD, getname(path))`` (unlinkat's AT_REMOVEDIR)."""
         name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            self._enter()
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
             do_rmdir(self, getname(name), AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
@@ -330,7 +340,11 @@ class Task(BpfSyscalls):
         """unlink(2): ``do_unlinkat(AT_FDCWD, getname(path))`` (unlinkat's 0)."""
         name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            self._enter()
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
             do_unlinkat(self, getname(name), AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
@@ -473,7 +487,11 @@ class Task(BpfSyscalls):
             mode = _mode_arg(mode)
         name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            self._enter()
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
             return do_sys_open(self, name, flags, mode, AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
@@ -520,7 +538,11 @@ class Task(BpfSyscalls):
         """close(2)."""
         if type(fd) is not int or not -(1 << 31) <= fd < 1 << 32:
             check_fd(fd)  # the refusal (an int subclass passes there too)
-        self._enter()
+        if not self.alive:  # _enter, inline
+            raise kernel_error(errno.ESRCH)
+        kernel = self.kernel
+        kernel.tick()
+        kernel._current = self
         fput(self.files.remove(fd))
 
     @syscall
