@@ -57,8 +57,11 @@ def syscall(fn: F) -> F:
     params = list(sig.parameters.values())[1:]  # after self
     names = [p.name for p in params]
     defaults = [p.default for p in params]
-    if any(p.kind is not p.POSITIONAL_OR_KEYWORD or p.name.startswith("_") for p in params):
-        raise TypeError(f"@syscall {name}: only plain parameters, none named _...")
+    # The generated text names its own helpers _M, _fn, ...: no syscall or parameter may.
+    if name.startswith("_") or any(
+        p.kind is not p.POSITIONAL_OR_KEYWORD or p.name.startswith("_") for p in params
+    ):
+        raise TypeError(f"@syscall {name}: only plain parameters, and no names starting with _")
 
     def given(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The call as the caller wrote it, as far as binding can tell: the arguments
@@ -78,7 +81,8 @@ def syscall(fn: F) -> F:
     def traced(trace: Recorder, task: Any, values: tuple[Any, ...]) -> Any:
         """An ordinary call while a trace runs: every argument up to the last one
         given, by position (a default in between counts as given; the trace's
-        ``given`` is the same), as the generic wrapper would hand them on."""
+        ``given`` is the same).  The trace turns positional iterators into lists, so
+        an iterator given by keyword is now recorded (and passed on) as a list too."""
         last = max((i for i, v in enumerate(values) if v is not MISSING), default=-1)
         args = tuple(defaults[i] if v is MISSING else v for i, v in enumerate(values[: last + 1]))
         return trace._call(fn, sig, name, task, args, {})
