@@ -412,3 +412,36 @@ def test_a_duplicate_argument_is_the_same_type_error() -> None:
     with pytest.raises(TypeError) as slow_:
         Task.mkdir.__wrapped__(t, "/tmp/w", path="/tmp/v")
     assert str(fast.value) == str(slow_.value)
+
+
+def test_other_parameter_kinds_keep_the_generic_wrapper() -> None:
+    """``*args``, keyword-only parameters or a name the generated text would shadow:
+    the wrapper of before, which passes every call on as it came."""
+    from pinfs.base.syscall import syscall
+
+    class Kernel:
+        trace = None
+
+    class Caller:
+        kernel = Kernel()
+
+        @syscall
+        def varargs(self, *values: int) -> tuple[int, ...]:
+            return values
+
+        @syscall
+        def keyword_only(self, a: int, *, b: int = 2) -> tuple[int, int]:
+            return a, b
+
+        @syscall
+        def shadowing(self, _fn: int) -> int:
+            return _fn
+
+    caller = Caller()
+    assert caller.varargs(1, 2) == (1, 2)
+    assert caller.keyword_only(1, b=3) == (1, 3)
+    assert caller.shadowing(5) == 5
+    for method in (Caller.varargs, Caller.keyword_only, Caller.shadowing):
+        assert not method.__code__.co_filename.startswith("<syscall")
+        assert inspect.signature(method) == inspect.signature(method.__wrapped__)
+    assert Task.mkdir.__code__.co_filename == "<syscall mkdir>"

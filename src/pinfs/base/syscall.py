@@ -10,7 +10,8 @@ argument, nothing unknown) costs one frame and no ``*args``/``**kwargs`` packing
 defaults are a marker, so the trace still learns which arguments the caller gave.  Any
 other call (a missing or an unknown argument, one too many) goes through
 :func:`_generic`, which is what every call did before: the same ``TypeError`` from the
-method itself, recorded by a running trace.
+method itself, recorded by a running trace.  A method with other kinds of parameters
+(``*args``, keyword-only, ...) keeps that generic wrapper for every call.
 """
 
 from __future__ import annotations
@@ -53,15 +54,19 @@ MISSING: Any = _Missing()
 def syscall(fn: F) -> F:
     """Record calls of ``fn`` (a syscall method of a task) in ``self.kernel.trace``."""
     name = fn.__name__
-    sig = inspect.signature(fn)
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # nothing to read the parameters from
+        return _generic_wrapper(fn)
     params = list(sig.parameters.values())[1:]  # after self
     names = [p.name for p in params]
     defaults = [p.default for p in params]
-    # The generated text names its own helpers _M, _fn, ...: no syscall or parameter may.
+    # The generated text names its own helpers _M, _fn, ...: no syscall or parameter may;
+    # and only plain parameters can be spelled out.
     if name.startswith("_") or any(
         p.kind is not p.POSITIONAL_OR_KEYWORD or p.name.startswith("_") for p in params
     ):
-        raise TypeError(f"@syscall {name}: only plain parameters, and no names starting with _")
+        return _generic_wrapper(fn)
 
     def given(values: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The call as the caller wrote it, as far as binding can tell: the arguments
@@ -131,3 +136,21 @@ def _generic(
     if trace is None:
         return fn(task, *args, **kwargs)
     return trace._call(fn, sig, name, task, args, kwargs)
+
+
+def _generic_wrapper(fn: F) -> F:
+    """The wrapper for a method whose parameters cannot be spelled out: every call
+    through :func:`_generic`."""
+    name = fn.__name__
+    sig: list[inspect.Signature] = []
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trace: Recorder | None = self.kernel.trace
+        if trace is None:
+            return fn(self, *args, **kwargs)
+        if not sig:
+            sig.append(inspect.signature(fn))
+        return trace._call(fn, sig[0], name, self, args, kwargs)
+
+    return cast(F, wrapper)
