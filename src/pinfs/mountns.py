@@ -184,7 +184,7 @@ def deactivate_super(sb: SuperBlock) -> None:
 
 def mnt_want_write(mnt: Mount) -> int:
     """``mnt_want_write``: EROFS for a read-only mount or superblock."""
-    if mnt.read_only:
+    if mnt.mnt_flags & MNT_READONLY or mnt.mnt_sb.s_flags & MS_RDONLY:  # Mount.read_only
         return refused(errno.EROFS, "mnt_want_write", "the mount is read-only")
     return 0
 

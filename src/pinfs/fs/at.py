@@ -60,7 +60,8 @@ def _bad_flags(function: str, flags: int, known: int) -> None:
 def sys_unlinkat(current: Current, dfd: int, name: str, flags: int) -> None:
     """``unlinkat``: flags other than AT_REMOVEDIR are EINVAL; then ``do_rmdir`` or
     ``do_unlinkat``."""
-    _bad_flags("unlinkat", flags, AT_REMOVEDIR)
+    if flags & ~AT_REMOVEDIR:
+        _bad_flags("unlinkat", flags, AT_REMOVEDIR)
     name = getname(name)
     if flags & AT_REMOVEDIR:
         do_rmdir(current, name, dfd)

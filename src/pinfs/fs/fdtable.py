@@ -12,8 +12,9 @@ import errno
 import attrs
 
 from pinfs.base.errors import kernel_error, refuse
-from pinfs.fs.namei import O_PATH, fput_path
-from pinfs.vfs import File
+from pinfs.fs.namei import FMODE_WRITER, O_PATH
+from pinfs.mountns import mntput
+from pinfs.vfs import File, dput
 
 INT_MAX = 0x7FFFFFFF
 
@@ -33,13 +34,22 @@ def fget(file: File) -> File:
 
 
 def fput(file: File) -> None:
-    """``fput``: the last reference releases the file."""
+    """``fput``: the last reference runs ``__fput``: the file's ``->release``, then
+    the VFS half (drop write access and the path)."""
     file.f_count -= 1
     if file.f_count:
         return
-    if file.f_op is not None and file.f_op.release is not None:
-        file.f_op.release(file)
-    fput_path(file)
+    fop = file.f_op
+    if fop is not None and fop.release is not None:
+        fop.release(file)
+    path = file.f_path
+    if path is None:  # anonymous-inode files hold no path
+        return
+    if file.f_mode & FMODE_WRITER:
+        path.mnt.mnt_writers -= 1
+    file.f_path = None
+    dput(path.dentry)
+    mntput(path.mnt)
 
 
 @attrs.define(eq=False)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol, TypeAlias
 
 import attrs
@@ -24,7 +24,7 @@ import attrs
 from pinfs.base import uapi
 from pinfs.base.cred import CAP_MKNOD, Cred, UserNamespace, capable
 from pinfs.base.cstring import c_string
-from pinfs.base.errors import KernelError, call_naming, kernel_error, refuse, refused
+from pinfs.base.errors import KernelError, call_naming, kernel_error, naming, refuse, refused
 from pinfs.base.usermem import UserMemory
 from pinfs.fs.attr import (
     ATTR_CTIME,
@@ -43,7 +43,6 @@ from pinfs.mountns import (
     detach_mounts,
     follow_mount,
     mnt_want_write,
-    mntput,
     path_get,
 )
 from pinfs.vfs import (
@@ -77,6 +76,17 @@ from pinfs.vfs import (
 AT_FDCWD = uapi.AT_FDCWD
 O_ACCMODE = uapi.O_ACCMODE
 O_PATH = uapi.O_PATH
+O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_NOCTTY = (
+    os.O_WRONLY,
+    os.O_RDWR,
+    os.O_CREAT,
+    os.O_EXCL,
+    os.O_NOCTTY,
+)
+O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW = os.O_TRUNC, os.O_APPEND, os.O_DIRECTORY, os.O_NOFOLLOW
+O_NOATIME = os.O_NOATIME
+_OPEN_WRITE_INTENT = O_CREAT | O_TRUNC | O_WRONLY | O_RDWR  # open_to_namei_flags' writers
+_OPEN_ONLY_FLAGS = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC  # do_dentry_open drops them
 RENAME_EXCHANGE = uapi.RENAME_EXCHANGE
 RENAME_NOREPLACE = uapi.RENAME_NOREPLACE
 RENAME_WHITEOUT = uapi.RENAME_WHITEOUT
@@ -85,6 +95,11 @@ MAXSYMLINKS = 40
 S_IFMT = 0o170000
 S_IFDIR = stat.S_IFDIR
 S_IFLNK = stat.S_IFLNK
+S_IFREG = stat.S_IFREG
+
+#: ``Path(mnt, dentry)`` without the namedtuple's Python-level ``__new__``: the very same
+#: tuple, built by one C call (the walk builds one per step it leaves its fast loop at).
+_new_path: Callable[[type[Path], tuple[Mount, Dentry]], Path] = tuple.__new__
 
 #: openat2's restrictions as lookup flags (include/linux/namei.h)
 LOOKUP_NO_SYMLINKS = 0x010000
@@ -191,7 +206,9 @@ def getname(name: str) -> str:
     """``getname`` of a name the caller passed as a Python string: ENAMETOOLONG at
     PATH_MAX bytes (with the NUL), ENOENT for ""."""
     # fewer than PATH_MAX // 4 characters cannot be PATH_MAX bytes: skip the encoding
-    size = len(name) if len(name) < PATH_MAX // 4 else len(os.fsencode(name))
+    size = len(name)
+    if size >= PATH_MAX // 4:
+        size = len(os.fsencode(name))
     if not 0 < size < PATH_MAX:
         _getname_checks(size, name)
     return name
@@ -275,7 +292,9 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
     else (dots, a miss, a symlink, a refusal to explain) goes through
     ``inode_permission`` / ``walk_component`` with ``nd.path`` brought up to date.
     """
-    components = [c for c in name.split("/") if c]
+    components = name.split("/")
+    if "" in components:  # "//", a trailing "/" or nothing: drop the empty ones
+        components = [c for c in components if c]
     if not components:
         nd.last_type = LAST_ROOT
         return
@@ -301,7 +320,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         if child is not None and inode is not None:
             if child.d_mounted:
                 if not crossing_checked:
-                    below = follow_mount(Path(mnt, child))
+                    below = follow_mount(_new_path(Path, (mnt, child)))
                     root = below.dentry.d_inode
                     if root is not None and root.i_mode & S_IFMT == S_IFDIR:
                         mnt, dentry = below
@@ -311,7 +330,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
                 continue
             elif inode.i_mode & S_IFMT != S_IFLNK:
                 raise _not_a_dir(component)
-        nd.path = start = Path(mnt, dentry)
+        nd.path = start = _new_path(Path, (mnt, dentry))
         link = walk_component(nd, component, follow=True)
         if link is not None:
             nested_symlink(nd, link)
@@ -322,7 +341,7 @@ def link_path_walk(nd: Nameidata, name: str) -> None:
         start = nd.path
         mnt, dentry = start
     if dentry is not start.dentry or mnt is not start.mnt:
-        nd.path = Path(mnt, dentry)
+        nd.path = _new_path(Path, (mnt, dentry))
     dir = dentry.d_inode
     assert dir is not None
     iops = dir.i_op  # may_lookup of the last directory: the owner's grant inline, as above
@@ -522,7 +541,7 @@ def lookup_real(parent: Dentry, name: str) -> Dentry:
     dir = parent.d_inode
     assert dir is not None
     dentry = d_alloc(parent, name)
-    if dir.is_dead_dir:
+    if dir.i_flags & S_DEAD:  # IS_DEADDIR
         dput(dentry)
         raise kernel_error(errno.ENOENT)
     iops = dir.i_op
@@ -538,7 +557,9 @@ def lookup_real(parent: Dentry, name: str) -> Dentry:
 
 def lookup_hash(parent: Dentry, name: str) -> Dentry:
     """``__lookup_hash``: the child (positive or negative) with a reference."""
-    dentry = d_lookup_valid(parent, name)
+    dentry = parent.d_subdirs.get(name)  # d_lookup_valid, when nothing revalidates
+    if dentry is not None and dentry.d_op is not None and dentry.d_op.d_revalidate is not None:
+        dentry = d_lookup_valid(parent, name)
     if dentry is not None:
         dentry.d_count += 1
         return dentry
@@ -547,7 +568,7 @@ def lookup_hash(parent: Dentry, name: str) -> Dentry:
 
 def new_nameidata(current: Current) -> Nameidata:
     fs: FsStruct = current.fs
-    return Nameidata(path=fs.pwd, root=fs.root, cred=current.cred, sysctl=current.kernel.sysctl)
+    return Nameidata(fs.pwd, fs.root, current.cred, current.kernel.sysctl)
 
 
 def path_lookupat(
@@ -612,10 +633,11 @@ def filename_parentat(
     ``flags``: openat2's LOOKUP_* restrictions; a scoped lookup (BENEATH, IN_ROOT)
     takes the dirfd as its root, and IN_ROOT walks absolute names from it too."""
     scoped = flags & LOOKUP_IS_SCOPED
-    in_root = flags & LOOKUP_IN_ROOT and name.startswith("/")
     if start is None and (dfd != AT_FDCWD or scoped):
+        in_root = flags & LOOKUP_IN_ROOT and name.startswith("/")
         start = dfd_start(current, dfd, name, bool(in_root))
-    nd = new_nameidata(current)
+    fs: FsStruct = current.fs  # new_nameidata, without the call
+    nd = Nameidata(fs.pwd, fs.root, current.cred, current.kernel.sysctl)
     if flags:
         nd.flags = flags
         if scoped:
@@ -663,9 +685,10 @@ def vfs_create(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     err = may_create(cred, dir, dentry)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.create is None:
+    iops = dir.i_op
+    if iops is None or iops.create is None:
         raise kernel_error(errno.EACCES)
-    dir.i_op.create(cred, dir, dentry, (mode & S_IALLUGO) | stat.S_IFREG)
+    iops.create(cred, dir, dentry, (mode & S_IALLUGO) | S_IFREG)
 
 
 def vfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
@@ -673,9 +696,10 @@ def vfs_mkdir(cred: Cred, dir: Inode, dentry: Dentry, mode: int) -> None:
     err = may_create(cred, dir, dentry)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.mkdir is None:
+    iops = dir.i_op
+    if iops is None or iops.mkdir is None:
         raise kernel_error(errno.EPERM)
-    dir.i_op.mkdir(cred, dir, dentry, mode & (S_IRWXUGO | stat.S_ISVTX))
+    iops.mkdir(cred, dir, dentry, mode & (S_IRWXUGO | stat.S_ISVTX))
 
 
 def vfs_mknod(
@@ -747,40 +771,46 @@ def is_local_mountpoint(ns: MountNamespace | None, dentry: Dentry) -> bool:
 
 def vfs_unlink(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None = None) -> None:
     """``vfs_unlink``: may_delete, no ``->unlink`` EPERM, mountpoint EBUSY, then d_delete."""
-    err = may_delete(cred, dir, dentry, isdir=False)
+    err = may_delete(cred, dir, dentry, False)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.unlink is None:
+    iops = dir.i_op
+    if iops is None or iops.unlink is None:
         raise kernel_error(errno.EPERM)
-    if is_local_mountpoint(ns, dentry):
+    # is_local_mountpoint and detach_mounts begin with d_mountpoint, as the kernel's
+    # inline halves do: a dentry nothing is mounted on needs neither call
+    if dentry.d_mounted and is_local_mountpoint(ns, dentry):
         raise kernel_error(errno.EBUSY)
-    dir.i_op.unlink(dir, dentry)
-    detach_mounts(dentry)  # dont_mount + detach_mounts
+    iops.unlink(dir, dentry)
+    if dentry.d_mounted:
+        detach_mounts(dentry)  # dont_mount + detach_mounts
     d_delete(dentry)
 
 
 def vfs_rmdir(cred: Cred, dir: Inode, dentry: Dentry, ns: MountNamespace | None = None) -> None:
     """``vfs_rmdir``: may_delete(isdir), no ``->rmdir`` EPERM, mountpoint EBUSY, then
     the filesystem; the victim is marked dead so nothing more is created in it."""
-    err = may_delete(cred, dir, dentry, isdir=True)
+    err = may_delete(cred, dir, dentry, True)
     if err:
         raise kernel_error(err)
-    if dir.i_op is None or dir.i_op.rmdir is None:
+    iops = dir.i_op
+    if iops is None or iops.rmdir is None:
         raise kernel_error(errno.EPERM)
-    if is_local_mountpoint(ns, dentry):
+    if dentry.d_mounted and is_local_mountpoint(ns, dentry):  # as in vfs_unlink
         raise kernel_error(errno.EBUSY)
     inode = dentry.d_inode
     assert inode is not None
-    dir.i_op.rmdir(dir, dentry)
+    iops.rmdir(dir, dentry)
     inode.i_flags |= S_DEAD
-    detach_mounts(dentry)
+    if dentry.d_mounted:
+        detach_mounts(dentry)
     d_delete(dentry)
 
 
 def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_unlinkat``: EISDIR for dots/root, EROFS, lookup, trailing-slash rules, then
     ``vfs_unlink``.  The inode is put last, so eviction happens as unlink returns."""
-    nd = filename_parentat(current, name, dfd=dfd)
+    nd = filename_parentat(current, name, None, dfd)
     if nd.last_type != LAST_NORM:
         raise kernel_error(errno.EISDIR, name)
     err = mnt_want_write(nd.path.mnt)
@@ -797,7 +827,9 @@ def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     try:
         parent = nd.path.dentry.d_inode
         assert parent is not None
-        call_naming(name, vfs_unlink, current.cred, parent, dentry, current.mnt_ns)
+        vfs_unlink(current.cred, parent, dentry, current.mnt_ns)
+    except KernelError as exc:
+        raise naming(exc, name) from None
     finally:
         dput(dentry)
         iput(inode)
@@ -806,7 +838,7 @@ def do_unlinkat(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
 def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
     """``do_rmdir``: ENOTEMPTY for "..", EINVAL for ".", EBUSY for "/", EROFS, lookup,
     then ``vfs_rmdir`` (a trailing slash is allowed)."""
-    nd = filename_parentat(current, name, dfd=dfd)
+    nd = filename_parentat(current, name, None, dfd)
     if nd.last_type == LAST_DOTDOT:
         raise kernel_error(errno.ENOTEMPTY, name)
     if nd.last_type == LAST_DOT:
@@ -822,7 +854,10 @@ def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
             raise kernel_error(errno.ENOENT, name)
         parent = nd.path.dentry.d_inode
         assert parent is not None
-        call_naming(name, vfs_rmdir, current.cred, parent, dentry, current.mnt_ns)
+        try:  # call_naming, without the call
+            vfs_rmdir(current.cred, parent, dentry, current.mnt_ns)
+        except KernelError as exc:
+            raise naming(exc, name) from None
     finally:
         dput(dentry)
 
@@ -833,11 +868,13 @@ def do_rmdir(current: Current, name: str, dfd: int = AT_FDCWD) -> None:
 
 def do_mkdirat(current: Current, name: str, mode: int, dfd: int = AT_FDCWD) -> None:
     """``do_mkdirat``: create with LOOKUP_DIRECTORY, apply the umask, ``vfs_mkdir``."""
-    parent, dentry = filename_create(current, name, is_dir=True, dfd=dfd)
+    parent, dentry = filename_create(current, name, True, None, dfd)
     try:
         dir = parent.dentry.d_inode
         assert dir is not None
-        call_naming(name, vfs_mkdir, current.cred, dir, dentry, mode & ~current.fs.umask)
+        vfs_mkdir(current.cred, dir, dentry, mode & ~current.fs.umask)
+    except KernelError as exc:
+        raise naming(exc, name) from None
     finally:
         done_path_create(parent, dentry)
 
@@ -1077,9 +1114,9 @@ def build_acc_mode(flags: int) -> int:
     if flags & O_PATH:
         return 0
     acc = MAY_OPEN | ACC_MODE[flags & O_ACCMODE]
-    if flags & os.O_TRUNC:
+    if flags & O_TRUNC:
         acc |= MAY_WRITE
-    if flags & os.O_APPEND:
+    if flags & O_APPEND:
         acc |= MAY_APPEND
     return acc
 
@@ -1089,19 +1126,19 @@ def may_open(cred: Cred, path: Path, acc_mode: int, flags: int) -> None:
     inode = path.dentry.d_inode
     if inode is None:
         raise kernel_error(errno.ENOENT)
-    fmt = stat.S_IFMT(inode.i_mode)
-    if fmt == stat.S_IFLNK:
+    fmt = inode.i_mode & S_IFMT
+    if fmt == S_IFLNK:
         raise kernel_error(errno.ELOOP)
-    if fmt == stat.S_IFDIR and acc_mode & MAY_WRITE:
+    if fmt == S_IFDIR and acc_mode & MAY_WRITE:
         raise kernel_error(errno.EISDIR)
     if fmt in (stat.S_IFBLK, stat.S_IFCHR) and path.mnt.mnt_flags & 0x02:
         raise kernel_error(errno.EACCES)
     err = inode_permission(cred, inode, MAY_OPEN | acc_mode)
     if err:
         raise kernel_error(err)
-    if inode.i_flags & S_APPEND and acc_mode & MAY_WRITE and not flags & os.O_APPEND:
+    if inode.i_flags & S_APPEND and acc_mode & MAY_WRITE and not flags & O_APPEND:
         raise kernel_error(errno.EPERM)
-    if flags & os.O_NOATIME and not inode_owner_or_capable(cred, inode):
+    if flags & O_NOATIME and not inode_owner_or_capable(cred, inode):
         raise kernel_error(errno.EPERM)
 
 
@@ -1111,53 +1148,56 @@ def do_filp_open(
     """``path_openat`` + ``do_last`` + ``vfs_open``: returns a new file (count 1).
     ``lookup``: openat2's LOOKUP_* restrictions."""
     acc_mode = build_acc_mode(flags)
-    create_mode = (mode & S_IALLUGO) | stat.S_IFREG
-    follow = not flags & os.O_NOFOLLOW
-    nd = filename_parentat(current, name, dfd=dfd, flags=lookup)
+    create_mode = (mode & S_IALLUGO) | S_IFREG
+    follow = not flags & O_NOFOLLOW
+    nd = filename_parentat(current, name, None, dfd, lookup)
     cred = current.cred
     while True:  # each turn handles one final component (a trailing symlink loops)
         if nd.last_type != LAST_NORM:
             lookup_last(nd, follow=False)
             path = nd.path
             break
-        if flags & os.O_CREAT and nd.trailing:
-            raise kernel_error(errno.EISDIR, name)
-        if not flags & os.O_CREAT and nd.trailing:
+        if nd.trailing:
+            if flags & O_CREAT:
+                raise kernel_error(errno.EISDIR, name)
             nd.need_dir = True
-        wants_write = bool(flags & (os.O_CREAT | os.O_TRUNC | os.O_WRONLY | os.O_RDWR))
-        write_err = mnt_want_write(nd.path.mnt) if wants_write else 0
+        write_err = mnt_want_write(nd.path.mnt) if flags & _OPEN_WRITE_INTENT else 0
         dentry = lookup_hash(nd.path.dentry, nd.last)
         try:
             if dentry.d_inode is None:
-                if not flags & os.O_CREAT:
+                if not flags & O_CREAT:
                     raise kernel_error(errno.ENOENT, name)
                 if write_err:
                     raise kernel_error(write_err, name)
                 dir = nd.path.dentry.d_inode
                 assert dir is not None
-                call_naming(name, vfs_create, cred, dir, dentry, create_mode & ~current.fs.umask)
-                return _finish_open(current, Path(nd.path.mnt, dentry), flags, MAY_OPEN, name)
-            if flags & os.O_CREAT and flags & os.O_EXCL:
+                try:  # call_naming, without the call
+                    vfs_create(cred, dir, dentry, create_mode & ~current.fs.umask)
+                except KernelError as exc:
+                    raise naming(exc, name) from None
+                created = _new_path(Path, (nd.path.mnt, dentry))
+                return _finish_open(current, created, flags, MAY_OPEN, name)
+            if flags & O_CREAT and flags & O_EXCL:
                 raise kernel_error(errno.EEXIST, name)
-            path = follow_mount(Path(nd.path.mnt, dentry))
+            path = follow_mount(_new_path(Path, (nd.path.mnt, dentry)))
             if nd.flags & LOOKUP_NO_XDEV:
                 restrict_mount_crossing(nd, path)
         finally:
             dput(dentry)
         inode = path.dentry.d_inode
         assert inode is not None
-        if stat.S_ISLNK(inode.i_mode) and (follow or nd.need_dir):
+        if inode.i_mode & S_IFMT == S_IFLNK and (follow or nd.need_dir):
             trailing_symlink_check(nd)
             link_path_walk(nd, get_link(nd, path))  # the body's last is handled next turn
             continue
-        if stat.S_ISLNK(inode.i_mode) and not flags & O_PATH:
+        if inode.i_mode & S_IFMT == S_IFLNK and not flags & O_PATH:
             raise kernel_error(errno.ELOOP, name)
         break
     inode = path.dentry.d_inode
     assert inode is not None
-    if flags & os.O_CREAT and inode.is_dir:
+    if flags & O_CREAT and inode.is_dir:
         raise kernel_error(errno.EISDIR, name)
-    if (nd.need_dir or flags & os.O_DIRECTORY) and not inode.is_dir:
+    if (nd.need_dir or flags & O_DIRECTORY) and not inode.is_dir:
         raise kernel_error(errno.ENOTDIR, name)
     return _finish_open(current, path, flags, acc_mode, name)
 
@@ -1166,18 +1206,22 @@ def _finish_open(current: Current, path: Path, flags: int, acc_mode: int, name: 
     """``finish_open``: may_open (not for O_PATH), then ``vfs_open`` and O_TRUNC."""
     inode = path.dentry.d_inode
     assert inode is not None
-    will_truncate = bool(flags & os.O_TRUNC) and stat.S_ISREG(inode.i_mode)
+    will_truncate = flags & O_TRUNC and inode.i_mode & S_IFMT == S_IFREG
     if will_truncate:
         err = mnt_want_write(path.mnt)
         if err:
             raise kernel_error(err, name)
-    if not flags & O_PATH:
-        call_naming(name, may_open, current.cred, path, acc_mode, flags)
+    cred = current.cred
+    try:  # call_naming, without the call
+        if not flags & O_PATH:
+            may_open(cred, path, acc_mode, flags)
+    except KernelError as exc:
+        raise naming(exc, name) from None
     file = vfs_open(path, inode, flags, name)
-    file.f_cred = current.cred  # the opener's credentials (linkat's AT_EMPTY_PATH reads them)
+    file.f_cred = cred  # the opener's credentials (linkat's AT_EMPTY_PATH reads them)
     if will_truncate:  # handle_truncate
         init_ns = current.kernel.init_user_ns
-        call_naming(name, do_truncate, current.cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
+        call_naming(name, do_truncate, cred, inode, 0, ATTR_MTIME | ATTR_CTIME, init_ns)
     return file
 
 
@@ -1192,19 +1236,20 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     """``do_dentry_open``: O_PATH files stop early; writers need a writable mount;
     then the inode's ``->open`` (``no_open`` gives ENXIO)."""
     if flags & O_PATH:
-        file = File(f_op=None, f_flags=flags, f_mode=FMODE_PATH, f_inode=inode)
+        file = File(None, flags, FMODE_PATH, None, inode)
         file.f_path = path_get(path)
         return file
     f_mode = (flags + 1) & O_ACCMODE  # OPEN_FMODE
-    flags &= ~(os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_TRUNC)  # not kept in f_flags
-    if f_mode & FMODE_WRITE and stat.S_IFMT(inode.i_mode) in (stat.S_IFREG, stat.S_IFDIR):
+    flags &= ~_OPEN_ONLY_FLAGS  # not kept in f_flags
+    fmt = inode.i_mode & S_IFMT
+    if f_mode & FMODE_WRITE and fmt in (S_IFREG, S_IFDIR):
         err = mnt_want_write(path.mnt)  # !special_file(): devices and FIFOs take none
         if err:
             raise kernel_error(err, name)
         f_mode |= FMODE_WRITER
     fop = inode.i_fop
     if fop is not None and fop.open is not None:
-        file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
+        file = File(fop, flags, f_mode, None, inode)
         try:
             fop.open(inode, file)
         except OSError as exc:
@@ -1212,24 +1257,11 @@ def vfs_open(path: Path, inode: Inode, flags: int, name: str) -> File:
     elif fop is None:
         raise kernel_error(errno.ENXIO, name)  # inode_init_always's no_open_fops
     else:
-        file = File(f_op=fop, f_flags=flags, f_mode=f_mode, f_inode=inode)
+        file = File(fop, flags, f_mode, None, inode)
     file.f_path = path_get(path)
     if f_mode & FMODE_WRITER:
         path.mnt.mnt_writers += 1
     return file
-
-
-def fput_path(file: File) -> None:
-    """The VFS half of ``__fput``: drop write access and the path."""
-    if file.f_path is None:
-        return
-    path: Path = file.f_path
-    if file.f_mode & FMODE_WRITER:
-        path.mnt.mnt_writers -= 1
-    file.f_path = None
-    mnt: Mount = path.mnt
-    dput(path.dentry)
-    mntput(mnt)
 
 
 # ---------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ from pinfs.vfs import MAY_EXEC, MAY_WRITE, S_APPEND, S_IALLUGO, File, Inode
 O_LARGEFILE = 0o100000
 
 RLIMIT_NOFILE = uapi.RLIMIT_NOFILE
+O_CLOEXEC = os.O_CLOEXEC
+O_CREAT_DIRECTORY = os.O_CREAT | os.O_DIRECTORY
 
 
 class FilesCurrent(Current, Protocol):
@@ -67,19 +69,19 @@ def do_sys_open(
     (EMFILE first), ``do_filp_open``, then ``fd_install``.  O_CLOEXEC sets
     close-on-exec."""
     if (
-        flags & os.O_CREAT
-        and flags & os.O_DIRECTORY
+        flags & O_CREAT_DIRECTORY == O_CREAT_DIRECTORY
         and current.kernel.profile.open_creat_directory_einval
     ):
         raise kernel_error(errno.EINVAL, name)
     getname(name)
     nofile = current.rlimit(RLIMIT_NOFILE)
-    current.files.reserve_fd(nofile)
-    open_flags = (flags & ~os.O_CLOEXEC) | O_LARGEFILE  # force_o_largefile: 64-bit
+    files = current.files
+    files.reserve_fd(nofile)
+    open_flags = (flags & ~O_CLOEXEC) | O_LARGEFILE  # force_o_largefile: 64-bit
     if open_flags & O_PATH:
-        open_flags &= os.O_DIRECTORY | os.O_NOFOLLOW | O_PATH
+        open_flags &= O_PATH_FLAGS
     file = do_filp_open(current, name, open_flags, mode, dfd)
-    return current.files.install(file, bool(flags & os.O_CLOEXEC), nofile)
+    return files.install(file, bool(flags & O_CLOEXEC), nofile)
 
 
 RESOLVE_NO_XDEV = 0x01

@@ -23,6 +23,7 @@ from pinfs.vfs import (
     MAY_WRITE,
     MS_RDONLY,
     S_APPEND,
+    S_DEAD,
     S_IMMUTABLE,
     Dentry,
     Inode,
@@ -92,6 +93,9 @@ def sb_permission(inode: Inode, mask: int) -> int:
 
 
 _RWX = MAY_READ | MAY_WRITE | MAY_EXEC
+S_IFMT = 0o170000
+S_IFDIR = stat.S_IFDIR
+S_ISVTX = stat.S_ISVTX
 
 
 def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
@@ -113,7 +117,7 @@ def inode_permission(cred: Cred, inode: Inode, mask: int) -> int:
 
 def check_sticky(cred: Cred, dir: Inode, inode: Inode) -> bool:
     """``check_sticky``: in a sticky dir only the file's or dir's owner (or CAP_FOWNER)."""
-    if not dir.i_mode & stat.S_ISVTX:
+    if not dir.i_mode & S_ISVTX:
         return False
     if inode.i_uid == cred.fsuid or dir.i_uid == cred.fsuid:
         return False
@@ -124,7 +128,7 @@ def may_create(cred: Cred, dir: Inode, child: Dentry) -> int:
     """``may_create``: the name is free, the dir alive, and we may write and search it."""
     if child.d_inode is not None:
         return refused(errno.EEXIST, "may_create", "the name {name!r} exists", name=child.d_name)
-    if dir.is_dead_dir:
+    if dir.i_flags & S_DEAD:  # IS_DEADDIR
         return refused(errno.ENOENT, "may_create", "the directory was removed")
     return inode_permission(cred, dir, MAY_WRITE | MAY_EXEC)
 
@@ -139,7 +143,7 @@ def may_delete(cred: Cred, dir: Inode, victim: Dentry, isdir: bool) -> int:
         return err
     if dir.i_flags & S_APPEND:
         return errno.EPERM
-    if check_sticky(cred, dir, inode):
+    if dir.i_mode & S_ISVTX and check_sticky(cred, dir, inode):  # its first test inline
         return refused(
             errno.EPERM,
             "check_sticky",
@@ -153,12 +157,12 @@ def may_delete(cred: Cred, dir: Inode, victim: Dentry, isdir: bool) -> int:
     if inode.i_flags & (S_APPEND | S_IMMUTABLE):
         return refused(errno.EPERM, "may_delete", "the inode is append-only or immutable")
     if isdir:
-        if not inode.is_dir:
+        if inode.i_mode & S_IFMT != S_IFDIR:
             return errno.ENOTDIR
-        if victim.is_root:
+        if victim.d_parent is victim:  # IS_ROOT
             return errno.EBUSY
-    elif inode.is_dir:
+    elif inode.i_mode & S_IFMT == S_IFDIR:
         return errno.EISDIR
-    if dir.is_dead_dir:
+    if dir.i_flags & S_DEAD:  # IS_DEADDIR
         return errno.ENOENT
     return 0

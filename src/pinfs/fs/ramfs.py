@@ -66,12 +66,9 @@ from pinfs.vfs import (
     new_inode,
 )
 
+S_IFMT = 0o170000
 RAMFS_MAGIC = 0x858458F6
 TMPFS_MAGIC = 0x01021994
-
-
-def _open_regular(inode: Inode, file: File) -> None:
-    """Regular ramfs files open normally (their contents are not modelled)."""
 
 
 def _open_device(inode: Inode, file: File) -> None:
@@ -127,8 +124,9 @@ def _llseek_regular(file: File, offset: int, whence: int) -> int:
     return vfs_setpos(file, offset, MAX_LFS_FILESIZE)
 
 
+# No ->open, as in the kernel's ramfs_file_operations: do_dentry_open has nothing to call.
 ramfs_file_operations = FileOperations(
-    name="ramfs_file_operations", open=_open_regular, read=_read_regular, llseek=_llseek_regular
+    name="ramfs_file_operations", read=_read_regular, llseek=_llseek_regular
 )
 device_file_operations = FileOperations(name="def_blk_fops", open=_open_device)
 pipefifo_fops = FileOperations(name="pipefifo_fops", open=fifo_open, release=fifo_release)
@@ -138,11 +136,12 @@ _SPECIAL_FOPS = {stat.S_IFIFO: pipefifo_fops, stat.S_IFCHR: def_chr_fops}
 def ramfs_get_inode(sb: SuperBlock, dir: Inode | None, mode: int, dev: int, cred: Cred) -> Inode:
     """``ramfs_get_inode``: a new inode of any type, owned per ``inode_init_owner``."""
     inode = new_inode(sb)
-    inode.i_ino = sb.kernel.get_next_ino()
+    kernel = sb.kernel
+    inode.i_ino = kernel.get_next_ino()
     inode_init_owner(inode, dir, mode, cred.fsuid, cred.fsgid)
-    now = sb.kernel.current_time()
+    now = kernel.current_time()
     inode.i_atime = inode.i_mtime = inode.i_ctime = inode.i_crtime = now
-    fmt = stat.S_IFMT(mode)
+    fmt = mode & S_IFMT
     if fmt == stat.S_IFREG:
         inode.i_fop = ramfs_file_operations
         inode.i_op = sb.s_fs_info.get("file_iops")

@@ -45,7 +45,9 @@ from pinfs.fs.namei import (
     do_mkdirat,
     do_mknodat,
     do_renameat2,
+    do_rmdir,
     do_symlinkat,
+    do_unlinkat,
     fspath_arg,
     getname,
     path_arg,
@@ -229,7 +231,8 @@ class Task(BpfSyscalls):
 
     def _enter(self) -> None:
         """Every syscall's entry: an exited task has no syscalls left (ESRCH, the errno
-        of a pid that is gone), otherwise the clock moves on."""
+        of a pid that is gone), otherwise the clock moves on.  (mkdir, rmdir, unlink,
+        open and close do the same inline: keep them in step.)"""
         if not self.alive:
             raise kernel_error(errno.ESRCH)
         self.kernel.tick()
@@ -244,8 +247,10 @@ class Task(BpfSyscalls):
 
     def rlimit(self, resource: int) -> int:
         """The soft limit of ``resource`` (``rlimit()``): RLIM_INFINITY unless set."""
-        resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
-        return self.rlimits.get(resource, (RLIM_INFINITY, RLIM_INFINITY))[0]
+        if type(resource) is not int or not 0 <= resource < RLIM_NLIMITS:
+            resource = _int_arg(resource, "resource", 0, RLIM_NLIMITS)
+        limits = self.rlimits.get(resource)
+        return RLIM_INFINITY if limits is None else limits[0]
 
     def _install_fd(self, file: File, cloexec: bool) -> int:
         """``fd_install`` of a new file; EMFILE drops the file again."""
@@ -282,10 +287,26 @@ class Task(BpfSyscalls):
     # ``do_mkdirat(AT_FDCWD, ...)``).  A failure names the path(s) the way :mod:`os`
     # does for the same call: the argument as :func:`os.fspath` gives it.
 
+    # The hot ones (mkdir, rmdir, unlink, open, close) run their body themselves, as
+    # the kernel's do, and enter the syscall as :meth:`_enter` does, inline.
+    # ``path_arg``'s answer for a plain ASCII str without NUL is the str itself, so
+    # they test that inline and call it only for anything else.
+
     @syscall
     def mkdir(self, path: PathArg, mode: int = 0o777) -> None:
-        """mkdir(2)."""
-        self._mkdirat(AT_FDCWD, path, mode)
+        """mkdir(2): ``do_mkdirat(AT_FDCWD, getname(path), mode)``."""
+        if type(mode) is not int or not 0 <= mode < 1 << 32:
+            mode = _mode_arg(mode)  # the refusal (an int subclass passes there too)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
+            do_mkdirat(self, getname(name), mode, AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def mkdirat(self, dirfd: int, path: PathArg, mode: int = 0o777) -> None:
@@ -302,13 +323,31 @@ class Task(BpfSyscalls):
 
     @syscall
     def rmdir(self, path: PathArg) -> None:
-        """rmdir(2): unlinkat(AT_FDCWD, path, AT_REMOVEDIR)."""
-        self._unlinkat(AT_FDCWD, path, AT_REMOVEDIR)
+        """rmdir(2): ``do_rmdir(AT_FDCWD, getname(path))`` (unlinkat's AT_REMOVEDIR)."""
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
+            do_rmdir(self, getname(name), AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def unlink(self, path: PathArg) -> None:
-        """unlink(2): unlinkat(AT_FDCWD, path, 0)."""
-        self._unlinkat(AT_FDCWD, path, 0)
+        """unlink(2): ``do_unlinkat(AT_FDCWD, getname(path))`` (unlinkat's 0)."""
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
+            do_unlinkat(self, getname(name), AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def unlinkat(self, dirfd: int, path: PathArg, flags: int = 0) -> None:
@@ -440,8 +479,22 @@ class Task(BpfSyscalls):
 
     @syscall
     def open(self, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
-        """open(2): returns the lowest free fd.  O_CLOEXEC sets close-on-exec."""
-        return self._openat(AT_FDCWD, path, flags, mode)
+        """open(2): ``do_sys_open(AT_FDCWD, ...)``, the lowest free fd.  O_CLOEXEC sets
+        close-on-exec."""
+        if type(flags) is not int or not -(1 << 31) <= flags < 1 << 32:
+            flags = _int_arg(flags, "flags", -(1 << 31), 1 << 32)
+        if type(mode) is not int or not 0 <= mode < 1 << 32:
+            mode = _mode_arg(mode)
+        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
+        try:
+            if not self.alive:  # _enter, inline
+                raise kernel_error(errno.ESRCH)
+            kernel = self.kernel
+            kernel.tick()
+            kernel._current = self
+            return do_sys_open(self, name, flags, mode, AT_FDCWD)
+        except KernelError as exc:
+            raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def openat(self, dirfd: int, path: PathArg, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
@@ -483,8 +536,13 @@ class Task(BpfSyscalls):
     @syscall
     def close(self, fd: int) -> None:
         """close(2)."""
-        check_fd(fd)
-        self._enter()
+        if type(fd) is not int or not -(1 << 31) <= fd < 1 << 32:
+            check_fd(fd)  # the refusal (an int subclass passes there too)
+        if not self.alive:  # _enter, inline
+            raise kernel_error(errno.ESRCH)
+        kernel = self.kernel
+        kernel.tick()
+        kernel._current = self
         fput(self.files.remove(fd))
 
     @syscall
