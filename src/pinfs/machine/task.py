@@ -231,8 +231,8 @@ class Task(BpfSyscalls):
 
     def _enter(self) -> None:
         """Every syscall's entry: an exited task has no syscalls left (ESRCH, the errno
-        of a pid that is gone), otherwise the clock moves on.  (mkdir, rmdir, unlink,
-        open and close do the same inline: keep them in step.)"""
+        of a pid that is gone), otherwise the clock moves on.  (:meth:`_enter_path`
+        does the same inline: keep them in step.)"""
         if not self.alive:
             raise kernel_error(errno.ESRCH)
         self.kernel.tick()
@@ -240,9 +240,19 @@ class Task(BpfSyscalls):
 
     def _enter_path(self, path: object) -> str:
         """The common prologue of a path syscall: the Python value is checked
-        (``path_arg``), the syscall is entered, then the kernel's ``getname``."""
-        name = path_arg(path)
-        self._enter()
+        (``path_arg``), the syscall is entered, then the kernel's ``getname``.  Every
+        path syscall runs it, so it tests the common case inline: a plain ASCII str
+        without NUL is ``path_arg``'s answer as it is, and :meth:`_enter`'s steps
+        are written out (keep the two in step)."""
+        if type(path) is str and path.isascii() and "\0" not in path:
+            name = path
+        else:
+            name = path_arg(path)
+        if not self.alive:
+            raise kernel_error(errno.ESRCH)
+        kernel = self.kernel
+        kernel.tick()
+        kernel._current = self
         return getname(name)
 
     def rlimit(self, resource: int) -> int:
@@ -288,23 +298,15 @@ class Task(BpfSyscalls):
     # does for the same call: the argument as :func:`os.fspath` gives it.
 
     # The hot ones (mkdir, rmdir, unlink, open, close) run their body themselves, as
-    # the kernel's do, and enter the syscall as :meth:`_enter` does, inline.
-    # ``path_arg``'s answer for a plain ASCII str without NUL is the str itself, so
-    # they test that inline and call it only for anything else.
+    # the kernel's do, rather than through their *at forms' helpers.
 
     @syscall
     def mkdir(self, path: PathArg, mode: int = 0o777) -> None:
         """mkdir(2): ``do_mkdirat(AT_FDCWD, getname(path), mode)``."""
         if type(mode) is not int or not 0 <= mode < 1 << 32:
             mode = _mode_arg(mode)  # the refusal (an int subclass passes there too)
-        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            if not self.alive:  # _enter, inline
-                raise kernel_error(errno.ESRCH)
-            kernel = self.kernel
-            kernel.tick()
-            kernel._current = self
-            do_mkdirat(self, getname(name), mode, AT_FDCWD)
+            do_mkdirat(self, self._enter_path(path), mode, AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
@@ -324,28 +326,16 @@ class Task(BpfSyscalls):
     @syscall
     def rmdir(self, path: PathArg) -> None:
         """rmdir(2): ``do_rmdir(AT_FDCWD, getname(path))`` (unlinkat's AT_REMOVEDIR)."""
-        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            if not self.alive:  # _enter, inline
-                raise kernel_error(errno.ESRCH)
-            kernel = self.kernel
-            kernel.tick()
-            kernel._current = self
-            do_rmdir(self, getname(name), AT_FDCWD)
+            do_rmdir(self, self._enter_path(path), AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
     @syscall
     def unlink(self, path: PathArg) -> None:
         """unlink(2): ``do_unlinkat(AT_FDCWD, getname(path))`` (unlinkat's 0)."""
-        name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            if not self.alive:  # _enter, inline
-                raise kernel_error(errno.ESRCH)
-            kernel = self.kernel
-            kernel.tick()
-            kernel._current = self
-            do_unlinkat(self, getname(name), AT_FDCWD)
+            do_unlinkat(self, self._enter_path(path), AT_FDCWD)
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
@@ -487,12 +477,8 @@ class Task(BpfSyscalls):
             mode = _mode_arg(mode)
         name = path if type(path) is str and path.isascii() and "\0" not in path else path_arg(path)
         try:
-            if not self.alive:  # _enter, inline
-                raise kernel_error(errno.ESRCH)
-            kernel = self.kernel
-            kernel.tick()
-            kernel._current = self
-            return do_sys_open(self, name, flags, mode, AT_FDCWD)
+            self._enter()
+            return do_sys_open(self, name, flags, mode, AT_FDCWD)  # it runs getname
         except KernelError as exc:
             raise as_os_reports(exc, fspath_arg(path)) from None
 
@@ -538,11 +524,7 @@ class Task(BpfSyscalls):
         """close(2)."""
         if type(fd) is not int or not -(1 << 31) <= fd < 1 << 32:
             check_fd(fd)  # the refusal (an int subclass passes there too)
-        if not self.alive:  # _enter, inline
-            raise kernel_error(errno.ESRCH)
-        kernel = self.kernel
-        kernel.tick()
-        kernel._current = self
+        self._enter()
         fput(self.files.remove(fd))
 
     @syscall
