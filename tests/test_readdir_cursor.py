@@ -29,14 +29,20 @@ RENAME_EXCHANGE = 2
 TWO = 48  # two 24-byte records ("." or a two-letter name) per call
 
 
-def cursor_script(t: Any, base: str) -> list[Any]:
-    out: list[Any] = []
+def private_bpffs_dir(t: Any, base: str) -> str:
+    """A directory ``base/d`` on a fresh bpffs at ``base``, in the task's own mount
+    namespace (so the live side leaves the host's mounts alone)."""
     t.unshare(CLONE_NEWNS)
     t.mount("none", "/", None, MS_REC | MS_PRIVATE)
     t.mkdir(base)
     t.mount("bpf", base, "bpf")
-    d = f"{base}/d"
-    t.mkdir(d)
+    t.mkdir(f"{base}/d")
+    return f"{base}/d"
+
+
+def cursor_script(t: Any, base: str) -> list[Any]:
+    out: list[Any] = []
+    d = private_bpffs_dir(t, base)
     for i in range(10):
         t.mkdir(f"{d}/e{i}")
 
@@ -152,12 +158,7 @@ def random_script(seed: int, steps: int = 300) -> Any:
     def script(t: Any, base: str) -> list[Any]:
         rng = random.Random(seed)
         out: list[Any] = []
-        t.unshare(CLONE_NEWNS)
-        t.mount("none", "/", None, MS_REC | MS_PRIVATE)
-        t.mkdir(base)
-        t.mount("bpf", base, "bpf")
-        d = f"{base}/d"
-        t.mkdir(d)
+        d = private_bpffs_dir(t, base)
         names = [f"{a}{b}" for a in "abcdefgh" for b in "0123456789"]
         live: list[str] = []
         for name in rng.sample(names, 8):
