@@ -14,16 +14,23 @@ syscalls (``run``), ``check_kernel`` (``kernel.check_invariants()``), ``check_mo
 (the reference model against ``kernel.objects()``) and building each machine's kernel
 and world.  The rest is Hypothesis (choosing rules, drawing arguments, its engine) and
 the rule bodies' own Python, so ``pinfs_seconds`` bounds what pinfs can still win.
+
+``python -m bench.machine`` measures the floor under that rest, in CPU time
+(:func:`measure_floor`): the same run with every rule body emptied, and a machine
+with as many rules and nothing else.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import statistics
 import time
+import zlib
+from collections import Counter
 from typing import Any
 
-__all__ = ["measure_machine"]
+__all__ = ["measure_floor", "measure_machine"]
 
 
 def measure_machine(examples: int, steps: int, reps: int) -> dict[str, Any]:
@@ -136,3 +143,208 @@ def measure_machine(examples: int, steps: int, reps: int) -> dict[str, Any]:
         "pinfs_share_median": statistics.median(r["pinfs_seconds"] / r["seconds"] for r in runs),
         "other_us_per_step_median": statistics.median(r["other_us_per_step"] for r in runs),
     }
+
+
+# ---------------------------------------------------------------------------------------
+# The floor: what Hypothesis costs per step when pinfs costs nothing
+
+
+def _settings(examples: int, steps: int) -> Any:
+    from hypothesis import HealthCheck, Phase, settings
+
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+
+
+def _rules_of(base: type, body_for: Any) -> dict[str, Any]:
+    """``base``'s rules and initialize rules (same targets, arguments, strategies and
+    preconditions), each body made by ``body_for(rule, initialize)``, as class members
+    named ``_rule_<name>`` (the rule keeps its name; a rule body that calls another rule's
+    method, as ``fork_in`` calls ``fork``, still finds the method)."""
+    from hypothesis import stateful as hs
+
+    state = base.setup_state()
+    members: dict[str, Any] = {}
+    for marker, rules in (
+        (hs.RULE_MARKER, state.rules),
+        (hs.INITIALIZE_RULE_MARKER, state.initializers),
+    ):
+        for r in rules:
+            body = body_for(r, marker == hs.INITIALIZE_RULE_MARKER)
+            body.__name__ = r.function.__name__
+            setattr(body, marker, hs.Rule(r.targets, body, r.arguments, r.preconditions))
+            members[r.function.__name__] = r.function  # the plain method
+            members["_rule_" + r.function.__name__] = body
+    return members
+
+
+def _rule_rates(base: type, examples: int, steps: int) -> tuple[dict[str, float], int, float]:
+    """Per rule, how often the real run's body returned a value for its bundle; and
+    the run's steps and CPU seconds."""
+    from hypothesis.stateful import MultipleResults, run_state_machine_as_test
+
+    calls: Counter[str] = Counter()
+    filled: Counter[str] = Counter()
+
+    def body_for(r: Any, initialize: bool) -> Any:
+        def body(self: Any, **kwargs: Any) -> Any:
+            name = r.function.__name__
+            calls[name] += 1
+            result = r.function(self, **kwargs)
+            if not isinstance(result, MultipleResults) or result.values:
+                filled[name] += 1
+            return result
+
+        return body
+
+    counted = type(base.__name__, (base,), _rules_of(base, body_for))
+    start = time.process_time()
+    run_state_machine_as_test(counted, settings=_settings(examples, steps))
+    seconds = time.process_time() - start
+    inits = {r.function.__name__ for r in base.setup_state().initializers}
+    n_steps = sum(n for name, n in calls.items() if name not in inits)
+    return {name: filled[name] / n for name, n in calls.items()}, n_steps, seconds
+
+
+def _floor_machine(base: type, rates: dict[str, float]) -> type:
+    """``base``'s rules with bodies that only keep the bundles: a rule with a target
+    returns a new value as often as the real rule did (a deterministic coin, so
+    Hypothesis sees the same draws when it replays), a rule that consumes from its
+    own target returns the consumed value just as often (an @initialize rule's value
+    always: init never exits)."""
+    from hypothesis.stateful import multiple
+
+    def body_for(r: Any, initialize: bool) -> Any:
+        name, rate = r.function.__name__, rates.get(r.function.__name__, 0.0)
+        consumed = [k for k, v in r.arguments.items() if getattr(v, "consume", False)]
+
+        def body(self: Any, **kwargs: Any) -> Any:
+            self.counts[name] += 1
+            if initialize:
+                return 1
+            if not r.targets:
+                return None
+            if consumed:
+                value = kwargs[consumed[0]]
+                return multiple(value) if value == 1 or self.coin() < rate else multiple()
+            self.made += 1
+            return multiple(self.made) if self.coin() < rate else multiple()
+
+        return body
+
+    def __init__(self: Any) -> None:
+        super(floor, self).__init__()
+        self.made, self.flips = 1, 0
+
+    def coin(self: Any) -> float:
+        self.flips += 1
+        return zlib.crc32(b"%d" % self.flips) % 1000 / 1000
+
+    from hypothesis import stateful as hs
+
+    members = {k: v for k, v in vars(base).items() if isinstance(v, hs.Bundle)}
+    members.update(_rules_of(base, body_for))
+    members.update(__init__=__init__, coin=coin, counts=Counter())
+    members["nothing_to_check"] = hs.invariant()(lambda self: None)  # as base has one
+    floor = type(base.__name__, (hs.RuleBasedStateMachine,), members)
+    return floor
+
+
+def _trivial_machine(n_rules: int) -> type:
+    """``n_rules`` rules without arguments, bundles or bodies."""
+    from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+    namespace: dict[str, Any] = {"nothing_to_check": invariant()(lambda self: None)}
+    for i in range(n_rules):
+        namespace[f"rule_{i:02d}"] = rule()(lambda self: None)
+    return type(f"Trivial{n_rules}", (RuleBasedStateMachine,), namespace)
+
+
+def _cpu_per_step(machine: type, examples: int, steps: int, count: Any) -> tuple[float, int]:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    start = time.process_time()
+    run_state_machine_as_test(machine, settings=_settings(examples, steps))
+    seconds = time.process_time() - start
+    n_steps = count()
+    return seconds / n_steps * 1e6, n_steps
+
+
+def measure_floor(examples: int = 50, steps: int = 50, reps: int = 3) -> dict[str, Any]:
+    """CPU microseconds per step (minimum of ``reps`` runs, the bench's settings) of
+    the real machine, of its floor (:func:`_floor_machine`: Hypothesis plus bundle
+    bookkeeping) and of a machine with as many rules and nothing else."""
+    from pinfs.testing import PinningMachine
+
+    base: type = PinningMachine
+    real = []
+    rates: dict[str, float] = {}
+    for _ in range(reps):
+        rates, n_steps, seconds = _rule_rates(base, examples, steps)
+        real.append((seconds / n_steps * 1e6, n_steps))
+    floor = _floor_machine(base, rates)
+    inits = {r.function.__name__ for r in base.setup_state().initializers}
+
+    def floor_steps() -> int:
+        n = sum(v for k, v in floor.counts.items() if k not in inits)
+        floor.counts.clear()
+        return n
+
+    floors = [_cpu_per_step(floor, examples, steps, floor_steps) for _ in range(reps)]
+    n_rules = len(base.setup_state().rules)
+    trivial = _trivial_machine(n_rules)
+    done = Counter[str]()
+
+    class Counted(trivial):  # type: ignore[valid-type,misc]
+        def check_invariants(self, *args: Any, **kwargs: Any) -> None:
+            done["checks"] += 1
+            super().check_invariants(*args, **kwargs)
+
+        def __init__(self) -> None:
+            done["machines"] += 1
+            super().__init__()
+
+    def trivial_steps() -> int:
+        n = done["checks"] - done["machines"]
+        done.clear()
+        return n
+
+    trivials = [_cpu_per_step(Counted, examples, steps, trivial_steps) for _ in range(reps)]
+    return {
+        "rules": n_rules,
+        "real_us_per_step": min(real),
+        "floor_us_per_step": min(floors),
+        "trivial_us_per_step": min(trivials),
+        "rule_rates": rates,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The floor of benchmark (e), in CPU time.")
+    parser.add_argument("--examples", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    out = measure_floor(args.examples, args.steps, args.reps)
+    n = out["rules"]
+    rows = (
+        ("PinningMachine", out["real_us_per_step"]),
+        ("its rules, bundles and strategies, bodies empty", out["floor_us_per_step"]),
+        (f"{n} rules without arguments or bodies", out["trivial_us_per_step"]),
+    )
+    runs = f"{args.reps} runs of {args.examples} examples x <= {args.steps} steps"
+    print(f"CPU per step, minimum of {runs}:")
+    for label, (us, steps) in rows:
+        print(f"  {label:50} {us:7.1f} us  ({steps:,} steps, {1e6 / us:,.0f} steps/s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -70,8 +70,10 @@ def _open_files(kernel: Kernel) -> dict[int, tuple[File, int]]:
     return counts
 
 
-def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
-    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[str]]] = {}
+def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[tuple[int, int]]]]]:
+    """The open files holding each object (by ``id()``), each with its (pid, fd)s in
+    pid and fd order."""
+    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[tuple[int, int]]]] = {}
     holds_nothing: set[int] = set()  # files tested once (the console, in every table)
     for pid, task in sorted(kernel.tasks.items()):
         for fd, file in enumerate(task.files.fds):
@@ -84,8 +86,8 @@ def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
                     holds_nothing.add(id(file))
                     continue
                 known = by_file[id(file)] = (file, obj, [])
-            known[2].append(f"pid {pid} fd {fd}")
-    out: dict[int, list[tuple[File, list[str]]]] = {}
+            known[2].append((pid, fd))
+    out: dict[int, list[tuple[File, list[tuple[int, int]]]]] = {}
     for file, obj, fds in by_file.values():
         out.setdefault(id(obj), []).append((file, fds))
     return out
@@ -103,8 +105,10 @@ def _held_object(file: File) -> BpfObject | BpfLink | None:
     return bpf_link_file(file)
 
 
-def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
-    pins: list[tuple[Inode, str]] = []
+def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, SuperBlock, str | None]]:
+    """Every pinned inode of every bpffs, with its superblock and the path of the
+    first name met walking parents first (None: unlinked, held only by a file)."""
+    pins: list[tuple[Inode, SuperBlock, str | None]] = []
     for sb in kernel.filesystems["bpf"].fs_supers:
         pinned = [inode for inode in sb.s_inodes if _is_pin(inode)]
         if not pinned:
@@ -113,12 +117,9 @@ def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
         if sb.s_root is not None:
             for dentry in walk_tree(sb.s_root):
                 inode = dentry.d_inode
-                # the first name met, walking parents first, names the pin
                 if inode is not None and id(inode) not in names and _is_pin(inode):
-                    names[id(inode)] = _pin_name(dentry, sb.s_dev)
-        for inode in pinned:
-            name = names.get(id(inode), f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)")
-            pins.append((inode, name))
+                    names[id(inode)] = d_path_name(dentry)
+        pins.extend((inode, sb, names.get(id(inode))) for inode in pinned)
     return pins
 
 
@@ -130,8 +131,10 @@ def _is_pin(inode: Inode) -> bool:
     )
 
 
-def _pin_name(dentry: Dentry, dev: int) -> str:
-    return f"bpffs dev {dev:#x}:{d_path_name(dentry)}"
+def _pin_name(inode: Inode, sb: SuperBlock, path: str | None) -> str:
+    if path is None:
+        return f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)"
+    return f"bpffs dev {sb.s_dev:#x}:{path}"
 
 
 def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, list[Holder]]]:
@@ -145,9 +148,10 @@ def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, list
         for file, fds in files:
             obj = _held_object(file)
             assert obj is not None
-            add(obj, Holder("iter" if is_iter_file(file) else "file", ", ".join(fds)))
-    for inode, name in _pinned_inodes(kernel):
-        add(inode.i_private, Holder("pin", name))
+            text = ", ".join([f"pid {pid} fd {fd}" for pid, fd in fds])
+            add(obj, Holder("iter" if is_iter_file(file) else "file", text))
+    for inode, sb, path in _pinned_inodes(kernel):
+        add(inode.i_private, Holder("pin", _pin_name(inode, sb, path)))
     live = list(kernel.bpf_objects.values())
     for obj in live:
         if isinstance(obj, BpfLink):
@@ -191,6 +195,49 @@ def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
         held = tuple(holders.get(id(obj), (obj, []))[1])
         out.append(ObjectInfo(obj.id, obj.kind, _type_name(obj), obj.refcnt, held, obj))
     return out
+
+
+def holder_values(kernel: Kernel) -> dict[int, dict[str, object]]:
+    """``kernel.objects()`` as values, for the reference model (``pinfs.testing.model``
+    compares this every step): per object id its kind, type, refcnt and the holders
+    it follows, sorted: ``file`` (each file's (pid, fd)s; iterator files are not
+    files), ``pin`` (the path in its bpffs, or "(unlinked)"), ``used_map`` (program
+    ids) and ``slot`` ((array id, index)).  The same walks as :func:`collect_holders`,
+    without writing holder texts that the model would parse back."""
+    files: dict[int, list[tuple[tuple[int, int], ...]]] = {}
+    for key, held in _file_holders(kernel).items():
+        files[key] = [tuple(fds) for file, fds in held if not is_iter_file(file)]
+    pins: dict[int, list[str]] = {}
+    for inode, _, path in _pinned_inodes(kernel):
+        text = "(unlinked)" if path is None or path.endswith("(unlinked)") else path
+        pins.setdefault(id(inode.i_private), []).append(text)
+    used_by: dict[int, list[int]] = {}
+    slots: dict[int, list[tuple[int, int]]] = {}
+    live = sorted(kernel.bpf_objects.values(), key=lambda o: o.id)
+    for obj in live:
+        if isinstance(obj, BpfProg):
+            for map in obj.used_maps:
+                used_by.setdefault(id(map), []).append(obj.id)
+        elif isinstance(obj, BpfMap):
+            for label, slot in held_objects(obj.storage):
+                if isinstance(slot, (BpfProg, BpfMap)):
+                    # what the model reads from "map M[I]": a hash key's hex may not parse
+                    numeric = label.isascii() and label.isdigit()
+                    slots.setdefault(id(slot), []).append(
+                        (obj.id, int(label)) if numeric else (-1, -1)
+                    )
+    return {
+        obj.id: {
+            "kind": obj.kind,
+            "type": _type_name(obj),
+            "refcnt": obj.refcnt,
+            "file": sorted(files.get(id(obj), ())),
+            "pin": sorted(pins.get(id(obj), ())),
+            "used_map": sorted(used_by.get(id(obj), ())),
+            "slot": sorted(slots.get(id(obj), ())),
+        }
+        for obj in live
+    }
 
 
 #: (kind, type number) -> the type word of the object's repr ("array", "socket_filter").
