@@ -25,7 +25,7 @@ from pinfs.ebpf.mapinmap import held_objects, slot_objects
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_map_fops, bpf_prog_fops
 from pinfs.fs.namei import FMODE_WRITER
 from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
-from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
+from pinfs.mountns import Mount, is_mnt_shared, peers
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
 if TYPE_CHECKING:
@@ -397,8 +397,11 @@ def _path_holders(
 def _check_namespace_tree(ns_mounts: list[Mount], root: Mount | None, ns: object) -> list[str]:
     """The namespace's list is its tree, each mount hung where its records say."""
     problems = []
-    tree = subtree(root) if root is not None else []
-    if {id(m) for m in tree} != {id(m) for m in ns_mounts} or len(tree) != len(ns_mounts):
+    tree = [] if root is None else [root]
+    for m in tree:  # subtree(root), without a generator per mount
+        for stack in m.mounts_at.values():
+            tree.extend(stack)
+    if len(tree) != len(ns_mounts) or set(map(id, tree)) != set(map(id, ns_mounts)):
         problems.append(f"{ns!r}: its mount list is not the tree below its root")
     for mnt in ns_mounts:
         if mnt.mnt_ns is not ns or not mnt.attached:
@@ -439,14 +442,19 @@ def _check_mounts(kernel: Kernel, files: dict[int, tuple[File, int]] | None = No
         if not ns.alive:
             problems.append(f"{ns!r} is listed but dead")
         problems.extend(_check_namespace_tree(ns.mounts, ns.root, ns))
-        live.update((id(m), m) for m in ns.mounts)
+        for m in ns.mounts:
+            live[id(m)] = m
     for mnt in paths:
-        if id(mnt) not in live and (mnt.attached or mnt.mnt_ns is not None):
-            problems.append(f"{mnt!r} is held by a path and attached to no listed namespace")
-        live.setdefault(id(mnt), mnt)  # detached, held alive by a path (lazy umount)
+        if id(mnt) not in live:  # detached, held alive by a path (lazy umount)
+            if mnt.attached or mnt.mnt_ns is not None:
+                problems.append(f"{mnt!r} is held by a path and attached to no listed namespace")
+            live[id(mnt)] = mnt
     by_sb: dict[int, tuple[SuperBlock, list[Mount]]] = {}
     for mnt in live.values():
-        by_sb.setdefault(id(mnt.mnt_sb), (mnt.mnt_sb, []))[1].append(mnt)
+        known = by_sb.get(id(mnt.mnt_sb))
+        if known is None:
+            known = by_sb[id(mnt.mnt_sb)] = (mnt.mnt_sb, [])
+        known[1].append(mnt)
         if mnt.mnt_count != paths.get(mnt, 0):
             problems.append(f"{mnt!r}: mnt_count {mnt.mnt_count} but {paths.get(mnt, 0)} paths")
         if mnt.mnt_writers != writers.get(mnt, 0):
@@ -455,7 +463,8 @@ def _check_mounts(kernel: Kernel, files: dict[int, tuple[File, int]] | None = No
             )
     for fs_type in kernel.filesystems.values():
         for sb in fs_type.fs_supers:
-            by_sb.setdefault(id(sb), (sb, []))
+            if id(sb) not in by_sb:
+                by_sb[id(sb)] = (sb, [])
     for sb, holders in by_sb.values():
         problems.extend(_check_superblock(sb, holders))
         if sb.s_root is not None:
@@ -497,9 +506,12 @@ def check_propagation(kernel: Kernel) -> list[str]:
     listed = {id(m) for m in mounts}
     ring_of_id: dict[int, int] = {}
     for m in mounts:
-        where = f"{m!r} (ns {m.mnt_ns.ns_id if m.mnt_ns else None})"
-        problems.extend(_check_peers(m, where, listed, ring_of_id))
-        problems.extend(_check_master(m, where, listed))
+        # most mounts are private, peerless and masterless: nothing to look at
+        if m.mnt_share or m.mnt_group_id or m.mnt_master is not None or m.mnt_slave_list:
+            problems.extend(_check_peers(m, listed, ring_of_id))
+            problems.extend(_check_master(m, listed))
+        elif is_mnt_shared(m):
+            problems.append(f"{_where(m)}: shared=True but group id {m.mnt_group_id}")
     used = set(ring_of_id)
     if kernel.mnt_group_ida.used != used:
         problems.append(
@@ -508,45 +520,50 @@ def check_propagation(kernel: Kernel) -> list[str]:
     return problems
 
 
-def _check_peers(m: Mount, where: str, listed: set[int], ring_of_id: dict[int, int]) -> list[str]:
+def _where(m: Mount) -> str:
+    """A mount as the propagation messages name it (built only for a message)."""
+    return f"{m!r} (ns {m.mnt_ns.ns_id if m.mnt_ns else None})"
+
+
+def _check_peers(m: Mount, listed: set[int], ring_of_id: dict[int, int]) -> list[str]:
     problems = []
     if is_mnt_shared(m) != bool(m.mnt_group_id):
-        problems.append(f"{where}: shared={is_mnt_shared(m)} but group id {m.mnt_group_id}")
+        problems.append(f"{_where(m)}: shared={is_mnt_shared(m)} but group id {m.mnt_group_id}")
     ring = m.mnt_share
     if ring:
         if m not in ring or len(ring) < 2:
-            problems.append(f"{where}: a peer ring without it, or of one")
+            problems.append(f"{_where(m)}: a peer ring without it, or of one")
         for peer in ring:
             if peer.mnt_share is not ring or not peers(peer, m) or peer.mnt_sb is not m.mnt_sb:
-                problems.append(f"{where}: {peer!r} is in its ring but not its peer")
+                problems.append(f"{_where(m)}: {peer!r} is in its ring but not its peer")
             if id(peer) not in listed:
-                problems.append(f"{where}: peer {peer!r} is in no namespace")
+                problems.append(f"{_where(m)}: peer {peer!r} is in no namespace")
     if m.mnt_group_id:
         owner = ring_of_id.setdefault(m.mnt_group_id, id(ring) if ring else id(m))
         if owner != (id(ring) if ring else id(m)):
-            problems.append(f"{where}: group id {m.mnt_group_id} is used by two peer groups")
+            problems.append(f"{_where(m)}: group id {m.mnt_group_id} is used by two peer groups")
     return problems
 
 
-def _check_master(m: Mount, where: str, listed: set[int]) -> list[str]:
+def _check_master(m: Mount, listed: set[int]) -> list[str]:
     problems = []
     for slave in m.mnt_slave_list:
         if slave.mnt_master is not m:
-            problems.append(f"{where}: {slave!r} is on its slave list with another master")
+            problems.append(f"{_where(m)}: {slave!r} is on its slave list with another master")
     if m.mnt_slave_list and not is_mnt_shared(m):
-        problems.append(f"{where}: has slaves but is not shared")
+        problems.append(f"{_where(m)}: has slaves but is not shared")
     seen: set[int] = {id(m)}
     master = m.mnt_master
     while master is not None:
         if id(master) in seen:
-            problems.append(f"{where}: its chain of masters loops")
+            problems.append(f"{_where(m)}: its chain of masters loops")
             break
         if peers(master, m):
-            problems.append(f"{where}: is a slave of its own peer group")
+            problems.append(f"{_where(m)}: is a slave of its own peer group")
         if id(master) not in listed:
-            problems.append(f"{where}: master {master!r} is in no namespace")
+            problems.append(f"{_where(m)}: master {master!r} is in no namespace")
         if master is m.mnt_master and m not in master.mnt_slave_list:
-            problems.append(f"{where}: not on its master's slave list")
+            problems.append(f"{_where(m)}: not on its master's slave list")
         seen.add(id(master))
         master = master.mnt_master
     return problems
