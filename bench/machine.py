@@ -186,144 +186,161 @@ def _rules_of(base: type, body_for: Any) -> dict[str, Any]:
     return members
 
 
-def _rule_rates(base: type, examples: int, steps: int) -> tuple[dict[str, float], int, float]:
-    """Per rule, how often the real run's body returned a value for its bundle; and
-    the run's steps and CPU seconds."""
+def _rule_rates(base: type, name: str, examples: int, steps: int) -> tuple[dict[str, float], float]:
+    """Per rule, how often the real run's body returned a value for its bundle (for a
+    rule that consumes, leaving out the calls that drew an @initialize rule's value:
+    init never exits); and the run's CPU microseconds per step.  ``name`` is the
+    class name, which seeds the derandomized run."""
     from hypothesis.stateful import MultipleResults, run_state_machine_as_test
 
     calls: Counter[str] = Counter()
     filled: Counter[str] = Counter()
+    state = base.setup_state()
+    inits = {r.function.__name__ for r in state.initializers}
+    seeded: list[Any] = []  # what the @initialize rules returned
 
     def body_for(r: Any, initialize: bool) -> Any:
+        rule_name = r.function.__name__
+        consumed = [k for k, v in r.arguments.items() if getattr(v, "consume", False)]
+
         def body(self: Any, **kwargs: Any) -> Any:
-            name = r.function.__name__
-            calls[name] += 1
             result = r.function(self, **kwargs)
+            if initialize:
+                seeded.append(result)
+            if initialize or (consumed and kwargs[consumed[0]] in seeded):
+                return result
+            calls[rule_name] += 1
             if not isinstance(result, MultipleResults) or result.values:
-                filled[name] += 1
+                filled[rule_name] += 1
             return result
 
         return body
 
-    counted = type(base.__name__, (base,), _rules_of(base, body_for))
+    counted = type(name, (base,), _rules_of(base, body_for))
+    n_steps = Counter[str]()
+
+    class Counted(counted):  # type: ignore[valid-type,misc]
+        def check_invariants(self, *args: Any, **kwargs: Any) -> None:
+            n_steps["checks"] += 1
+            super().check_invariants(*args, **kwargs)
+
+        def __init__(self) -> None:
+            n_steps["machines"] += 1
+            super().__init__()
+
+    Counted.__name__ = Counted.__qualname__ = name
     start = time.process_time()
-    run_state_machine_as_test(counted, settings=_settings(examples, steps))
+    run_state_machine_as_test(Counted, settings=_settings(examples, steps))
     seconds = time.process_time() - start
-    inits = {r.function.__name__ for r in base.setup_state().initializers}
-    n_steps = sum(n for name, n in calls.items() if name not in inits)
-    return {name: filled[name] / n for name, n in calls.items()}, n_steps, seconds
+    steps_run = n_steps["checks"] - n_steps["machines"] * (1 + len(inits))
+    return {k: filled[k] / n for k, n in calls.items()}, seconds / steps_run * 1e6
 
 
-def _floor_machine(base: type, rates: dict[str, float]) -> type:
+def _floor_machine(base: type, name: str, rates: dict[str, float]) -> type:
     """``base``'s rules with bodies that only keep the bundles: a rule with a target
     returns a new value as often as the real rule did (a deterministic coin, so
     Hypothesis sees the same draws when it replays), a rule that consumes from its
     own target returns the consumed value just as often (an @initialize rule's value
-    always: init never exits)."""
-    from hypothesis.stateful import multiple
+    always)."""
+    from hypothesis import stateful as hs
 
     def body_for(r: Any, initialize: bool) -> Any:
-        name, rate = r.function.__name__, rates.get(r.function.__name__, 0.0)
+        rate = rates.get(r.function.__name__, 0.0)
         consumed = [k for k, v in r.arguments.items() if getattr(v, "consume", False)]
 
         def body(self: Any, **kwargs: Any) -> Any:
-            self.counts[name] += 1
             if initialize:
-                return 1
+                return 0
+            self.steps[0] += 1
             if not r.targets:
                 return None
             if consumed:
                 value = kwargs[consumed[0]]
-                return multiple(value) if value == 1 or self.coin() < rate else multiple()
+                return hs.multiple(value) if value == 0 or self.coin() < rate else hs.multiple()
             self.made += 1
-            return multiple(self.made) if self.coin() < rate else multiple()
+            return hs.multiple(self.made) if self.coin() < rate else hs.multiple()
 
         return body
 
     def __init__(self: Any) -> None:
-        super(floor, self).__init__()
-        self.made, self.flips = 1, 0
+        hs.RuleBasedStateMachine.__init__(self)
+        self.made, self.flips = 0, 0
 
     def coin(self: Any) -> float:
         self.flips += 1
         return zlib.crc32(b"%d" % self.flips) % 1000 / 1000
 
-    from hypothesis import stateful as hs
-
     members = {k: v for k, v in vars(base).items() if isinstance(v, hs.Bundle)}
     members.update(_rules_of(base, body_for))
-    members.update(__init__=__init__, coin=coin, counts=Counter())
+    members.update(__init__=__init__, coin=coin, steps=[0])
     members["nothing_to_check"] = hs.invariant()(lambda self: None)  # as base has one
-    floor = type(base.__name__, (hs.RuleBasedStateMachine,), members)
-    return floor
+    return type(name, (hs.RuleBasedStateMachine,), members)
 
 
-def _trivial_machine(n_rules: int) -> type:
-    """``n_rules`` rules without arguments, bundles or bodies."""
+def _trivial_machine(name: str, n_rules: int) -> type:
+    """``n_rules`` rules without arguments, bundles or bodies (and one invariant)."""
     from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-    namespace: dict[str, Any] = {"nothing_to_check": invariant()(lambda self: None)}
+    steps = [0]
+
+    def make_body(rule_name: str) -> Any:
+        def body(self: Any) -> None:
+            steps[0] += 1
+
+        body.__name__ = rule_name  # a rule's name is its feature flag: one each
+        return body
+
+    members: dict[str, Any] = {"nothing_to_check": invariant()(lambda self: None)}
     for i in range(n_rules):
-        namespace[f"rule_{i:02d}"] = rule()(lambda self: None)
-    return type(f"Trivial{n_rules}", (RuleBasedStateMachine,), namespace)
+        members[f"rule_{i:02d}"] = rule()(make_body(f"rule_{i:02d}"))
+    members["steps"] = steps
+    return type(name, (RuleBasedStateMachine,), members)
 
 
-def _cpu_per_step(machine: type, examples: int, steps: int, count: Any) -> tuple[float, int]:
+def _cpu_us_per_step(machine: Any, examples: int, steps: int) -> float:
     from hypothesis.stateful import run_state_machine_as_test
 
+    machine.steps[0] = 0
     start = time.process_time()
     run_state_machine_as_test(machine, settings=_settings(examples, steps))
-    seconds = time.process_time() - start
-    n_steps = count()
-    return seconds / n_steps * 1e6, n_steps
+    return (time.process_time() - start) / machine.steps[0] * 1e6
 
 
-def measure_floor(examples: int = 50, steps: int = 50, reps: int = 3) -> dict[str, Any]:
-    """CPU microseconds per step (minimum of ``reps`` runs, the bench's settings) of
-    the real machine, of its floor (:func:`_floor_machine`: Hypothesis plus bundle
-    bookkeeping) and of a machine with as many rules and nothing else."""
+def measure_floor(
+    examples: int = 50, steps: int = 50, reps: int = 3, seeds: int = 5
+) -> dict[str, Any]:
+    """CPU microseconds per step of the real machine, of its floor
+    (:func:`_floor_machine`: Hypothesis and the bundle bookkeeping, nothing of pinfs)
+    and of a machine with as many rules and nothing else: per seed (the class name
+    seeds a derandomized run; the first is the bench's own) the minimum of ``reps``
+    runs, then the median over ``seeds`` seeds, since one seed's rule choices can
+    make a run twice as dear as another's."""
     from pinfs.testing import PinningMachine
 
     base: type = PinningMachine
-    real = []
-    rates: dict[str, float] = {}
-    for _ in range(reps):
-        rates, n_steps, seconds = _rule_rates(base, examples, steps)
-        real.append((seconds / n_steps * 1e6, n_steps))
-    floor = _floor_machine(base, rates)
-    inits = {r.function.__name__ for r in base.setup_state().initializers}
-
-    def floor_steps() -> int:
-        n = sum(v for k, v in floor.counts.items() if k not in inits)
-        floor.counts.clear()
-        return n
-
-    floors = [_cpu_per_step(floor, examples, steps, floor_steps) for _ in range(reps)]
     n_rules = len(base.setup_state().rules)
-    trivial = _trivial_machine(n_rules)
-    done = Counter[str]()
-
-    class Counted(trivial):  # type: ignore[valid-type,misc]
-        def check_invariants(self, *args: Any, **kwargs: Any) -> None:
-            done["checks"] += 1
-            super().check_invariants(*args, **kwargs)
-
-        def __init__(self) -> None:
-            done["machines"] += 1
-            super().__init__()
-
-    def trivial_steps() -> int:
-        n = done["checks"] - done["machines"]
-        done.clear()
-        return n
-
-    trivials = [_cpu_per_step(Counted, examples, steps, trivial_steps) for _ in range(reps)]
+    per_seed = []
+    for seed in range(seeds):
+        name = base.__name__ if seed == 0 else f"{base.__name__}{seed}"
+        runs = [_rule_rates(base, name, examples, steps) for _ in range(reps)]
+        rates = runs[0][0]
+        floor = _floor_machine(base, name, rates)
+        trivial = _trivial_machine(name, n_rules)
+        per_seed.append(
+            {
+                "name": name,
+                "real": min(us for _, us in runs),
+                "floor": min(_cpu_us_per_step(floor, examples, steps) for _ in range(reps)),
+                "trivial": min(_cpu_us_per_step(trivial, examples, steps) for _ in range(reps)),
+            }
+        )
     return {
         "rules": n_rules,
-        "real_us_per_step": min(real),
-        "floor_us_per_step": min(floors),
-        "trivial_us_per_step": min(trivials),
-        "rule_rates": rates,
+        "per_seed": per_seed,
+        **{
+            f"{kind}_us_per_step": statistics.median(s[kind] for s in per_seed)
+            for kind in ("real", "floor", "trivial")
+        },
     }
 
 
@@ -331,19 +348,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="The floor of benchmark (e), in CPU time.")
     parser.add_argument("--examples", type=int, default=50)
     parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=3, help="runs per seed (the minimum counts)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds (the median counts)")
     args = parser.parse_args()
-    out = measure_floor(args.examples, args.steps, args.reps)
-    n = out["rules"]
-    rows = (
-        ("PinningMachine", out["real_us_per_step"]),
-        ("its rules, bundles and strategies, bodies empty", out["floor_us_per_step"]),
-        (f"{n} rules without arguments or bodies", out["trivial_us_per_step"]),
-    )
+    out = measure_floor(args.examples, args.steps, args.reps, args.seeds)
+    labels = {
+        "real": "PinningMachine",
+        "floor": "its rules, bundles and strategies, bodies empty",
+        "trivial": f"{out['rules']} rules without arguments or bodies",
+    }
     runs = f"{args.reps} runs of {args.examples} examples x <= {args.steps} steps"
-    print(f"CPU per step, minimum of {runs}:")
-    for label, (us, steps) in rows:
-        print(f"  {label:50} {us:7.1f} us  ({steps:,} steps, {1e6 / us:,.0f} steps/s)")
+    print(f"CPU us per step, median over {args.seeds} seeds of the minimum of {runs}:")
+    for kind, label in labels.items():
+        us = out[f"{kind}_us_per_step"]
+        seeds = ", ".join(f"{s[kind]:.0f}" for s in out["per_seed"])
+        print(f"  {label:48} {us:6.1f} ({1e6 / us:,.0f} steps/s)  seeds: {seeds}")
 
 
 if __name__ == "__main__":
