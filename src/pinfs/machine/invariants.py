@@ -213,7 +213,7 @@ def holder_values(kernel: Kernel) -> dict[int, dict[str, object]]:
         pins.setdefault(id(inode.i_private), []).append(text)
     used_by: dict[int, list[int]] = {}
     slots: dict[int, list[tuple[int, int]]] = {}
-    live = sorted(kernel.bpf_objects.values(), key=lambda o: o.id)
+    live = kernel.bpf_objects.values()  # (the holder lists are sorted below)
     for obj in live:
         if isinstance(obj, BpfProg):
             for map in obj.used_maps:
