@@ -76,7 +76,7 @@ class _Object:
 
     @property
     def type_name(self) -> str:
-        return _type_name(self.kind, self.type)  # (cached: no enum lookup per step)
+        return _type_name(self.kind, self.type)
 
 
 @attrs.define(eq=False)
@@ -845,7 +845,7 @@ class RefModel:
                 return False
         want = self.expected()
         views = holder_values(kernel)
-        if len(views) == len(want):  # no objects of the kernel's own
+        if len(views) == len(want):  # as many objects: they agree only if the tables are equal
             return views == want
         if not views.keys() - want.keys() <= kernel_own_objects(kernel):
             return False
