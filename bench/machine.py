@@ -314,7 +314,8 @@ def measure_floor(
     and of a machine with as many rules and nothing else: per seed (the class name
     seeds a derandomized run; the first is the bench's own) the minimum of ``reps``
     runs, then the median over ``seeds`` seeds, since one seed's rule choices can
-    make a run twice as dear as another's."""
+    make a run twice as dear as another's.  A step is a rule run; the @initialize
+    steps, which :func:`measure_machine` counts too, are not counted."""
     from pinfs.testing import PinningMachine
 
     base: type = PinningMachine
