@@ -126,3 +126,28 @@ def test_python_m_bench_profile_prints_calls_per_op() -> None:
         assert f"=== {loop}: 50 ops;" in result.stdout
     assert result.stdout.count("Python calls per op") == 2
     assert result.stdout.count("--- sampler") == 2  # a profile, or why there is none
+
+
+def test_python_m_bench_machine_prints_the_floor_of_e() -> None:
+    """``python -m bench.machine`` runs the real machine, its empty-bodied floor and
+    the bare rules (a smoke test: the report's shape, no timing)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.machine",
+            *("--examples", "3", "--reps", "1", "--seeds", "2"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("CPU us per step, median over 2 seeds")
+    assert len(lines) == 4
+    assert lines[1].split()[0] == "PinningMachine"
+    assert lines[2].split()[:2] == ["its", "rules,"]
+    assert lines[3].split()[1:3] == ["rules", "without"]
+    assert all(line.count("seeds:") == 1 for line in lines[1:])

@@ -10,11 +10,14 @@ import pytest
 
 import pinfs
 from pinfs.base.profiles import LINUX_4_4, SEED
+from pinfs.base.uapi import MS_SHARED
 from pinfs.ebpf.attr import BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PROG_ARRAY
 from pinfs.ebpf.objects import BpfMap, BpfProg
 from pinfs.ebpf.prog import RETURN_ZERO
 from pinfs.machine import invariants
 from pinfs.machine.invariants import InvariantError
+from pinfs.machine.task import CLONE_NEWNS
+from pinfs.mountns import T_SHARED, Mount
 
 
 def world(profile: pinfs.Profile) -> tuple[pinfs.Kernel, BpfMap, BpfMap, BpfProg]:
@@ -100,3 +103,43 @@ def test_pin_names_are_the_first_path_walked() -> None:
     }
     assert [d.split(":")[-1] for d in held[m]] == ["/a", "/b"]
     assert [d.split(":")[-1] for d in held[p]] == ["/p"]
+
+
+def shared_world() -> tuple[pinfs.Kernel, list[Mount]]:
+    """/sys/fs/bpf shared and copied into a second namespace: a peer group of two."""
+    k = pinfs.Kernel(SEED)
+    t = k.init_task
+    t.mount("bpf", "/sys/fs/bpf", "bpf")
+    t.mount("none", "/sys/fs/bpf", None, MS_SHARED)
+    t.fork().unshare(CLONE_NEWNS)
+    return k, [m for ns in k.namespaces for m in ns.mounts]
+
+
+def test_propagation_checks_look_at_private_mounts_too() -> None:
+    """A private, peerless, masterless mount skips the ring and master checks, but a
+    shared flag without a group id is still caught, with the same message."""
+    k, mounts = shared_world()
+    assert invariants.check_propagation(k) == []
+    private = next(m for m in mounts if not m.mnt_group_id)
+    private.mnt_t_flags |= T_SHARED
+    ns_id = private.mnt_ns.ns_id if private.mnt_ns else None
+    assert invariants.check_propagation(k) == [
+        f"{private!r} (ns {ns_id}): shared=True but group id 0"
+    ]
+
+
+def test_propagation_checks_name_broken_rings_and_masters() -> None:
+    k, mounts = shared_world()
+    a, b = (m for m in mounts if m.mnt_group_id)
+    b.mnt_share = [a, b]  # b holds a ring of its own: two rings, one group id
+    assert invariants.check_propagation(k) == [
+        f"{a!r} (ns 1): {b!r} is in its ring but not its peer",
+        f"{b!r} (ns 2): {a!r} is in its ring but not its peer",
+        f"{b!r} (ns 2): group id {b.mnt_group_id} is used by two peer groups",
+    ]
+    k, mounts = shared_world()
+    a, b = (m for m in mounts if m.mnt_group_id)
+    private = next(m for m in mounts if not m.mnt_group_id)
+    private.mnt_master = a  # a slave a does not list
+    problems = invariants.check_propagation(k)
+    assert problems == [f"{private!r} (ns {private.mnt_ns.ns_id}): not on its master's slave list"]

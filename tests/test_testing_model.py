@@ -13,18 +13,22 @@ import errno
 import attrs
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import run_state_machine_as_test
 
 import pinfs
 import pinfs.mountns
 from pinfs.base import profiles
+from pinfs.ebpf.attr import BPF_MAP_TYPE_HASH_OF_MAPS
+from pinfs.ebpf.iterids import BPF_TRACE_ITER, ITER_BTF_IDS
 from pinfs.ebpf.prog import BPF_LD_MAP_FD, RETURN_ZERO
 from pinfs.fs.fdtable import FdTable
+from pinfs.machine.invariants import holder_values
 from pinfs.machine.task import CLONE_NEWNS
 from pinfs.mountns import MNT_DETACH
 from pinfs.testing import Driver, ModelMismatch, ModelScopeError, PinningMachine, RefModel
 from pinfs.testing import strategies as pst
-from pinfs.testing.model import kernel_slots
+from pinfs.testing.model import _kernel_view, kernel_slots
 from pinfs.testing.runner import OPS, run_script
 from support import CONSOLE_FDS, budget
 
@@ -223,6 +227,46 @@ def test_script_operations_are_the_drivers_methods() -> None:
 @given(script=pst.scripts(max_ops=25))
 def test_random_scripts_keep_the_model_in_step(script: list[tuple[str, dict[str, object]]]) -> None:
     run_script(script, after_step=lambda d: d.model.self_check())
+
+
+# ---------------------------------------------------------------------------------------
+# holder_values: kernel.objects() as values, which compare() holds the model to first
+
+
+def views_agree(kernel: pinfs.Kernel) -> None:
+    """``holder_values`` is what parsing ``kernel.objects()``'s texts gives."""
+    assert holder_values(kernel) == {info.id: _kernel_view(info) for info in kernel.objects()}
+
+
+@settings(max_examples=budget(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script=pst.scripts(max_ops=25), profile=st.sampled_from(list(profiles.PRESETS.values())))
+def test_holder_values_are_kernel_objects_parsed(
+    script: list[tuple[str, dict[str, object]]], profile: pinfs.Profile
+) -> None:
+    run_script(script, profile=profile, after_step=lambda d: views_agree(d.kernel))
+
+
+def test_holder_values_of_links_iterators_maps_of_maps_and_unlinked_pins() -> None:
+    k = pinfs.Kernel(profiles.LATEST)
+    t = k.init_task
+    t.mount("bpf", BPFFS, "bpf")
+    inner = t.map_create(pinfs.BPF_MAP_TYPE_ARRAY, 4, 4, 1)
+    outer = t.map_create(BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 2, inner_map_fd=inner)
+    t.map_update_elem(outer, u32(7), u32(inner))
+    t.map_update_elem(outer, u32(0x0A), u32(inner))  # key 0a000000: not an index
+    tracing = t.prog_load_typed(26, RETURN_ZERO, "GPL", BPF_TRACE_ITER, ITER_BTF_IDS["bpf_map"])
+    link = t.link_create(tracing, 0, BPF_TRACE_ITER)
+    t.iter_create(link)
+    t.obj_pin(link, BPFFS + "/it")
+    t.obj_pin(inner, BPFFS + "/inner")
+    held = t.open(BPFFS + "/inner", O_PATH)
+    t.unlink(BPFFS + "/inner")  # unlinked, held by the O_PATH file
+    child = t.fork()
+    child.close(inner)
+    views_agree(k)
+    assert holder_values(k)[t.fd_object(inner).id]["pin"] == ["(unlinked)"]
+    t.close(held)
+    views_agree(k)
 
 
 # ---------------------------------------------------------------------------------------

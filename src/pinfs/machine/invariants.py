@@ -25,7 +25,7 @@ from pinfs.ebpf.mapinmap import held_objects, slot_objects
 from pinfs.ebpf.objects import BpfMap, BpfObject, BpfProg, bpf_map_fops, bpf_prog_fops
 from pinfs.fs.namei import FMODE_WRITER
 from pinfs.inode import bpf_link_iops, bpf_map_iops, bpf_prog_iops
-from pinfs.mountns import Mount, is_mnt_shared, peers, subtree
+from pinfs.mountns import Mount, is_mnt_shared, peers
 from pinfs.vfs import Dentry, File, Inode, SuperBlock, d_path_name, walk_tree
 
 if TYPE_CHECKING:
@@ -70,8 +70,10 @@ def _open_files(kernel: Kernel) -> dict[int, tuple[File, int]]:
     return counts
 
 
-def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
-    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[str]]] = {}
+def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[tuple[int, int]]]]]:
+    """The open files holding each object (by ``id()``), each with its (pid, fd)s in
+    pid and fd order."""
+    by_file: dict[int, tuple[File, BpfObject | BpfLink, list[tuple[int, int]]]] = {}
     holds_nothing: set[int] = set()  # files tested once (the console, in every table)
     for pid, task in sorted(kernel.tasks.items()):
         for fd, file in enumerate(task.files.fds):
@@ -84,8 +86,8 @@ def _file_holders(kernel: Kernel) -> dict[int, list[tuple[File, list[str]]]]:
                     holds_nothing.add(id(file))
                     continue
                 known = by_file[id(file)] = (file, obj, [])
-            known[2].append(f"pid {pid} fd {fd}")
-    out: dict[int, list[tuple[File, list[str]]]] = {}
+            known[2].append((pid, fd))
+    out: dict[int, list[tuple[File, list[tuple[int, int]]]]] = {}
     for file, obj, fds in by_file.values():
         out.setdefault(id(obj), []).append((file, fds))
     return out
@@ -103,8 +105,10 @@ def _held_object(file: File) -> BpfObject | BpfLink | None:
     return bpf_link_file(file)
 
 
-def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
-    pins: list[tuple[Inode, str]] = []
+def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, SuperBlock, str | None]]:
+    """Every pinned inode of every bpffs, with its superblock and the path of the
+    first name met walking parents first (None: unlinked, held only by a file)."""
+    pins: list[tuple[Inode, SuperBlock, str | None]] = []
     for sb in kernel.filesystems["bpf"].fs_supers:
         pinned = [inode for inode in sb.s_inodes if _is_pin(inode)]
         if not pinned:
@@ -113,12 +117,9 @@ def _pinned_inodes(kernel: Kernel) -> list[tuple[Inode, str]]:
         if sb.s_root is not None:
             for dentry in walk_tree(sb.s_root):
                 inode = dentry.d_inode
-                # the first name met, walking parents first, names the pin
                 if inode is not None and id(inode) not in names and _is_pin(inode):
-                    names[id(inode)] = _pin_name(dentry, sb.s_dev)
-        for inode in pinned:
-            name = names.get(id(inode), f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)")
-            pins.append((inode, name))
+                    names[id(inode)] = d_path_name(dentry)
+        pins.extend((inode, sb, names.get(id(inode))) for inode in pinned)
     return pins
 
 
@@ -130,8 +131,10 @@ def _is_pin(inode: Inode) -> bool:
     )
 
 
-def _pin_name(dentry: Dentry, dev: int) -> str:
-    return f"bpffs dev {dev:#x}:{d_path_name(dentry)}"
+def _pin_name(inode: Inode, sb: SuperBlock, path: str | None) -> str:
+    if path is None:
+        return f"bpffs dev {sb.s_dev:#x}: ino {inode.i_ino} (unlinked)"
+    return f"bpffs dev {sb.s_dev:#x}:{path}"
 
 
 def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, list[Holder]]]:
@@ -145,9 +148,10 @@ def collect_holders(kernel: Kernel) -> dict[int, tuple[BpfObject | BpfLink, list
         for file, fds in files:
             obj = _held_object(file)
             assert obj is not None
-            add(obj, Holder("iter" if is_iter_file(file) else "file", ", ".join(fds)))
-    for inode, name in _pinned_inodes(kernel):
-        add(inode.i_private, Holder("pin", name))
+            text = ", ".join([f"pid {pid} fd {fd}" for pid, fd in fds])
+            add(obj, Holder("iter" if is_iter_file(file) else "file", text))
+    for inode, sb, path in _pinned_inodes(kernel):
+        add(inode.i_private, Holder("pin", _pin_name(inode, sb, path)))
     live = list(kernel.bpf_objects.values())
     for obj in live:
         if isinstance(obj, BpfLink):
@@ -191,6 +195,49 @@ def kernel_objects(kernel: Kernel) -> list[ObjectInfo]:
         held = tuple(holders.get(id(obj), (obj, []))[1])
         out.append(ObjectInfo(obj.id, obj.kind, _type_name(obj), obj.refcnt, held, obj))
     return out
+
+
+def holder_values(kernel: Kernel) -> dict[int, dict[str, object]]:
+    """``kernel.objects()`` as values, for the reference model (``pinfs.testing.model``
+    compares this every step): per object id its kind, type, refcnt and the holders
+    it follows, sorted: ``file`` (each file's (pid, fd)s; iterator files are not
+    files), ``pin`` (the path in its bpffs, or "(unlinked)"), ``used_map`` (program
+    ids) and ``slot`` ((array id, index)).  The same walks as :func:`collect_holders`,
+    without writing holder texts that the model would parse back."""
+    files: dict[int, list[tuple[tuple[int, int], ...]]] = {}
+    for key, held in _file_holders(kernel).items():
+        files[key] = [tuple(fds) for file, fds in held if not is_iter_file(file)]
+    pins: dict[int, list[str]] = {}
+    for inode, _, path in _pinned_inodes(kernel):
+        text = "(unlinked)" if path is None or path.endswith("(unlinked)") else path
+        pins.setdefault(id(inode.i_private), []).append(text)
+    used_by: dict[int, list[int]] = {}
+    slots: dict[int, list[tuple[int, int]]] = {}
+    live = kernel.bpf_objects.values()  # (the holder lists are sorted below)
+    for obj in live:
+        if isinstance(obj, BpfProg):
+            for map in obj.used_maps:
+                used_by.setdefault(id(map), []).append(obj.id)
+        elif isinstance(obj, BpfMap):
+            for label, slot in held_objects(obj.storage):
+                if isinstance(slot, (BpfProg, BpfMap)):
+                    # what the model reads from "map M[I]": a hash key's hex may not parse
+                    numeric = label.isascii() and label.isdigit()
+                    slots.setdefault(id(slot), []).append(
+                        (obj.id, int(label)) if numeric else (-1, -1)
+                    )
+    return {
+        obj.id: {
+            "kind": obj.kind,
+            "type": _type_name(obj),
+            "refcnt": obj.refcnt,
+            "file": sorted(files.get(id(obj), ())),
+            "pin": sorted(pins.get(id(obj), ())),
+            "used_map": sorted(used_by.get(id(obj), ())),
+            "slot": sorted(slots.get(id(obj), ())),
+        }
+        for obj in live
+    }
 
 
 #: (kind, type number) -> the type word of the object's repr ("array", "socket_filter").
@@ -350,8 +397,11 @@ def _path_holders(
 def _check_namespace_tree(ns_mounts: list[Mount], root: Mount | None, ns: object) -> list[str]:
     """The namespace's list is its tree, each mount hung where its records say."""
     problems = []
-    tree = subtree(root) if root is not None else []
-    if {id(m) for m in tree} != {id(m) for m in ns_mounts} or len(tree) != len(ns_mounts):
+    tree = [] if root is None else [root]
+    for m in tree:  # subtree(root), without a generator per mount
+        for stack in m.mounts_at.values():
+            tree.extend(stack)
+    if len(tree) != len(ns_mounts) or set(map(id, tree)) != set(map(id, ns_mounts)):
         problems.append(f"{ns!r}: its mount list is not the tree below its root")
     for mnt in ns_mounts:
         if mnt.mnt_ns is not ns or not mnt.attached:
@@ -392,14 +442,19 @@ def _check_mounts(kernel: Kernel, files: dict[int, tuple[File, int]] | None = No
         if not ns.alive:
             problems.append(f"{ns!r} is listed but dead")
         problems.extend(_check_namespace_tree(ns.mounts, ns.root, ns))
-        live.update((id(m), m) for m in ns.mounts)
+        for m in ns.mounts:
+            live[id(m)] = m
     for mnt in paths:
-        if id(mnt) not in live and (mnt.attached or mnt.mnt_ns is not None):
-            problems.append(f"{mnt!r} is held by a path and attached to no listed namespace")
-        live.setdefault(id(mnt), mnt)  # detached, held alive by a path (lazy umount)
+        if id(mnt) not in live:  # detached, held alive by a path (lazy umount)
+            if mnt.attached or mnt.mnt_ns is not None:
+                problems.append(f"{mnt!r} is held by a path and attached to no listed namespace")
+            live[id(mnt)] = mnt
     by_sb: dict[int, tuple[SuperBlock, list[Mount]]] = {}
     for mnt in live.values():
-        by_sb.setdefault(id(mnt.mnt_sb), (mnt.mnt_sb, []))[1].append(mnt)
+        known = by_sb.get(id(mnt.mnt_sb))
+        if known is None:
+            known = by_sb[id(mnt.mnt_sb)] = (mnt.mnt_sb, [])
+        known[1].append(mnt)
         if mnt.mnt_count != paths.get(mnt, 0):
             problems.append(f"{mnt!r}: mnt_count {mnt.mnt_count} but {paths.get(mnt, 0)} paths")
         if mnt.mnt_writers != writers.get(mnt, 0):
@@ -408,7 +463,8 @@ def _check_mounts(kernel: Kernel, files: dict[int, tuple[File, int]] | None = No
             )
     for fs_type in kernel.filesystems.values():
         for sb in fs_type.fs_supers:
-            by_sb.setdefault(id(sb), (sb, []))
+            if id(sb) not in by_sb:
+                by_sb[id(sb)] = (sb, [])
     for sb, holders in by_sb.values():
         problems.extend(_check_superblock(sb, holders))
         if sb.s_root is not None:
@@ -450,9 +506,12 @@ def check_propagation(kernel: Kernel) -> list[str]:
     listed = {id(m) for m in mounts}
     ring_of_id: dict[int, int] = {}
     for m in mounts:
-        where = f"{m!r} (ns {m.mnt_ns.ns_id if m.mnt_ns else None})"
-        problems.extend(_check_peers(m, where, listed, ring_of_id))
-        problems.extend(_check_master(m, where, listed))
+        # most mounts are private, peerless and masterless: nothing to look at
+        if m.mnt_share or m.mnt_group_id or m.mnt_master is not None or m.mnt_slave_list:
+            problems.extend(_check_peers(m, listed, ring_of_id))
+            problems.extend(_check_master(m, listed))
+        elif is_mnt_shared(m):
+            problems.append(f"{_where(m)}: shared=True but group id {m.mnt_group_id}")
     used = set(ring_of_id)
     if kernel.mnt_group_ida.used != used:
         problems.append(
@@ -461,45 +520,50 @@ def check_propagation(kernel: Kernel) -> list[str]:
     return problems
 
 
-def _check_peers(m: Mount, where: str, listed: set[int], ring_of_id: dict[int, int]) -> list[str]:
+def _where(m: Mount) -> str:
+    """A mount as the propagation messages name it (built only for a message)."""
+    return f"{m!r} (ns {m.mnt_ns.ns_id if m.mnt_ns else None})"
+
+
+def _check_peers(m: Mount, listed: set[int], ring_of_id: dict[int, int]) -> list[str]:
     problems = []
     if is_mnt_shared(m) != bool(m.mnt_group_id):
-        problems.append(f"{where}: shared={is_mnt_shared(m)} but group id {m.mnt_group_id}")
+        problems.append(f"{_where(m)}: shared={is_mnt_shared(m)} but group id {m.mnt_group_id}")
     ring = m.mnt_share
     if ring:
         if m not in ring or len(ring) < 2:
-            problems.append(f"{where}: a peer ring without it, or of one")
+            problems.append(f"{_where(m)}: a peer ring without it, or of one")
         for peer in ring:
             if peer.mnt_share is not ring or not peers(peer, m) or peer.mnt_sb is not m.mnt_sb:
-                problems.append(f"{where}: {peer!r} is in its ring but not its peer")
+                problems.append(f"{_where(m)}: {peer!r} is in its ring but not its peer")
             if id(peer) not in listed:
-                problems.append(f"{where}: peer {peer!r} is in no namespace")
+                problems.append(f"{_where(m)}: peer {peer!r} is in no namespace")
     if m.mnt_group_id:
         owner = ring_of_id.setdefault(m.mnt_group_id, id(ring) if ring else id(m))
         if owner != (id(ring) if ring else id(m)):
-            problems.append(f"{where}: group id {m.mnt_group_id} is used by two peer groups")
+            problems.append(f"{_where(m)}: group id {m.mnt_group_id} is used by two peer groups")
     return problems
 
 
-def _check_master(m: Mount, where: str, listed: set[int]) -> list[str]:
+def _check_master(m: Mount, listed: set[int]) -> list[str]:
     problems = []
     for slave in m.mnt_slave_list:
         if slave.mnt_master is not m:
-            problems.append(f"{where}: {slave!r} is on its slave list with another master")
+            problems.append(f"{_where(m)}: {slave!r} is on its slave list with another master")
     if m.mnt_slave_list and not is_mnt_shared(m):
-        problems.append(f"{where}: has slaves but is not shared")
+        problems.append(f"{_where(m)}: has slaves but is not shared")
     seen: set[int] = {id(m)}
     master = m.mnt_master
     while master is not None:
         if id(master) in seen:
-            problems.append(f"{where}: its chain of masters loops")
+            problems.append(f"{_where(m)}: its chain of masters loops")
             break
         if peers(master, m):
-            problems.append(f"{where}: is a slave of its own peer group")
+            problems.append(f"{_where(m)}: is a slave of its own peer group")
         if id(master) not in listed:
-            problems.append(f"{where}: master {master!r} is in no namespace")
+            problems.append(f"{_where(m)}: master {master!r} is in no namespace")
         if master is m.mnt_master and m not in master.mnt_slave_list:
-            problems.append(f"{where}: not on its master's slave list")
+            problems.append(f"{_where(m)}: not on its master's slave list")
         seen.add(id(master))
         master = master.mnt_master
     return problems

@@ -14,6 +14,7 @@ empty fd table.
 from __future__ import annotations
 
 import errno
+import functools
 import numbers
 import stat
 from collections.abc import Iterable, Iterator
@@ -26,7 +27,7 @@ from pinfs.base import uapi
 from pinfs.base.display import repr_mimebundle
 from pinfs.base.errors import kernel_error
 from pinfs.base.profiles import SEED, Profile
-from pinfs.ebpf.attr import layouts_for
+from pinfs.ebpf.attr import CommandLayout, layouts_for
 from pinfs.ebpf.ids import Idr
 from pinfs.ebpf.link import BpfLink
 from pinfs.ebpf.netdev import NetDevice, register_netdev, unregister_netdev
@@ -122,7 +123,7 @@ class Kernel:
         self.num_possible_cpus = _check_cpus(possible_cpus)
         #: The running :class:`~pinfs.machine.trace.Trace`, or None (see :meth:`start_trace`).
         self.trace: Trace | None = None
-        self.attr_layouts = layouts_for(profile)
+        self.attr_layouts = dict(_attr_layouts(profile))  # its own table, shared layouts
         self.bpf_objects: dict[int, Any] = {}  # live maps and programs by id
         self.map_idr, self.prog_idr = Idr(), Idr()  # the ids bpf(2) shows (v4.13)
         self.btf_idr = Idr()  # BTF objects' ids (v4.18)
@@ -590,6 +591,12 @@ class Kernel:
         elif not isinstance(ns, MountNamespace):
             raise TypeError(f"ns must be a MountNamespace or None, not {type(ns).__name__}")
         return subtree(ns.root) if ns.root is not None else []
+
+
+@functools.cache
+def _attr_layouts(profile: Profile) -> dict[int, CommandLayout]:
+    """``layouts_for(profile)``, built once per profile (the layouts are frozen)."""
+    return layouts_for(profile)
 
 
 def _check_id(value: object, what: str) -> None:

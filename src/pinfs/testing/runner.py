@@ -106,16 +106,21 @@ def _arena_buffers() -> dict[str, bytes]:
 ARENA_BUFFERS = _arena_buffers()
 
 
-def _arena_layout() -> dict[str, int]:
-    probe = UserMemory()
-    return {name: probe.alloc(data) for name, data in ARENA_BUFFERS.items()}
+def _arena_memory() -> tuple[UserMemory, dict[str, int]]:
+    memory = UserMemory()
+    return memory, {name: memory.alloc(data) for name, data in ARENA_BUFFERS.items()}
 
 
+#: A fresh task's memory with the arena mapped (copied into init's by setup_world).
+_ARENA_MEMORY, _ARENA_ADDRESSES = _arena_memory()
 #: Name -> address of each arena buffer in every task of a driver's world.
-ARENA: dict[str, int] = _arena_layout()
+ARENA: dict[str, int] = _ARENA_ADDRESSES
 
 
 def _install_arena(task: Task) -> None:
+    if type(task.mem) is UserMemory and not task.mem.image():
+        task.mem = _ARENA_MEMORY.copy()  # nothing mapped yet: as fork copies memory
+        return
     for name, data in ARENA_BUFFERS.items():
         address = task.mem.alloc(data)
         if address != ARENA[name]:

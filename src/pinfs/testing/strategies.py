@@ -423,7 +423,9 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[int]] = {
 def _default_field(field: Field) -> st.SearchStrategy[int]:
     if field.pointer:
         return bad_pointers()
-    return st.one_of(_FIELD_VALUES.get(field.name, _u(8 * field.size)), _u(8 * field.size))
+    if field.name not in _FIELD_VALUES:  # (one_of(any, any) would be any, one draw dearer)
+        return _u(8 * field.size)
+    return st.one_of(_FIELD_VALUES[field.name], _u(8 * field.size))
 
 
 def bpf_attrs(
