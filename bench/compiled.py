@@ -15,9 +15,10 @@ Variants (``mypyc`` comes with the ``dev`` extra; Cython is ``pip install cython
 
 * ``mypyc``: the hot modules with only the rewrites mypyc needs to build and import
   them (listed in :data:`MYPYC_REWRITES`); the ``attrs`` classes stay Python classes.
-* ``mypyc-native``: also ``@attrs.define(eq=False)`` -> ``@attr.s(auto_attribs=True,
-  eq=False)`` in ``vfs``, ``fs.namei`` and ``fs.fdtable``, the spelling mypyc compiles
-  to native classes: the ceiling of a rewrite of the data classes.
+* ``mypyc-native``: also ``@attrs.define(eq=False)`` (and ``..., weakref_slot=False)``)
+  -> ``@attr.s(auto_attribs=True, eq=False)`` in ``vfs``, ``fs.namei`` and
+  ``fs.fdtable``, the spelling mypyc compiles to native classes: the ceiling of a
+  rewrite of the data classes.
 * ``cython``: Cython 3 on the unchanged ``.py`` files (``annotation_typing`` off, so
   no argument checks come from the annotations), the hot set plus the modules around
   it (:data:`CYTHON_MODULES`).
@@ -138,6 +139,18 @@ def _after_import_attrs(extra: str) -> Callable[[str], str]:
     return edit
 
 
+#: ``@attrs.define(eq=False)``, with or without ``weakref_slot=False`` (a native class
+#: has no ``__weakref__`` slot either).
+_DEFINE = re.compile(r"^@attrs\.define\(eq=False(?:, weakref_slot=False)?\)$", re.M)
+
+
+def _native_decorators(text: str) -> str:
+    text, n = _DEFINE.subn("@attr.s(auto_attribs=True, eq=False)", text)
+    if not n:
+        raise RuntimeError("rewrite target not found: @attrs.define(eq=False)")
+    return text
+
+
 def _prepare_mypyc(src: Path, native: bool) -> list[str]:
     for module in {m for m, _, _ in MYPYC_REWRITES}:
         _edit(src, module, _after_import_attrs(MYPYC_PRELUDE))
@@ -146,11 +159,7 @@ def _prepare_mypyc(src: Path, native: bool) -> list[str]:
     if native:
         for module in NATIVE_MODULES:
             _edit(src, module, _after_import_attrs("import attr\n"))
-            _edit(
-                src,
-                module,
-                _replace("@attrs.define(eq=False)", "@attr.s(auto_attribs=True, eq=False)"),
-            )
+            _edit(src, module, _native_decorators)
             _edit(src, module, lambda t: t.replace("_attrs_field(factory=", "attr.ib(factory="))
     return [sys.executable, "-m", "mypyc", *HOT_MODULES]
 

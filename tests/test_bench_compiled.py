@@ -24,6 +24,7 @@ def test_the_mypyc_rewrites_apply_to_the_copy(tmp_path: Path, native: bool) -> N
     vfs = (src / "pinfs/vfs.py").read_text()
     assert "attrs.field(" not in vfs
     assert ("@attr.s(auto_attribs=True, eq=False)" in vfs) == native
+    assert ("@attrs.define(eq=False" in vfs) != native  # every data class, or none
     # the checkout itself is untouched
     assert "@mypyc_attr" not in (compiled.ROOT / "src/pinfs/fs/libfs.py").read_text()
 
