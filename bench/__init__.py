@@ -15,6 +15,8 @@ Modules:
 * :mod:`bench.report`   targets, the table and the JSON;
 * :mod:`bench.run`      the entry point;
 * :mod:`bench.profile`  cProfile of the pinfs hot paths of (a) and (b).
+* :mod:`bench.compiled` an optional compiled build (mypyc, Cython) measured against
+  pure Python in a scratch copy of ``src/`` (issue 17 item 4: not shipped).
 """
 
 from __future__ import annotations
