@@ -68,11 +68,15 @@ def u(k: pinfs.Kernel) -> pinfs.Task:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[LiveKernel]:
+def live(request: pytest.FixtureRequest) -> Iterator[LiveKernel]:
     """One live twin per test module (a sandbox in private namespaces of the real
-    kernel), or a skip naming why this machine has none (not root, no bpf(2), ...)."""
+    kernel), or a skip naming why this machine has none (not root, no bpf(2), ...).
+    A module that sets ``LIVE_MOUNTS_PROC = True`` gets its own /proc mounted in it."""
     reason = live_unavailable_reason()
     if reason is not None:
         pytest.skip(f"live kernel unavailable: {reason}")
     with LiveKernel() as kernel:
+        if getattr(request.module, "LIVE_MOUNTS_PROC", False):
+            kernel.init_task.mkdir("/proc", 0o555)
+            kernel.init_task.mount("proc", "/proc", "proc")
         yield kernel

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -63,17 +62,8 @@ MAP_TYPE_NAMES = {  # libbpf's map_type_name[]
 PROG_TYPE_NAMES = {1: "socket_filter"}
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with LiveKernel() as lk:
-        lk.init_task.mkdir("/proc", 0o555)
-        lk.init_task.mount("proc", "/proc", "proc")
-        yield lk
+#: conftest's ``live`` fixture mounts the twin's own /proc for this module.
+LIVE_MOUNTS_PROC = True
 
 
 def sides(live: Any) -> list[tuple[str, Any]]:

@@ -4,7 +4,6 @@ same calls on the live kernel with identical results (LINUX_6_18)."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -87,17 +86,8 @@ def test_iproute2_on_pinfs() -> None:
 # The same on the live kernel
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with LiveKernel() as lk:
-        lk.init_task.mkdir("/proc", 0o555)
-        lk.init_task.mount("proc", "/proc", "proc")
-        yield lk
+#: conftest's ``live`` fixture mounts the twin's own /proc for this module.
+LIVE_MOUNTS_PROC = True
 
 
 def run_clients(t: Any) -> list[Any]:

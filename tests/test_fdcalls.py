@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -168,17 +168,8 @@ def test_bad_python_arguments_change_nothing(t: pinfs.Task) -> None:
 # The same script on the live kernel
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with LiveKernel() as lk:
-        lk.init_task.mkdir("/proc", 0o555)
-        lk.init_task.mount("proc", "/proc", "proc")
-        yield lk
+#: conftest's ``live`` fixture mounts the twin's own /proc for this module.
+LIVE_MOUNTS_PROC = True
 
 
 def script(t: Any, base: str) -> list[Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -140,16 +140,11 @@ class Side:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"live kernel unavailable: {reason}")
+def live(live: Any) -> Any:
+    """conftest's live twin; the iterator programs need the kernel's vmlinux BTF."""
     if not os.path.exists("/sys/kernel/btf/vmlinux"):
         pytest.skip("no vmlinux BTF for the iterator programs")
-    with LiveKernel() as lk:
-        yield lk
+    return live
 
 
 def both(live: Any, script: Callable[[Side], Any]) -> Any:

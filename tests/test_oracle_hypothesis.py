@@ -12,7 +12,6 @@ end) and its own tasks.  50 derandomised examples (500 random ones under
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 
 import pinfs.base.profiles
 from pinfs import scenario as S
-from pinfs.live.kernel import LiveKernel, live_unavailable_reason
+from pinfs.live.kernel import LiveKernel
 from pinfs.oracle import compare
 from support import budget
 
@@ -147,18 +146,6 @@ def scripts(draw: st.DrawFn) -> list[str]:
             )
     lines.append("root umount {B} MNT_DETACH")
     return lines
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveKernel]:
-    profile = getattr(pinfs.base.profiles, "LINUX_6_18", None)
-    if profile is None:
-        pytest.skip("LINUX_6_18 profile not available yet")
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"live kernel unavailable: {reason}")
-    with LiveKernel() as kernel:
-        yield kernel
 
 
 @settings(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,21 +40,8 @@ SOCKET_FILTER = 1
 O_PATH = 0o10000000
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with LiveKernel() as lk:
-        mount_proc(lk.init_task)
-        yield lk
-
-
-def mount_proc(t: Any) -> None:
-    t.mkdir("/proc", 0o555)
-    t.mount("proc", "/proc", "proc")
+#: conftest's ``live`` fixture mounts the twin's own /proc for this module.
+LIVE_MOUNTS_PROC = True
 
 
 def both(live: Any) -> list[tuple[str, Any]]:

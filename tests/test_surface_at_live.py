@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -40,17 +40,6 @@ CLONE_NEWNS = 0x20000
 MS_BIND, MS_REMOUNT, MS_RDONLY = 4096, 32, 1
 BAD = 0x8000  # a flag bit none of these calls knows
 CLOSED = 99
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with LiveKernel() as lk:
-        yield lk
 
 
 def norm(value: Any) -> Any:

@@ -21,7 +21,7 @@ import errno
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -73,19 +73,6 @@ def _live_sysctls() -> dict[str, int]:
         except OSError:
             values[f"fs.{name}"] = 0
     return values
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[Any]:
-    try:
-        from pinfs.live.kernel import LiveKernel, live_unavailable_reason
-    except ImportError as e:  # pragma: no cover - depends on the checkout
-        pytest.skip(f"live twin not available: {e}")
-    reason = live_unavailable_reason()
-    if reason is not None:
-        pytest.skip(reason)
-    with LiveKernel() as lk:
-        yield lk
 
 
 def fresh_pinfs() -> pinfs.Kernel:
