@@ -103,6 +103,19 @@ class _Batch:
     def _put_count(self, count: int) -> None:
         self.task.mem.write(self.attr["<uattr>"] + 32, count.to_bytes(4, "little"))
 
+    def _each_until_error(self, max_count: int, step: Callable[[int], None]) -> int:
+        """The loop of the generic update and delete batches: ``step`` for elements
+        0, 1, ... until one fails; ``count`` is set to how many were done before the
+        error is returned."""
+        done = 0
+        try:
+            for cp in range(max_count):
+                step(cp)
+                done = cp + 1
+        finally:
+            self._put_count(done)
+        return 0
+
     def generic_update(self) -> int:
         """``generic_map_update_batch``: key and value of each element copied (EFAULT),
         updated; the first error stops it; ``count`` says how many were done."""
@@ -111,20 +124,13 @@ class _Batch:
         if max_count is None:
             return 0
         key_size, value_size = self.map.key_size, bpf_map_value_size(self.map)
-        done, error = 0, None
-        for cp in range(max_count):
-            try:
-                key = self.task.mem.read(self.attr["keys"] + cp * key_size, key_size)
-                value = self.task.mem.read(self.attr["values"] + cp * value_size, value_size)
-                self.ops.update_value(self.map, key, value, self.attr["elem_flags"])
-            except OSError as exc:
-                error = exc
-                break
-            done = cp + 1
-        self._put_count(done)
-        if error is not None:
-            raise error
-        return 0
+
+        def update(cp: int) -> None:
+            key = self.task.mem.read(self.attr["keys"] + cp * key_size, key_size)
+            value = self.task.mem.read(self.attr["values"] + cp * value_size, value_size)
+            self.ops.update_value(self.map, key, value, self.attr["elem_flags"])
+
+        return self._each_until_error(max_count, update)
 
     def generic_delete(self) -> int:
         """``generic_map_delete_batch``: each key copied and deleted, up to an error."""
@@ -132,19 +138,13 @@ class _Batch:
         max_count = self._start()
         if max_count is None:
             return 0
-        key_size, done, error = self.map.key_size, 0, None
-        for cp in range(max_count):
-            try:
-                key = self.task.mem.read(self.attr["keys"] + cp * key_size, key_size)
-                self.ops.delete_value(self.map, key)
-            except OSError as exc:
-                error = exc
-                break
-            done = cp + 1
-        self._put_count(done)
-        if error is not None:
-            raise error
-        return 0
+        key_size = self.map.key_size
+
+        def delete(cp: int) -> None:
+            key = self.task.mem.read(self.attr["keys"] + cp * key_size, key_size)
+            self.ops.delete_value(self.map, key)
+
+        return self._each_until_error(max_count, delete)
 
     def generic_lookup(self) -> int:
         """``generic_map_lookup_batch``: from ``in_batch`` (a key; NULL: the start),
