@@ -718,11 +718,7 @@ class BpfSyscalls:
                     addresses[name] = self.mem.alloc(data)
             self._enter()
             result = sys_bpf_typed(self, cmd, layout, {**fields, **addresses}, copied)
-            out = b""
-            if read is not None:
-                buf = buffers[read]
-                out = self.mem.read(addresses[read], buf if isinstance(buf, int) else len(buf))
-            return result, out
+            return result, self._read_back(buffers, addresses, read)
         finally:
             for address in addresses.values():
                 self.mem.free(address)
@@ -744,14 +740,19 @@ class BpfSyscalls:
             attr = pack_attr_in(_HELPER_LAYOUTS, cmd, size, {**fields, **addresses})
             attr_addr = addresses["<attr>"] = self.mem.alloc(attr)
             result = self.bpf(cmd, attr_addr, len(attr))
-            out = b""
-            if read is not None:
-                buf = buffers[read]
-                out = self.mem.read(addresses[read], buf if isinstance(buf, int) else len(buf))
-            return result, out
+            return result, self._read_back(buffers, addresses, read)
         finally:
             for address in addresses.values():
                 self.mem.free(address)
+
+    def _read_back(
+        self, buffers: dict[str, bytes | int], addresses: dict[str, int], read: str | None
+    ) -> bytes:
+        """The buffer named ``read`` as the call left it in user memory (b"" for none)."""
+        if read is None:
+            return b""
+        buf = buffers[read]
+        return self.mem.read(addresses[read], buf if isinstance(buf, int) else len(buf))
 
     def _map_sizes(self, fd: int) -> tuple[int, int]:
         """Key and value sizes of the map at ``fd`` (8 if it is not one: the kernel
