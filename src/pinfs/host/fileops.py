@@ -165,14 +165,9 @@ def serve_writev(sup: Supervisor, call: Call) -> object:
 
 def serve_positioned_vector(sup: Supervisor, call: Call) -> object:
     """preadv/pwritev(2): the position checks of pread, then as readv/writev."""
-    file = sup.placeholder_file(call, call.sarg(0))
-    if file is None:
-        return PASS
-    if call.arg(3) >= 1 << 63:
-        raise OSError(errno.EINVAL, "negative position")
-    if not _has_pread(file):
-        raise OSError(errno.ESPIPE, "no pread")
     reading = call.notif.nr in (295, 327)
+    if not _positioned_call(sup, call, "pread" if reading else "pwrite"):
+        return PASS
     return serve_readv(sup, call) if reading else serve_writev(sup, call)
 
 
