@@ -114,6 +114,20 @@ def test_a_link_holds_the_maps_of_its_program_through_used_maps() -> None:
     k.check_invariants()
 
 
+def test_dev_xdp_attach_checks_the_mode_clash_before_the_driver() -> None:
+    """``dev_xdp_attach`` (6.18): with a generic-mode link on ``lo``, a native-mode
+    (XDP_FLAGS_DRV_MODE) link is EEXIST, "Native and generic XDP can't be active at
+    the same time", before ``dev_xdp_bpf_op`` would find no ``ndo_bpf`` (EOPNOTSUPP),
+    which is what native mode gives on a device with nothing attached."""
+    k, t = machine()
+    prog = xdp_prog(t)
+    xdp_flags_drv_mode = 4
+    assert err(t.link_create, prog, 1, BPF_XDP, xdp_flags_drv_mode) == errno.EOPNOTSUPP
+    t.link_create(prog, 1, BPF_XDP)  # generic: lo has no driver
+    assert err(t.link_create, prog, 1, BPF_XDP, xdp_flags_drv_mode) == errno.EEXIST
+    k.check_invariants()
+
+
 def test_a_failed_attach_spends_a_link_id() -> None:
     k, t = machine()
     prog = xdp_prog(t)
