@@ -49,7 +49,6 @@ def measure_machine(examples: int, steps: int, reps: int) -> dict[str, Any]:
             "reason": "pinfs.testing not available (it has no PinningMachine yet)",
         }
     try:
-        from hypothesis import HealthCheck, Phase, settings
         from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
     except ImportError as e:
         return {"status": "skipped", "reason": f"hypothesis is not installed ({e})"}
@@ -93,16 +92,7 @@ def measure_machine(examples: int, steps: int, reps: int) -> dict[str, Any]:
 
     Counting.__name__ = Counting.__qualname__ = base.__name__
 
-    conf = settings(
-        max_examples=examples,
-        stateful_step_count=steps,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        print_blob=False,
-    )
+    conf = _settings(examples, steps)
     runs: list[dict[str, Any]] = []
     for _ in range(reps):
         counts["machines"] = counts["checks"] = 0
